@@ -1,0 +1,525 @@
+/**
+ * The connection state machine of RFC 6455, sans I/O: bytes in, events and
+ * bytes out. It answers Pings, echoes Close, assembles messages, validates
+ * UTF-8 and enforces the limits; the transport around it decides when to read,
+ * when to deliver events and when to close the socket.
+ *
+ *   receiveData(bytes) / receiveEof()
+ *   sendText / sendBinary / sendPing / sendPong / sendClose / fail
+ *   takeEvents() / takeOutgoing()
+ */
+import {
+  CloseCode,
+  encodeClosePayload,
+  isValidWireCloseCode,
+  MAX_CLOSE_REASON_BYTES,
+  parseClosePayload,
+  utf8Length,
+} from './close.js';
+import { ProtocolError } from './errors.js';
+import {
+  encodeFrame,
+  encodeTextFrame,
+  isControlOpcode,
+  MAX_CONTROL_PAYLOAD,
+  Opcode,
+  type FrameHeader,
+} from './frame.js';
+import { copyUnmasked, MaskKeyPool } from './mask.js';
+import { FrameParser, type FrameHandler } from './parser.js';
+import { Utf8Validator } from './utf8.js';
+
+/** Which end of the connection we are. */
+export type Role = 'client' | 'server';
+
+/** OPEN: both directions carry data. CLOSING: we sent Close and wait for the peer's. CLOSED: done. */
+export type ConnectionState = 'OPEN' | 'CLOSING' | 'CLOSED';
+
+/** Default of {@link ConnectionOptions.maxMessageSize}: 64 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
+/** Default of {@link ConnectionOptions.maxFragments}: 16384 frames per message. */
+export const DEFAULT_MAX_FRAGMENTS = 16384;
+
+/** Options of {@link Connection}. */
+export interface ConnectionOptions {
+  role: Role;
+  /**
+   * Largest message accepted, in bytes; default 64 MiB. Checked against each
+   * frame's declared length before any memory is allocated for it, and against
+   * the running total of a fragmented message. Stops a peer from making us
+   * allocate without bound. Exceeding it fails the connection with 1009.
+   */
+  maxMessageSize?: number;
+  /**
+   * Most frames one message may be split into; default 16384. Stops a peer from
+   * burning CPU and memory with floods of tiny fragments. Exceeding it fails
+   * the connection with 1009.
+   */
+  maxFragments?: number;
+  /**
+   * Outgoing messages larger than this many bytes are sent as several frames of
+   * at most this size; default 0 (never fragment).
+   */
+  fragmentSize?: number;
+  /** Source of masking keys (client only); default a pool fed by `crypto.getRandomValues`. Tests inject fixed keys. */
+  maskKeys?: () => Uint8Array;
+  /** Answer every Ping with a Pong automatically; default true (RFC 6455 5.5.2 requires an answer). */
+  autoPong?: boolean;
+}
+
+/** What the core reports to the transport. */
+export type ConnectionEvent =
+  | { type: 'text'; data: string }
+  | { type: 'binary'; data: Uint8Array }
+  | { type: 'ping'; data: Uint8Array }
+  | { type: 'pong'; data: Uint8Array }
+  /** The peer's Close frame arrived (code 1005 when it had no body). If we had not sent Close, the echo is queued. */
+  | { type: 'close'; code: number; reason: string }
+  /** We failed the connection; a Close frame with `error.closeCode` is queued. Close the transport after flushing. */
+  | { type: 'fail'; error: ProtocolError | ConnectionFailure };
+
+/** A failure started locally (timeouts, application errors), as opposed to a peer's protocol violation. */
+export class ConnectionFailure extends Error {
+  override readonly name = 'ConnectionFailure';
+  readonly closeCode: number;
+  constructor(closeCode: number, message: string) {
+    super(message);
+    this.closeCode = closeCode;
+  }
+}
+
+/** Thrown by the send methods when the state does not allow sending. */
+export class InvalidStateError extends Error {
+  override readonly name = 'InvalidStateError';
+}
+
+const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+const EMPTY = new Uint8Array(0);
+
+export class Connection implements FrameHandler {
+  readonly role: Role;
+  readonly maxMessageSize: number;
+  readonly maxFragments: number;
+  readonly #fragmentSize: number;
+  readonly #autoPong: boolean;
+  readonly #maskKeys: (() => Uint8Array) | null;
+  readonly #parser: FrameParser;
+
+  #state: ConnectionState = 'OPEN';
+  #closeSent = false;
+  #closeReceived = false;
+  #failure: ProtocolError | ConnectionFailure | null = null;
+  #peerCloseCode: number = CloseCode.ABNORMAL_CLOSURE;
+  #peerCloseReason = '';
+  #eof = false;
+
+  #events: ConnectionEvent[] = [];
+  #outgoing: Uint8Array[] = [];
+
+  // The frame being received.
+  #frameOpcode = 0;
+  #frameFin = false;
+  #frameMasked = false;
+  #frameMaskKey: Uint8Array = EMPTY;
+  #control: Uint8Array = EMPTY;
+
+  // The message being assembled.
+  #msgOpcode = 0;
+  #msgBuffer: Uint8Array = EMPTY;
+  #msgLength = 0;
+  #msgFragments = 0;
+  #msgStart = 0;
+  readonly #utf8 = new Utf8Validator();
+
+  constructor(options: ConnectionOptions) {
+    this.role = options.role;
+    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+    this.#fragmentSize = options.fragmentSize ?? 0;
+    this.#autoPong = options.autoPong ?? true;
+    if (!(this.maxMessageSize >= 0))
+      throw new RangeError('maxMessageSize must be a non-negative number');
+    if (!(this.maxFragments >= 1)) throw new RangeError('maxFragments must be at least 1');
+    if (options.role === 'client') {
+      const pool = options.maskKeys === undefined ? new MaskKeyPool() : null;
+      this.#maskKeys = options.maskKeys ?? (() => pool!.next());
+    } else {
+      this.#maskKeys = null;
+    }
+    // RFC 6455 5.1: frames from a client are masked, frames from a server are not.
+    this.#parser = new FrameParser({ expectMasked: options.role === 'server' });
+  }
+
+  /** Current state. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+  /** Whether we sent a Close frame (or queued one in the outgoing bytes). */
+  get closeSent(): boolean {
+    return this.#closeSent;
+  }
+  /** Whether the peer's Close frame arrived. */
+  get closeReceived(): boolean {
+    return this.#closeReceived;
+  }
+  /** Whether both Close frames were exchanged without a failure (a clean close, RFC 6455 7.1.4). */
+  get closedCleanly(): boolean {
+    return this.#closeSent && this.#closeReceived && this.#failure === null;
+  }
+  /** The failure that closed the connection, if any. */
+  get failure(): ProtocolError | ConnectionFailure | null {
+    return this.#failure;
+  }
+  /** The code of the peer's Close frame: 1005 if it had no body, 1006 if none arrived. */
+  get peerCloseCode(): number {
+    return this.#peerCloseCode;
+  }
+  /** The reason of the peer's Close frame. */
+  get peerCloseReason(): string {
+    return this.#peerCloseReason;
+  }
+  /** Bytes held for the message being assembled. */
+  get bufferedMessageBytes(): number {
+    return this.#msgBuffer.length;
+  }
+  /** Whether input is still wanted: false once the peer's Close arrived or the connection failed. */
+  get receiving(): boolean {
+    return !this.#closeReceived && this.#failure === null && !this.#eof;
+  }
+
+  // ---- input -------------------------------------------------------------
+
+  /** Feeds bytes from the transport. They are copied out as needed; `data` may be reused afterwards. */
+  receiveData(data: Uint8Array): void {
+    if (!this.receiving) return;
+    this.#parser.parse(data, this);
+  }
+
+  /** The transport's input ended (TCP FIN or reset). */
+  receiveEof(): void {
+    this.#eof = true;
+    this.#parser.stop();
+    this.#state = 'CLOSED';
+  }
+
+  /** Events since the last call, in order. */
+  takeEvents(): ConnectionEvent[] {
+    const events = this.#events;
+    if (events.length === 0) return events;
+    this.#events = [];
+    return events;
+  }
+
+  /** Bytes to write to the transport since the last call, in order. */
+  takeOutgoing(): Uint8Array[] {
+    const out = this.#outgoing;
+    if (out.length === 0) return out;
+    this.#outgoing = [];
+    return out;
+  }
+
+  /** Whether there are bytes to write. */
+  get hasOutgoing(): boolean {
+    return this.#outgoing.length > 0;
+  }
+
+  // ---- FrameHandler (called by the parser) -------------------------------
+
+  /** @internal */
+  frameStart(h: FrameHeader): boolean {
+    this.#frameOpcode = h.opcode;
+    this.#frameFin = h.fin;
+    this.#frameMasked = h.masked;
+    this.#frameMaskKey = h.maskKey;
+    if (isControlOpcode(h.opcode)) {
+      this.#control = h.length === 0 ? EMPTY : new Uint8Array(h.length);
+      return true;
+    }
+    if (h.opcode === Opcode.CONTINUATION) {
+      // RFC 6455 5.4: continuation frames only follow a non-final data frame.
+      if (this.#msgOpcode === 0) {
+        return this.#protocolError(
+          'UNEXPECTED_CONTINUATION',
+          'Continuation frame with no message to continue',
+        );
+      }
+    } else {
+      // RFC 6455 5.4: "The fragments of one message MUST NOT be interleaved between
+      // the fragments of another message".
+      if (this.#msgOpcode !== 0) {
+        return this.#protocolError(
+          'EXPECTED_CONTINUATION',
+          'New data frame inside an unfinished fragmented message',
+        );
+      }
+      this.#msgOpcode = h.opcode;
+      this.#msgLength = 0;
+      this.#msgFragments = 0;
+      this.#msgBuffer = EMPTY;
+      if (h.opcode === Opcode.TEXT) this.#utf8.reset();
+    }
+    if (++this.#msgFragments > this.maxFragments) {
+      return this.#protocolError(
+        'TOO_MANY_FRAGMENTS',
+        `Message split into more than ${this.maxFragments} frames`,
+      );
+    }
+    const total = this.#msgLength + h.length;
+    // Checked from the header, before any allocation for this frame.
+    if (total > this.maxMessageSize) {
+      return this.#protocolError(
+        'MESSAGE_TOO_BIG',
+        `Message of more than ${this.maxMessageSize} bytes`,
+      );
+    }
+    if (total > this.#msgBuffer.length) {
+      // A single-frame message gets exactly its size; a fragmented one grows geometrically.
+      const capacity =
+        this.#msgFragments === 1
+          ? total
+          : Math.min(this.maxMessageSize, Math.max(total, this.#msgBuffer.length * 2));
+      const grown = new Uint8Array(capacity);
+      if (this.#msgLength > 0) grown.set(this.#msgBuffer.subarray(0, this.#msgLength));
+      this.#msgBuffer = grown;
+    }
+    this.#msgStart = this.#msgLength;
+    return true;
+  }
+
+  /** @internal */
+  framePayload(data: Uint8Array, start: number, end: number, offset: number): boolean {
+    if (isControlOpcode(this.#frameOpcode)) {
+      this.#copyIn(this.#control, offset, data, start, end, offset);
+      return true;
+    }
+    const at = this.#msgStart + offset;
+    this.#copyIn(this.#msgBuffer, at, data, start, end, offset);
+    this.#msgLength = at + (end - start);
+    if (
+      this.#msgOpcode === Opcode.TEXT &&
+      !this.#utf8.update(this.#msgBuffer, at, this.#msgLength)
+    ) {
+      return this.#protocolError('INVALID_UTF8', 'Text message is not valid UTF-8');
+    }
+    return true;
+  }
+
+  /** @internal */
+  frameEnd(): boolean {
+    const opcode = this.#frameOpcode;
+    if (isControlOpcode(opcode)) {
+      const payload = this.#control;
+      this.#control = EMPTY;
+      if (opcode === Opcode.PING) {
+        // RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
+        // frame in response, unless it already received a Close frame." The Pong
+        // "MUST have identical Application data" (5.5.3).
+        if (this.#autoPong && !this.#closeSent) this.#queueFrame(Opcode.PONG, payload);
+        this.#events.push({ type: 'ping', data: payload });
+      } else if (opcode === Opcode.PONG) {
+        this.#events.push({ type: 'pong', data: payload });
+      } else {
+        return this.#receiveClose(payload);
+      }
+      return true;
+    }
+    // A data frame ended; the message is done if FIN was set.
+    if (!this.#frameFin) return true;
+    const length = this.#msgLength;
+    let buffer = this.#msgBuffer;
+    this.#msgBuffer = EMPTY;
+    const type = this.#msgOpcode;
+    this.#msgOpcode = 0;
+    if (type === Opcode.TEXT) {
+      if (!this.#utf8.complete) {
+        return this.#protocolError('INVALID_UTF8', 'Text message ends inside a UTF-8 sequence');
+      }
+      this.#events.push({
+        type: 'text',
+        data: length === 0 ? '' : textDecoder.decode(buffer.subarray(0, length)),
+      });
+    } else {
+      if (buffer.length !== length) buffer = buffer.slice(0, length);
+      this.#events.push({ type: 'binary', data: buffer });
+    }
+    return true;
+  }
+
+  /** @internal */
+  frameError(error: ProtocolError): void {
+    this.#failWith(error);
+  }
+
+  #copyIn(
+    dst: Uint8Array,
+    dstStart: number,
+    src: Uint8Array,
+    start: number,
+    end: number,
+    keyOffset: number,
+  ): void {
+    if (this.#frameMasked) {
+      copyUnmasked(dst, dstStart, src, start, end, this.#frameMaskKey, keyOffset);
+    } else if (end - start < 64) {
+      for (let i = start, j = dstStart; i < end; i++, j++) dst[j] = src[i]!;
+    } else {
+      dst.set(src.subarray(start, end), dstStart);
+    }
+  }
+
+  #receiveClose(payload: Uint8Array): boolean {
+    const parsed = parseClosePayload(payload);
+    if (!parsed.ok) {
+      return this.#protocolError(
+        parsed.error,
+        parsed.error === 'CLOSE_PAYLOAD_TOO_SHORT'
+          ? 'Close frame with a 1-byte payload'
+          : parsed.error === 'INVALID_CLOSE_CODE'
+            ? `Close frame with code ${(payload[0]! << 8) | payload[1]!}, which may not be sent`
+            : 'Close frame reason is not valid UTF-8',
+      );
+    }
+    this.#closeReceived = true;
+    this.#peerCloseCode = parsed.code;
+    this.#peerCloseReason = parsed.reason;
+    this.#parser.stop();
+    if (!this.#closeSent) {
+      // RFC 6455 5.5.1: "If an endpoint receives a Close frame and did not
+      // previously send a Close frame, the endpoint MUST send a Close frame in
+      // response. (When sending a Close frame in response, the endpoint
+      // typically echos the status code it received.)"
+      this.#closeSent = true;
+      const code = parsed.code === CloseCode.NO_STATUS_RECEIVED ? undefined : parsed.code;
+      this.#queueFrame(Opcode.CLOSE, encodeClosePayload(code));
+    }
+    this.#state = 'CLOSED';
+    this.#events.push({ type: 'close', code: parsed.code, reason: parsed.reason });
+    return false;
+  }
+
+  #protocolError(code: ConstructorParameters<typeof ProtocolError>[0], message: string): false {
+    this.#parser.stop();
+    this.#failWith(new ProtocolError(code, message));
+    return false;
+  }
+
+  #failWith(error: ProtocolError | ConnectionFailure): void {
+    if (this.#failure !== null || this.#state === 'CLOSED') return;
+    this.#failure = error;
+    this.#msgBuffer = EMPTY;
+    this.#parser.stop();
+    // RFC 6455 7.1.7: "If _The WebSocket Connection is Established_ prior to the
+    // point where the endpoint is required to _Fail the WebSocket Connection_, the
+    // endpoint SHOULD send a Close frame with an appropriate status code".
+    if (!this.#closeSent && isValidWireCloseCode(error.closeCode)) {
+      this.#closeSent = true;
+      this.#queueFrame(Opcode.CLOSE, encodeClosePayload(error.closeCode));
+    }
+    this.#state = 'CLOSED';
+    this.#events.push({ type: 'fail', error });
+  }
+
+  // ---- output ------------------------------------------------------------
+
+  /** Queues a text message. */
+  sendText(text: string): void {
+    this.#assertCanSendData();
+    if (this.#fragmentSize > 0 && text.length > this.#fragmentSize / 3) {
+      this.#sendFragmented(Opcode.TEXT, new TextEncoder().encode(text));
+      return;
+    }
+    this.#outgoing.push(encodeTextFrame(Opcode.TEXT, text, { maskKey: this.#nextMaskKey() }));
+  }
+
+  /** Queues a binary message (a copy of `data` is sent). */
+  sendBinary(data: Uint8Array): void {
+    this.#assertCanSendData();
+    if (this.#fragmentSize > 0 && data.length > this.#fragmentSize) {
+      this.#sendFragmented(Opcode.BINARY, data);
+      return;
+    }
+    this.#outgoing.push(encodeFrame(Opcode.BINARY, data, { maskKey: this.#nextMaskKey() }));
+  }
+
+  /** Queues one frame of a message the caller fragments itself. */
+  sendFrame(
+    opcode: typeof Opcode.TEXT | typeof Opcode.BINARY | typeof Opcode.CONTINUATION,
+    data: Uint8Array,
+    fin: boolean,
+  ): void {
+    this.#assertCanSendData();
+    this.#outgoing.push(encodeFrame(opcode, data, { fin, maskKey: this.#nextMaskKey() }));
+  }
+
+  #sendFragmented(opcode: number, data: Uint8Array): void {
+    const size = this.#fragmentSize;
+    let op = opcode;
+    for (let i = 0; i < data.length; i += size) {
+      const end = Math.min(i + size, data.length);
+      this.#outgoing.push(
+        encodeFrame(op, data.subarray(i, end), {
+          fin: end === data.length,
+          maskKey: this.#nextMaskKey(),
+        }),
+      );
+      op = Opcode.CONTINUATION;
+    }
+  }
+
+  /** Queues a Ping (payload at most 125 bytes). */
+  sendPing(data: Uint8Array = EMPTY): void {
+    this.#sendControl(Opcode.PING, data);
+  }
+
+  /** Queues an unsolicited Pong (a unidirectional heartbeat, RFC 6455 5.5.3). */
+  sendPong(data: Uint8Array = EMPTY): void {
+    this.#sendControl(Opcode.PONG, data);
+  }
+
+  #sendControl(opcode: number, data: Uint8Array): void {
+    if (data.length > MAX_CONTROL_PAYLOAD)
+      throw new RangeError('Control frame payload must be at most 125 bytes');
+    if (this.#closeSent) throw new InvalidStateError('The closing handshake has started');
+    this.#queueFrame(opcode, data);
+  }
+
+  /**
+   * Starts the closing handshake (or answers the peer's Close). `code`
+   * undefined sends a Close with no body. Does nothing if Close was already sent.
+   */
+  sendClose(code?: number, reason = ''): void {
+    if (code !== undefined && !isValidWireCloseCode(code)) {
+      throw new RangeError(`Close code ${code} may not be sent`);
+    }
+    if (code === undefined && reason !== '')
+      throw new RangeError('A close reason needs a close code');
+    if (utf8Length(reason) > MAX_CLOSE_REASON_BYTES)
+      throw new RangeError('Close reason longer than 123 bytes');
+    if (this.#closeSent) return;
+    this.#closeSent = true;
+    this.#queueFrame(Opcode.CLOSE, encodeClosePayload(code, reason));
+    this.#state = this.#closeReceived ? 'CLOSED' : 'CLOSING';
+  }
+
+  /**
+   * Fails the connection (RFC 6455 7.1.7) for a local reason: queues a Close
+   * with `closeCode` if none was sent, stops reading, reports a `fail` event.
+   */
+  fail(closeCode: number, message: string): void {
+    this.#failWith(new ConnectionFailure(closeCode, message));
+  }
+
+  #assertCanSendData(): void {
+    // RFC 6455 5.5.1: "After sending a Close frame, the endpoint MUST NOT send any further data frames."
+    if (this.#closeSent) throw new InvalidStateError('The closing handshake has started');
+    if (this.#state === 'CLOSED') throw new InvalidStateError('The connection is closed');
+  }
+
+  #nextMaskKey(): Uint8Array | null {
+    return this.#maskKeys === null ? null : this.#maskKeys();
+  }
+
+  #queueFrame(opcode: number, payload: Uint8Array): void {
+    this.#outgoing.push(encodeFrame(opcode, payload, { maskKey: this.#nextMaskKey() }));
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Masking (RFC 6455 5.3): payload byte i is XORed with key byte i mod 4.
+ * The bulk of the work runs on 32-bit words; only the unaligned head and
+ * the tail are done byte by byte.
+ */
+
+const keyBytes = new Uint8Array(4);
+const keyWord = new Uint32Array(keyBytes.buffer);
+
+/** Below this many bytes a plain byte loop beats creating a word view. */
+const WORD_THRESHOLD = 32;
+
+/**
+ * XORs `data[start..end)` with `key`, in place. `keyOffset` is the position in
+ * the key cycle of `data[start]` (the payload offset of that byte, mod 4), so a
+ * payload split across several chunks can be unmasked piece by piece.
+ */
+export function maskInPlace(
+  data: Uint8Array,
+  start: number,
+  end: number,
+  key: Uint8Array,
+  keyOffset: number,
+): void {
+  let i = start;
+  let k = keyOffset & 3;
+  if (end - start >= WORD_THRESHOLD) {
+    const base = data.byteOffset;
+    while (((base + i) & 3) !== 0) {
+      data[i] = data[i]! ^ key[k]!;
+      i++;
+      k = (k + 1) & 3;
+    }
+    const words = (end - i) >>> 2;
+    keyBytes[0] = key[k]!;
+    keyBytes[1] = key[(k + 1) & 3]!;
+    keyBytes[2] = key[(k + 2) & 3]!;
+    keyBytes[3] = key[(k + 3) & 3]!;
+    const kw = keyWord[0]!;
+    const view = new Uint32Array(data.buffer, base + i, words);
+    for (let w = 0; w < words; w++) view[w] = view[w]! ^ kw;
+    i += words << 2;
+  }
+  for (; i < end; i++) {
+    data[i] = data[i]! ^ key[k]!;
+    k = (k + 1) & 3;
+  }
+}
+
+/**
+ * Copies `src[srcStart..srcEnd)` to `dst` at `dstStart` and unmasks the copy.
+ * The source is left untouched (it may be a transport's reused read buffer).
+ */
+export function copyUnmasked(
+  dst: Uint8Array,
+  dstStart: number,
+  src: Uint8Array,
+  srcStart: number,
+  srcEnd: number,
+  key: Uint8Array,
+  keyOffset: number,
+): void {
+  dst.set(src.subarray(srcStart, srcEnd), dstStart);
+  maskInPlace(dst, dstStart, dstStart + (srcEnd - srcStart), key, keyOffset);
+}
+
+/** Bytes of randomness fetched at once; 4 per key, so one refill serves 2048 frames. */
+const POOL_SIZE = 8192;
+
+/**
+ * Fresh masking keys from the platform's CSPRNG, fetched in bulk.
+ * RFC 6455 5.3: "The masking key MUST be derived from a strong source of
+ * entropy, and the masking key for a given frame MUST NOT make it simple for a
+ * server or other third party to predict the masking key for a subsequent frame."
+ */
+export class MaskKeyPool {
+  #pool = new Uint8Array(POOL_SIZE);
+  #offset = POOL_SIZE;
+
+  /** A 4-byte key, valid until the next call (the encoder copies it into the frame). */
+  next(): Uint8Array {
+    if (this.#offset === POOL_SIZE) {
+      globalThis.crypto.getRandomValues(this.#pool);
+      this.#offset = 0;
+    }
+    const key = this.#pool.subarray(this.#offset, this.#offset + 4);
+    this.#offset += 4;
+    return key;
+  }
+}
