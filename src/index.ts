@@ -1,0 +1,15 @@
+/**
+ * wsstream: the WebSocketStream API for Node.js.
+ */
+import { connectNode } from './node/connect.js';
+import { setConnector } from './streams/connector.js';
+
+setConnector(connectNode);
+
+export { WebSocketStream, type WebSocketOpenInfo } from './streams/websocket-stream.js';
+export { WebSocketError, type WebSocketCloseInfo } from './streams/websocket-error.js';
+export type { WebSocketStreamOptions, TlsClientOptions, HeadersInput } from './streams/options.js';
+export type { WebSocketMessage } from './streams/session.js';
+export { DEFAULT_HANDSHAKE_TIMEOUT } from './streams/options.js';
+export { DEFAULT_CLOSE_TIMEOUT } from './streams/session.js';
+export { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_FRAGMENTS } from './core/connection.js';

@@ -1,0 +1,154 @@
+/**
+ * The Node.js connector: TCP (node:net) or TLS (node:tls), then the opening
+ * handshake of RFC 6455 4.1 read with the core's HTTP head reader.
+ */
+import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { CloseCode } from '../core/close.js';
+import {
+  buildClientRequest,
+  generateKey,
+  HandshakeError,
+  HttpHeadReader,
+  parseResponseHead,
+  validateServerResponse,
+} from '../core/handshake.js';
+import type { ConnectRequest, ConnectResult } from '../streams/connector.js';
+import { createWebSocketError } from '../streams/websocket-error.js';
+import { SocketTransport } from './socket-transport.js';
+
+function hostOf(url: URL): string {
+  const h = url.hostname;
+  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+}
+
+/** Opens a WebSocket connection to `request.url`. Rejects with a WebSocketError naming what went wrong. */
+export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
+  const { url, signal } = request;
+  const secure = url.protocol === 'wss:';
+  const host = hostOf(url);
+  const port = url.port !== '' ? Number(url.port) : secure ? 443 : 80;
+  const target = url.href;
+
+  return new Promise<ConnectResult>((resolve, reject) => {
+    let done = false;
+    let socket: Socket;
+    const tls = request.tls;
+    if (secure) {
+      socket = tlsConnect({
+        host,
+        port,
+        servername: tls?.servername ?? (isIP(host) === 0 ? host : undefined),
+        ALPNProtocols: ['http/1.1'],
+        ca: tls?.ca as never,
+        cert: tls?.cert as never,
+        key: tls?.key as never,
+        passphrase: tls?.passphrase,
+        rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+      });
+    } else {
+      socket = netConnect({ host, port });
+    }
+    socket.setNoDelay(true);
+
+    const fail = (error: unknown): void => {
+      if (done) return;
+      done = true;
+      cleanup();
+      socket.destroy();
+      reject(error);
+    };
+    const timer = setTimeout(() => {
+      fail(
+        createWebSocketError(
+          `Opening handshake with ${target} timed out after ${request.handshakeTimeout} ms`,
+          CloseCode.ABNORMAL_CLOSURE,
+        ),
+      );
+    }, request.handshakeTimeout);
+    const onAbort = (): void => fail(signal.reason);
+    if (signal.aborted) {
+      queueMicrotask(onAbort);
+    } else {
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+
+    const key = generateKey();
+    const reader = new HttpHeadReader();
+    const onConnect = (): void => {
+      const path = `${url.pathname === '' ? '/' : url.pathname}${url.search}`;
+      socket.write(
+        buildClientRequest({
+          host: url.host,
+          path,
+          key,
+          protocols: request.protocols,
+          headers: request.headers,
+        }),
+      );
+    };
+    const onData = (chunk: Buffer): void => {
+      let result: ReturnType<HttpHeadReader['push']>;
+      try {
+        result = reader.push(chunk);
+        if (result === null) return;
+        const response = parseResponseHead(result.head);
+        const negotiated = validateServerResponse(response, { key, protocols: request.protocols });
+        if (done) return;
+        done = true;
+        cleanup();
+        socket.pause();
+        resolve({
+          transport: new SocketTransport(socket),
+          protocol: negotiated.protocol,
+          extensions: negotiated.extensions,
+          rest: result.rest,
+        });
+      } catch (error) {
+        const message = error instanceof HandshakeError ? error.message : String(error);
+        fail(
+          createWebSocketError(
+            `WebSocket handshake with ${target} failed: ${message}`,
+            CloseCode.ABNORMAL_CLOSURE,
+            '',
+            error,
+          ),
+        );
+      }
+    };
+    const onError = (error: Error): void => {
+      const what =
+        secure && !(socket as { authorized?: boolean }).authorized
+          ? 'Connection (TLS)'
+          : 'Connection';
+      fail(
+        createWebSocketError(
+          `${what} to ${target} failed: ${error.message}`,
+          CloseCode.ABNORMAL_CLOSURE,
+          '',
+          error,
+        ),
+      );
+    };
+    const onClose = (): void => {
+      fail(
+        createWebSocketError(
+          `Connection to ${target} closed during the opening handshake`,
+          CloseCode.ABNORMAL_CLOSURE,
+        ),
+      );
+    };
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      socket.removeListener(secure ? 'secureConnect' : 'connect', onConnect);
+      socket.removeListener('data', onData);
+      socket.removeListener('error', onError);
+      socket.removeListener('close', onClose);
+    };
+    socket.once(secure ? 'secureConnect' : 'connect', onConnect);
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+  });
+}

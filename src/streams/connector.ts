@@ -1,0 +1,41 @@
+/**
+ * The seam between WebSocketStream and a runtime: a connector opens the
+ * transport and performs the opening handshake.
+ */
+import type { TlsClientOptions } from './options.js';
+import type { Transport } from './transport.js';
+
+export interface ConnectRequest {
+  url: URL;
+  protocols: string[];
+  /** Validated extra request headers. */
+  headers: Array<[string, string]>;
+  tls: TlsClientOptions | undefined;
+  handshakeTimeout: number;
+  /** Aborted when the application aborts or closes during the handshake. */
+  signal: AbortSignal;
+}
+
+export interface ConnectResult {
+  transport: Transport;
+  protocol: string;
+  extensions: string;
+  /** Bytes that followed the handshake response (frames the server sent at once). */
+  rest: Uint8Array;
+}
+
+/** Opens a connection; rejects with a WebSocketError (or the abort reason) on failure. */
+export type Connector = (request: ConnectRequest) => Promise<ConnectResult>;
+
+let defaultConnector: Connector | undefined;
+
+/** Installs the connector WebSocketStream uses (the package entry point installs Node's). */
+export function setConnector(connector: Connector): void {
+  defaultConnector = connector;
+}
+
+export function getConnector(): Connector {
+  if (defaultConnector === undefined)
+    throw new Error('No WebSocket connector installed for this runtime');
+  return defaultConnector;
+}

@@ -1,0 +1,479 @@
+/**
+ * A live WebSocket connection exposed through WHATWG streams: the core's
+ * Connection on one side, a Transport on the other, and the readable,
+ * writable and `closed` promise of WebSocketStream in between. Client and
+ * server connections are both sessions.
+ *
+ * Backpressure: receiving, the transport is paused whenever the readable has
+ * no demand (desiredSize <= 0) and resumed by its pull(); sending, a write's
+ * promise settles in the transport's write callback, when the bytes were
+ * handed to the operating system. Pong and Close frames bypass the writable's
+ * queue and go straight to the transport.
+ */
+import { CloseCode } from '../core/close.js';
+import {
+  type Connection,
+  type ConnectionEvent,
+  InvalidStateError as CoreInvalidStateError,
+} from '../core/connection.js';
+import type { Transport } from './transport.js';
+import {
+  createWebSocketError,
+  WebSocketError,
+  type WebSocketCloseInfo,
+} from './websocket-error.js';
+
+/** A received message: a string for text, a fresh Uint8Array for binary. */
+export type WebSocketMessage = string | Uint8Array;
+
+/** Default of {@link SessionOptions.closeTimeout}: 10 s. */
+export const DEFAULT_CLOSE_TIMEOUT = 10_000;
+
+/** Options of a session (the non-standard extensions of WebSocketStream). */
+export interface SessionOptions {
+  /** Queuing strategy of the readable; default `new CountQueuingStrategy({ highWaterMark: 1 })`. */
+  readableStrategy?: QueuingStrategy<WebSocketMessage> | undefined;
+  /** Queuing strategy of the writable; default `new CountQueuingStrategy({ highWaterMark: 1 })`. */
+  writableStrategy?: QueuingStrategy<unknown> | undefined;
+  /**
+   * Milliseconds to wait for the closing handshake to finish (the peer's Close,
+   * then the end of the TCP connection) before dropping the connection;
+   * default 10 s. Stops a peer that never answers Close from holding a connection.
+   */
+  closeTimeout?: number | undefined;
+  /** Send a Ping after this many idle milliseconds; 0 (default) disables keepalive. */
+  pingInterval?: number | undefined;
+  /**
+   * Milliseconds to wait for any bytes after a keepalive Ping before dropping
+   * the connection as dead (1006); default: the ping interval.
+   */
+  pingTimeout?: number | undefined;
+}
+
+const noop = (): void => {};
+
+function invalidState(message: string): DOMException {
+  return new DOMException(message, 'InvalidStateError');
+}
+
+/** Whether a close code may be sent by an application (WebSocketError.closeCode of abort/cancel reasons). */
+function sendableCode(code: number | null): boolean {
+  return code !== null && (code === 1000 || (code >= 3000 && code <= 4999));
+}
+
+export class Session {
+  readonly readable: ReadableStream<WebSocketMessage>;
+  readonly writable: WritableStream<unknown>;
+  readonly closed: Promise<Required<WebSocketCloseInfo>>;
+
+  readonly #conn: Connection;
+  readonly #transport: Transport;
+  readonly #closeTimeout: number;
+  readonly #isServer: boolean;
+
+  #rc!: ReadableStreamDefaultController<WebSocketMessage>;
+  #wc!: WritableStreamDefaultController;
+  #resolveClosed!: (info: Required<WebSocketCloseInfo>) => void;
+  #rejectClosed!: (error: WebSocketError) => void;
+
+  /** Reading is paused (the transport starts paused). */
+  #paused = true;
+  /** The readable was closed, errored or cancelled: messages are discarded. */
+  #readableDone = false;
+  /** We started the closing handshake: read on regardless of demand, to find the peer's Close. */
+  #closing = false;
+  /** The outcome is settled (closed resolved or rejected). */
+  #settled = false;
+  #transportClosed = false;
+  #transportError: Error | null = null;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #pendingWrites = new Set<(error: unknown) => void>();
+  #closeWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+
+  // Keepalive
+  readonly #pingInterval: number;
+  readonly #pingTimeout: number;
+  #pingTimer: ReturnType<typeof setTimeout> | undefined;
+  #bytesAtPing = -1;
+
+  constructor(
+    conn: Connection,
+    transport: Transport,
+    options: SessionOptions = {},
+    initialData?: Uint8Array,
+  ) {
+    this.#conn = conn;
+    this.#transport = transport;
+    this.#isServer = conn.role === 'server';
+    this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.#pingInterval = options.pingInterval ?? 0;
+    this.#pingTimeout = options.pingTimeout ?? this.#pingInterval;
+
+    this.closed = new Promise((resolve, reject) => {
+      this.#resolveClosed = resolve;
+      this.#rejectClosed = reject;
+    });
+    this.closed.catch(noop);
+
+    this.readable = new ReadableStream<WebSocketMessage>(
+      {
+        start: (controller) => {
+          this.#rc = controller;
+        },
+        pull: () => {
+          this.#resume();
+        },
+        cancel: (reason) => {
+          this.#readableDone = true;
+          this.#closeFromReason(reason);
+        },
+      },
+      options.readableStrategy ?? new CountQueuingStrategy({ highWaterMark: 1 }),
+    );
+
+    this.writable = new WritableStream<unknown>(
+      {
+        start: (controller) => {
+          this.#wc = controller;
+        },
+        write: (chunk) => this.#write(chunk),
+        close: () => this.#closeWritable(),
+        abort: (reason) => {
+          this.#closeFromReason(reason);
+        },
+      },
+      options.writableStrategy ?? new CountQueuingStrategy({ highWaterMark: 1 }),
+    );
+
+    transport.attach({
+      data: (chunk) => this.#onData(chunk),
+      end: () => this.#onEnd(),
+      close: () => this.#onTransportClose(),
+      error: (error) => {
+        this.#transportError ??= error;
+      },
+    });
+    if (initialData !== undefined && initialData.length > 0) this.#onData(initialData);
+    this.#armKeepalive();
+  }
+
+  /** The core connection (for statistics and tests). */
+  get connection(): Connection {
+    return this.#conn;
+  }
+
+  /** The transport (for statistics and tests). */
+  get transport(): Transport {
+    return this.#transport;
+  }
+
+  /** Whether reading is paused by backpressure. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * Starts the closing handshake with an already validated code and reason
+   * (`code` undefined sends a Close with no body). Does nothing if a close is
+   * already under way.
+   */
+  close(code?: number, reason = ''): void {
+    if (this.#settled || this.#conn.closeSent) return;
+    this.#conn.sendClose(code, reason);
+    this.#flush();
+    this.#closing = true;
+    this.#armCloseTimer();
+    this.#resume();
+  }
+
+  /** Sends a Ping (payload at most 125 bytes); for heartbeats driven by the application. */
+  ping(payload?: Uint8Array): void {
+    if (this.#settled || this.#conn.closeSent)
+      throw invalidState('The closing handshake has started');
+    this.#conn.sendPing(payload);
+    this.#flush();
+  }
+
+  /** Drops the connection at once (no closing handshake): the outcome is an unclean close with 1006. */
+  terminate(message = 'The connection was terminated'): void {
+    if (this.#settled) return;
+    this.#settleUnclean(createWebSocketError(message, CloseCode.ABNORMAL_CLOSURE));
+    this.#transport.destroy();
+  }
+
+  // ---- receiving ---------------------------------------------------------
+
+  #onData(chunk: Uint8Array): void {
+    const conn = this.#conn;
+    conn.receiveData(chunk);
+    const events = conn.takeEvents();
+    for (let i = 0; i < events.length; i++) this.#handle(events[i]!);
+    if (conn.hasOutgoing) this.#flush();
+    if (
+      !this.#paused &&
+      !this.#closing &&
+      conn.receiving &&
+      !this.#readableDone &&
+      (this.#rc.desiredSize ?? 0) <= 0
+    ) {
+      this.#paused = true;
+      this.#transport.pause();
+    }
+  }
+
+  #handle(event: ConnectionEvent): void {
+    switch (event.type) {
+      case 'text':
+      case 'binary':
+        if (this.#readableDone) return;
+        // Once we are closing, read on to find the peer's Close, keeping only what the readable asks for.
+        if (this.#closing && (this.#rc.desiredSize ?? 0) <= 0) return;
+        this.#rc.enqueue(event.data);
+        return;
+      case 'ping':
+      case 'pong':
+        return;
+      case 'close':
+        // The peer's Close: no more messages will come. Queued messages stay readable.
+        this.#closeReadable();
+        this.#flush();
+        if (this.#isServer) {
+          // RFC 6455 7.1.1: "the server SHOULD close [the TCP connection] first".
+          this.#transport.end();
+        }
+        this.#armCloseTimer();
+        this.#resume();
+        return;
+      case 'fail': {
+        // RFC 6455 7.1.7: send the Close (queued by the core), then close the connection.
+        const error = event.error;
+        this.#flush();
+        this.#settleUnclean(
+          createWebSocketError(
+            `WebSocket protocol error: ${error.message}`,
+            error.closeCode,
+            '',
+            error,
+          ),
+        );
+        this.#transport.end();
+        this.#armCloseTimer();
+        this.#resume();
+        return;
+      }
+    }
+  }
+
+  #closeReadable(): void {
+    if (this.#readableDone) return;
+    this.#readableDone = true;
+    this.#rc.close();
+  }
+
+  #resume(): void {
+    if (!this.#paused || this.#transportClosed) return;
+    this.#paused = false;
+    this.#transport.resume();
+  }
+
+  #onEnd(): void {
+    this.#conn.receiveEof();
+    // Answer the FIN with ours; the outcome is decided when the transport closes.
+    this.#transport.end();
+  }
+
+  #onTransportClose(): void {
+    this.#transportClosed = true;
+    this.#clearTimers();
+    if (this.#conn.closedCleanly) {
+      this.#settleClean();
+    } else {
+      const cause = this.#transportError;
+      const message = this.#conn.closeSent
+        ? 'The connection closed before the closing handshake completed'
+        : cause !== null
+          ? `The connection was lost: ${cause.message}`
+          : 'The connection closed without a closing handshake';
+      this.#settleUnclean(
+        createWebSocketError(message, CloseCode.ABNORMAL_CLOSURE, '', cause ?? undefined),
+      );
+    }
+  }
+
+  // ---- sending -----------------------------------------------------------
+
+  #write(chunk: unknown): Promise<void> {
+    const conn = this.#conn;
+    if (this.#settled || conn.closeSent) {
+      return Promise.reject(invalidState('Cannot write: the closing handshake has started'));
+    }
+    try {
+      const bytes = toBytes(chunk);
+      if (bytes === null) conn.sendText(String(chunk));
+      else conn.sendBinary(bytes);
+    } catch (error) {
+      if (error instanceof CoreInvalidStateError)
+        return Promise.reject(invalidState(error.message));
+      return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
+    }
+    const out = conn.takeOutgoing();
+    return new Promise<void>((resolve, reject) => {
+      this.#pendingWrites.add(reject);
+      this.#transport.write(out, (error) => {
+        this.#pendingWrites.delete(reject);
+        if (error === undefined || error === null) resolve();
+        else
+          reject(
+            createWebSocketError(
+              `Write failed: ${error.message}`,
+              CloseCode.ABNORMAL_CLOSURE,
+              '',
+              error,
+            ),
+          );
+      });
+    });
+  }
+
+  #closeWritable(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.#settled) {
+        reject(invalidState('The WebSocket is closed'));
+        return;
+      }
+      this.#closeWaiters.push({ resolve, reject });
+      this.close();
+    });
+  }
+
+  /** abort(reason) and cancel(reason): a WebSocketError's code and reason are used if sendable. */
+  #closeFromReason(reason: unknown): void {
+    if (reason instanceof WebSocketError && sendableCode(reason.closeCode)) {
+      this.close(reason.closeCode!, reason.reason);
+    } else {
+      this.close();
+    }
+  }
+
+  #flush(): void {
+    const out = this.#conn.takeOutgoing();
+    if (out.length > 0 && !this.#transportClosed) this.#transport.write(out, noop);
+  }
+
+  // ---- outcome -----------------------------------------------------------
+
+  #settleClean(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#clearTimers();
+    this.#closeReadable();
+    for (const w of this.#closeWaiters) w.resolve();
+    this.#closeWaiters = [];
+    const closedError = invalidState('The WebSocket is closed');
+    for (const reject of this.#pendingWrites) reject(closedError);
+    this.#pendingWrites.clear();
+    this.#wc.error(closedError);
+    this.#resolveClosed({
+      closeCode: this.#conn.peerCloseCode,
+      reason: this.#conn.peerCloseReason,
+    });
+  }
+
+  #settleUnclean(error: WebSocketError): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    if (!this.#readableDone) {
+      this.#readableDone = true;
+      this.#rc.error(error);
+    }
+    this.#wc.error(error);
+    for (const reject of this.#pendingWrites) reject(error);
+    this.#pendingWrites.clear();
+    for (const w of this.#closeWaiters) w.reject(error);
+    this.#closeWaiters = [];
+    this.#rejectClosed(error);
+  }
+
+  // ---- timers ------------------------------------------------------------
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer !== undefined || this.#transportClosed) return;
+    this.#closeTimer = setTimeout(() => {
+      this.#closeTimer = undefined;
+      if (!this.#conn.closedCleanly) {
+        this.#settleUnclean(
+          createWebSocketError(
+            `The closing handshake did not complete within ${this.#closeTimeout} ms`,
+            CloseCode.ABNORMAL_CLOSURE,
+          ),
+        );
+      }
+      this.#transport.destroy();
+    }, this.#closeTimeout);
+  }
+
+  #armKeepalive(): void {
+    if (this.#pingInterval <= 0) return;
+    const tick = (): void => {
+      this.#pingTimer = undefined;
+      if (this.#settled || this.#conn.closeSent) return;
+      const read = this.#transport.bytesRead;
+      if (this.#bytesAtPing >= 0) {
+        // A Ping is outstanding: any byte read since counts as liveness. While we
+        // are paused by backpressure nothing can be read, so that is no evidence.
+        if (read === this.#bytesAtPing && !this.#paused) {
+          this.#settleUnclean(
+            createWebSocketError(
+              `No data from the peer within ${this.#pingTimeout} ms of a ping`,
+              CloseCode.ABNORMAL_CLOSURE,
+            ),
+          );
+          this.#transport.destroy();
+          return;
+        }
+        this.#bytesAtPing = -1;
+        this.#pingTimer = setTimeout(tick, Math.max(0, this.#pingInterval - this.#pingTimeout));
+        return;
+      }
+      this.#bytesAtPing = read;
+      this.#conn.sendPing();
+      this.#flush();
+      this.#pingTimer = setTimeout(tick, this.#pingTimeout);
+    };
+    this.#pingTimer = setTimeout(tick, this.#pingInterval);
+  }
+
+  #clearTimers(): void {
+    if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
+    this.#closeTimer = undefined;
+    if (this.#pingTimer !== undefined) clearTimeout(this.#pingTimer);
+    this.#pingTimer = undefined;
+  }
+}
+
+/**
+ * The bytes of a BufferSource chunk (not copied: the encoder copies them into
+ * the frame), or null for anything that is sent as text. Shared and resizable
+ * buffers are refused with TypeError.
+ */
+export function toBytes(chunk: unknown): Uint8Array | null {
+  if (chunk instanceof ArrayBuffer) {
+    if ((chunk as { resizable?: boolean }).resizable === true) {
+      throw new TypeError('Cannot send a resizable ArrayBuffer');
+    }
+    return new Uint8Array(chunk);
+  }
+  if (ArrayBuffer.isView(chunk)) {
+    const buffer = chunk.buffer;
+    if (!(buffer instanceof ArrayBuffer))
+      throw new TypeError('Cannot send a view of a SharedArrayBuffer');
+    if ((buffer as { resizable?: boolean }).resizable === true) {
+      throw new TypeError('Cannot send a view of a resizable ArrayBuffer');
+    }
+    return new Uint8Array(buffer, chunk.byteOffset, chunk.byteLength);
+  }
+  if (typeof SharedArrayBuffer !== 'undefined' && chunk instanceof SharedArrayBuffer) {
+    throw new TypeError('Cannot send a SharedArrayBuffer');
+  }
+  return null;
+}

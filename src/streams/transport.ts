@@ -1,0 +1,38 @@
+/**
+ * The byte transport a session runs on: a thin seam so the WHATWG layer knows
+ * nothing of Node sockets (Deno and Bun adapters implement the same shape).
+ */
+
+/** What the transport reports. */
+export interface TransportHandlers {
+  /** Bytes arrived. The transport may reuse `chunk` after the call returns. */
+  data(chunk: Uint8Array): void;
+  /** The peer closed its sending side (TCP FIN). */
+  end(): void;
+  /** The transport is fully closed; nothing more will be reported. */
+  close(): void;
+  /** An error; `close` follows. */
+  error(error: Error): void;
+}
+
+export interface Transport {
+  /** Installs the handlers. Reading stays paused until {@link Transport.resume}. */
+  attach(handlers: TransportHandlers): void;
+  /**
+   * Writes `chunks` in order; `callback` runs once they were all handed to the
+   * operating system, or with an error if that can no longer happen.
+   */
+  write(chunks: Uint8Array[], callback: (error?: Error | null) => void): void;
+  /** Stops reading: the kernel's receive window then fills and the peer's writes block. */
+  pause(): void;
+  /** Resumes reading. */
+  resume(): void;
+  /** Half-closes: FIN after pending writes. */
+  end(): void;
+  /** Closes now, dropping pending writes. */
+  destroy(): void;
+  /** Bytes accepted by {@link Transport.write} but not yet handed to the operating system. */
+  readonly bufferedAmount: number;
+  /** Bytes read from the operating system so far. */
+  readonly bytesRead: number;
+}

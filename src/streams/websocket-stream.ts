@@ -1,0 +1,246 @@
+/**
+ * WebSocketStream, as specified by whatwg/websockets#48 and its
+ * web-platform-tests, with the documented extensions of WebSocketStreamOptions.
+ */
+import { CloseCode } from '../core/close.js';
+import { Connection } from '../core/connection.js';
+import { isToken, validateUserHeaders } from '../core/handshake.js';
+import { getConnector } from './connector.js';
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  type HeadersInput,
+  type WebSocketStreamOptions,
+} from './options.js';
+import { Session, type WebSocketMessage } from './session.js';
+import {
+  createWebSocketError,
+  readCloseInfo,
+  toUSVString,
+  validateCloseInfo,
+  type WebSocketCloseInfo,
+} from './websocket-error.js';
+
+/** What `opened` fulfils with. */
+export interface WebSocketOpenInfo {
+  readable: ReadableStream<WebSocketMessage>;
+  writable: WritableStream<unknown>;
+  /** The extensions the server accepted ('' if none). */
+  extensions: string;
+  /** The subprotocol the server selected ('' if none). */
+  protocol: string;
+}
+
+const noop = (): void => {};
+
+/**
+ * Parses and converts a WebSocket URL (the WHATWG WebSocket "URL parsing"
+ * steps): http becomes ws, https becomes wss, other schemes and any fragment
+ * are a SyntaxError.
+ */
+export function parseWebSocketUrl(input: string | URL, base?: string | URL): URL {
+  let url: URL;
+  try {
+    url = new URL(String(input), base);
+  } catch {
+    throw new DOMException(`Invalid URL: ${String(input)}`, 'SyntaxError');
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new DOMException(
+      `The URL's scheme must be ws, wss, http or https, not ${url.protocol.slice(0, -1)}`,
+      'SyntaxError',
+    );
+  }
+  if (url.hash !== '' || url.href.endsWith('#')) {
+    throw new DOMException('A WebSocket URL cannot contain a fragment', 'SyntaxError');
+  }
+  return url;
+}
+
+function readProtocols(protocols: unknown): string[] {
+  if (protocols === undefined) return [];
+  if (typeof protocols !== 'object' || protocols === null || !(Symbol.iterator in protocols)) {
+    throw new TypeError('protocols must be a sequence of strings');
+  }
+  const list: string[] = [];
+  for (const p of protocols as Iterable<unknown>) {
+    const s = toUSVString(String(p));
+    if (!isToken(s))
+      throw new DOMException(
+        `Invalid subprotocol ${JSON.stringify(s)}: not an HTTP token`,
+        'SyntaxError',
+      );
+    if (list.includes(s))
+      throw new DOMException(`Duplicate subprotocol ${JSON.stringify(s)}`, 'SyntaxError');
+    list.push(s);
+  }
+  return list;
+}
+
+function readHeaders(headers: HeadersInput | undefined): Array<[string, string]> {
+  if (headers === undefined) return [];
+  const pairs: Array<readonly [string, string]> =
+    Symbol.iterator in headers
+      ? [...(headers as Iterable<readonly [string, string]>)]
+      : Object.entries(headers as Record<string, string>);
+  return validateUserHeaders(pairs);
+}
+
+function readTimeout(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n))
+    throw new RangeError(`${name} must be a positive number of milliseconds`);
+  return n;
+}
+
+export class WebSocketStream {
+  readonly #url: string;
+  readonly #opened: Promise<WebSocketOpenInfo>;
+  readonly #closed: Promise<Required<WebSocketCloseInfo>>;
+  #session: Session | null = null;
+  #state: 'connecting' | 'open' | 'done' = 'connecting';
+  readonly #handshake = new AbortController();
+
+  /**
+   * @param url a ws:, wss:, http: or https: URL without a fragment
+   * @param options `protocols` and `signal` (standard) and the extensions of {@link WebSocketStreamOptions}
+   */
+  constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
+    const parsed = parseWebSocketUrl(url);
+    this.#url = parsed.href;
+    const protocols = readProtocols(options.protocols);
+    const signal = options.signal;
+    const headers = readHeaders(options.headers);
+    const handshakeTimeout = readTimeout(
+      options.handshakeTimeout,
+      'handshakeTimeout',
+      DEFAULT_HANDSHAKE_TIMEOUT,
+    );
+    const connection = (): Connection =>
+      new Connection({
+        role: 'client',
+        maxMessageSize: options.maxMessageSize,
+        maxFragments: options.maxFragments,
+      });
+    // Fail on bad limits now, not after connecting.
+    connection();
+    if (options.closeTimeout !== undefined) readTimeout(options.closeTimeout, 'closeTimeout', 0);
+
+    let resolveOpened!: (info: WebSocketOpenInfo) => void;
+    let rejectOpened!: (error: unknown) => void;
+    let resolveClosed!: (info: Required<WebSocketCloseInfo>) => void;
+    let rejectClosed!: (error: unknown) => void;
+    this.#opened = new Promise((resolve, reject) => {
+      resolveOpened = resolve;
+      rejectOpened = reject;
+    });
+    this.#closed = new Promise((resolve, reject) => {
+      resolveClosed = resolve;
+      rejectClosed = reject;
+    });
+    // Both promises are handled here, so awaiting only one never leaves an unhandled rejection.
+    this.#opened.catch(noop);
+    this.#closed.catch(noop);
+
+    const failBoth = (error: unknown): void => {
+      this.#state = 'done';
+      rejectOpened(error);
+      rejectClosed(error);
+    };
+
+    if (signal?.aborted === true) {
+      failBoth(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      if (this.#state === 'connecting') this.#handshake.abort(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    const connector = getConnector();
+    connector({
+      url: parsed,
+      protocols,
+      headers,
+      tls: options.tls,
+      handshakeTimeout,
+      signal: this.#handshake.signal,
+    }).then(
+      ({ transport, protocol, extensions, rest }) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (this.#state !== 'connecting' || this.#handshake.signal.aborted) {
+          transport.destroy();
+          failBoth(this.#handshake.signal.reason);
+          return;
+        }
+        const session = new Session(connection(), transport, options, rest);
+        this.#session = session;
+        this.#state = 'open';
+        session.closed.then(
+          (info) => {
+            this.#state = 'done';
+            resolveClosed(info);
+          },
+          (error: unknown) => {
+            this.#state = 'done';
+            rejectClosed(error);
+          },
+        );
+        resolveOpened({
+          readable: session.readable,
+          writable: session.writable,
+          extensions,
+          protocol,
+        });
+      },
+      (error: unknown) => {
+        signal?.removeEventListener('abort', onAbort);
+        failBoth(this.#handshake.signal.aborted ? this.#handshake.signal.reason : error);
+      },
+    );
+  }
+
+  /** The URL, serialized after conversion (http: → ws:, https: → wss:). */
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Fulfils with the streams once the handshake succeeded; rejects with a WebSocketError if it failed. */
+  get opened(): Promise<WebSocketOpenInfo> {
+    return this.#opened;
+  }
+
+  /** Fulfils with `{closeCode, reason}` after a clean close; rejects with a WebSocketError otherwise. */
+  get closed(): Promise<Required<WebSocketCloseInfo>> {
+    return this.#closed;
+  }
+
+  /**
+   * Starts the closing handshake. `closeCode` must be 1000 or 3000-4999
+   * (InvalidAccessError), `reason` at most 123 UTF-8 bytes (SyntaxError); a
+   * reason alone sends 1000, nothing sends a Close with no body. During the
+   * handshake the attempt is failed instead. Later calls do nothing.
+   */
+  close(closeInfo?: WebSocketCloseInfo): void {
+    const { code: rawCode, reason } = readCloseInfo(closeInfo);
+    const code = validateCloseInfo(rawCode, reason);
+    if (this.#state === 'connecting') {
+      this.#state = 'done';
+      this.#handshake.abort(
+        createWebSocketError(
+          'The WebSocket was closed before the handshake completed',
+          CloseCode.ABNORMAL_CLOSURE,
+        ),
+      );
+      return;
+    }
+    this.#session?.close(code, reason);
+  }
+}
+
+Object.defineProperty(WebSocketStream.prototype, Symbol.toStringTag, {
+  value: 'WebSocketStream',
+  configurable: true,
+});
