@@ -1,0 +1,515 @@
+/**
+ * The server side: every accepted connection is exposed with the same
+ * `url`/`opened`/`closed`/`close()` shape as the client's WebSocketStream.
+ *
+ * `upgrade()` takes over a socket from a node:http(s) server's 'upgrade'
+ * event (what Express, Fastify and Hono's Node server hand out); `serve()`
+ * runs a standalone server on top of it.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { CloseCode } from '../core/close.js';
+import { Connection } from '../core/connection.js';
+import {
+  buildErrorResponse,
+  buildServerResponse,
+  DEFAULT_MAX_HEADER_COUNT,
+  DEFAULT_MAX_HEADER_SIZE,
+  HandshakeError,
+  validateClientRequest,
+  type RequestLike,
+} from '../core/handshake.js';
+import { Session, type SessionOptions, type WebSocketMessage } from '../streams/session.js';
+import {
+  createWebSocketError,
+  readCloseInfo,
+  validateCloseInfo,
+  type WebSocketCloseInfo,
+  type WebSocketError,
+} from '../streams/websocket-error.js';
+import type { WebSocketOpenInfo } from '../streams/websocket-stream.js';
+import { SocketTransport } from './socket-transport.js';
+
+/** Default of {@link UpgradeOptions.handshakeTimeout}: 10 s. */
+export const DEFAULT_SERVER_HANDSHAKE_TIMEOUT = 10_000;
+
+/** A refusal from {@link UpgradeOptions.authenticate}. */
+export interface Refusal {
+  /** HTTP status to answer with (e.g. 401, 403). */
+  status: number;
+  /** Short plain-text body. */
+  message?: string;
+  /** Extra response headers (e.g. WWW-Authenticate). */
+  headers?: Record<string, string>;
+}
+
+/** Options of {@link upgrade} (and of {@link serve}). */
+export interface UpgradeOptions extends SessionOptions {
+  /**
+   * Subprotocols this server speaks. The first protocol in the client's offer
+   * that is in this list is selected; none selected if there is no match.
+   * Ignored when `selectProtocol` is given.
+   */
+  protocols?: string[];
+  /**
+   * Chooses the subprotocol from the client's offer (in the client's order).
+   * Return one of `offered`, or null/undefined for none. May be async.
+   */
+  selectProtocol?: (offered: string[], request: IncomingMessage) => string | null | undefined | Promise<string | null | undefined>;
+  /**
+   * Origins allowed to connect (exact `Origin` values such as
+   * "https://example.com"). A browser request from any other origin is refused
+   * with 403: the defence against cross-site WebSocket hijacking, where a
+   * page on another site opens a socket with the user's cookies. Requests
+   * without an Origin header (non-browser clients) are allowed. Default: any origin.
+   */
+  allowOrigins?: string[];
+  /**
+   * Called before the upgrade; return `false` or a {@link Refusal} to refuse
+   * (false answers 401), anything else to accept. May be async. A throw answers 500.
+   */
+  authenticate?: (request: IncomingMessage) => boolean | Refusal | void | Promise<boolean | Refusal | void>;
+  /**
+   * Milliseconds the whole handshake may take (authentication included) before
+   * the socket is dropped; default 10 s. With `serve()` the clock starts when
+   * the TCP connection is accepted, which stops slowloris clients that trickle
+   * their headers.
+   */
+  handshakeTimeout?: number;
+  /** Largest message accepted, in bytes; default 64 MiB. Larger ones fail the connection with 1009. */
+  maxMessageSize?: number;
+  /** Most frames per message; default 16384. More fail the connection with 1009. */
+  maxFragments?: number;
+  /** Extra headers for the 101 response. */
+  responseHeaders?: Record<string, string>;
+}
+
+function requestLike(req: IncomingMessage): RequestLike {
+  const raw = req.rawHeaders;
+  return {
+    method: req.method ?? '',
+    httpVersion: req.httpVersion,
+    header(name: string): string | undefined {
+      let out: string | undefined;
+      for (let i = 0; i < raw.length; i += 2) {
+        if (raw[i]!.toLowerCase() === name) out = out === undefined ? raw[i + 1]! : `${out}, ${raw[i + 1]!}`;
+      }
+      return out;
+    },
+    headerCount(name: string): number {
+      let c = 0;
+      for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) c++;
+      return c;
+    },
+  };
+}
+
+function urlOf(req: IncomingMessage, socket: Duplex): string {
+  const secure = (socket as { encrypted?: boolean }).encrypted === true;
+  const host = req.headers.host ?? 'localhost';
+  try {
+    return new URL(req.url ?? '/', `${secure ? 'wss' : 'ws'}://${host}`).href;
+  } catch {
+    return `${secure ? 'wss' : 'ws'}://localhost${req.url ?? '/'}`;
+  }
+}
+
+const noop = (): void => {};
+
+/**
+ * A WebSocket connection accepted by the server, with the client's shape:
+ * `opened` fulfils with the streams once the 101 response is sent (or rejects
+ * with a WebSocketError if the handshake was refused), `closed` reports the
+ * outcome, `close()` starts the closing handshake.
+ */
+export class WebSocketConnection {
+  /** The HTTP upgrade request (headers, URL, `socket.remoteAddress`). */
+  readonly request: IncomingMessage;
+  readonly #url: string;
+  readonly #opened: Promise<WebSocketOpenInfo>;
+  readonly #closed: Promise<Required<WebSocketCloseInfo>>;
+  #session: Session | null = null;
+  #state: 'connecting' | 'open' | 'done' = 'connecting';
+  #abort: ((error: WebSocketError) => void) | null = null;
+
+  /** @internal Use {@link upgrade}. */
+  constructor(request: IncomingMessage, socket: Duplex, head: Uint8Array, options: UpgradeOptions) {
+    this.request = request;
+    this.#url = urlOf(request, socket);
+    let resolveOpened!: (info: WebSocketOpenInfo) => void;
+    let rejectOpened!: (error: unknown) => void;
+    let resolveClosed!: (info: Required<WebSocketCloseInfo>) => void;
+    let rejectClosed!: (error: unknown) => void;
+    this.#opened = new Promise((resolve, reject) => {
+      resolveOpened = resolve;
+      rejectOpened = reject;
+    });
+    this.#closed = new Promise((resolve, reject) => {
+      resolveClosed = resolve;
+      rejectClosed = reject;
+    });
+    this.#opened.catch(noop);
+    this.#closed.catch(noop);
+    const failBoth = (error: unknown): void => {
+      this.#state = 'done';
+      rejectOpened(error);
+      rejectClosed(error);
+    };
+
+    const s = socket as Socket;
+    s.pause();
+    const timeout = options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT;
+    const timer = setTimeout(() => {
+      this.#abort?.(createWebSocketError(`Opening handshake did not complete within ${timeout} ms`, CloseCode.ABNORMAL_CLOSURE));
+    }, timeout);
+    const onEarlyClose = (): void => {
+      this.#abort?.(createWebSocketError('The client closed the connection during the opening handshake', CloseCode.ABNORMAL_CLOSURE));
+    };
+    socket.on('close', onEarlyClose);
+    socket.on('error', noop);
+    this.#abort = (error) => {
+      this.#abort = null;
+      clearTimeout(timer);
+      socket.destroy();
+      failBoth(error);
+    };
+
+    const refuse = (status: number, message: string, headers: ReadonlyArray<readonly [string, string]> = []): void => {
+      if (this.#abort === null) return;
+      this.#abort = null;
+      clearTimeout(timer);
+      socket.removeListener('close', onEarlyClose);
+      if (!socket.destroyed) {
+        socket.end(buildErrorResponse(status, message, headers));
+        // Do not wait forever for the client to close its side.
+        setTimeout(() => socket.destroy(), 1000).unref();
+      }
+      failBoth(createWebSocketError(`Opening handshake refused with ${status}: ${message}`, null));
+    };
+
+    const accept = (protocol: string): void => {
+      if (this.#abort === null) return;
+      this.#abort = null;
+      clearTimeout(timer);
+      socket.removeListener('close', onEarlyClose);
+      socket.removeListener('error', noop);
+      if (socket.destroyed) {
+        failBoth(createWebSocketError('The client closed the connection during the opening handshake', CloseCode.ABNORMAL_CLOSURE));
+        return;
+      }
+      s.setTimeout(0);
+      s.setNoDelay(true);
+      socket.write(
+        buildServerResponse({
+          key: handshake.key,
+          protocol,
+          headers: Object.entries(options.responseHeaders ?? {}),
+        }),
+      );
+      const connection = new Connection({
+        role: 'server',
+        maxMessageSize: options.maxMessageSize,
+        maxFragments: options.maxFragments,
+      });
+      const session = new Session(connection, new SocketTransport(s), options, head);
+      this.#session = session;
+      this.#state = 'open';
+      session.closed.then(
+        (info) => {
+          this.#state = 'done';
+          resolveClosed(info);
+        },
+        (error: unknown) => {
+          this.#state = 'done';
+          rejectClosed(error);
+        },
+      );
+      resolveOpened({ readable: session.readable, writable: session.writable, protocol, extensions: '' });
+    };
+
+    let handshake: ReturnType<typeof validateClientRequest>;
+    try {
+      handshake = validateClientRequest(requestLike(request));
+    } catch (error) {
+      if (error instanceof HandshakeError) refuse(error.status, error.message, error.headers);
+      else refuse(400, 'Bad Request');
+      return;
+    }
+    const origin = request.headers.origin;
+    if (options.allowOrigins !== undefined && origin !== undefined && !options.allowOrigins.includes(origin)) {
+      refuse(403, `Origin ${origin} is not allowed`);
+      return;
+    }
+    void this.#negotiate(request, handshake.protocols, options).then(
+      (result) => {
+        if (result.refusal !== undefined) {
+          const r = result.refusal;
+          refuse(r.status, r.message ?? 'Refused', Object.entries(r.headers ?? {}));
+        } else {
+          accept(result.protocol);
+        }
+      },
+      (error: unknown) => {
+        refuse(500, 'Internal Server Error');
+        void error;
+      },
+    );
+  }
+
+  async #negotiate(
+    request: IncomingMessage,
+    offered: string[],
+    options: UpgradeOptions,
+  ): Promise<{ protocol: string; refusal?: Refusal }> {
+    if (options.authenticate !== undefined) {
+      const verdict = await options.authenticate(request);
+      if (verdict === false) return { protocol: '', refusal: { status: 401, message: 'Unauthorized' } };
+      if (typeof verdict === 'object' && verdict !== null) return { protocol: '', refusal: verdict };
+    }
+    let protocol = '';
+    if (options.selectProtocol !== undefined) {
+      const chosen = await options.selectProtocol(offered, request);
+      if (chosen !== null && chosen !== undefined && chosen !== '') {
+        if (!offered.includes(chosen)) throw new Error(`selectProtocol returned "${chosen}", which the client did not offer`);
+        protocol = chosen;
+      }
+    } else if (options.protocols !== undefined) {
+      protocol = offered.find((p) => options.protocols!.includes(p)) ?? '';
+    }
+    return { protocol };
+  }
+
+  /** The URL the client asked for (scheme from the socket, host from the Host header). */
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Fulfils with the streams once the handshake succeeded; rejects if it was refused or failed. */
+  get opened(): Promise<WebSocketOpenInfo> {
+    return this.#opened;
+  }
+
+  /** Fulfils with `{closeCode, reason}` after a clean close; rejects with a WebSocketError otherwise. */
+  get closed(): Promise<Required<WebSocketCloseInfo>> {
+    return this.#closed;
+  }
+
+  /** The client's address. */
+  get remoteAddress(): string | undefined {
+    return this.request.socket.remoteAddress;
+  }
+
+  /**
+   * Starts the closing handshake, as the client's `close()`: `closeCode` 1000
+   * or 3000-4999, `reason` at most 123 bytes. During the handshake the
+   * connection is dropped instead.
+   */
+  close(closeInfo?: WebSocketCloseInfo): void {
+    const { code: rawCode, reason } = readCloseInfo(closeInfo);
+    const code = validateCloseInfo(rawCode, reason);
+    this.#closeWith(code, reason);
+  }
+
+  /** @internal Close with any sendable code (1001 Going Away on shutdown). */
+  closeWithCode(code: number, reason = ''): void {
+    this.#closeWith(code, reason);
+  }
+
+  #closeWith(code: number | undefined, reason: string): void {
+    if (this.#state === 'connecting') {
+      this.#abort?.(createWebSocketError('The connection was closed before the handshake completed', CloseCode.ABNORMAL_CLOSURE));
+      return;
+    }
+    this.#session?.close(code, reason);
+  }
+
+  /** Drops the connection without a closing handshake (the outcome is 1006). */
+  terminate(): void {
+    if (this.#state === 'connecting') {
+      this.#abort?.(createWebSocketError('The connection was terminated', CloseCode.ABNORMAL_CLOSURE));
+      return;
+    }
+    this.#session?.terminate();
+  }
+
+  /** @internal The session, once open. */
+  get session(): Session | null {
+    return this.#session;
+  }
+}
+
+/**
+ * Accepts a WebSocket upgrade from a node:http(s) server's 'upgrade' event.
+ * Returns at once; `opened` fulfils when the handshake succeeded and rejects
+ * (after an HTTP error was answered) when it was refused.
+ *
+ * ```ts
+ * server.on('upgrade', (req, socket, head) => {
+ *   const ws = upgrade(req, socket, head, { protocols: ['chat'] });
+ *   ws.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(() => {});
+ * });
+ * ```
+ */
+export function upgrade(
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Uint8Array,
+  options: UpgradeOptions = {},
+): WebSocketConnection {
+  return new WebSocketConnection(request, socket, head, options);
+}
+
+/** TLS options of {@link serve} (node:https server options: `cert`, `key`, `ca`, ...). */
+export type TlsServerOptions = HttpsServerOptions;
+
+/** Options of {@link serve}. */
+export interface ServeOptions extends UpgradeOptions {
+  /** Port to listen on; 0 (default) picks a free one. */
+  port?: number;
+  /** Address to listen on; default all interfaces. */
+  host?: string;
+  /** Serve wss: with these TLS options (at least `cert` and `key`). */
+  tls?: TlsServerOptions;
+  /** Largest HTTP request head, in bytes; default 16 KiB (answered with 431). */
+  maxHeaderSize?: number;
+  /** Most request header lines; default 100. */
+  maxHeaderCount?: number;
+  /** Milliseconds `close()` waits for clean closes before dropping the rest; default 5 s. */
+  shutdownTimeout?: number;
+}
+
+/** Default of {@link ServeOptions.shutdownTimeout}: 5 s. */
+export const DEFAULT_SHUTDOWN_TIMEOUT = 5_000;
+
+/** A running server returned by {@link serve}. */
+export interface WebSocketServer {
+  /** The bound address (port included). */
+  readonly address: AddressInfo;
+  /** ws://host:port/ (or wss:) of the bound address. */
+  readonly url: string;
+  /** The open connections. */
+  readonly connections: ReadonlySet<WebSocketConnection>;
+  /** The underlying node:http(s) server. */
+  readonly httpServer: HttpServer;
+  /**
+   * Graceful shutdown: stops accepting, sends 1001 Going Away to every
+   * connection, waits up to `shutdownTimeout` for clean closes, then drops the rest.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a standalone WebSocket server and calls `handler` for every accepted
+ * connection. A handler that throws or rejects closes its connection with 1011.
+ */
+export async function serve(
+  options: ServeOptions,
+  handler: (connection: WebSocketConnection) => void | Promise<void>,
+): Promise<WebSocketServer> {
+  const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT;
+  const httpOptions = { maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE };
+  const server: HttpServer =
+    options.tls !== undefined ? createHttpsServer({ ...options.tls, ...httpOptions }) : createHttpServer(httpOptions);
+  server.maxHeadersCount = options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT;
+  server.headersTimeout = handshakeTimeout;
+  server.requestTimeout = handshakeTimeout;
+  const connections = new Set<WebSocketConnection>();
+  const sockets = new Set<Socket>();
+  let closing = false;
+
+  // Every socket must finish its handshake within the deadline, however slowly it trickles bytes.
+  server.on(options.tls !== undefined ? 'secureConnection' : 'connection', (socket: Socket) => {
+    sockets.add(socket);
+    const timer = setTimeout(() => {
+      if (!upgraded.has(socket)) socket.destroy();
+    }, handshakeTimeout);
+    timer.unref();
+    socket.once('close', () => {
+      clearTimeout(timer);
+      sockets.delete(socket);
+    });
+  });
+  const upgraded = new WeakSet<Duplex>();
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    socket.end(buildErrorResponse(status, status === 431 ? 'Request header fields too large' : 'Bad Request'));
+    setTimeout(() => socket.destroy(), 1000).unref();
+  });
+  server.on('request', (req, res) => {
+    res.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket', Connection: 'Upgrade, close' });
+    res.end('This is a WebSocket endpoint: connect with "Upgrade: websocket"\n');
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgraded.add(socket);
+    if (closing) {
+      socket.end(buildErrorResponse(503, 'Server is shutting down'));
+      return;
+    }
+    const connection = upgrade(req, socket, head, options);
+    connection.opened.then(
+      () => {
+        connections.add(connection);
+        const done = (): void => {
+          connections.delete(connection);
+        };
+        connection.closed.then(done, done);
+        let result: void | Promise<void>;
+        try {
+          result = handler(connection);
+        } catch {
+          connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
+          return;
+        }
+        if (result instanceof Promise) {
+          result.catch(() => connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error'));
+        }
+      },
+      noop,
+    );
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `${options.tls !== undefined ? 'wss' : 'ws'}://${shownHost}:${address.port}/`;
+  const shutdownTimeout = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
+
+  return {
+    address,
+    url,
+    connections,
+    httpServer: server,
+    async close(): Promise<void> {
+      if (!closing) {
+        closing = true;
+        server.close();
+        for (const socket of sockets) if (!upgraded.has(socket)) socket.destroy();
+      }
+      const live = [...connections];
+      for (const c of live) c.closeWithCode(CloseCode.GOING_AWAY, 'Server shutting down');
+      const all = Promise.allSettled(live.map((c) => c.closed));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, shutdownTimeout);
+      });
+      await Promise.race([all, timeout]);
+      clearTimeout(timer);
+      for (const c of connections) c.terminate();
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+export type { WebSocketMessage, WebSocketOpenInfo };

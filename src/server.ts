@@ -1,0 +1,18 @@
+/**
+ * `wsstream/server`: accept WebSocket connections with the same streams API as the client.
+ */
+export {
+  upgrade,
+  serve,
+  WebSocketConnection,
+  DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
+  DEFAULT_SHUTDOWN_TIMEOUT,
+  type UpgradeOptions,
+  type ServeOptions,
+  type TlsServerOptions,
+  type WebSocketServer,
+  type Refusal,
+  type WebSocketMessage,
+  type WebSocketOpenInfo,
+} from './node/server.js';
+export { WebSocketError, type WebSocketCloseInfo } from './streams/websocket-error.js';
