@@ -56,6 +56,8 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
       done = true;
       cleanup();
       socket.destroy();
+      // An abort rejects with the signal's reason as given, whatever it is (WebSocketStream standard).
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
       reject(error);
     };
     const timer = setTimeout(() => {

@@ -60,6 +60,8 @@ export function readCloseInfo(info: unknown): { code: number | undefined; reason
   const dict = info as { closeCode?: unknown; code?: unknown; reason?: unknown };
   const rawCode = dict.closeCode !== undefined ? dict.closeCode : dict.code;
   const code = rawCode === undefined ? undefined : enforceUnsignedShort(rawCode);
+  // WebIDL converts any value to a string here, objects included.
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string
   const reason = dict.reason === undefined ? '' : toUSVString(String(dict.reason));
   return { code, reason };
 }

@@ -83,7 +83,7 @@ function readHeaders(headers: HeadersInput | undefined): Array<[string, string]>
   const pairs: Array<readonly [string, string]> =
     Symbol.iterator in headers
       ? [...(headers as Iterable<readonly [string, string]>)]
-      : Object.entries(headers as Record<string, string>);
+      : Object.entries(headers);
   return validateUserHeaders(pairs);
 }
 
