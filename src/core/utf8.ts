@@ -45,7 +45,11 @@ export class Utf8Validator {
         let b = data[i]!;
         while (b < 0x80) {
           if (++i === end) {
+            // Save the bounds too: the stored ones may still be those a lead byte
+            // (E0, ED, F0, F4) at the end of the previous chunk tightened.
             this.#need = 0;
+            this.#lower = 0x80;
+            this.#upper = 0xbf;
             return true;
           }
           b = data[i]!;
