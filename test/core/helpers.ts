@@ -140,7 +140,7 @@ export function* largeFrameSplits(data: Uint8Array, headerLength: number): Gener
   // Pseudo-random chunk sizes (1 to 4096 bytes).
   const next = prng(n);
   const cuts: number[] = [];
-  for (let at = 0; at < n; ) {
+  for (let at = 0; at < n;) {
     at += 1 + (next() % 4096);
     if (at < n) cuts.push(at);
   }
@@ -206,7 +206,12 @@ export function rawFrame(f: RawFrame): Uint8Array {
 }
 
 /** A raw header declaring a 64-bit length given as hi and lo 32-bit words (for lengths beyond 2^53). */
-export function rawHeader64(opcode: number, hi: number, lo: number, mask: Uint8Array | null): Uint8Array {
+export function rawHeader64(
+  opcode: number,
+  hi: number,
+  lo: number,
+  mask: Uint8Array | null,
+): Uint8Array {
   const out = [0x80 | opcode, (mask === null ? 0 : 0x80) | 127];
   out.push((hi >>> 24) & 0xff, (hi >>> 16) & 0xff, (hi >>> 8) & 0xff, hi & 0xff);
   out.push((lo >>> 24) & 0xff, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff);
@@ -318,7 +323,8 @@ export function parseChunks(
   const recorder = new FrameRecorder();
   for (const chunk of chunks) {
     const consumed = parser.parse(chunk, recorder);
-    if (recorder.error === null) assert.equal(consumed, chunk.length, 'parser left input unconsumed');
+    if (recorder.error === null)
+      assert.equal(consumed, chunk.length, 'parser left input unconsumed');
   }
   return recorder;
 }

@@ -107,7 +107,11 @@ describe('FrameParser: every frame kind, split at every byte', () => {
             let count = 0;
             for (const chunks of splits) {
               const rec = parseChunks(chunks, { expectMasked: side.expectMasked });
-              assertOneFrame(rec, expected, () => `chunks ${chunks.map((c) => c.length).join('+')}`);
+              assertOneFrame(
+                rec,
+                expected,
+                () => `chunks ${chunks.map((c) => c.length).join('+')}`,
+              );
               count++;
             }
             if (small) {
