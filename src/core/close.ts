@@ -33,13 +33,15 @@ export const MAX_CLOSE_REASON_BYTES = 123;
  * Whether `code` may appear in a Close frame on the wire: 1000-1003, 1007-1014
  * (RFC 6455 7.4.1 and IANA), and 3000-4999 (registered and private use, 7.4.2).
  * 0-999, 1004-1006, 1015, 1016-2999 and 5000+ are invalid (RFC 6455 7.4.1:
- * 1005, 1006 and 1015 "MUST NOT be set as a status code in a Close control frame").
+ * 1005, 1006 and 1015 "MUST NOT be set as a status code in a Close control frame"),
+ * and so is any non-integer (it would be truncated to another code when encoded).
  */
 export function isValidWireCloseCode(code: number): boolean {
   return (
-    (code >= 1000 && code <= 1003) ||
-    (code >= 1007 && code <= 1014) ||
-    (code >= 3000 && code <= 4999)
+    Number.isInteger(code) &&
+    ((code >= 1000 && code <= 1003) ||
+      (code >= 1007 && code <= 1014) ||
+      (code >= 3000 && code <= 4999))
   );
 }
 
