@@ -82,6 +82,8 @@ export interface UpgradeOptions extends SessionOptions {
   maxMessageSize?: number;
   /** Most frames per message; default 16384. More fail the connection with 1009. */
   maxFragments?: number;
+  /** Send messages longer than this many bytes as frames of at most this many payload bytes; default 0, never fragment. */
+  fragmentSize?: number;
   /** Extra headers for the 101 response. */
   responseHeaders?: Record<string, string>;
 }
@@ -212,6 +214,7 @@ export class WebSocketConnection {
         role: 'server',
         maxMessageSize: options.maxMessageSize,
         maxFragments: options.maxFragments,
+        fragmentSize: options.fragmentSize,
       });
       const session = new Session(connection, new SocketTransport(s), options, head);
       this.#session = session;

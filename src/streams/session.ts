@@ -29,6 +29,9 @@ export type WebSocketMessage = string | Uint8Array;
 /** Default of {@link SessionOptions.closeTimeout}: 10 s. */
 export const DEFAULT_CLOSE_TIMEOUT = 10_000;
 
+/** Default of {@link SessionOptions.maxPendingPongs}: 60 (as ws's `maxPendingAutoPongs`). */
+export const DEFAULT_MAX_PENDING_PONGS = 60;
+
 /** Options of a session (the non-standard extensions of WebSocketStream). */
 export interface SessionOptions {
   /** Queuing strategy of the readable; default `new CountQueuingStrategy({ highWaterMark: 1 })`. */
@@ -48,6 +51,16 @@ export interface SessionOptions {
    * the connection as dead (1006); default: the ping interval.
    */
   pingTimeout?: number | undefined;
+  /**
+   * Most automatic Pongs that may wait for the operating system to accept
+   * them (their socket write has not completed) when another Ping arrives;
+   * default 60. Stops a peer that floods Pings but never reads our Pongs from
+   * growing our write queue without bound. Exceeding it fails the connection
+   * with 1008 (Policy Violation); as that peer does not read, the Close frame
+   * usually cannot be delivered, and the connection is dropped after
+   * `closeTimeout`. The outcome is an unclean close with code 1008.
+   */
+  maxPendingPongs?: number | undefined;
 }
 
 const noop = (): void => {};
@@ -70,6 +83,11 @@ export class Session {
   readonly #transport: Transport;
   readonly #closeTimeout: number;
   readonly #isServer: boolean;
+  readonly #maxPendingPongs: number;
+  /** Automatic Pongs queued by the core and not yet handed to the transport. */
+  #pongsQueued = 0;
+  /** Automatic Pongs handed to the transport whose write has not completed. */
+  #pongsPending = 0;
 
   #rc!: ReadableStreamDefaultController<WebSocketMessage>;
   #wc!: WritableStreamDefaultController;
@@ -108,6 +126,7 @@ export class Session {
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.#pingInterval = options.pingInterval ?? 0;
     this.#pingTimeout = options.pingTimeout ?? this.#pingInterval;
+    this.#maxPendingPongs = options.maxPendingPongs ?? DEFAULT_MAX_PENDING_PONGS;
 
     this.closed = new Promise((resolve, reject) => {
       this.#resolveClosed = resolve;
@@ -231,6 +250,19 @@ export class Session {
         this.#rc.enqueue(event.data);
         return;
       case 'ping':
+        if (this.#conn.closeSent) return;
+        // The core queued a Pong. If earlier ones are still stuck in the write
+        // queue, the peer is not reading them: stop before the queue grows without bound.
+        if (this.#pongsPending >= this.#maxPendingPongs) {
+          this.#conn.fail(
+            CloseCode.POLICY_VIOLATION,
+            `More than ${this.#maxPendingPongs} pongs pending: the peer sends pings but does not read`,
+          );
+          for (const e of this.#conn.takeEvents()) this.#handle(e);
+          return;
+        }
+        this.#pongsQueued++;
+        return;
       case 'pong':
         return;
       case 'close':
@@ -357,7 +389,17 @@ export class Session {
 
   #flush(): void {
     const out = this.#conn.takeOutgoing();
-    if (out.length > 0 && !this.#transportClosed) this.#transport.write(out, noop);
+    const pongs = this.#pongsQueued;
+    this.#pongsQueued = 0;
+    if (out.length === 0 || this.#transportClosed) return;
+    if (pongs === 0) {
+      this.#transport.write(out, noop);
+      return;
+    }
+    this.#pongsPending += pongs;
+    this.#transport.write(out, () => {
+      this.#pongsPending -= pongs;
+    });
   }
 
   // ---- outcome -----------------------------------------------------------

@@ -123,6 +123,7 @@ export class WebSocketStream {
         role: 'client',
         maxMessageSize: options.maxMessageSize,
         maxFragments: options.maxFragments,
+        fragmentSize: options.fragmentSize,
       });
     // Fail on bad limits now, not after connecting.
     connection();
