@@ -6,8 +6,16 @@
  * event (what Express, Fastify and Hono's Node server hand out); `serve()`
  * runs a standalone server on top of it.
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
+import {
+  createServer as createHttpsServer,
+  type ServerOptions as HttpsServerOptions,
+} from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../core/close.js';
@@ -57,7 +65,10 @@ export interface UpgradeOptions extends SessionOptions {
    * Chooses the subprotocol from the client's offer (in the client's order).
    * Return one of `offered`, or null/undefined for none. May be async.
    */
-  selectProtocol?: (offered: string[], request: IncomingMessage) => string | null | undefined | Promise<string | null | undefined>;
+  selectProtocol?: (
+    offered: string[],
+    request: IncomingMessage,
+  ) => string | null | undefined | Promise<string | null | undefined>;
   /**
    * Origins allowed to connect (exact `Origin` values such as
    * "https://example.com"). A browser request from any other origin is refused
@@ -70,7 +81,9 @@ export interface UpgradeOptions extends SessionOptions {
    * Called before the upgrade; return `false` or a {@link Refusal} to refuse
    * (false answers 401), anything else to accept. May be async. A throw answers 500.
    */
-  authenticate?: (request: IncomingMessage) => boolean | Refusal | void | Promise<boolean | Refusal | void>;
+  authenticate?: (
+    request: IncomingMessage,
+  ) => boolean | Refusal | void | Promise<boolean | Refusal | void>;
   /**
    * Milliseconds the whole handshake may take (authentication included) before
    * the socket is dropped; default 10 s. With `serve()` the clock starts when
@@ -96,7 +109,8 @@ function requestLike(req: IncomingMessage): RequestLike {
     header(name: string): string | undefined {
       let out: string | undefined;
       for (let i = 0; i < raw.length; i += 2) {
-        if (raw[i]!.toLowerCase() === name) out = out === undefined ? raw[i + 1]! : `${out}, ${raw[i + 1]!}`;
+        if (raw[i]!.toLowerCase() === name)
+          out = out === undefined ? raw[i + 1]! : `${out}, ${raw[i + 1]!}`;
       }
       return out;
     },
@@ -164,10 +178,20 @@ export class WebSocketConnection {
     s.pause();
     const timeout = options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT;
     const timer = setTimeout(() => {
-      this.#abort?.(createWebSocketError(`Opening handshake did not complete within ${timeout} ms`, CloseCode.ABNORMAL_CLOSURE));
+      this.#abort?.(
+        createWebSocketError(
+          `Opening handshake did not complete within ${timeout} ms`,
+          CloseCode.ABNORMAL_CLOSURE,
+        ),
+      );
     }, timeout);
     const onEarlyClose = (): void => {
-      this.#abort?.(createWebSocketError('The client closed the connection during the opening handshake', CloseCode.ABNORMAL_CLOSURE));
+      this.#abort?.(
+        createWebSocketError(
+          'The client closed the connection during the opening handshake',
+          CloseCode.ABNORMAL_CLOSURE,
+        ),
+      );
     };
     socket.on('close', onEarlyClose);
     socket.on('error', noop);
@@ -178,14 +202,20 @@ export class WebSocketConnection {
       failBoth(error);
     };
 
-    const refuse = (status: number, message: string, headers: ReadonlyArray<readonly [string, string]> = []): void => {
+    const refuse = (
+      status: number,
+      message: string,
+      headers: ReadonlyArray<readonly [string, string]> = [],
+    ): void => {
       if (this.#abort === null) return;
       this.#abort = null;
       clearTimeout(timer);
       socket.removeListener('close', onEarlyClose);
       if (!socket.destroyed) {
         socket.end(buildErrorResponse(status, message, headers));
-        // Do not wait forever for the client to close its side.
+        // Discard whatever the client still sends, so its FIN is seen and the
+        // socket closes; do not wait more than a second for it.
+        socket.resume();
         setTimeout(() => socket.destroy(), 1000).unref();
       }
       failBoth(createWebSocketError(`Opening handshake refused with ${status}: ${message}`, null));
@@ -198,7 +228,12 @@ export class WebSocketConnection {
       socket.removeListener('close', onEarlyClose);
       socket.removeListener('error', noop);
       if (socket.destroyed) {
-        failBoth(createWebSocketError('The client closed the connection during the opening handshake', CloseCode.ABNORMAL_CLOSURE));
+        failBoth(
+          createWebSocketError(
+            'The client closed the connection during the opening handshake',
+            CloseCode.ABNORMAL_CLOSURE,
+          ),
+        );
         return;
       }
       s.setTimeout(0);
@@ -229,7 +264,12 @@ export class WebSocketConnection {
           rejectClosed(error);
         },
       );
-      resolveOpened({ readable: session.readable, writable: session.writable, protocol, extensions: '' });
+      resolveOpened({
+        readable: session.readable,
+        writable: session.writable,
+        protocol,
+        extensions: '',
+      });
     };
 
     let handshake: ReturnType<typeof validateClientRequest>;
@@ -241,7 +281,11 @@ export class WebSocketConnection {
       return;
     }
     const origin = request.headers.origin;
-    if (options.allowOrigins !== undefined && origin !== undefined && !options.allowOrigins.includes(origin)) {
+    if (
+      options.allowOrigins !== undefined &&
+      origin !== undefined &&
+      !options.allowOrigins.includes(origin)
+    ) {
       refuse(403, `Origin ${origin} is not allowed`);
       return;
     }
@@ -268,14 +312,17 @@ export class WebSocketConnection {
   ): Promise<{ protocol: string; refusal?: Refusal }> {
     if (options.authenticate !== undefined) {
       const verdict = await options.authenticate(request);
-      if (verdict === false) return { protocol: '', refusal: { status: 401, message: 'Unauthorized' } };
-      if (typeof verdict === 'object' && verdict !== null) return { protocol: '', refusal: verdict };
+      if (verdict === false)
+        return { protocol: '', refusal: { status: 401, message: 'Unauthorized' } };
+      if (typeof verdict === 'object' && verdict !== null)
+        return { protocol: '', refusal: verdict };
     }
     let protocol = '';
     if (options.selectProtocol !== undefined) {
       const chosen = await options.selectProtocol(offered, request);
       if (chosen !== null && chosen !== undefined && chosen !== '') {
-        if (!offered.includes(chosen)) throw new Error(`selectProtocol returned "${chosen}", which the client did not offer`);
+        if (!offered.includes(chosen))
+          throw new Error(`selectProtocol returned "${chosen}", which the client did not offer`);
         protocol = chosen;
       }
     } else if (options.protocols !== undefined) {
@@ -322,7 +369,12 @@ export class WebSocketConnection {
 
   #closeWith(code: number | undefined, reason: string): void {
     if (this.#state === 'connecting') {
-      this.#abort?.(createWebSocketError('The connection was closed before the handshake completed', CloseCode.ABNORMAL_CLOSURE));
+      this.#abort?.(
+        createWebSocketError(
+          'The connection was closed before the handshake completed',
+          CloseCode.ABNORMAL_CLOSURE,
+        ),
+      );
       return;
     }
     this.#session?.close(code, reason);
@@ -331,7 +383,9 @@ export class WebSocketConnection {
   /** Drops the connection without a closing handshake (the outcome is 1006). */
   terminate(): void {
     if (this.#state === 'connecting') {
-      this.#abort?.(createWebSocketError('The connection was terminated', CloseCode.ABNORMAL_CLOSURE));
+      this.#abort?.(
+        createWebSocketError('The connection was terminated', CloseCode.ABNORMAL_CLOSURE),
+      );
       return;
     }
     this.#session?.terminate();
@@ -371,15 +425,32 @@ export type TlsServerOptions = HttpsServerOptions;
 export interface ServeOptions extends UpgradeOptions {
   /** Port to listen on; 0 (default) picks a free one. */
   port?: number;
-  /** Address to listen on; default all interfaces. */
+  /** Address to listen on; default all interfaces (use "127.0.0.1" or "::1" for loopback only). */
   host?: string;
-  /** Serve wss: with these TLS options (at least `cert` and `key`). */
+  /** Length of the queue of pending TCP connections; default 511 (Node's). */
+  backlog?: number;
+  /**
+   * Serve `wss:` with these node:https options (at least `cert` and `key`).
+   * Their `handshakeTimeout` (the TLS handshake) defaults to this server's
+   * `handshakeTimeout`, so a client that opens TCP and never speaks TLS is dropped too.
+   */
   tls?: TlsServerOptions;
-  /** Largest HTTP request head, in bytes; default 16 KiB (answered with 431). */
+  /**
+   * Largest HTTP request head, in bytes; default 16 KiB. Larger heads are
+   * answered with 431. Stops memory exhaustion by endless header lines.
+   */
   maxHeaderSize?: number;
-  /** Most request header lines; default 100. */
+  /**
+   * Most request header lines read; default 100. Node ignores the lines past
+   * it, so a request whose Sec-WebSocket-Key comes later is answered with 400
+   * (never a crash: ws CVE-2024-37890). Stops header floods.
+   */
   maxHeaderCount?: number;
-  /** Milliseconds `close()` waits for clean closes before dropping the rest; default 5 s. */
+  /**
+   * Milliseconds `close()` waits for the clients to answer 1001 Going Away
+   * before it drops the remaining connections; default 5 s. Stops one silent
+   * client from holding a shutdown forever.
+   */
   shutdownTimeout?: number;
 }
 
@@ -390,22 +461,31 @@ export const DEFAULT_SHUTDOWN_TIMEOUT = 5_000;
 export interface WebSocketServer {
   /** The bound address (port included). */
   readonly address: AddressInfo;
-  /** ws://host:port/ (or wss:) of the bound address. */
+  /** `ws://host:port/` (or `wss:`) of the bound address. */
   readonly url: string;
-  /** The open connections. */
+  /** The open connections (added once `opened` fulfilled, removed once `closed` settled). */
   readonly connections: ReadonlySet<WebSocketConnection>;
   /** The underlying node:http(s) server. */
   readonly httpServer: HttpServer;
   /**
-   * Graceful shutdown: stops accepting, sends 1001 Going Away to every
-   * connection, waits up to `shutdownTimeout` for clean closes, then drops the rest.
+   * Graceful shutdown: stops accepting, drops handshakes in progress, sends
+   * 1001 Going Away to every connection, waits up to `shutdownTimeout` for
+   * clean closes, then drops the rest. Fulfils once every socket is closed.
    */
   close(): Promise<void>;
 }
 
 /**
  * Starts a standalone WebSocket server and calls `handler` for every accepted
- * connection. A handler that throws or rejects closes its connection with 1011.
+ * connection (after its `opened` fulfilled). A handler that throws or rejects
+ * closes its connection with 1011. Plain HTTP requests get 426 Upgrade Required.
+ *
+ * ```ts
+ * const server = await serve({ port: 8080 }, async (connection) => {
+ *   const { readable, writable } = await connection.opened;
+ *   await readable.pipeTo(writable);
+ * });
+ * ```
  */
 export async function serve(
   options: ServeOptions,
@@ -413,50 +493,82 @@ export async function serve(
 ): Promise<WebSocketServer> {
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT;
   const httpOptions = { maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE };
+  const tls = options.tls;
   const server: HttpServer =
-    options.tls !== undefined ? createHttpsServer({ ...options.tls, ...httpOptions }) : createHttpServer(httpOptions);
+    tls !== undefined
+      ? createHttpsServer({ handshakeTimeout, ...tls, ...httpOptions })
+      : createHttpServer(httpOptions);
   server.maxHeadersCount = options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT;
   server.headersTimeout = handshakeTimeout;
   server.requestTimeout = handshakeTimeout;
   const connections = new Set<WebSocketConnection>();
-  const sockets = new Set<Socket>();
+  /** Connections whose opening handshake is in progress. */
+  const pending = new Set<WebSocketConnection>();
+  /** Every TCP socket, for the last step of close(). */
+  const tcpSockets = new Set<Socket>();
+  /** HTTP-level sockets (TLS sockets for wss) that have not sent an upgrade request. */
+  const idle = new Set<Duplex>();
+  /** Sockets whose opening handshake finished (accepted or answered with an error). */
+  const settled = new WeakSet<Duplex>();
   let closing = false;
 
-  // Every socket must finish its handshake within the deadline, however slowly it trickles bytes.
-  server.on(options.tls !== undefined ? 'secureConnection' : 'connection', (socket: Socket) => {
-    sockets.add(socket);
+  server.on('connection', (socket: Socket) => {
+    tcpSockets.add(socket);
+    socket.once('close', () => tcpSockets.delete(socket));
+  });
+  // The handshake deadline runs from the moment the connection is accepted
+  // (for wss, once TLS is up: the TLS handshake has its own), so a client that
+  // trickles its request head a byte at a time (slowloris) is dropped too.
+  server.on(tls !== undefined ? 'secureConnection' : 'connection', (socket: Socket) => {
+    idle.add(socket);
     const timer = setTimeout(() => {
-      if (!upgraded.has(socket)) socket.destroy();
+      if (!settled.has(socket)) socket.destroy();
     }, handshakeTimeout);
-    timer.unref();
     socket.once('close', () => {
       clearTimeout(timer);
-      sockets.delete(socket);
+      idle.delete(socket);
     });
   });
-  const upgraded = new WeakSet<Duplex>();
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     if (!socket.writable) {
       socket.destroy();
       return;
     }
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    socket.end(buildErrorResponse(status, status === 431 ? 'Request header fields too large' : 'Bad Request'));
+    socket.end(
+      buildErrorResponse(
+        status,
+        status === 431 ? 'Request header fields too large' : 'Bad Request',
+      ),
+    );
     setTimeout(() => socket.destroy(), 1000).unref();
   });
-  server.on('request', (req, res) => {
-    res.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket', Connection: 'Upgrade, close' });
+  // Accept errors (EMFILE...) are transient: the server keeps listening.
+  server.on('error', noop);
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(426, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      Upgrade: 'websocket',
+      Connection: 'Upgrade, close',
+    });
     res.end('This is a WebSocket endpoint: connect with "Upgrade: websocket"\n');
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    upgraded.add(socket);
+    idle.delete(socket);
     if (closing) {
+      settled.add(socket);
+      socket.on('error', noop);
       socket.end(buildErrorResponse(503, 'Server is shutting down'));
+      socket.resume();
+      setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
     const connection = upgrade(req, socket, head, options);
+    pending.add(connection);
     connection.opened.then(
       () => {
+        pending.delete(connection);
+        settled.add(socket);
         connections.add(connection);
         const done = (): void => {
           connections.delete(connection);
@@ -473,44 +585,56 @@ export async function serve(
           result.catch(() => connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error'));
         }
       },
-      noop,
+      () => {
+        pending.delete(connection);
+        settled.add(socket);
+      },
     );
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host, () => {
-      server.removeListener('error', reject);
+    const onListenError = (error: Error): void => reject(error);
+    server.once('error', onListenError);
+    server.listen({ port: options.port ?? 0, host: options.host, backlog: options.backlog }, () => {
+      server.removeListener('error', onListenError);
       resolve();
     });
   });
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `${options.tls !== undefined ? 'wss' : 'ws'}://${shownHost}:${address.port}/`;
+  const url = `${tls !== undefined ? 'wss' : 'ws'}://${shownHost}:${address.port}/`;
   const shutdownTimeout = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
+  const serverClosed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+  let shutdown: Promise<void> | null = null;
+
+  const close = async (): Promise<void> => {
+    closing = true;
+    server.close();
+    for (const socket of idle) socket.destroy();
+    for (const c of pending) c.terminate();
+    const live = [...connections];
+    for (const c of live) c.closeWithCode(CloseCode.GOING_AWAY, 'Server shutting down');
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled(live.map((c) => c.closed)),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, shutdownTimeout);
+      }),
+    ]);
+    clearTimeout(timer);
+    for (const c of connections) c.terminate();
+    for (const socket of tcpSockets) socket.destroy();
+    await serverClosed;
+  };
 
   return {
     address,
     url,
     connections,
     httpServer: server,
-    async close(): Promise<void> {
-      if (!closing) {
-        closing = true;
-        server.close();
-        for (const socket of sockets) if (!upgraded.has(socket)) socket.destroy();
-      }
-      const live = [...connections];
-      for (const c of live) c.closeWithCode(CloseCode.GOING_AWAY, 'Server shutting down');
-      const all = Promise.allSettled(live.map((c) => c.closed));
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, shutdownTimeout);
-      });
-      await Promise.race([all, timeout]);
-      clearTimeout(timer);
-      for (const c of connections) c.terminate();
-      for (const socket of sockets) socket.destroy();
+    close(): Promise<void> {
+      shutdown ??= close();
+      return shutdown;
     },
   };
 }
