@@ -546,12 +546,14 @@ export async function serve(
   // Accept errors (EMFILE...) are transient: the server keeps listening.
   server.on('error', noop);
   server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    const body = 'This is a WebSocket endpoint: connect with "Upgrade: websocket"\n';
     res.writeHead(426, {
       'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
       Upgrade: 'websocket',
       Connection: 'Upgrade, close',
     });
-    res.end('This is a WebSocket endpoint: connect with "Upgrade: websocket"\n');
+    res.end(body);
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     idle.delete(socket);

@@ -1,0 +1,496 @@
+/**
+ * The server's opening handshake (RFC 6455 4.2.1): every bad request gets its
+ * HTTP status and a short body, then the connection ends, while the server
+ * keeps serving a live `ws` client; origin checks, authentication and
+ * subprotocol selection; header limits and the handshake deadline.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { WebSocketStream } from '../../src/index.js';
+import {
+  serve,
+  WebSocketError,
+  type ServeOptions,
+  type WebSocketServer,
+} from '../../src/server.js';
+import {
+  exchange,
+  rawClient,
+  SAMPLE_ACCEPT,
+  SAMPLE_KEY,
+  tcp,
+  upgradeRequest,
+  wsMessage,
+  wsOpen,
+} from './helpers.js';
+
+/** An echo server for the tests. */
+function echoServer(options: ServeOptions = {}): Promise<WebSocketServer> {
+  return serve({ host: '127.0.0.1', ...options }, async (connection) => {
+    const { readable, writable } = await connection.opened;
+    await readable.pipeTo(writable).catch(() => {});
+  });
+}
+
+async function echoOnce(ws: WebSocket, text: string): Promise<void> {
+  const got = wsMessage(ws);
+  ws.send(text);
+  assert.equal((await got).data.toString(), text);
+}
+
+void describe(
+  'bad handshakes are answered while the server keeps serving',
+  { timeout: 30_000 },
+  () => {
+    let server: WebSocketServer;
+    let port: number;
+    let live: WebSocket;
+    before(async () => {
+      server = await echoServer();
+      port = server.address.port;
+      live = await wsOpen(server.url);
+    });
+    after(async () => {
+      live.terminate();
+      await server.close();
+    });
+
+    const line = (name: string, value: string): string => `${name}: ${value}`;
+    const request = (lines: string[]): string => lines.join('\r\n') + '\r\n\r\n';
+    const base = (p: number): string[] => [
+      'GET / HTTP/1.1',
+      `Host: 127.0.0.1:${p}`,
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+    ];
+
+    const cases: Array<{
+      name: string;
+      build: (p: number) => string;
+      status: number[];
+      check?: (r: Awaited<ReturnType<typeof exchange>>) => void;
+    }> = [
+      {
+        name: 'wrong version (8) gets 426 naming version 13',
+        build: (p) =>
+          request([
+            ...base(p),
+            line('Sec-WebSocket-Key', SAMPLE_KEY),
+            line('Sec-WebSocket-Version', '8'),
+          ]),
+        status: [426],
+        check: (r) => assert.equal(r.headers.get('sec-websocket-version'), '13'),
+      },
+      {
+        name: 'missing version gets 426',
+        build: (p) => request([...base(p), line('Sec-WebSocket-Key', SAMPLE_KEY)]),
+        status: [426],
+        check: (r) => assert.equal(r.headers.get('sec-websocket-version'), '13'),
+      },
+      {
+        name: 'missing key gets 400',
+        build: (p) => request([...base(p), line('Sec-WebSocket-Version', '13')]),
+        status: [400],
+      },
+      {
+        name: 'key that is not 16 bytes of base64 gets 400',
+        build: (p) =>
+          request([
+            ...base(p),
+            line('Sec-WebSocket-Key', 'c2hvcnQ='),
+            line('Sec-WebSocket-Version', '13'),
+          ]),
+        status: [400],
+      },
+      {
+        name: 'key that is not base64 gets 400',
+        build: (p) =>
+          request([
+            ...base(p),
+            line('Sec-WebSocket-Key', '!!!!!!!!!!!!!!!!!!!!!!=='),
+            line('Sec-WebSocket-Version', '13'),
+          ]),
+        status: [400],
+      },
+      {
+        name: 'two keys get 400',
+        build: (p) =>
+          request([
+            ...base(p),
+            line('Sec-WebSocket-Key', SAMPLE_KEY),
+            line('Sec-WebSocket-Key', SAMPLE_KEY),
+            line('Sec-WebSocket-Version', '13'),
+          ]),
+        status: [400],
+      },
+      {
+        name: 'POST gets 405 with Allow: GET',
+        build: (p) => upgradeRequest(p).replace('GET / HTTP/1.1', 'POST / HTTP/1.1'),
+        status: [405],
+        check: (r) => assert.equal(r.headers.get('allow'), 'GET'),
+      },
+      {
+        name: 'a plain GET (not an upgrade) gets 426',
+        build: (p) => request(['GET / HTTP/1.1', `Host: 127.0.0.1:${p}`]),
+        status: [426],
+        check: (r) => {
+          assert.equal(r.headers.get('upgrade'), 'websocket');
+          assert.match(r.body, /^This is a WebSocket endpoint/);
+        },
+      },
+      {
+        name: 'Upgrade: websocket without the Connection token gets 426 or 400',
+        build: (p) =>
+          request([
+            'GET / HTTP/1.1',
+            `Host: 127.0.0.1:${p}`,
+            'Upgrade: websocket',
+            'Connection: keep-alive',
+            line('Sec-WebSocket-Key', SAMPLE_KEY),
+            line('Sec-WebSocket-Version', '13'),
+          ]),
+        status: [426, 400],
+      },
+      {
+        name: 'an upgrade to another protocol gets 400',
+        build: (p) => upgradeRequest(p).replace('Upgrade: websocket', 'Upgrade: h2c'),
+        status: [400],
+      },
+      {
+        name: 'HTTP/1.0 gets 400',
+        build: (p) => upgradeRequest(p).replace('HTTP/1.1', 'HTTP/1.0'),
+        status: [400],
+      },
+      {
+        name: 'a missing Host gets 400',
+        build: (p) => upgradeRequest(p).replace(`Host: 127.0.0.1:${p}\r\n`, ''),
+        status: [400],
+      },
+      {
+        name: 'a malformed subprotocol list gets 400',
+        build: (p) => upgradeRequest(p, ['Sec-WebSocket-Protocol: a b, c']),
+        status: [400],
+      },
+      {
+        name: 'garbage instead of HTTP gets 400',
+        build: () => 'HELLO\x00\x01\x02 what\r\n\r\n',
+        status: [400],
+      },
+    ];
+
+    for (const c of cases) {
+      void test(c.name, async () => {
+        const res = await exchange(port, c.build(port));
+        assert.ok(
+          c.status.includes(res.status),
+          `status ${res.status}, expected ${c.status.join(' or ')}`,
+        );
+        assert.ok(
+          res.body.length > 0 && res.body.length < 200,
+          `a short body: ${JSON.stringify(res.body)}`,
+        );
+        c.check?.(res);
+        await echoOnce(live, `still serving after: ${c.name}`);
+      });
+    }
+
+    void test('all bad requests at once, and good clients among them, are all answered', async () => {
+      const bad = cases.map((c) => exchange(port, c.build(port)));
+      const good = Array.from({ length: 10 }, async (_, i) => {
+        const ws = await wsOpen(server.url);
+        await echoOnce(ws, `good ${i}`);
+        ws.close();
+        await once(ws, 'close');
+      });
+      const answers = await Promise.all(bad);
+      answers.forEach((res, i) => assert.ok(cases[i]!.status.includes(res.status)));
+      await Promise.all(good);
+    });
+
+    void test('Upgrade and Connection tokens are case-insensitive comma lists', async () => {
+      const socket = await tcp(port);
+      socket.write(
+        upgradeRequest(port)
+          .replace('Upgrade: websocket', 'Upgrade: foo/1, WebSocket')
+          .replace('Connection: Upgrade', 'Connection: keep-alive, UPGRADE'),
+      );
+      const [chunk] = (await once(socket, 'data')) as [Buffer];
+      const text = chunk.toString('latin1');
+      assert.match(text, /^HTTP\/1\.1 101 /);
+      assert.match(
+        text,
+        new RegExp(`\r\nSec-WebSocket-Accept: ${SAMPLE_ACCEPT.replace(/[+/]/g, '\\$&')}\r\n`, 'i'),
+      );
+      socket.destroy();
+    });
+  },
+);
+
+void describe('limits on the request head', { timeout: 30_000 }, () => {
+  void test('a head over 16 KiB gets 431, and the server keeps serving', async () => {
+    const server = await echoServer();
+    try {
+      const port = server.address.port;
+      const res = await exchange(port, upgradeRequest(port, [`X-Big: ${'a'.repeat(17 * 1024)}`]));
+      assert.equal(res.status, 431);
+      // Just under the limit is fine.
+      const ok = await rawClient(port, [`X-Big: ${'a'.repeat(15 * 1024)}`]);
+      assert.equal(ok.response.status, 101);
+      ok.socket.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
+  void test('maxHeaderSize is configurable', async () => {
+    const server = await echoServer({ maxHeaderSize: 1024 });
+    try {
+      const port = server.address.port;
+      const res = await exchange(port, upgradeRequest(port, [`X-Big: ${'a'.repeat(2000)}`]));
+      assert.equal(res.status, 431);
+    } finally {
+      await server.close();
+    }
+  });
+
+  void test('a key past the 100th header line gets 400, not a crash (ws CVE-2024-37890)', async () => {
+    const server = await echoServer();
+    try {
+      const port = server.address.port;
+      const filler = Array.from({ length: 120 }, (_, i) => `X-Filler-${i}: ${i}`);
+      const lines = [
+        'GET / HTTP/1.1',
+        `Host: 127.0.0.1:${port}`,
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        'Sec-WebSocket-Version: 13',
+        ...filler,
+        `Sec-WebSocket-Key: ${SAMPLE_KEY}`,
+      ];
+      const res = await exchange(port, lines.join('\r\n') + '\r\n\r\n');
+      assert.equal(res.status, 400);
+      // Every line moved before the filler: accepted (the count is of lines read, not a refusal).
+      const ok = await rawClient(port, filler.slice(0, 90));
+      assert.equal(ok.response.status, 101);
+      ok.socket.destroy();
+      const ws = await wsOpen(server.url);
+      await echoOnce(ws, 'alive');
+      ws.terminate();
+    } finally {
+      await server.close();
+    }
+  });
+
+  void test('a client that trickles its head (slowloris) is cut at the handshake deadline', async () => {
+    const server = await echoServer({ handshakeTimeout: 300 });
+    try {
+      const port = server.address.port;
+      const socket = await tcp(port);
+      const request = upgradeRequest(
+        port,
+        Array.from({ length: 50 }, (_, i) => `X-Slow-${i}: ${i}`),
+      );
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (sent < request.length && socket.writable) socket.write(request[sent++]!);
+      }, 20);
+      socket.on('error', () => {});
+      const got: Buffer[] = [];
+      socket.on('data', (c: Buffer) => got.push(c));
+      await once(socket, 'close');
+      clearInterval(timer);
+      assert.ok(sent < request.length, `cut after ${sent} of ${request.length} bytes`);
+      assert.equal(Buffer.concat(got).length, 0, 'no 101 for a half-sent request');
+      // Others are still served.
+      const ws = await wsOpen(server.url);
+      await echoOnce(ws, 'alive');
+      ws.terminate();
+    } finally {
+      await server.close();
+    }
+  });
+
+  void test('a connection that sends nothing is dropped at the handshake deadline', async () => {
+    const server = await echoServer({ handshakeTimeout: 200 });
+    try {
+      const socket = await tcp(server.address.port);
+      socket.on('error', () => {});
+      await once(socket, 'close');
+    } finally {
+      await server.close();
+    }
+  });
+
+  void test('a slow authenticate() is bounded by the handshake deadline', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const server = await echoServer({ handshakeTimeout: 300, authenticate: () => gate });
+    try {
+      const socket = await tcp(server.address.port);
+      socket.on('error', () => {});
+      socket.write(upgradeRequest(server.address.port));
+      await once(socket, 'close');
+      release();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+void describe('origin, authentication and subprotocols', { timeout: 30_000 }, () => {
+  void test('allowOrigins: another origin gets 403, a listed one and none are accepted', async () => {
+    const server = await echoServer({ allowOrigins: ['https://good.example'] });
+    try {
+      const port = server.address.port;
+      const res = await exchange(port, upgradeRequest(port, ['Origin: https://evil.example']));
+      assert.equal(res.status, 403);
+      const rejected = new WebSocket(server.url, { origin: 'https://evil.example' });
+      rejected.on('error', () => {});
+      const [request, response] = (await once(rejected, 'unexpected-response')) as [
+        { destroy(): void },
+        { statusCode: number },
+      ];
+      assert.equal(response.statusCode, 403);
+      request.destroy();
+      const good = await wsOpen(server.url, undefined, { origin: 'https://good.example' });
+      await echoOnce(good, 'hi');
+      good.terminate();
+      const none = await wsOpen(server.url); // non-browser clients send no Origin
+      await echoOnce(none, 'hi');
+      none.terminate();
+    } finally {
+      await server.close();
+    }
+  });
+
+  void test('authenticate: false is 401, a Refusal gives its status and headers, a throw is 500', async () => {
+    const server = await echoServer({
+      authenticate: async (req) => {
+        await Promise.resolve();
+        const token = req.headers.authorization;
+        if (token === 'Bearer good') return true;
+        if (token === 'Bearer boom') throw new Error('database down');
+        if (token === undefined)
+          return {
+            status: 401,
+            message: 'Token required',
+            headers: { 'WWW-Authenticate': 'Bearer' },
+          };
+        return false;
+      },
+    });
+    try {
+      const port = server.address.port;
+      const missing = await exchange(port, upgradeRequest(port));
+      assert.equal(missing.status, 401);
+      assert.equal(missing.headers.get('www-authenticate'), 'Bearer');
+      assert.match(missing.body, /Token required/);
+      assert.equal(
+        (await exchange(port, upgradeRequest(port, ['Authorization: Bearer bad']))).status,
+        401,
+      );
+      const boom = await exchange(port, upgradeRequest(port, ['Authorization: Bearer boom']));
+      assert.equal(boom.status, 500);
+      assert.doesNotMatch(boom.body, /database/, 'no internals in the answer');
+      const ok = await wsOpen(server.url, undefined, { headers: { Authorization: 'Bearer good' } });
+      await echoOnce(ok, 'in');
+      ok.terminate();
+    } finally {
+      await server.close();
+    }
+  });
+
+  void test('our client sees a refusal as a WebSocketError naming the status', async () => {
+    const server = await echoServer({ authenticate: () => ({ status: 403, message: 'Go away' }) });
+    try {
+      const wss = new WebSocketStream(server.url);
+      await assert.rejects(wss.opened, (e: unknown) => {
+        assert.ok(e instanceof WebSocketError);
+        assert.match(e.message, /403/);
+        return true;
+      });
+      await assert.rejects(wss.closed);
+    } finally {
+      await server.close();
+    }
+  });
+
+  void test('protocols: the first of the client offer that the server speaks', async () => {
+    const server = await echoServer({ protocols: ['v2.chat', 'v1.chat'] });
+    try {
+      const ws = await wsOpen(server.url, ['v1.chat', 'v2.chat']);
+      assert.equal(ws.protocol, 'v1.chat', "the client's order of preference");
+      ws.terminate();
+      const ours = new WebSocketStream(server.url, { protocols: ['other', 'v2.chat'] });
+      assert.equal((await ours.opened).protocol, 'v2.chat');
+      ours.close();
+      await ours.closed;
+      const none = new WebSocketStream(server.url, { protocols: ['other'] });
+      assert.equal((await none.opened).protocol, '', 'no match: no protocol, not a refusal');
+      none.close();
+      await none.closed;
+      const plain = await wsOpen(server.url);
+      assert.equal(plain.protocol, '');
+      plain.terminate();
+    } finally {
+      await server.close();
+    }
+  });
+
+  void test('selectProtocol gets the offer in order and the request, may be async', async () => {
+    const seen: Array<{ offered: string[]; path: string | undefined }> = [];
+    const server = await echoServer({
+      selectProtocol: async (offered, request) => {
+        seen.push({ offered, path: request.url });
+        await Promise.resolve();
+        return offered.includes('b') ? 'b' : null;
+      },
+    });
+    try {
+      const ws = await wsOpen(`${server.url}room?x=1`, ['a', 'b', 'c']);
+      assert.equal(ws.protocol, 'b');
+      ws.terminate();
+      assert.deepEqual(seen[0], { offered: ['a', 'b', 'c'], path: '/room?x=1' });
+      const ours = new WebSocketStream(server.url, { protocols: ['a'] });
+      assert.equal((await ours.opened).protocol, '');
+      ours.close();
+      await ours.closed;
+    } finally {
+      await server.close();
+    }
+  });
+
+  void test('the connection exposes the request, url and remote address', async () => {
+    let resolveSeen!: (v: {
+      url: string;
+      header: string | undefined;
+      remote: string | undefined;
+    }) => void;
+    const seen = new Promise<{
+      url: string;
+      header: string | undefined;
+      remote: string | undefined;
+    }>((resolve) => (resolveSeen = resolve));
+    const server = await serve({ host: '127.0.0.1' }, (connection) => {
+      resolveSeen({
+        url: connection.url,
+        header: connection.request.headers['x-test'] as string | undefined,
+        remote: connection.request.socket.remoteAddress,
+      });
+      connection.close();
+    });
+    try {
+      const ws = new WebSocket(`${server.url}path?q=1`, { headers: { 'X-Test': 'yes' } });
+      ws.on('error', () => {});
+      const info = await seen;
+      assert.equal(info.url, `ws://127.0.0.1:${server.address.port}/path?q=1`);
+      assert.equal(info.header, 'yes');
+      assert.equal(info.remote, '127.0.0.1');
+      await once(ws, 'close');
+    } finally {
+      await server.close();
+    }
+  });
+});
