@@ -232,7 +232,9 @@ export class Connection implements FrameHandler {
     this.#frameMasked = h.masked;
     this.#frameMaskKey = h.maskKey;
     if (isControlOpcode(h.opcode)) {
-      this.#control = h.length === 0 ? EMPTY : new Uint8Array(h.length);
+      // A fresh array even when empty: the payload is handed out in an event, and
+      // a consumer that detaches its buffer must not detach the shared EMPTY.
+      this.#control = new Uint8Array(h.length);
       return true;
     }
     if (h.opcode === Opcode.CONTINUATION) {
@@ -339,7 +341,10 @@ export class Connection implements FrameHandler {
         data: length === 0 ? '' : textDecoder.decode(buffer.subarray(0, length)),
       });
     } else {
-      if (buffer.length !== length) buffer = buffer.slice(0, length);
+      // Never hand out the shared EMPTY (see frameStart); trim a grown buffer so
+      // the message's ArrayBuffer holds exactly the message.
+      if (buffer === EMPTY) buffer = new Uint8Array(0);
+      else if (buffer.length !== length) buffer = buffer.slice(0, length);
       this.#events.push({ type: 'binary', data: buffer });
     }
     return true;
