@@ -490,7 +490,9 @@ export class Connection implements FrameHandler {
 
   /**
    * Starts the closing handshake (or answers the peer's Close). `code`
-   * undefined sends a Close with no body. Does nothing if Close was already sent.
+   * undefined sends a Close with no body. Does nothing if Close was already
+   * sent or the connection is already CLOSED (after `receiveEof()` or a failure
+   * that sent no Close): the state never goes back from CLOSED to CLOSING.
    */
   sendClose(code?: number, reason = ''): void {
     if (code !== undefined && !isValidWireCloseCode(code)) {
@@ -500,7 +502,7 @@ export class Connection implements FrameHandler {
       throw new RangeError('A close reason needs a close code');
     if (utf8Length(reason) > MAX_CLOSE_REASON_BYTES)
       throw new RangeError('Close reason longer than 123 bytes');
-    if (this.#closeSent) return;
+    if (this.#closeSent || this.#state === 'CLOSED') return;
     this.#closeSent = true;
     this.#queueFrame(Opcode.CLOSE, encodeClosePayload(code, reason));
     this.#state = this.#closeReceived ? 'CLOSED' : 'CLOSING';
