@@ -206,7 +206,9 @@ describe('utf8Length', () => {
   });
 
   test('equals TextEncoder on every single UTF-16 code unit and every pair from a sample', () => {
-    const sample = [0x0, 0x7f, 0x80, 0x7ff, 0x800, 0xd7ff, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xe000, 0xffff];
+    const sample = [
+      0x0, 0x7f, 0x80, 0x7ff, 0x800, 0xd7ff, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xe000, 0xffff,
+    ];
     for (let u = 0; u <= 0xffff; u++) {
       const s = String.fromCharCode(u);
       if (utf8Length(s) !== utf8(s).length) assert.fail(`unit ${u.toString(16)}`);
