@@ -1,0 +1,532 @@
+/**
+ * `npm run bench`: runs the same scenarios for wsstream and its peers side by
+ * side, each client in its own process, against one reference server (or, for
+ * the server-side scenarios, against each server under test with one fixed
+ * client), and prints a table of medians with each implementation's ratio to
+ * the best. Numbers are printed, never asserted.
+ *
+ *   npm run bench                   full run (medians of 3 runs)
+ *   npm run bench -- --quick        one run, smaller sizes
+ *   npm run bench -- --only=a,c     some scenarios (a b c d e f g)
+ *   npm run bench -- --runs=5       more runs
+ *   npm run bench -- --impls=wsstream,ws+bufferutil
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ClientResult, Job } from './client.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const flag = (name: string): string | undefined =>
+  args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`))?.split('=')[1] ??
+  (args.includes(`--${name}`) ? '' : undefined);
+const quick = flag('quick') !== undefined;
+const only = new Set((flag('only') ?? 'a,b,c,d,e,f,g').split(',').filter(Boolean));
+const runs = Number(flag('runs') ?? (quick ? 1 : 3));
+const MiB = 1 << 20;
+const GiB = 1 << 30;
+
+const size = quick
+  ? {
+      echo: 50_000,
+      pingpong: 2_000,
+      download: 128 * MiB,
+      upload: 64 * MiB,
+      flood: 3,
+      connect: 300,
+      conns: 200,
+      rounds: 5,
+    }
+  : {
+      echo: 300_000,
+      pingpong: 10_000,
+      download: GiB,
+      upload: 512 * MiB,
+      flood: 10,
+      connect: 2_000,
+      conns: 1_000,
+      rounds: 10,
+    };
+const WINDOW = 100;
+/** (e): the consumer's rate, bytes/s. */
+const FLOOD_RATE = 5_000_000;
+/** (e): a client whose RSS passes this is killed. */
+const RSS_CAP = GiB;
+
+const CLIENTS = ['wsstream', 'ws', 'ws+bufferutil', 'undici-ws', 'undici-wss'] as const;
+const implFilter = flag('impls')?.split(',');
+const LABEL: Record<string, string> = {
+  wsstream: 'wsstream',
+  ws: 'ws',
+  'ws+bufferutil': 'ws+bufferutil',
+  'undici-ws': 'undici WebSocket',
+  'undici-wss': 'undici WebSocketStream',
+  net: 'node:net (ceiling)',
+};
+
+// ---- processes -------------------------------------------------------------------
+
+interface Server {
+  child: ChildProcess;
+  port: number;
+  cpu(): Promise<{ cpu: number; rss: number }>;
+  floods: Map<string, number>;
+}
+
+function startServer(script: string, argv: string[] = []): Promise<Server> {
+  const child = fork(join(here, script), argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const floods = new Map<string, number>();
+  let cpuWaiter: ((v: { cpu: number; rss: number }) => void) | null = null;
+  return new Promise((resolve, reject) => {
+    child.on(
+      'message',
+      (m: {
+        type: string;
+        port: number;
+        id: string;
+        sent: number;
+        user: number;
+        system: number;
+        rss: number;
+      }) => {
+        if (m.type === 'ready') {
+          resolve({
+            child,
+            port: m.port,
+            floods,
+            cpu: () =>
+              new Promise((r) => {
+                cpuWaiter = r;
+                child.send({ type: 'cpu' });
+              }),
+          });
+        } else if (m.type === 'flood') {
+          floods.set(m.id, m.sent);
+        } else if (m.type === 'cpu') {
+          cpuWaiter?.({ cpu: m.user + m.system, rss: m.rss ?? 0 });
+          cpuWaiter = null;
+        }
+      },
+    );
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+
+/** Peak (VmHWM) and current (VmRSS) RSS of `pid` in bytes, from /proc. */
+function procRss(pid: number): { peak: number; now: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string): number =>
+      Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+    return { peak: kb('VmHWM'), now: kb('VmRSS') };
+  } catch {
+    return { peak: 0, now: 0 };
+  }
+}
+
+interface Outcome {
+  result?: ClientResult;
+  error?: string;
+  killed?: string;
+  peakRss: number;
+  /** Server CPU time during the job, µs. */
+  serverCpu: number;
+}
+
+async function runClient(
+  server: Server,
+  impl: string,
+  scenario: string,
+  params: Record<string, number>,
+  options: { timeoutMs?: number; onHolding?: () => Promise<void> } = {},
+): Promise<Outcome> {
+  const job: Job = { impl, scenario, base: `ws://127.0.0.1:${server.port}`, params };
+  const env = { ...process.env };
+  if (impl === 'ws') env.WS_NO_BUFFER_UTIL = '1';
+  // undici prints an "experimental" warning for WebSocketStream.
+  if (impl.startsWith('undici')) env.NODE_NO_WARNINGS = '1';
+  const before = await server.cpu();
+  const child = fork(join(here, 'client.js'), [JSON.stringify(job)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env,
+  });
+  let peakRss = 0;
+  let killed: string | undefined;
+  const poll = setInterval(() => {
+    const { peak, now } = procRss(child.pid!);
+    if (peak > peakRss) peakRss = peak;
+    if (now > RSS_CAP && killed === undefined) {
+      killed = `grew to ${mb(now)} MB, killed`;
+      child.kill('SIGKILL');
+    }
+  }, 20);
+  const timer = setTimeout(() => {
+    killed ??= `no result within ${(options.timeoutMs ?? 180_000) / 1000} s, killed`;
+    child.kill('SIGKILL');
+  }, options.timeoutMs ?? 180_000);
+  const outcome = await new Promise<Omit<Outcome, 'serverCpu' | 'peakRss'>>((resolve) => {
+    let settled: Omit<Outcome, 'serverCpu' | 'peakRss'> = {};
+    child.on('message', (m: { type: string; result: ClientResult; message: string }) => {
+      if (m.type === 'result') settled = { result: m.result };
+      else if (m.type === 'error') settled = { error: m.message };
+      else if (m.type === 'holding') {
+        void (options.onHolding?.() ?? Promise.resolve()).then(() =>
+          child.send({ type: 'release' }),
+        );
+      }
+    });
+    child.once('exit', () => resolve(settled));
+  });
+  clearInterval(poll);
+  clearTimeout(timer);
+  const after = await server.cpu();
+  if (outcome.result !== undefined) peakRss = Math.max(peakRss, outcome.result.maxRss);
+  return { ...outcome, killed, peakRss, serverCpu: after.cpu - before.cpu };
+}
+
+// ---- statistics and formatting --------------------------------------------------
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+const mb = (bytes: number): string => (bytes / 1e6).toFixed(0);
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return '-';
+  if (v >= 100) return Math.round(v).toLocaleString('en-US');
+  if (v >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+/** One table row: a metric measured for several implementations. */
+interface Row {
+  label: string;
+  unit: string;
+  higherBetter: boolean;
+  values: Map<string, number[]>;
+  notes: Map<string, string>;
+  /** Highest reference-server CPU seen in the row, as a fraction of one core. */
+  serverLoad: number;
+}
+
+const rows: Row[] = [];
+function row(label: string, unit: string, higherBetter: boolean): Row {
+  const r: Row = { label, unit, higherBetter, values: new Map(), notes: new Map(), serverLoad: 0 };
+  rows.push(r);
+  return r;
+}
+function add(r: Row, impl: string, value: number, note?: string): void {
+  if (!r.values.has(impl)) r.values.set(impl, []);
+  r.values.get(impl)!.push(value);
+  if (note !== undefined) r.notes.set(impl, note);
+}
+function value(r: Row | undefined, impl: string): number {
+  const v = r?.values.get(impl);
+  return v === undefined || v.length === 0 ? NaN : median(v);
+}
+
+function table(title: string, list: Row[], impls: string[]): string {
+  const lines: string[] = [];
+  lines.push(`### ${title}`, '');
+  lines.push(`| scenario | ${impls.map((i) => LABEL[i] ?? i).join(' | ')} | ref. server CPU |`);
+  lines.push(`|---|${impls.map(() => '---:').join('|')}|---:|`);
+  for (const r of list) {
+    const meds = impls.map((i) => value(r, i));
+    const finite = meds.filter((v) => Number.isFinite(v));
+    const best =
+      finite.length === 0 ? NaN : r.higherBetter ? Math.max(...finite) : Math.min(...finite);
+    const cells = impls.map((impl, k) => {
+      const v = meds[k]!;
+      const note = r.notes.get(impl);
+      if (!Number.isFinite(v)) return note ?? '';
+      const ratio = r.higherBetter ? v / best : best / v;
+      return `${fmt(v)} (${ratio.toFixed(2)})${note !== undefined ? ` ${note}` : ''}`;
+    });
+    lines.push(
+      `| ${r.label}, ${r.unit} | ${cells.join(' | ')} | ${r.serverLoad > 0 ? `${Math.round(r.serverLoad * 100)}%` : ''} |`,
+    );
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+// ---- the run --------------------------------------------------------------------
+
+function describeMachine(): string {
+  const c = cpus();
+  return `${c.length} x ${c[0]?.model ?? 'unknown CPU'}, ${(totalmem() / GiB).toFixed(0)} GiB RAM, Linux ${release()}, Node ${process.version}`;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`${msg}\n`);
+}
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  const clients = CLIENTS.filter((c) => implFilter === undefined || implFilter.includes(c));
+  const withNet = [
+    ...clients,
+    ...(implFilter === undefined || implFilter.includes('net') ? ['net'] : []),
+  ];
+  const ref = await startServer('ref-server.js');
+  let floodId = 0;
+
+  const rEcho = only.has('a') ? row(`(a) echo 64 B, window ${WINDOW}`, 'msg/s', true) : undefined;
+  const rP50 = only.has('b') ? row('(b) ping-pong p50', 'µs', false) : undefined;
+  const rP99 = only.has('b') ? row('(b) ping-pong p99', 'µs', false) : undefined;
+  const dl = `download ${size.download / MiB} MiB`;
+  const rD64 = only.has('c') ? row(`(c) ${dl} as 64 KiB`, 'MB/s', true) : undefined;
+  const rD64c = only.has('c') ? row(`(c) ${dl} as 64 KiB, client CPU`, 's/GB', false) : undefined;
+  const rD1m = only.has('c') ? row(`(c) ${dl} as 1 MiB`, 'MB/s', true) : undefined;
+  const rD1mc = only.has('c') ? row(`(c) ${dl} as 1 MiB, client CPU`, 's/GB', false) : undefined;
+  const rUp = only.has('d')
+    ? row(`(d) upload ${size.upload / MiB} MiB as 64 KiB`, 'MB/s', true)
+    : undefined;
+  const rUpc = only.has('d') ? row(`(d) upload, client CPU`, 's/GB', false) : undefined;
+  const rFr = only.has('e')
+    ? row(`(e) ${size.flood} s flood read at 5 MB/s, peak RSS`, 'MB', false)
+    : undefined;
+  const rFh = only.has('e') ? row('(e) flood, bytes held at the end', 'MB', false) : undefined;
+  const rCo = only.has('f')
+    ? row(`(f) ${size.connect} sequential connect+close`, '/s', true)
+    : undefined;
+
+  const load = (r: Row | undefined, o: Outcome): void => {
+    if (r !== undefined && o.result !== undefined && o.result.ms > 0) {
+      r.serverLoad = Math.max(r.serverLoad, o.serverCpu / 1000 / o.result.ms);
+    }
+  };
+  const failed = (r: Row | undefined, impl: string, o: Outcome): boolean => {
+    if (o.result !== undefined) return false;
+    const why = o.killed ?? (o.error ?? 'failed').split('\n')[0]!;
+    log(`  ${impl}: ${why}`);
+    if (r !== undefined) r.notes.set(impl, o.killed ?? 'failed');
+    return true;
+  };
+
+  for (let run = 1; run <= runs; run++) {
+    log(`run ${run}/${runs}`);
+    for (const impl of only.has('a') ? clients : []) {
+      const o = await runClient(ref, impl, 'echo', { count: size.echo, window: WINDOW });
+      if (failed(rEcho, impl, o)) continue;
+      add(rEcho!, impl, size.echo / (o.result!.ms / 1000));
+      load(rEcho, o);
+      log(`  (a) ${impl}: ${fmt(size.echo / (o.result!.ms / 1000))} msg/s`);
+    }
+    for (const impl of only.has('b') ? clients : []) {
+      const o = await runClient(ref, impl, 'pingpong', { count: size.pingpong });
+      if (failed(rP50, impl, o)) continue;
+      add(rP50!, impl, o.result!.p50!);
+      add(rP99!, impl, o.result!.p99!);
+      load(rP50, o);
+      log(`  (b) ${impl}: p50 ${fmt(o.result!.p50!)} µs, p99 ${fmt(o.result!.p99!)} µs`);
+    }
+    for (const [chunk, rate, cpu] of [
+      [64 * 1024, rD64, rD64c],
+      [MiB, rD1m, rD1mc],
+    ] as const) {
+      for (const impl of only.has('c') ? withNet : []) {
+        const o = await runClient(ref, impl, 'download', { size: chunk, total: size.download });
+        if (failed(rate, impl, o)) continue;
+        const mbps = size.download / 1e6 / (o.result!.ms / 1000);
+        add(rate!, impl, mbps);
+        add(cpu!, impl, o.result!.cpu / 1e6 / (size.download / 1e9));
+        load(rate, o);
+        log(`  (c) ${impl} ${chunk / 1024} KiB: ${fmt(mbps)} MB/s`);
+      }
+    }
+    for (const impl of only.has('d') ? withNet : []) {
+      const o = await runClient(ref, impl, 'upload', { size: 64 * 1024, total: size.upload });
+      if (failed(rUp, impl, o)) continue;
+      const mbps = size.upload / 1e6 / (o.result!.ms / 1000);
+      add(rUp!, impl, mbps);
+      add(rUpc!, impl, o.result!.cpu / 1e6 / (size.upload / 1e9));
+      load(rUp, o);
+      log(`  (d) ${impl}: ${fmt(mbps)} MB/s`);
+    }
+    for (const impl of only.has('e') ? clients : []) {
+      const id = String(++floodId);
+      const o = await runClient(
+        ref,
+        impl,
+        'flood',
+        {
+          size: 64 * 1024,
+          rate: FLOOD_RATE,
+          seconds: size.flood,
+          id: Number(id),
+        },
+        { timeoutMs: (size.flood + 20) * 1000 },
+      );
+      await waitFor(() => ref.floods.has(id), 2000);
+      const sent = ref.floods.get(id) ?? NaN;
+      if (o.killed !== undefined) {
+        add(rFr!, impl, o.peakRss, '(killed)');
+        rFr!.notes.set(impl, o.killed);
+        log(`  (e) ${impl}: ${o.killed}`);
+        continue;
+      }
+      if (failed(rFr, impl, o)) continue;
+      add(rFr!, impl, o.peakRss / 1e6);
+      add(rFh!, impl, (sent - o.result!.consumed!) / 1e6);
+      log(
+        `  (e) ${impl}: peak RSS ${mb(o.peakRss)} MB (base ${mb(o.result!.baseRss)} MB), held ${mb(sent - o.result!.consumed!)} MB`,
+      );
+    }
+    for (const impl of only.has('f') ? clients : []) {
+      const o = await runClient(ref, impl, 'connect', { count: size.connect });
+      if (failed(rCo, impl, o)) continue;
+      add(rCo!, impl, size.connect / (o.result!.ms / 1000));
+      load(rCo, o);
+      log(`  (f) ${impl}: ${fmt(size.connect / (o.result!.ms / 1000))}/s`);
+    }
+  }
+  // A killed run's RSS is a floor, not a peak: show the note instead of a number.
+  if (rFr !== undefined) {
+    for (const [impl, note] of rFr.notes) {
+      if (note.includes('killed')) rFr.values.delete(impl);
+    }
+  }
+  ref.child.kill();
+
+  // ---- (g) server side ----
+  const sRows: Row[] = [];
+  const srow = (label: string, unit: string, higherBetter: boolean): Row => {
+    const r: Row = {
+      label,
+      unit,
+      higherBetter,
+      values: new Map(),
+      notes: new Map(),
+      serverLoad: 0,
+    };
+    sRows.push(r);
+    return r;
+  };
+  const servers = ['wsstream', 'ws'];
+  if (only.has('g')) {
+    const gEcho = srow(`(g) echo 64 B, window ${WINDOW}`, 'msg/s', true);
+    const gDl = srow(`(g) download ${size.download / MiB} MiB as 64 KiB`, 'MB/s', true);
+    const gDlc = srow('(g) download, server CPU', 's/GB', false);
+    const gOpen = srow(`(g) ${size.conns} concurrent connections, opened`, '/s', true);
+    const gRound = srow(`(g) ${size.conns} connections x ${size.rounds} ping-pong`, 'msg/s', true);
+    const gRss = srow(`(g) ${size.conns} connections, server RSS`, 'MB', false);
+    for (let run = 1; run <= runs; run++) {
+      log(`server side, run ${run}/${runs}`);
+      for (const impl of servers) {
+        const server = await startServer('server-app.js', [impl]);
+        const o1 = await runClient(server, 'ref', 'echo', { count: size.echo, window: WINDOW });
+        if (!failed(gEcho, impl, o1)) add(gEcho, impl, size.echo / (o1.result!.ms / 1000));
+        const o2 = await runClient(server, 'ref', 'download', {
+          size: 64 * 1024,
+          total: size.download,
+        });
+        if (!failed(gDl, impl, o2)) {
+          add(gDl, impl, size.download / 1e6 / (o2.result!.ms / 1000));
+          add(gDlc, impl, o2.serverCpu / 1e6 / (size.download / 1e9));
+        }
+        let rss = 0;
+        const o3 = await runClient(
+          server,
+          'ref',
+          'conns',
+          { count: size.conns, rounds: size.rounds },
+          {
+            onHolding: async () => {
+              rss = (await server.cpu()).rss;
+            },
+          },
+        );
+        if (!failed(gOpen, impl, o3)) {
+          add(gOpen, impl, o3.result!.openPerSec!);
+          add(gRound, impl, o3.result!.echoPerSec!);
+          add(gRss, impl, rss / 1e6);
+        }
+        log(
+          `  (g) ${impl}: echo ${fmt(value(gEcho, impl))} msg/s, download ${fmt(value(gDl, impl))} MB/s, conns ${fmt(value(gOpen, impl))}/s`,
+        );
+        server.child.kill();
+      }
+    }
+  }
+
+  // ---- output ----
+  const out: string[] = [];
+  out.push(`Machine: ${describeMachine()}`);
+  out.push(
+    `Command: npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}; medians of ${runs} run(s), (ratio to the best); wall ${Math.round((Date.now() - startedAt) / 1000)} s`,
+  );
+  out.push(
+    'MB = 10^6 bytes, GB = 10^9 bytes. "ref. server CPU" is the highest CPU use of the reference server during a row, in % of one core.',
+    '',
+  );
+  if (rows.length > 0)
+    out.push(table('Clients against the reference server (loopback)', rows, withNet));
+  if (sRows.length > 0) {
+    out.push(
+      table('Servers with the same raw client (loopback)', sRows, servers)
+        .replace(/ \| ref. server CPU \|/, ' |')
+        .replace(/\|---:\|\n/, '|\n')
+        .replace(/ \|  \|$/gm, ' |'),
+    );
+  }
+
+  // ---- targets ----
+  const t: string[] = ['### Targets', ''];
+  const check = (ok: boolean | undefined, text: string): void => {
+    t.push(
+      `- [${ok === undefined ? '?' : ok ? 'x' : ' '}] ${ok === undefined ? 'not measured: ' : ok ? 'holds: ' : 'MISSED: '}${text}`,
+    );
+  };
+  const ahead = (r: Row | undefined, a: string, b: string): boolean | undefined => {
+    const va = value(r, a);
+    const vb = value(r, b);
+    // A peer killed at the memory cap lost to any finite result.
+    if (Number.isFinite(va) && r!.notes.get(b)?.includes('killed') === true) return true;
+    if (!Number.isFinite(va) || !Number.isFinite(vb)) return undefined;
+    return r!.higherBetter ? va > vb : va < vb;
+  };
+  for (const r of [...rows, ...sRows]) {
+    if (r === rFh) continue;
+    const [a, b] = sRows.includes(r) ? ['wsstream', 'ws'] : ['wsstream', 'ws+bufferutil'];
+    check(
+      ahead(r, a, b),
+      `${r.label}: wsstream ${fmt(value(r, a))} vs ${sRows.includes(r) ? 'ws server' : 'ws+bufferutil'} ${fmt(value(r, b))} ${r.unit}`,
+    );
+  }
+  for (const r of [rD64, rD1m]) {
+    if (r === undefined) continue;
+    const ratio = value(r, 'wsstream') / value(r, 'net');
+    check(
+      Number.isFinite(ratio) ? ratio >= 0.8 : undefined,
+      `${r.label}: wsstream at ${(ratio * 100).toFixed(0)}% of raw node:net (target 80%)`,
+    );
+  }
+  if (rUp !== undefined) {
+    check(
+      Number.isFinite(value(rUp, 'wsstream')) ? value(rUp, 'wsstream') >= 1800 : undefined,
+      `upload ${fmt(value(rUp, 'wsstream'))} MB/s (target 1,800)`,
+    );
+  }
+  if (rFr !== undefined) {
+    const v = value(rFr, 'wsstream');
+    check(
+      Number.isFinite(v) ? v < 90 : undefined,
+      `(e) wsstream peak RSS ${fmt(v)} MB (target under 90 MB); undici WebSocket: ${rFr.notes.get('undici-ws') ?? `${fmt(value(rFr, 'undici-ws'))} MB`}; undici WebSocketStream: ${rFr.notes.get('undici-wss') ?? `${fmt(value(rFr, 'undici-wss'))} MB`}`,
+    );
+  }
+  out.push(t.join('\n'), '');
+  process.stdout.write(out.join('\n'));
+}
+
+async function waitFor(cond: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+}
+
+await main();
+process.exit(0);
