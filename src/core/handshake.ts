@@ -300,7 +300,14 @@ export function parseResponseHead(
   const sp1 = statusLine.indexOf(' ');
   const version = statusLine.slice(0, sp1);
   const codeText = statusLine.slice(sp1 + 1, sp1 + 4);
-  if (sp1 < 0 || !version.startsWith('HTTP/') || !/^[1-5][0-9][0-9]$/.test(codeText)) {
+  // The 3 digits end the line or are followed by SP: "HTTP/1.1 1010" is not a 101.
+  const afterCode = statusLine.charAt(sp1 + 4);
+  if (
+    sp1 < 0 ||
+    !version.startsWith('HTTP/') ||
+    !/^[1-5][0-9][0-9]$/.test(codeText) ||
+    (afterCode !== '' && afterCode !== ' ')
+  ) {
     throw new HandshakeError('MALFORMED_HTTP', 'Malformed HTTP status line');
   }
   return {
