@@ -10,6 +10,7 @@
  *   npm run bench -- --only=a,c     some scenarios (a b c d e f g)
  *   npm run bench -- --runs=5       more runs
  *   npm run bench -- --impls=wsstream,ws+bufferutil
+ *   npm run bench -- --cpu-prof     write a CPU profile of every wsstream process to .tmp/prof/
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -25,6 +26,8 @@ const flag = (name: string): string | undefined =>
   (args.includes(`--${name}`) ? '' : undefined);
 const quick = flag('quick') !== undefined;
 const only = new Set((flag('only') ?? 'a,b,c,d,e,f,g').split(',').filter(Boolean));
+const profile = flag('cpu-prof') !== undefined;
+const PROFILE_ARGS = ['--cpu-prof', '--cpu-prof-dir=.tmp/prof'];
 const runs = Number(flag('runs') ?? (quick ? 1 : 3));
 const MiB = 1 << 20;
 const GiB = 1 << 30;
@@ -77,7 +80,10 @@ interface Server {
 }
 
 function startServer(script: string, argv: string[] = []): Promise<Server> {
-  const child = fork(join(here, script), argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(here, script), argv, {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: profile && argv[0] === 'wsstream' ? PROFILE_ARGS : [],
+  });
   const floods = new Map<string, number>();
   let cpuWaiter: ((v: { cpu: number; rss: number }) => void) | null = null;
   return new Promise((resolve, reject) => {
@@ -152,6 +158,7 @@ async function runClient(
   const child = fork(join(here, 'client.js'), [JSON.stringify(job)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env,
+    execArgv: profile && impl === 'wsstream' ? PROFILE_ARGS : [],
   });
   let peakRss = 0;
   let killed: string | undefined;
@@ -391,7 +398,7 @@ async function main(): Promise<void> {
       if (note.includes('killed')) rFr.values.delete(impl);
     }
   }
-  ref.child.kill();
+  await stopServer(ref);
 
   // ---- (g) server side ----
   const sRows: Row[] = [];
@@ -449,7 +456,7 @@ async function main(): Promise<void> {
         log(
           `  (g) ${impl}: echo ${fmt(value(gEcho, impl))} msg/s, download ${fmt(value(gDl, impl))} MB/s, conns ${fmt(value(gOpen, impl))}/s`,
         );
-        server.child.kill();
+        await stopServer(server);
       }
     }
   }
@@ -521,6 +528,16 @@ async function main(): Promise<void> {
   }
   out.push(t.join('\n'), '');
   process.stdout.write(out.join('\n'));
+}
+
+/** Stops a server process by closing its IPC channel, so that it exits normally (and writes its profile). */
+async function stopServer(server: Server): Promise<void> {
+  const exited = new Promise((r) => server.child.once('exit', r));
+  server.child.removeAllListeners('exit');
+  server.child.once('exit', () => {});
+  server.child.disconnect();
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+  if (server.child.exitCode === null) server.child.kill();
 }
 
 async function waitFor(cond: () => boolean, ms: number): Promise<void> {
