@@ -176,7 +176,7 @@ export async function rawClient(port: number, extra: string[] = []): Promise<Raw
   const socket = await tcp(port);
   socket.on('error', () => {});
   socket.write(upgradeRequest(port, extra));
-  let buffer = Buffer.alloc(0);
+  let buffer: Buffer = Buffer.alloc(0);
   let response: RawResponse | null = null;
   const frames: RawFrame[] = [];
   let waiter: (() => void) | null = null;
