@@ -1,0 +1,188 @@
+/**
+ * The implementations under test, each an echo application going through the
+ * whole stack (`readable.pipeTo(writable)`):
+ *
+ * - our client: `new WebSocketStream(url)`; the peer is a raw node:net server
+ *   that answers the opening handshake by hand;
+ * - our server: `serve()` with an echo handler; the peer is a raw node:net
+ *   client that writes the opening handshake by hand.
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { acceptKey } from '../src/core/handshake.js';
+import { WebSocketStream } from '../src/index.js';
+import { serve, type WebSocketServer } from '../src/server.js';
+import { WebSocketError } from '../src/streams/websocket-error.js';
+import { Peer, type Outcome, type Under } from './peer.js';
+
+/** Options of the implementation under test (the same names on client and server). */
+export interface TargetOptions {
+  maxMessageSize?: number;
+  maxFragments?: number;
+  fragmentSize?: number;
+  closeTimeout?: number;
+  maxPendingPongs?: number;
+  pingInterval?: number;
+}
+
+const HOST = '127.0.0.1';
+const HEAD_END = Buffer.from('\r\n\r\n');
+const HANDSHAKE_WAIT = 5_000;
+const noop = (): void => {};
+
+function toOutcome(closed: Promise<{ closeCode: number; reason: string }>): Promise<Outcome> {
+  return closed.then(
+    (info): Outcome => ({ clean: true, code: info.closeCode, reason: info.reason }),
+    (error: unknown): Outcome => ({
+      clean: false,
+      code: error instanceof WebSocketError ? error.closeCode : null,
+      message: error instanceof Error ? error.message : String(error),
+    }),
+  );
+}
+
+/** Reads an HTTP head from `socket`; resolves with the head text and the bytes after it. */
+function readHead(socket: Socket): Promise<{ head: string; rest: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => done(new Error('No HTTP head within 5 s')), HANDSHAKE_WAIT);
+    const onData = (chunk: Buffer): void => {
+      buf = Buffer.concat([buf, chunk]);
+      const end = buf.indexOf(HEAD_END);
+      if (end < 0) return;
+      socket.pause();
+      done(null, { head: buf.subarray(0, end).toString('latin1'), rest: buf.subarray(end + 4) });
+    };
+    const onClose = (): void => done(new Error('Connection closed during the handshake'));
+    const done = (error: Error | null, value?: { head: string; rest: Buffer }): void => {
+      clearTimeout(timer);
+      socket.removeListener('data', onData);
+      socket.removeListener('close', onClose);
+      if (error !== null) reject(error);
+      else resolve(value!);
+    };
+    socket.on('data', onData);
+    socket.on('close', onClose);
+  });
+}
+
+function headerOf(head: string, name: string): string | undefined {
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (line.slice(0, colon).trim().toLowerCase() === name) return line.slice(colon + 1).trim();
+  }
+  return undefined;
+}
+
+// ---- our client under test --------------------------------------------------
+
+/** Connects a WebSocketStream echo client to a raw peer server; resolves with the peer. */
+export async function openClientTarget(options: TargetOptions = {}): Promise<Peer> {
+  const server: Server = createServer();
+  server.on('error', noop);
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  const { port } = server.address() as { port: number };
+  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+  const ws = new WebSocketStream(`ws://${HOST}:${port}/`, options);
+  ws.opened.then(({ readable, writable }) => readable.pipeTo(writable).catch(noop), noop);
+  const outcome = toOutcome(ws.closed);
+  try {
+    const socket = await accepted;
+    socket.setNoDelay(true);
+    const { head, rest } = await readHead(socket);
+    const key = headerOf(head, 'sec-websocket-key') ?? '';
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`,
+    );
+    const peer = new Peer(socket, 'client', outcome, rest);
+    socket.resume();
+    await ws.opened;
+    return peer;
+  } finally {
+    server.close();
+  }
+}
+
+// ---- our server under test --------------------------------------------------
+
+interface ServerTarget {
+  server: WebSocketServer;
+  /** Outcomes by the connection id the peer puts in the request path. */
+  outcomes: Map<string, { promise: Promise<Outcome>; resolve: (p: Promise<Outcome>) => void }>;
+}
+
+const servers = new Map<string, Promise<ServerTarget>>();
+
+let nextId = 0;
+
+function outcomeSlot(target: ServerTarget, id: string): { promise: Promise<Outcome>; resolve: (p: Promise<Outcome>) => void } {
+  let slot = target.outcomes.get(id);
+  if (slot === undefined) {
+    let resolve!: (p: Promise<Outcome>) => void;
+    const promise = new Promise<Outcome>((r) => {
+      resolve = (p) => r(p);
+    });
+    slot = { promise, resolve };
+    target.outcomes.set(id, slot);
+  }
+  return slot;
+}
+
+function serverTarget(options: TargetOptions): Promise<ServerTarget> {
+  const id = JSON.stringify(options);
+  let target = servers.get(id);
+  if (target === undefined) {
+    target = (async () => {
+      const t: ServerTarget = { server: undefined as never, outcomes: new Map() };
+      t.server = await serve({ ...options, host: HOST, port: 0 }, (connection) => {
+        outcomeSlot(t, connection.request.url ?? '').resolve(toOutcome(connection.closed));
+        connection.opened.then(({ readable, writable }) => readable.pipeTo(writable).catch(noop), noop);
+      });
+      return t;
+    })();
+    servers.set(id, target);
+  }
+  return target;
+}
+
+/** Connects a raw peer client to an echo `serve()` server; resolves with the peer. */
+export async function openServerTarget(options: TargetOptions = {}): Promise<Peer> {
+  const target = await serverTarget(options);
+  const socket = connect(target.server.address.port, HOST);
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const path = `/conformance/${++nextId}`;
+  const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64');
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: ${HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  const { head, rest } = await readHead(socket);
+  if (!head.startsWith('HTTP/1.1 101') || headerOf(head, 'sec-websocket-accept') !== acceptKey(key)) {
+    socket.destroy();
+    throw new Error(`The server refused the handshake: ${head.split('\r\n')[0]}`);
+  }
+  const slot = outcomeSlot(target, path);
+  const peer = new Peer(socket, 'server', slot.promise, rest);
+  void slot.promise.then(() => target.outcomes.delete(path));
+  socket.resume();
+  return peer;
+}
+
+/** Opens a peer against the implementation `under` test. */
+export function openTarget(under: Under, options: TargetOptions = {}): Promise<Peer> {
+  return under === 'client' ? openClientTarget(options) : openServerTarget(options);
+}
+
+/** Shuts down the servers started for server targets. */
+export async function closeTargets(): Promise<void> {
+  const all = [...servers.values()];
+  servers.clear();
+  for (const t of all) {
+    const target = await t;
+    await target.server.close();
+  }
+}

@@ -1,0 +1,6 @@
+/**
+ * Conformance category 10 against our client and our server (see conformance/).
+ */
+import { conformanceSuite } from './suite.js';
+
+conformanceSuite(10);
