@@ -37,6 +37,7 @@ void test(
       let allConnected!: () => void;
       const barrier = new Promise<void>((resolve) => (allConnected = resolve));
       const arrive = async (): Promise<void> => {
+        if (++connected === N) allConnected();
         await barrier;
       };
 
