@@ -24,7 +24,8 @@ export interface TlsClientOptions {
 }
 
 /** Request headers: a record, a list of pairs, a Headers or a Map. */
-export type HeadersInput = Record<string, string> | Iterable<readonly [string, string]>;
+export type HeadersInput =
+  Record<string, string> | Iterable<readonly [string, string]> | Headers | Map<string, string>;
 
 /** Default of {@link WebSocketStreamOptions.handshakeTimeout}: 30 s. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;

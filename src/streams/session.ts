@@ -102,6 +102,8 @@ export class Session {
   #closing = false;
   /** The outcome is settled (closed resolved or rejected). */
   #settled = false;
+  /** The error of an unclean close: the one object that errors both streams and rejects `closed`. */
+  #error: WebSocketError | null = null;
   #transportClosed = false;
   #transportError: Error | null = null;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -353,16 +355,22 @@ export class Session {
       this.#pendingWrites.add(reject);
       this.#transport.write(out, (error) => {
         this.#pendingWrites.delete(reject);
-        if (error === undefined || error === null) resolve();
-        else
-          reject(
-            createWebSocketError(
-              `Write failed: ${error.message}`,
-              CloseCode.ABNORMAL_CLOSURE,
-              '',
-              error,
-            ),
-          );
+        if (error === undefined || error === null) {
+          resolve();
+          return;
+        }
+        // The bytes will never reach the peer: the connection is lost. One
+        // error for the write, both streams and `closed` (WebSocketStream: the same object).
+        const cause = this.#transportError ?? error;
+        this.#settleUnclean(
+          createWebSocketError(
+            `The connection was lost: ${cause.message}`,
+            CloseCode.ABNORMAL_CLOSURE,
+            '',
+            cause,
+          ),
+        );
+        reject(this.#error ?? invalidState('The WebSocket is closed'));
       });
     });
   }
@@ -424,6 +432,7 @@ export class Session {
   #settleUnclean(error: WebSocketError): void {
     if (this.#settled) return;
     this.#settled = true;
+    this.#error = error;
     if (!this.#readableDone) {
       this.#readableDone = true;
       this.#rc.error(error);
