@@ -156,12 +156,12 @@ describe('messages: encode → parse round trip through two connections', () => 
 
   for (const role of ROLES) {
     test(`${role} reassembles a fragmented text message with a Ping between fragments, at every pair of split points`, () => {
-      const parts = ['hé', 'llo \u{1F30D}'.slice(0, 0), ' wörld', '!'];
-      const allBytes = utf8(parts.join(''));
-      // Cut the UTF-8 bytes mid-character: fragments need not hold whole characters.
+      const text = 'hé \u{1F30D} wörld!';
+      const allBytes = utf8(text);
+      // Cut mid-character (inside é, inside the 4-byte globe): fragments need not hold whole characters.
       const f1 = allBytes.subarray(0, 2);
-      const f2 = allBytes.subarray(2, 9);
-      const f3 = allBytes.subarray(9);
+      const f2 = allBytes.subarray(2, 6);
+      const f3 = allBytes.subarray(6);
       const bytes = concat(
         toward(role, { opcode: 0x1, payload: f1, fin: false }),
         toward(role, { opcode: 0x9, payload: Uint8Array.of(7) }),
@@ -174,7 +174,7 @@ describe('messages: encode → parse round trip through two connections', () => 
         const events = feed(conn, ...chunks);
         assert.deepEqual(summary(events), [
           ['ping', [7]],
-          ['text', parts.join('')],
+          ['text', text],
         ]);
         const out = takeFrames(conn);
         assert.deepEqual(
@@ -997,6 +997,24 @@ describe('sending', () => {
         assert.equal(c.data.length, 100);
         assert.equal(d.data, 'short');
       }
+    });
+
+    test(`${role}: with fragmentSize, a text whose UTF-8 fits in one fragment is sent as one frame`, () => {
+      const conn = makeConnection(role, { fragmentSize: 100 });
+      // 40 UTF-16 units could need 120 bytes, so it takes the fragmenting path; 40 ASCII bytes fit.
+      conn.sendText('x'.repeat(40));
+      conn.sendText('é'.repeat(50)); // exactly 100 bytes: one frame
+      conn.sendText('é'.repeat(51)); // 102 bytes: two
+      const frames = takeFrames(conn);
+      assert.deepEqual(
+        frames.map((f) => [f.opcode, f.fin, f.length]),
+        [
+          [0x1, true, 40],
+          [0x1, true, 100],
+          [0x1, false, 100],
+          [0x0, true, 2],
+        ],
+      );
     });
 
     test(`${role}: sendFrame lets the caller fragment a message itself`, () => {

@@ -194,7 +194,8 @@ describe('encode → parse round trip with an injected mask key', () => {
     for (const length of lengths) {
       test(`opcode ${opcode}, ${length} bytes: masked and unmasked frames parse back to the same frame at every split`, () => {
         const payload = patternBytes(length);
-        for (const maskKey of [null, ...keys]) {
+        // Unusual keys (all zero, all ones) only on small frames: they test the key, not the length.
+        for (const maskKey of length <= 127 ? [null, ...keys] : [null, KEY]) {
           const frame = encodeFrame(opcode, payload, { maskKey });
           const hlen = headerLength(length, maskKey !== null);
           const splits =

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import {
   Connection,
-  ConnectionFailure,
   type ConnectionEvent,
   type ConnectionOptions,
   type Role,
@@ -412,9 +411,4 @@ export function assertFailed(
   assert.equal(conn.receiving, false);
   assertQueuedClose(conn, closeCode);
   return ev.error;
-}
-
-/** Asserts `error` is a local ConnectionFailure (not a peer's violation). */
-export function isLocalFailure(error: unknown): error is ConnectionFailure {
-  return error instanceof ConnectionFailure;
 }
