@@ -15,7 +15,7 @@ import {
 } from '../core/handshake.js';
 import type { ConnectRequest, ConnectResult } from '../streams/connector.js';
 import { createWebSocketError } from '../streams/websocket-error.js';
-import { SocketTransport } from './socket-transport.js';
+import { ReadRelay, SocketTransport } from './socket-transport.js';
 
 function hostOf(url: URL): string {
   const h = url.hostname;
@@ -33,6 +33,8 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
   return new Promise<ConnectResult>((resolve, reject) => {
     let done = false;
     let socket: Socket;
+    // TCP reads go into a large reused buffer (onread): no allocation per read.
+    const relay = secure ? undefined : new ReadRelay();
     const tls = request.tls;
     if (secure) {
       socket = tlsConnect({
@@ -47,7 +49,7 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
         rejectUnauthorized: tls?.rejectUnauthorized ?? true,
       });
     } else {
-      socket = netConnect({ host, port });
+      socket = netConnect({ host, port, onread: relay!.onread });
     }
     socket.setNoDelay(true);
 
@@ -89,7 +91,7 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
         }),
       );
     };
-    const onData = (chunk: Buffer): void => {
+    const onData = (chunk: Uint8Array): void => {
       let result: ReturnType<HttpHeadReader['push']>;
       try {
         result = reader.push(chunk);
@@ -101,10 +103,11 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
         cleanup();
         socket.pause();
         resolve({
-          transport: new SocketTransport(socket),
+          transport: new SocketTransport(socket, relay),
           protocol: negotiated.protocol,
           extensions: negotiated.extensions,
-          rest: result.rest,
+          // A copy: the chunk may be a view of the reused read buffer.
+          rest: Uint8Array.prototype.slice.call(result.rest),
         });
       } catch (error) {
         const message = error instanceof HandshakeError ? error.message : String(error);
@@ -144,12 +147,14 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
       socket.removeListener(secure ? 'secureConnect' : 'connect', onConnect);
-      socket.removeListener('data', onData);
+      if (relay !== undefined) relay.setHandler(null);
+      else socket.removeListener('data', onData);
       socket.removeListener('error', onError);
       socket.removeListener('close', onClose);
     };
     socket.once(secure ? 'secureConnect' : 'connect', onConnect);
-    socket.on('data', onData);
+    if (relay !== undefined) relay.setHandler(onData);
+    else socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);
   });

@@ -4,20 +4,77 @@
 import type { Socket } from 'node:net';
 import type { Transport, TransportHandlers } from '../streams/transport.js';
 
+/**
+ * Size of the read buffer shared by the TCP sockets this module reads with
+ * `onread`: 1 MiB. One read can bring up to this many bytes, so a paused
+ * session may hold up to one read's worth of messages beyond its readable's
+ * high-water mark.
+ */
+export const READ_BUFFER_SIZE = 1 << 20;
+
+/**
+ * One buffer for every socket of the process: reads are synchronous and every
+ * consumer copies what it keeps before returning (the core's `receiveData`
+ * contract), so the buffer is free again as soon as a read was delivered.
+ */
+let sharedReadBuffer: Uint8Array | undefined;
+
+/**
+ * Delivers the bytes of a socket created with net.connect's `onread` option
+ * (see {@link ReadRelay.onread}) to whoever reads the socket now: the opening
+ * handshake, then the session. Chunks are views of the shared read buffer,
+ * valid only during the call; bytes that arrive while nobody reads are copied
+ * and kept until a handler is installed.
+ */
+export class ReadRelay {
+  #handler: ((chunk: Uint8Array) => void) | null = null;
+  #pending: Uint8Array[] = [];
+
+  /** The `onread` option for net.connect: the shared buffer and a callback that hands each read to the handler. */
+  get onread(): { buffer: Uint8Array; callback: (n: number, buf: Uint8Array) => boolean } {
+    sharedReadBuffer ??= new Uint8Array(READ_BUFFER_SIZE);
+    return {
+      buffer: sharedReadBuffer,
+      callback: (n, buf) => {
+        const chunk = buf.subarray(0, n);
+        if (this.#handler === null) this.#pending.push(chunk.slice());
+        else this.#handler(chunk);
+        return true;
+      },
+    };
+  }
+
+  /** Installs the reader (null: keep copies of what arrives until the next one is installed). */
+  setHandler(handler: ((chunk: Uint8Array) => void) | null): void {
+    this.#handler = handler;
+    if (handler === null) return;
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const chunk of pending) handler(chunk);
+  }
+}
+
 export class SocketTransport implements Transport {
   readonly socket: Socket;
+  readonly #relay: ReadRelay | undefined;
   #attached = false;
 
-  /** `socket` must be paused; the session resumes it when the readable wants data. */
-  constructor(socket: Socket) {
+  /**
+   * `socket` must be paused; the session resumes it when the readable wants
+   * data. `relay` is given when the socket reads with `onread` (its bytes do
+   * not come as 'data' events).
+   */
+  constructor(socket: Socket, relay?: ReadRelay) {
     this.socket = socket;
+    this.#relay = relay;
   }
 
   attach(h: TransportHandlers): void {
     if (this.#attached) throw new Error('Transport already attached');
     this.#attached = true;
     const socket = this.socket;
-    socket.on('data', (chunk: Buffer) => h.data(chunk));
+    if (this.#relay !== undefined) this.#relay.setHandler((chunk) => h.data(chunk));
+    else socket.on('data', (chunk: Buffer) => h.data(chunk));
     socket.on('end', () => h.end());
     socket.on('error', (error) => h.error(error));
     socket.on('close', () => h.close());
