@@ -206,6 +206,19 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
     }
   });
 
+  void it('a WebSocketError whose code may not be sent (1006 of a lost connection) closes with no code', async () => {
+    const lost = new WebSocketStream(server.url);
+    const [, lostPeer] = await Promise.all([within(lost.opened, 5000, 'opened'), server.next()]);
+    lostPeer.ws.terminate();
+    const error = await rejection(lost.closed);
+    assert.ok(error instanceof WebSocketError);
+    assert.equal(error.closeCode, 1006);
+    const { readable, peer } = await connect();
+    const seen = serverClose(peer);
+    await readable.cancel(error);
+    assert.deepEqual(await seen, { code: 1005, reason: '' });
+  });
+
   void it('writable.close() sends a Close with no body and resolves after the handshake', async () => {
     const { wss, writable, peer } = await connect();
     const seen = serverClose(peer);

@@ -1,0 +1,228 @@
+/**
+ * Backpressure reaches TCP, measured by counting bytes: what the client's
+ * socket read from the kernel while the application was not reading, and what
+ * its writes got acknowledged while the server was not reading. No fixed
+ * sleeps: every wait polls until the numbers stop changing.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { WebSocket as WsSocket } from 'ws';
+import { WebSocketStream } from '../../src/index.js';
+import {
+  acceptHandshake,
+  lastTransport,
+  rejection,
+  startRawServer,
+  startWsServer,
+  waitStable,
+  waitUntil,
+  within,
+  type RawFixture,
+  type WsFixture,
+  type WsPeer,
+} from './helpers.js';
+
+const MiB = 1024 * 1024;
+
+/**
+ * Makes the ws peer send `count` messages of `size` bytes as fast as the
+ * connection takes them: it keeps `queue` bytes waiting in ws's send buffer at
+ * all times, refilling from each send's callback, and stops as soon as the
+ * connection starts closing. Message i starts with i (32-bit big-endian), so
+ * order can be checked; `hash` is the SHA-256 of everything sent.
+ */
+function flood(
+  peer: WsPeer,
+  { count, size, queue = 8 * MiB }: { count: number; size: number; queue?: number },
+): { readonly sent: number; readonly hash: () => string } {
+  const base = randomBytes(size);
+  const hash = createHash('sha256');
+  let sent = 0;
+  const pump = (): void => {
+    while (sent < count && peer.ws.readyState === WsSocket.OPEN && peer.ws.bufferedAmount < queue) {
+      const message = Buffer.from(base);
+      message.writeUInt32BE(sent, 0);
+      hash.update(message);
+      sent++;
+      peer.ws.send(message, { binary: true }, (error) => {
+        if (error === undefined || error === null) pump();
+      });
+    }
+  };
+  pump();
+  return {
+    get sent() {
+      return sent;
+    },
+    hash: () => hash.digest('hex'),
+  };
+}
+
+void describe('receive backpressure reaches TCP', { timeout: 60_000 }, () => {
+  let server: WsFixture;
+  before(async () => {
+    server = await startWsServer();
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  void it('256 MiB flood: the client reads < 4 MiB + one message while the app does not read, then every byte arrives', async (t) => {
+    const COUNT = 256;
+    const SIZE = MiB;
+    const wss = new WebSocketStream(server.url, { maxMessageSize: 2 * SIZE });
+    const [{ readable }, peer] = await Promise.all([
+      within(wss.opened, 5000, 'opened'),
+      server.next(),
+    ]);
+    const transport = lastTransport();
+    const serverSocket = (peer.ws as unknown as { _socket: Socket })._socket;
+    const source = flood(peer, { count: COUNT, size: SIZE });
+    const reader = readable.getReader();
+    const clientHash = createHash('sha256');
+    const check = (value: string | Uint8Array | undefined, index: number): void => {
+      assert.ok(value instanceof Uint8Array);
+      assert.equal(value.length, SIZE);
+      assert.equal(Buffer.from(value.buffer, value.byteOffset, 4).readUInt32BE(0), index);
+      clientHash.update(value);
+    };
+
+    // The application reads one message, then stops.
+    const first = await within(reader.read(), 5000, 'first message');
+    check(first.value, 0);
+
+    // Wait for the flow to stop: what the client read, and what the server managed to send.
+    // (socket.bytesWritten counts the bytes still in the socket's buffer too.)
+    const [bytesRead, sent, serverQueued, inKernel] = await waitStable(() => [
+      transport.bytesRead,
+      source.sent,
+      peer.ws.bufferedAmount,
+      serverSocket.bytesWritten - serverSocket.writableLength,
+    ]);
+    t.diagnostic(
+      `stalled: client bytesRead ${bytesRead} (${(bytesRead! / MiB).toFixed(2)} MiB); server sent ` +
+        `${sent} messages, its kernel accepted ${(inKernel! / MiB).toFixed(2)} MiB, ws holds ` +
+        `${(serverQueued! / MiB).toFixed(2)} MiB`,
+    );
+    assert.ok(
+      bytesRead! < 4 * MiB + SIZE,
+      `the client read ${bytesRead} bytes while the application was not reading`,
+    );
+    // The server was really blocked by TCP: it could not hand everything to the kernel.
+    assert.ok(sent! < COUNT, 'the server was still sending when the flow stopped');
+    assert.ok(serverQueued! > 0, 'the server holds data the kernel would not take');
+    assert.ok(inKernel! > bytesRead!, 'the kernel buffers hold what the client did not read');
+
+    // Resume: every byte arrives, in order.
+    for (let i = 1; i < COUNT; i++) {
+      const { value, done } = await within(reader.read(), 20000, `message ${i}`);
+      assert.equal(done, false);
+      check(value, i);
+    }
+    assert.equal(source.sent, COUNT);
+    assert.equal(clientHash.digest('hex'), source.hash());
+    const closing = within(wss.closed, 10000, 'closed');
+    wss.close({ closeCode: 1000 });
+    assert.deepEqual(await closing, { closeCode: 1000, reason: '' });
+  });
+
+  void it('a stalled application does not hold control frames back: close() completes the closing handshake', async (t) => {
+    const wss = new WebSocketStream(server.url, { closeTimeout: 20000 });
+    const [, peer] = await Promise.all([within(wss.opened, 5000, 'opened'), server.next()]);
+    const transport = lastTransport();
+    const source = flood(peer, { count: 64, size: MiB });
+    // The application never reads. Wait until the client stopped reading from the socket.
+    const [bytesRead] = await waitStable(() => [transport.bytesRead, source.sent]);
+    assert.ok(bytesRead! < 4 * MiB + MiB, `read ${bytesRead} bytes without demand`);
+    assert.ok(source.sent < 64, 'the server is blocked');
+    const serverSaw = new Promise<number>((resolve) =>
+      peer.ws.once('close', (code) => resolve(code)),
+    );
+    wss.close();
+    // Our Close went out at once; the server's answer sits behind the data it had queued.
+    // The client must read (and discard) its way to that Close.
+    assert.deepEqual(await within(wss.closed, 15000, 'closed'), { closeCode: 1005, reason: '' });
+    assert.equal(await within(serverSaw, 5000, 'server close'), 1005);
+    t.diagnostic(
+      `read ${transport.bytesRead} bytes in all (${(transport.bytesRead / MiB).toFixed(1)} MiB)`,
+    );
+  });
+});
+
+void describe('send backpressure reaches TCP', { timeout: 60_000 }, () => {
+  let server: RawFixture;
+  let serverSocket: Socket | undefined;
+  before(async () => {
+    server = await startRawServer((socket) => {
+      void acceptHandshake(socket).then(() => {
+        serverSocket = socket; // paused: never reads
+      });
+    });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  void it('a server that never reads: write() promises stop resolving, and the client holds at most two chunks', async (t) => {
+    const CHUNK = MiB;
+    const LIMIT = 256 * MiB;
+    const wss = new WebSocketStream(server.url);
+    const { writable } = await within(wss.opened, 5000, 'opened');
+    await waitUntil(() => serverSocket !== undefined, 5000, 'server ready');
+    const transport = lastTransport();
+    const writer = writable.getWriter();
+    const chunk = new Uint8Array(CHUNK);
+    let accepted = 0; // bytes passed to write()
+    let resolved = 0; // bytes whose write() promise resolved
+    let maxHeld = 0;
+    const held = (): number => accepted - resolved;
+    // A well-behaved producer: waits for writer.ready before each write.
+    const producer = (async () => {
+      try {
+        while (accepted < LIMIT) {
+          await writer.ready;
+          accepted += CHUNK;
+          maxHeld = Math.max(maxHeld, held(), transport.bufferedAmount);
+          void writer.write(chunk).then(
+            () => (resolved += CHUNK),
+            () => {},
+          );
+        }
+      } catch {
+        // The connection ended while waiting for ready.
+      }
+    })();
+
+    const [stalledResolved, stalledAccepted, socketHolds] = await waitStable(() => [
+      resolved,
+      accepted,
+      transport.bufferedAmount,
+    ]);
+    const serverRead = serverSocket!.bytesRead;
+    t.diagnostic(
+      `stalled: ${(stalledResolved! / MiB).toFixed(0)} MiB acknowledged by the kernel, ` +
+        `${((stalledAccepted! - stalledResolved!) / MiB).toFixed(2)} MiB held by the client ` +
+        `(socket.writableLength ${socketHolds}), server read ${serverRead} bytes`,
+    );
+    assert.ok(stalledAccepted! < LIMIT, 'the producer was stopped by backpressure');
+    assert.ok(stalledResolved! > 0, 'some writes went through');
+    // What the client holds: the write being handed to the socket plus the one queued chunk (highWaterMark 1).
+    assert.ok(stalledAccepted! - stalledResolved! <= 2 * CHUNK, `holds ${held()} bytes`);
+    assert.ok(socketHolds! <= CHUNK + 14, `socket.writableLength ${socketHolds}`);
+    assert.ok(maxHeld <= 2 * CHUNK + 14, `held at most ${maxHeld} bytes`);
+
+    // The server starts reading: the stuck writes resolve, the flow resumes.
+    let drained = 0;
+    serverSocket!.on('data', (d: Buffer) => (drained += d.length));
+    serverSocket!.resume();
+    await waitUntil(() => resolved > stalledResolved! + 4 * CHUNK, 10000, 'writes resume');
+    // Stop: the server drops the connection; everything pending fails at once.
+    serverSocket!.destroy();
+    const error = await rejection(wss.closed);
+    assert.ok(error instanceof Error);
+    await within(producer, 5000, 'producer ends');
+    assert.ok(drained > stalledResolved!, 'the server received what the kernel had acknowledged');
+  });
+});
