@@ -13,3 +13,12 @@ export type { WebSocketMessage } from './streams/session.js';
 export { DEFAULT_HANDSHAKE_TIMEOUT } from './streams/options.js';
 export { DEFAULT_CLOSE_TIMEOUT } from './streams/session.js';
 export { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_FRAGMENTS } from './core/connection.js';
+export {
+  toDuplex,
+  WebSocketDuplex,
+  type WebSocketDuplexOptions,
+  type DuplexSource,
+  type WebSocketLike,
+  DEFAULT_DUPLEX_HIGH_WATER_MARK,
+  DEFAULT_DUPLEX_READABLE_HIGH_WATER_MARK,
+} from './node/duplex.js';
