@@ -25,6 +25,7 @@ import {
   Opcode,
   type FrameHeader,
 } from './frame.js';
+import { allocate } from './allocate.js';
 import { copyUnmasked, MaskKeyPool } from './mask.js';
 import { FrameParser, type FrameHandler } from './parser.js';
 import { Utf8Validator } from './utf8.js';
@@ -280,7 +281,8 @@ export class Connection implements FrameHandler {
         this.#msgFragments === 1
           ? total
           : Math.min(this.maxMessageSize, Math.max(total, this.#msgBuffer.length * 2));
-      const grown = new Uint8Array(capacity);
+      // Every byte up to the message's length is written before it is delivered.
+      const grown = allocate(capacity);
       if (this.#msgLength > 0) grown.set(this.#msgBuffer.subarray(0, this.#msgLength));
       this.#msgBuffer = grown;
     }

@@ -6,6 +6,7 @@
  * payload starts at a 16-byte aligned offset of a fresh ArrayBuffer, which lets
  * masking run on 32-bit words.
  */
+import { allocate } from './allocate.js';
 import { maskInPlace } from './mask.js';
 
 /** Frame opcodes (RFC 6455 5.2). 3-7 and 11-15 are reserved. */
@@ -69,7 +70,8 @@ export interface EncodeOptions {
 
 /** A fresh buffer whose payload area starts at the 16-byte aligned {@link PAYLOAD_OFFSET}. */
 function allocateFrame(capacity: number): Uint8Array {
-  return new Uint8Array(PAYLOAD_OFFSET + capacity);
+  // Only the header and the payload written after it are ever sent.
+  return allocate(PAYLOAD_OFFSET + capacity);
 }
 
 function writeHeader(

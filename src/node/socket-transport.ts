@@ -2,7 +2,15 @@
  * The Transport of a session over a node:net or node:tls socket.
  */
 import type { Socket } from 'node:net';
+import { setAllocator } from '../core/allocate.js';
 import type { Transport, TransportHandlers } from '../streams/transport.js';
+
+// Message and frame buffers are written in full before use: skip the zero fill
+// (about 4x faster for 64 KiB). A plain Uint8Array over the Buffer's own memory.
+setAllocator((size) => {
+  const b = Buffer.allocUnsafeSlow(size);
+  return new Uint8Array(b.buffer, b.byteOffset, size);
+});
 
 /**
  * Size of the read buffer shared by the TCP sockets this module reads with
