@@ -413,6 +413,52 @@ void describe('unclean closes with a misbehaving raw server', { timeout: 30_000 
     });
   });
 
+  for (const [name, frame, code, options] of [
+    ['a text message that is not UTF-8', serverFrame(1, Buffer.from([0x68, 0xff])), 1007, {}],
+    ['a masked frame', Buffer.from([0x81, 0x82, 1, 2, 3, 4, 0x68 ^ 1, 0x69 ^ 2]), 1002, {}],
+    [
+      'a message over maxMessageSize',
+      serverFrame(2, new Uint8Array(2000)),
+      1009,
+      { maxMessageSize: 1000 },
+    ],
+  ] as const) {
+    void it(`the server sends ${name}: the client fails the connection with ${code}`, async () => {
+      let closeFrame: Buffer | undefined;
+      behaviour = async (socket) => {
+        const { rest } = await acceptHandshake(socket);
+        readClientFrames(
+          socket,
+          (f) => {
+            if (f.opcode === 8) {
+              closeFrame = f.payload;
+              socket.end(serverFrame(8, closePayload(1000)));
+            }
+          },
+          rest,
+        );
+        socket.write(frame);
+      };
+      const wss = new WebSocketStream(server.url, options);
+      const { readable, writable } = await within(wss.opened, 5000, 'opened');
+      const error = await rejection(wss.closed);
+      assert.ok(error instanceof WebSocketError, String(error));
+      assert.equal(error.closeCode, code);
+      assertSame(
+        await rejection(readable.getReader().read()),
+        error,
+        'the readable errors with it',
+      );
+      assertSame(
+        await rejection(writable.getWriter().closed),
+        error,
+        'the writable errors with it',
+      );
+      await waitUntil(() => closeFrame !== undefined, 5000, 'the server got our Close');
+      assert.equal(closeFrame!.readUInt16BE(0), code);
+    });
+  }
+
   void it('pending writes reject with the same error when the connection drops', async () => {
     behaviour = async (socket) => {
       await acceptHandshake(socket);
