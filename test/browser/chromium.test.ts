@@ -82,6 +82,7 @@ void describe('chromium against our server', { skip, timeout: 55_000 }, () => {
         const page = STREAM_PAGE.replace(
           /const wsURL = (["'])ws:\/\/127\.0\.0\.1\/\1;/,
           `const wsURL = "${wsUrl}stream";`,
+        );
         assert.notEqual(page, STREAM_PAGE, 'the sample page still has its wsURL line');
         res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(page);
       } else if (req.url === '/classic.html') {
