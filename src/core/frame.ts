@@ -7,7 +7,7 @@
  * masking run on 32-bit words.
  */
 import { allocate } from './allocate.js';
-import { maskInPlace } from './mask.js';
+import { copyMasked, maskInPlace } from './mask.js';
 
 /** Frame opcodes (RFC 6455 5.2). 3-7 and 11-15 are reserved. */
 export const Opcode = {
@@ -127,8 +127,14 @@ export function encodeFrame(
 ): Uint8Array {
   const length = payload.byteLength;
   const storage = allocateFrame(length);
-  storage.set(payload, PAYLOAD_OFFSET);
-  return finishFrame(storage, opcode, length, options);
+  if (options.maskKey === null) {
+    storage.set(payload, PAYLOAD_OFFSET);
+    return finishFrame(storage, opcode, length, options);
+  }
+  // Copy and mask in one pass into the aligned payload area.
+  copyMasked(storage, PAYLOAD_OFFSET, payload, options.maskKey);
+  const start = writeHeader(storage, opcode, length, options);
+  return storage.subarray(start, PAYLOAD_OFFSET + length);
 }
 
 const encoder = new TextEncoder();
