@@ -27,6 +27,7 @@ import {
   DEFAULT_MAX_HEADER_SIZE,
   HandshakeError,
   validateClientRequest,
+  validateUserHeaders,
   type RequestLike,
 } from '../core/handshake.js';
 import { Session, type SessionOptions, type WebSocketMessage } from '../streams/session.js';
@@ -49,7 +50,10 @@ export interface Refusal {
   status: number;
   /** Short plain-text body. */
   message?: string;
-  /** Extra response headers (e.g. WWW-Authenticate). */
+  /**
+   * Extra response headers (e.g. WWW-Authenticate), checked as
+   * {@link UpgradeOptions.responseHeaders}; an invalid one answers 500 instead.
+   */
   headers?: Record<string, string>;
 }
 
@@ -63,7 +67,8 @@ export interface UpgradeOptions extends SessionOptions {
   protocols?: string[];
   /**
    * Chooses the subprotocol from the client's offer (in the client's order).
-   * Return one of `offered`, or null/undefined for none. May be async.
+   * Return one of `offered`, or null/undefined/'' for none. May be async.
+   * Returning a protocol the client did not offer answers 500.
    */
   selectProtocol?: (
     offered: string[],
@@ -78,26 +83,41 @@ export interface UpgradeOptions extends SessionOptions {
    */
   allowOrigins?: string[];
   /**
-   * Called before the upgrade; return `false` or a {@link Refusal} to refuse
-   * (false answers 401), anything else to accept. May be async. A throw answers 500.
+   * Called before the upgrade, after the handshake and origin checks; return
+   * `false` or a {@link Refusal} to refuse (false answers 401), anything else
+   * to accept. May be async (bounded by `handshakeTimeout`). A throw or a
+   * rejection answers 500, with no detail in the body.
    */
   authenticate?: (
     request: IncomingMessage,
   ) => boolean | Refusal | void | Promise<boolean | Refusal | void>;
   /**
-   * Milliseconds the whole handshake may take (authentication included) before
-   * the socket is dropped; default 10 s. With `serve()` the clock starts when
-   * the TCP connection is accepted, which stops slowloris clients that trickle
-   * their headers.
+   * Milliseconds the opening handshake may take before the socket is dropped;
+   * default 10 s. With `upgrade()` the clock starts at the 'upgrade' event and
+   * covers `authenticate` and `selectProtocol`; with `serve()` it starts when
+   * the connection is accepted (for wss, once TLS is up; the TLS handshake has
+   * a limit of the same length), which also stops slowloris clients that
+   * trickle their request head a byte at a time.
    */
   handshakeTimeout?: number;
-  /** Largest message accepted, in bytes; default 64 MiB. Larger ones fail the connection with 1009. */
+  /**
+   * Largest message accepted, in bytes; default 64 MiB. A larger one fails
+   * the connection with 1009 before it is buffered. Stops memory exhaustion by
+   * one huge message.
+   */
   maxMessageSize?: number;
-  /** Most frames per message; default 16384. More fail the connection with 1009. */
+  /**
+   * Most frames per message; default 16384. More fail the connection with
+   * 1009. Stops memory exhaustion by floods of tiny fragments (ws CVE-2026-48779).
+   */
   maxFragments?: number;
   /** Send messages longer than this many bytes as frames of at most this many payload bytes; default 0, never fragment. */
   fragmentSize?: number;
-  /** Extra headers for the 101 response. */
+  /**
+   * Extra headers for the 101 response (e.g. Set-Cookie). Names must be HTTP
+   * tokens and values free of CR, LF and NUL (no response splitting); the
+   * handshake's own fields cannot be set. An invalid one answers 500.
+   */
   responseHeaders?: Record<string, string>;
 }
 
@@ -133,6 +153,14 @@ function urlOf(req: IncomingMessage, socket: Duplex): string {
 }
 
 const noop = (): void => {};
+
+/** The outcome of authentication and subprotocol selection. */
+interface Negotiation {
+  protocol: string;
+  /** Validated extra headers: of the 101 response, or of the refusal. */
+  headers: Array<[string, string]>;
+  refusal?: Refusal;
+}
 
 /**
  * A WebSocket connection accepted by the server, with the client's shape:
@@ -206,6 +234,7 @@ export class WebSocketConnection {
       status: number,
       message: string,
       headers: ReadonlyArray<readonly [string, string]> = [],
+      cause?: unknown,
     ): void => {
       if (this.#abort === null) return;
       this.#abort = null;
@@ -218,10 +247,17 @@ export class WebSocketConnection {
         socket.resume();
         setTimeout(() => socket.destroy(), 1000).unref();
       }
-      failBoth(createWebSocketError(`Opening handshake refused with ${status}: ${message}`, null));
+      failBoth(
+        createWebSocketError(
+          `Opening handshake refused with ${status}: ${message}`,
+          null,
+          '',
+          cause,
+        ),
+      );
     };
 
-    const accept = (protocol: string): void => {
+    const accept = (protocol: string, headers: Array<[string, string]>): void => {
       if (this.#abort === null) return;
       this.#abort = null;
       clearTimeout(timer);
@@ -242,7 +278,7 @@ export class WebSocketConnection {
         buildServerResponse({
           key: handshake.key,
           protocol,
-          headers: Object.entries(options.responseHeaders ?? {}),
+          headers,
         }),
       );
       const connection = new Connection({
@@ -293,15 +329,13 @@ export class WebSocketConnection {
       (result) => {
         if (result.refusal !== undefined) {
           const r = result.refusal;
-          refuse(r.status, r.message ?? 'Refused', Object.entries(r.headers ?? {}));
+          refuse(r.status, r.message ?? 'Refused', result.headers);
         } else {
-          accept(result.protocol);
+          accept(result.protocol, result.headers);
         }
       },
-      (error: unknown) => {
-        refuse(500, 'Internal Server Error');
-        void error;
-      },
+      // The application's error stays on the server: `opened` rejects with it as `cause`.
+      (error: unknown) => refuse(500, 'Internal Server Error', [], error),
     );
   }
 
@@ -309,13 +343,21 @@ export class WebSocketConnection {
     request: IncomingMessage,
     offered: string[],
     options: UpgradeOptions,
-  ): Promise<{ protocol: string; refusal?: Refusal }> {
+  ): Promise<Negotiation> {
     if (options.authenticate !== undefined) {
       const verdict = await options.authenticate(request);
-      if (verdict === false)
-        return { protocol: '', refusal: { status: 401, message: 'Unauthorized' } };
-      if (typeof verdict === 'object' && verdict !== null)
-        return { protocol: '', refusal: verdict };
+      if (verdict === false) {
+        return { protocol: '', headers: [], refusal: { status: 401, message: 'Unauthorized' } };
+      }
+      if (typeof verdict === 'object' && verdict !== null) {
+        const status = verdict.status;
+        if (!Number.isInteger(status) || status < 400 || status > 599) {
+          throw new RangeError(`A refusal needs a 4xx or 5xx status, got ${status}`);
+        }
+        // Throws on CR/LF/NUL or a handshake field: answered with 500.
+        const headers = validateUserHeaders(Object.entries(verdict.headers ?? {}));
+        return { protocol: '', headers, refusal: verdict };
+      }
     }
     let protocol = '';
     if (options.selectProtocol !== undefined) {
@@ -328,7 +370,10 @@ export class WebSocketConnection {
     } else if (options.protocols !== undefined) {
       protocol = offered.find((p) => options.protocols!.includes(p)) ?? '';
     }
-    return { protocol };
+    return {
+      protocol,
+      headers: validateUserHeaders(Object.entries(options.responseHeaders ?? {})),
+    };
   }
 
   /** The URL the client asked for (scheme from the socket, host from the Host header). */

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { WebSocketStream } from '../../src/index.js';
@@ -399,6 +400,36 @@ void describe('origin, authentication and subprotocols', { timeout: 30_000 }, ()
       ok.terminate();
     } finally {
       await server.close();
+    }
+  });
+
+  void test('responseHeaders reach the client; a CR/LF in one answers 500, never a split response', async () => {
+    const good = await echoServer({ responseHeaders: { 'Set-Cookie': 'session=abc; HttpOnly' } });
+    try {
+      const ws = new WebSocket(good.url);
+      const [response] = (await once(ws, 'upgrade')) as [IncomingMessage];
+      assert.equal(response.headers['set-cookie']?.[0], 'session=abc; HttpOnly');
+      ws.terminate();
+    } finally {
+      await good.close();
+    }
+    const badOptions: ServeOptions[] = [
+      { responseHeaders: { 'X-Evil': 'a\r\nX-Injected: 1' } },
+      { responseHeaders: { 'Sec-WebSocket-Accept': 'forged' } },
+      { authenticate: () => ({ status: 403, headers: { 'X-Evil': 'a\r\n\r\nbody' } }) },
+      { authenticate: () => ({ status: 200 }) },
+    ];
+    for (const options of badOptions) {
+      const bad = await echoServer(options);
+      try {
+        const port = bad.address.port;
+        const res = await exchange(port, upgradeRequest(port));
+        assert.equal(res.status, 500, JSON.stringify(options));
+        assert.equal(res.headers.get('x-injected'), undefined);
+        assert.equal(res.headers.get('sec-websocket-accept'), undefined);
+      } finally {
+        await bad.close();
+      }
     }
   });
 

@@ -108,6 +108,37 @@ void describe('upgrade() on an existing http server', { timeout: 20_000 }, () =>
     assert.equal((await fetch(`http://127.0.0.1:${port}/still`)).status, 200);
   });
 
+  void test('authenticate() throwing: the client gets a bare 500, opened rejects with the error as cause', async () => {
+    let hold!: (c: WebSocketConnection) => void;
+    const held = new Promise<WebSocketConnection>((resolve) => (hold = resolve));
+    const failure = new Error('database down');
+    const other = createServer();
+    other.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      hold(
+        upgrade(req, socket, head, {
+          authenticate: () => {
+            throw failure;
+          },
+        }),
+      );
+    });
+    other.listen(0, '127.0.0.1');
+    await once(other, 'listening');
+    try {
+      const otherPort = (other.address() as AddressInfo).port;
+      const res = await exchange(otherPort, upgradeRequest(otherPort));
+      assert.equal(res.status, 500);
+      assert.doesNotMatch(res.body, /database/);
+      const c = await held;
+      await assert.rejects(
+        c.opened,
+        (e: unknown) => e instanceof WebSocketError && e.cause === failure,
+      );
+    } finally {
+      other.close();
+    }
+  });
+
   void test('close() during the handshake drops the socket and rejects opened', async () => {
     let hold!: (c: WebSocketConnection) => void;
     const held = new Promise<WebSocketConnection>((resolve) => (hold = resolve));
