@@ -191,3 +191,51 @@ void test(
     }
   },
 );
+
+void test(
+  'keepalive does not drop a connection that is only paused by backpressure',
+  { timeout: 50_000 },
+  async () => {
+    let idle: WebSocketConnection | undefined;
+    let startReading!: () => void;
+    const readGate = new Promise<void>((resolve) => (startReading = resolve));
+    const TOTAL = 16 * MiB;
+    let received = 0;
+    const server = await serve(
+      { host: '127.0.0.1', pingInterval: 30, pingTimeout: 30 },
+      async (connection) => {
+        idle = connection;
+        const { readable } = await connection.opened;
+        await readGate;
+        const reader = readable.getReader();
+        while (received < TOTAL) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          received += (value as Uint8Array).length;
+        }
+      },
+    );
+    try {
+      const flooder = await wsOpen(server.url);
+      const chunk = Buffer.alloc(MESSAGE, 1);
+      for (let sent = 0; sent < TOTAL; sent += MESSAGE) flooder.send(chunk);
+      while (idle?.session?.paused !== true) await new Promise((r) => setImmediate(r));
+      // Its Pongs sit behind unread data, yet the server keeps pinging and keeps the connection.
+      let pings = 0;
+      await new Promise<void>((resolve) =>
+        flooder.on('ping', () => {
+          if (++pings === 8) resolve();
+        }),
+      );
+      assert.equal(idle.session.paused, true);
+      assert.equal(server.connections.size, 1);
+      startReading();
+      while (received < TOTAL) await new Promise((r) => setImmediate(r));
+      const closed = once(flooder, 'close');
+      flooder.close(1000);
+      assert.equal(((await closed) as [number])[0], 1000);
+    } finally {
+      await server.close();
+    }
+  },
+);
