@@ -93,7 +93,7 @@ export class WebSocketDuplex extends Duplex {
   readonly #source: DuplexSource;
   readonly #stringsAs: 'text' | 'binary';
   readonly #textAs: 'string' | 'buffer';
-  readonly #closeInfo: WebSocketCloseInfo;
+  #closeInfo: WebSocketCloseInfo;
   #reader: ReadableStreamDefaultReader<WebSocketMessage> | null = null;
   #writer: WritableStreamDefaultWriter<unknown> | null = null;
   #reading = false;
@@ -141,6 +141,20 @@ export class WebSocketDuplex extends Duplex {
   /** The extensions the handshake accepted ('' if none, or before the connection opened). */
   get extensions(): string {
     return this.#extensions;
+  }
+
+  /**
+   * `end()` with a chosen close code and reason (1000 or 3000-4999; a reason at
+   * most 123 bytes of UTF-8): the Close is sent once every queued message was.
+   * Needs the connection as source (a TypeError with bare open info, whose
+   * `end()` can only send a Close with no code).
+   */
+  endWith(closeInfo: WebSocketCloseInfo, callback?: () => void): this {
+    if (!isWebSocketLike(this.#source)) {
+      throw new TypeError('endWith() needs the WebSocketStream or WebSocketConnection as source');
+    }
+    this.#closeInfo = closeInfo;
+    return this.end(callback);
   }
 
   #attach(

@@ -1,0 +1,217 @@
+/**
+ * `wsstream connect URL`: stdin to messages, messages to stdout, through
+ * toDuplex() so that both pipes carry backpressure end to end.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { toDuplex } from '../node/duplex.js';
+import type { TlsClientOptions, WebSocketStreamOptions } from '../streams/options.js';
+import { WebSocketStream } from '../streams/websocket-stream.js';
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../core/connection.js';
+import {
+  flag,
+  list,
+  parse,
+  parseHeader,
+  parsePositiveDuration,
+  parseSize,
+  readPem,
+  str,
+  UsageError,
+} from './args.js';
+import { describeClose, describeError, ExitCode, exitCodeForClose } from './exit-codes.js';
+import { CONNECT_HELP } from './help.js';
+import { formatLine, LineFormatter, LineSplitter } from './lines.js';
+
+/** The process's standard streams (replaceable in tests). */
+export interface Stdio {
+  stdin: Readable & { isTTY?: boolean };
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable;
+}
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  line: { type: 'boolean' },
+  binary: { type: 'boolean' },
+  raw: { type: 'boolean' },
+  once: { type: 'boolean' },
+  'exit-on-eof': { type: 'boolean' },
+  header: { type: 'string', short: 'H', multiple: true },
+  subprotocol: { type: 'string', short: 's', multiple: true },
+  origin: { type: 'string' },
+  insecure: { type: 'boolean', short: 'k' },
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  'max-message-size': { type: 'string' },
+  'ping-interval': { type: 'string' },
+  'handshake-timeout': { type: 'string' },
+} as const;
+
+/** Runs `connect`; resolves with the exit code. */
+export async function connectCommand(argv: string[], stdio: Stdio): Promise<number> {
+  const { values, positionals } = parse(argv, OPTIONS);
+  if (flag(values, 'help')) {
+    stdio.stdout.write(CONNECT_HELP);
+    return ExitCode.OK;
+  }
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      positionals.length === 0
+        ? 'connect needs a URL'
+        : `connect takes one URL, not ${positionals.length}`,
+    );
+  }
+  const url = positionals[0]!;
+  const binary = flag(values, 'binary') || flag(values, 'raw');
+  if (binary && flag(values, 'line'))
+    throw new UsageError('--line and --binary exclude each other');
+  const lineMode = flag(values, 'line') || (!binary && stdio.stdin.isTTY === true);
+  const once = flag(values, 'once');
+  const exitOnEof = flag(values, 'exit-on-eof');
+
+  const options: WebSocketStreamOptions = {};
+  const protocols = list(values, 'subprotocol');
+  if (protocols.length > 0) options.protocols = protocols;
+  const headers = list(values, 'header').map(parseHeader);
+  const origin = str(values, 'origin');
+  if (origin !== undefined) headers.push(['Origin', origin]);
+  if (headers.length > 0) options.headers = headers;
+  const tls: TlsClientOptions = {};
+  if (flag(values, 'insecure')) tls.rejectUnauthorized = false;
+  const ca = str(values, 'ca');
+  if (ca !== undefined) tls.ca = readPem(ca, '--ca');
+  const cert = str(values, 'cert');
+  if (cert !== undefined) tls.cert = readPem(cert, '--cert');
+  const key = str(values, 'key');
+  if (key !== undefined) tls.key = readPem(key, '--key');
+  if ((cert === undefined) !== (key === undefined))
+    throw new UsageError('--cert and --key go together');
+  if (Object.keys(tls).length > 0) options.tls = tls;
+  const maxMessageSize = str(values, 'max-message-size');
+  options.maxMessageSize =
+    maxMessageSize === undefined
+      ? DEFAULT_MAX_MESSAGE_SIZE
+      : parseSize(maxMessageSize, '--max-message-size');
+  const pingInterval = str(values, 'ping-interval');
+  if (pingInterval !== undefined)
+    options.pingInterval = parsePositiveDuration(pingInterval, '--ping-interval');
+  const handshakeTimeout = str(values, 'handshake-timeout');
+  if (handshakeTimeout !== undefined) {
+    options.handshakeTimeout = parsePositiveDuration(handshakeTimeout, '--handshake-timeout');
+  }
+
+  let ws: WebSocketStream;
+  try {
+    ws = new WebSocketStream(url, options);
+  } catch (error) {
+    // A bad URL, subprotocol or header: the caller's mistake.
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  return run(ws, stdio, { lineMode, once, exitOnEof, maxLine: options.maxMessageSize });
+}
+
+interface RunOptions {
+  lineMode: boolean;
+  once: boolean;
+  exitOnEof: boolean;
+  maxLine: number;
+}
+
+async function run(ws: WebSocketStream, stdio: Stdio, o: RunOptions): Promise<number> {
+  const { stdin, stdout, stderr } = stdio;
+  const log = (line: string): void => {
+    stderr.write(`wsstream: ${line}\n`);
+  };
+  const duplex = toDuplex(ws, {
+    stringsAs: o.lineMode ? 'text' : 'binary',
+    textAs: o.lineMode ? 'string' : 'buffer',
+  });
+  // The outcome is read from ws.closed; a write that failed because the connection closed is part of it.
+  duplex.on('error', () => {});
+  let failure: string | null = null;
+
+  // Network -> stdout. Reading stops while stdout is blocked (pipe() pauses the Duplex).
+  const escape = o.lineMode && stdout.isTTY === true;
+  // Resolves once every message received was written out (or the output was abandoned).
+  let output: Promise<unknown> = Promise.resolve();
+  if (o.once) {
+    duplex.once('data', (message: string | Buffer) => {
+      duplex.pause();
+      stdout.write(o.lineMode ? formatLine(message, escape) : message);
+      ws.close({ closeCode: 1000 });
+    });
+  } else if (o.lineMode) {
+    const formatter = new LineFormatter(escape);
+    duplex.pipe(formatter).pipe(stdout, { end: false });
+    output = finished(formatter, { writable: false });
+  } else {
+    duplex.pipe(stdout, { end: false });
+    output = finished(duplex, { writable: false });
+  }
+  output.catch(() => {});
+  const outputAbandoned = new Promise<void>((resolve) => {
+    stdout.once('error', () => {
+      // The reader of our output went away (EPIPE): nothing more can be delivered.
+      ws.close({ closeCode: 1000 });
+      resolve();
+    });
+  });
+
+  // stdin -> network. stdin is not read while the Duplex is past its high-water mark.
+  let input: Readable = stdin;
+  if (o.lineMode) {
+    const splitter = new LineSplitter(o.maxLine);
+    splitter.on('error', (error: Error) => {
+      failure = `stdin: ${error.message}`;
+      ws.close({ closeCode: 1000 });
+    });
+    input = stdin.pipe(splitter);
+  }
+  stdin.on('error', (error: Error) => {
+    failure = `stdin: ${error.message}`;
+    ws.close({ closeCode: 1000 });
+  });
+  input.pipe(duplex, { end: o.exitOnEof });
+
+  ws.opened.then(
+    ({ protocol }) =>
+      log(`connected to ${ws.url}${protocol !== '' ? ` (subprotocol ${protocol})` : ''}`),
+    () => {},
+  );
+
+  // Ctrl-C: close cleanly; twice: give up.
+  let interrupted = false;
+  const onSignal = (): void => {
+    if (interrupted) {
+      log('interrupted');
+      process.exit(ExitCode.INTERRUPTED);
+    }
+    interrupted = true;
+    ws.close({ closeCode: 1000 });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let code: number;
+  try {
+    const info = await ws.closed;
+    log(describeClose(info));
+    code = exitCodeForClose(info.closeCode);
+  } catch (error) {
+    log(describeError(error));
+    code = ExitCode.ERROR;
+  }
+  // The messages that arrived before the Close are still on their way to stdout.
+  await Promise.race([output.catch(() => {}), outputAbandoned]);
+  if (failure !== null) {
+    log(failure);
+    code = ExitCode.ERROR;
+  }
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  input.unpipe(duplex);
+  stdin.pause();
+  return code;
+}

@@ -1,0 +1,50 @@
+/**
+ * Escaping of what the network sends before it reaches a terminal. A
+ * terminal interprets control sequences (ESC [ ... ), so a peer that can
+ * print raw bytes can move the cursor, rewrite earlier lines, change the
+ * window title or, on some terminals, answer back into the input: the
+ * classic terminal-injection attack. In line mode on a TTY every control
+ * character, every C1 control and the Unicode bidirectional overrides (which
+ * make text display in an order other than its bytes, "Trojan Source") are
+ * shown as escapes instead, and a backslash as `\\`, so the escaping cannot
+ * be forged.
+ */
+
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\\': '\\\\' };
+
+// C0 controls, DEL, C1 controls, line/paragraph separators, bidi embeddings,
+// overrides and isolates, and the backslash.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\\]/g;
+
+function escapeChar(c: string): string {
+  const named = NAMED[c];
+  if (named !== undefined) return named;
+  const code = c.charCodeAt(0);
+  return code <= 0xff
+    ? `\\x${code.toString(16).padStart(2, '0')}`
+    : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/** A text message made safe for a terminal, on one line. */
+export function escapeText(text: string): string {
+  return text.replace(UNSAFE, escapeChar);
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A binary message made safe for a terminal: shown as text if it is valid
+ * UTF-8, else printable ASCII as is and every other byte as `\xNN`.
+ */
+export function escapeBytes(bytes: Uint8Array): string {
+  try {
+    return escapeText(strictUtf8.decode(bytes));
+  } catch {
+    let out = '';
+    for (const b of bytes) {
+      if (b >= 0x20 && b < 0x7f && b !== 0x5c) out += String.fromCharCode(b);
+      else out += escapeChar(String.fromCharCode(b));
+    }
+    return out;
+  }
+}

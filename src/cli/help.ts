@@ -1,0 +1,112 @@
+/**
+ * The help texts (`wsstream --help`, `wsstream <command> --help`).
+ */
+
+export const MAIN_HELP = `wsstream: WebSocket from the command line, with backpressure from pipe to pipe
+
+Usage:
+  wsstream connect URL [options]     stdin -> messages, messages -> stdout
+  wsstream serve --port P (--echo | --exec CMD | --broadcast) [options]
+  wsstream demo                      a live backpressure demonstration (npm start)
+  wsstream <command> --help          the options of a command
+  wsstream --version
+
+Exit codes: 0 closed normally (1000, 1001, or no code), 1 the connection failed,
+was dropped or closed with another code, 2 usage error. How the connection
+ended (close code and reason) is written to stderr.
+`;
+
+export const CONNECT_HELP = `Usage: wsstream connect URL [options]
+
+Connects to URL (ws:, wss:, http: or https:) and bridges it to stdin and stdout.
+Reading is paused while stdout is blocked, and stdin is not read while the
+connection cannot take more, so a pipe runs at the speed of its slowest end.
+
+Modes (default: --line when stdin is a terminal, --binary otherwise):
+  --line                 each line of stdin is a text message; each message is
+                         written as a line (escaped on a terminal)
+  --binary, --raw        stdin is sent in chunks as binary messages; messages
+                         are written to stdout unchanged, with nothing added
+  --once                 send stdin, print the first message received, close
+  --exit-on-eof          close the connection when stdin ends (after sending
+                         everything); by default it stays open until the
+                         server closes or you press Ctrl-C
+
+Options:
+  -H, --header "N: V"    extra request header (repeatable)
+  -s, --subprotocol P    subprotocol to offer (repeatable, in order of preference)
+      --origin ORIGIN    Origin header
+  -k, --insecure         do not verify the server's TLS certificate
+      --ca FILE          trusted CA certificates (PEM) instead of the default list
+      --cert FILE        client certificate (PEM) for mutual TLS
+      --key FILE         private key of --cert (PEM)
+      --max-message-size SIZE  largest message accepted (default 64M); larger
+                         ones close the connection with 1009
+      --ping-interval DURATION  send a Ping after this much silence and drop
+                         the connection if nothing comes back (default off)
+      --handshake-timeout DURATION  give up connecting after this (default 30s)
+  -h, --help             this help
+
+SIZE: bytes, or with k, M, G (powers of 1024). DURATION: seconds, or with ms, s, m.
+
+Ctrl-C closes the connection with 1000; a second Ctrl-C exits at once (130).
+
+Examples:
+  wsstream connect wss://echo.example/                 interactive, one line a message
+  cat big.bin | wsstream connect --binary --exit-on-eof ws://host/upload
+  echo '{"op":"ping"}' | wsstream connect --line --once ws://host/api
+  wsstream connect -H "Authorization: Bearer $T" -s chat.v2 wss://host/chat
+`;
+
+export const SERVE_HELP = `Usage: wsstream serve --port P [--host H] (--echo | --exec CMD | --broadcast) [options]
+
+Behaviours (exactly one):
+  --echo                 send every message back to its sender
+  --exec CMD             run CMD (with /bin/sh -c) for every connection: messages
+                         go to its stdin, its stdout comes back as messages, and
+                         its exit closes the connection (status 0: 1000; status N:
+                         4000+N; killed by signal S: 4128+S). The connection's
+                         closing ends its stdin. Backpressure both ways.
+  --broadcast            relay every message to every other client
+
+Options:
+  -p, --port P           port to listen on (0 picks a free one)
+      --host H           address to listen on (default 127.0.0.1)
+      --line             (--exec) each line of output is a text message, each
+                         message is written to stdin as a line
+      --binary           (--exec) bytes unchanged both ways (the default); output
+                         chunks are sent as binary messages
+      --max-queue SIZE   (--broadcast) most bytes queued for one client
+                         (default 1M); see --slow
+      --slow POLICY      (--broadcast) what happens to a client whose queue is
+                         full: "close" (default) closes it with 4008, "drop"
+                         skips the messages it cannot take
+  -s, --subprotocol P    subprotocol this server speaks (repeatable)
+      --cert FILE        TLS certificate (PEM): serve wss: (needs --key)
+      --key FILE         TLS private key (PEM)
+      --max-message-size SIZE  largest message accepted (default 64M)
+      --ping-interval DURATION  keepalive pings (default off)
+  -q, --quiet            no connection log on stderr
+  -h, --help             this help
+
+The listening URL is written to stderr. SIGINT or SIGTERM close every
+connection with 1001 and exit 0.
+
+Examples:
+  wsstream serve --port 8080 --echo
+  wsstream serve --port 8080 --exec 'tr a-z A-Z' --line
+  wsstream serve --port 8443 --broadcast --cert cert.pem --key key.pem
+`;
+
+export const DEMO_HELP = `Usage: wsstream demo [--slow-mb N] [--fast-mb N]
+
+Starts a server on 127.0.0.1 (a free port) and a client in this process, and
+streams data through a deliberately slow consumer, then through a fast one,
+with a live line of bytes sent, messages/s, bytes held in user space and RSS.
+Memory stays flat because the sender is held back by TCP, not buffered.
+
+Options:
+      --slow-mb N        MiB through the slow consumer (default 256)
+      --fast-mb N        MiB through the fast consumer (default 512)
+  -h, --help             this help
+`;

@@ -1,0 +1,154 @@
+/**
+ * `wsstream serve`: a server that echoes, runs a command per connection
+ * (`--exec`) or relays messages between clients (`--broadcast`).
+ */
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../core/connection.js';
+import { serve, type ServeOptions, type WebSocketConnection } from '../node/server.js';
+import { toDuplex } from '../node/duplex.js';
+import {
+  flag,
+  list,
+  parse,
+  parsePositiveDuration,
+  parseSize,
+  readPem,
+  str,
+  UsageError,
+} from './args.js';
+import { Broadcast, DEFAULT_MAX_QUEUE } from './broadcast.js';
+import type { Stdio } from './connect.js';
+import { bridgeExec } from './exec.js';
+import { describeClose, describeError, ExitCode } from './exit-codes.js';
+import { SERVE_HELP } from './help.js';
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  port: { type: 'string', short: 'p' },
+  host: { type: 'string' },
+  echo: { type: 'boolean' },
+  exec: { type: 'string' },
+  broadcast: { type: 'boolean' },
+  line: { type: 'boolean' },
+  binary: { type: 'boolean' },
+  'max-queue': { type: 'string' },
+  slow: { type: 'string' },
+  subprotocol: { type: 'string', short: 's', multiple: true },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  'max-message-size': { type: 'string' },
+  'ping-interval': { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const;
+
+/** Runs `serve` until SIGINT or SIGTERM; resolves with the exit code. */
+export async function serveCommand(argv: string[], stdio: Stdio): Promise<number> {
+  const { values, positionals } = parse(argv, OPTIONS);
+  if (flag(values, 'help')) {
+    stdio.stdout.write(SERVE_HELP);
+    return ExitCode.OK;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]!}"`);
+  const portText = str(values, 'port');
+  if (portText === undefined) throw new UsageError('serve needs --port (0 picks a free one)');
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535)
+    throw new UsageError(`--port: "${portText}" is not a port`);
+
+  const command = str(values, 'exec');
+  const behaviours = [flag(values, 'echo'), command !== undefined, flag(values, 'broadcast')];
+  if (behaviours.filter(Boolean).length !== 1) {
+    throw new UsageError('serve needs exactly one of --echo, --exec CMD, --broadcast');
+  }
+  if (flag(values, 'line') && flag(values, 'binary')) {
+    throw new UsageError('--line and --binary exclude each other');
+  }
+  if ((flag(values, 'line') || flag(values, 'binary')) && command === undefined) {
+    throw new UsageError('--line and --binary apply to --exec');
+  }
+  const slow = str(values, 'slow') ?? 'close';
+  if (slow !== 'close' && slow !== 'drop')
+    throw new UsageError(`--slow: "${slow}" is not close or drop`);
+  const maxQueueText = str(values, 'max-queue');
+  if (
+    (maxQueueText !== undefined || str(values, 'slow') !== undefined) &&
+    !flag(values, 'broadcast')
+  ) {
+    throw new UsageError('--max-queue and --slow apply to --broadcast');
+  }
+  const maxQueue =
+    maxQueueText === undefined ? DEFAULT_MAX_QUEUE : parseSize(maxQueueText, '--max-queue');
+
+  const options: ServeOptions = { port, host: str(values, 'host') ?? '127.0.0.1' };
+  const protocols = list(values, 'subprotocol');
+  if (protocols.length > 0) options.protocols = protocols;
+  const cert = str(values, 'cert');
+  const key = str(values, 'key');
+  if ((cert === undefined) !== (key === undefined))
+    throw new UsageError('--cert and --key go together');
+  if (cert !== undefined && key !== undefined) {
+    options.tls = { cert: readPem(cert, '--cert'), key: readPem(key, '--key') };
+  }
+  const maxMessageSize = str(values, 'max-message-size');
+  options.maxMessageSize =
+    maxMessageSize === undefined
+      ? DEFAULT_MAX_MESSAGE_SIZE
+      : parseSize(maxMessageSize, '--max-message-size');
+  const pingInterval = str(values, 'ping-interval');
+  if (pingInterval !== undefined)
+    options.pingInterval = parsePositiveDuration(pingInterval, '--ping-interval');
+
+  const quiet = flag(values, 'quiet');
+  const log = (line: string): void => {
+    stdio.stderr.write(`wsstream: ${line}\n`);
+  };
+  const trace = quiet ? () => {} : log;
+
+  const broadcast = flag(values, 'broadcast')
+    ? new Broadcast({ maxQueue, slow: slow, log: trace })
+    : null;
+  const children = new Set<() => void>();
+
+  const handler = (connection: WebSocketConnection): void => {
+    const who = `${connection.remoteAddress ?? '?'}:${connection.request.socket.remotePort ?? '?'}`;
+    trace(`+ ${who} ${connection.request.url ?? '/'}`);
+    connection.closed.then(
+      (info) => trace(`- ${who} ${describeClose(info)}`),
+      (error: unknown) => trace(`- ${who} ${describeError(error)}`),
+    );
+    if (broadcast !== null) {
+      broadcast.add(connection);
+    } else if (command !== undefined) {
+      const kill = bridgeExec(connection, command, {
+        lineMode: flag(values, 'line'),
+        maxLine: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      });
+      children.add(kill);
+      connection.closed.finally(() => children.delete(kill)).catch(() => {});
+    } else {
+      // Echo: each message goes back as it came, text as text; pipe() waits for every write.
+      const duplex = toDuplex(connection);
+      duplex.on('error', () => {});
+      duplex.pipe(duplex);
+    }
+  };
+
+  let server: Awaited<ReturnType<typeof serve>>;
+  try {
+    server = await serve(options, handler);
+  } catch (error) {
+    log(describeError(error));
+    return ExitCode.ERROR;
+  }
+  const what =
+    broadcast !== null ? 'broadcast' : command !== undefined ? `exec ${command}` : 'echo';
+  log(`listening on ${server.url} (${what})`);
+
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  trace('shutting down');
+  await server.close();
+  for (const kill of children) kill();
+  return ExitCode.OK;
+}
