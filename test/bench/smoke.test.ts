@@ -1,0 +1,26 @@
+/**
+ * The benchmark script starts and prints a table (numbers are never asserted).
+ * Needs the built dist/ (npm test builds it first).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+test('bench --quick --only=a prints a table with a wsstream column', async () => {
+  await run('npx', ['tsc', '-p', 'bench/tsconfig.json'], { timeout: 60_000 });
+  const { stdout } = await run(
+    'node',
+    ['.tmp/bench-build/run.js', '--quick', '--only=a', '--impls=wsstream,ws+bufferutil'],
+    { timeout: 60_000 },
+  );
+  assert.match(stdout, /^Machine: /m);
+  assert.match(stdout, /^\| scenario \| wsstream \| ws\+bufferutil \|/m);
+  assert.match(
+    stdout,
+    /^\| \(a\) echo 64 B, window 100, msg\/s \| [\d,]+ \(\d\.\d\d\) \| [\d,]+ \(\d\.\d\d\) \|/m,
+  );
+  assert.match(stdout, /^### Targets/m);
+});
