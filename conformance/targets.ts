@@ -10,7 +10,8 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { acceptKey } from '../src/core/handshake.js';
 import { WebSocketStream } from '../src/index.js';
-import { serve, type WebSocketServer } from '../src/server.js';
+import { serve, type WebSocketConnection, type WebSocketServer } from '../src/server.js';
+import type { WebSocketOpenInfo } from '../src/streams/websocket-stream.js';
 import { WebSocketError } from '../src/streams/websocket-error.js';
 import { Peer, type Outcome, type Under } from './peer.js';
 
@@ -22,7 +23,20 @@ export interface TargetOptions {
   closeTimeout?: number;
   maxPendingPongs?: number;
   pingInterval?: number;
+  pingTimeout?: number;
 }
+
+/**
+ * The application under test, given the opened streams and the object that
+ * can close the connection (the WebSocketStream or the server's
+ * WebSocketConnection). Default: {@link echo}.
+ */
+export type App = (info: WebSocketOpenInfo, handle: WebSocketStream | WebSocketConnection) => void;
+
+/** The echo application: every message read is written back, through the whole stack. */
+export const echo: App = ({ readable, writable }) => {
+  readable.pipeTo(writable).catch(noop);
+};
 
 const HOST = '127.0.0.1';
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -76,14 +90,14 @@ function headerOf(head: string, name: string): string | undefined {
 // ---- our client under test --------------------------------------------------
 
 /** Connects a WebSocketStream echo client to a raw peer server; resolves with the peer. */
-export async function openClientTarget(options: TargetOptions = {}): Promise<Peer> {
+export async function openClientTarget(options: TargetOptions = {}, app: App = echo): Promise<Peer> {
   const server: Server = createServer();
   server.on('error', noop);
   await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
   const { port } = server.address() as { port: number };
   const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
   const ws = new WebSocketStream(`ws://${HOST}:${port}/`, options);
-  ws.opened.then(({ readable, writable }) => readable.pipeTo(writable).catch(noop), noop);
+  ws.opened.then((info) => app(info, ws), noop);
   const outcome = toOutcome(ws.closed);
   try {
     const socket = await accepted;
@@ -128,15 +142,16 @@ function outcomeSlot(target: ServerTarget, id: string): { promise: Promise<Outco
   return slot;
 }
 
-function serverTarget(options: TargetOptions): Promise<ServerTarget> {
-  const id = JSON.stringify(options);
+function serverTarget(options: TargetOptions, app: App): Promise<ServerTarget> {
+  // Echo servers are shared by the cases with the same options; other applications get their own.
+  const id = app === echo ? JSON.stringify(options) : `${JSON.stringify(options)} #${++nextId}`;
   let target = servers.get(id);
   if (target === undefined) {
     target = (async () => {
       const t: ServerTarget = { server: undefined as never, outcomes: new Map() };
       t.server = await serve({ ...options, host: HOST, port: 0 }, (connection) => {
         outcomeSlot(t, connection.request.url ?? '').resolve(toOutcome(connection.closed));
-        connection.opened.then(({ readable, writable }) => readable.pipeTo(writable).catch(noop), noop);
+        connection.opened.then((info) => app(info, connection), noop);
       });
       return t;
     })();
@@ -146,8 +161,8 @@ function serverTarget(options: TargetOptions): Promise<ServerTarget> {
 }
 
 /** Connects a raw peer client to an echo `serve()` server; resolves with the peer. */
-export async function openServerTarget(options: TargetOptions = {}): Promise<Peer> {
-  const target = await serverTarget(options);
+export async function openServerTarget(options: TargetOptions = {}, app: App = echo): Promise<Peer> {
+  const target = await serverTarget(options, app);
   const socket = connect(target.server.address.port, HOST);
   socket.setNoDelay(true);
   await new Promise<void>((resolve, reject) => {
@@ -173,8 +188,8 @@ export async function openServerTarget(options: TargetOptions = {}): Promise<Pee
 }
 
 /** Opens a peer against the implementation `under` test. */
-export function openTarget(under: Under, options: TargetOptions = {}): Promise<Peer> {
-  return under === 'client' ? openClientTarget(options) : openServerTarget(options);
+export function openTarget(under: Under, options: TargetOptions = {}, app: App = echo): Promise<Peer> {
+  return under === 'client' ? openClientTarget(options, app) : openServerTarget(options, app);
 }
 
 /** Shuts down the servers started for server targets. */
