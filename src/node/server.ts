@@ -41,6 +41,13 @@ import {
 import type { WebSocketOpenInfo } from '../streams/websocket-stream.js';
 import { SocketTransport } from './socket-transport.js';
 
+/**
+ * Bytes a client may send between its request and our 101 that are kept for
+ * the session; past it, reading stops until the handshake ends (a bound on
+ * what a client can make us buffer while `authenticate` runs).
+ */
+const EARLY_DATA_LIMIT = 64 * 1024;
+
 /** Default of {@link UpgradeOptions.handshakeTimeout}: 10 s. */
 export const DEFAULT_SERVER_HANDSHAKE_TIMEOUT = 10_000;
 
@@ -223,6 +230,24 @@ export class WebSocketConnection {
     };
     socket.on('close', onEarlyClose);
     socket.on('error', noop);
+    // Read on during the handshake (authentication may take a while), so a
+    // client that hangs up is noticed at once; keep what it sends early (RFC
+    // 6455 4.1 says it MUST wait for the 101, but some do not) for the session.
+    const early: Uint8Array[] = head.length > 0 ? [head] : [];
+    let earlyBytes = head.length;
+    const onEarlyData = (chunk: Buffer): void => {
+      early.push(chunk);
+      earlyBytes += chunk.length;
+      if (earlyBytes >= EARLY_DATA_LIMIT) s.pause();
+    };
+    socket.on('data', onEarlyData);
+    socket.on('end', onEarlyClose);
+    s.resume();
+    const stopEarlyReading = (): void => {
+      s.pause();
+      socket.removeListener('data', onEarlyData);
+      socket.removeListener('end', onEarlyClose);
+    };
     this.#abort = (error) => {
       this.#abort = null;
       clearTimeout(timer);
@@ -239,6 +264,7 @@ export class WebSocketConnection {
       if (this.#abort === null) return;
       this.#abort = null;
       clearTimeout(timer);
+      stopEarlyReading();
       socket.removeListener('close', onEarlyClose);
       if (!socket.destroyed) {
         socket.end(buildErrorResponse(status, message, headers));
@@ -261,6 +287,7 @@ export class WebSocketConnection {
       if (this.#abort === null) return;
       this.#abort = null;
       clearTimeout(timer);
+      stopEarlyReading();
       socket.removeListener('close', onEarlyClose);
       socket.removeListener('error', noop);
       if (socket.destroyed) {
@@ -287,7 +314,12 @@ export class WebSocketConnection {
         maxFragments: options.maxFragments,
         fragmentSize: options.fragmentSize,
       });
-      const session = new Session(connection, new SocketTransport(s), options, head);
+      const session = new Session(
+        connection,
+        new SocketTransport(s),
+        options,
+        early.length === 1 ? early[0] : Buffer.concat(early),
+      );
       this.#session = session;
       this.#state = 'open';
       session.closed.then(

@@ -13,7 +13,16 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { WebSocketStream } from '../../src/index.js';
 import { upgrade, WebSocketError, type WebSocketConnection } from '../../src/server.js';
-import { exchange, upgradeRequest, wsMessage, wsOpen } from './helpers.js';
+import {
+  clientFrame,
+  exchange,
+  parseFrames,
+  parseResponse,
+  tcp,
+  upgradeRequest,
+  wsMessage,
+  wsOpen,
+} from './helpers.js';
 
 void describe('upgrade() on an existing http server', { timeout: 20_000 }, () => {
   let http: Server;
@@ -106,6 +115,32 @@ void describe('upgrade() on an existing http server', { timeout: 20_000 }, () =>
     const ws = await wsOpen(`ws://127.0.0.1:${port}/ws/after`);
     ws.terminate();
     assert.equal((await fetch(`http://127.0.0.1:${port}/still`)).status, 200);
+  });
+
+  void test('frames a client sends before the 101 are kept for the session, in order', async () => {
+    const socket = await tcp(port);
+    const frames = [clientFrame(0x1, 'first'), clientFrame(0x2, Buffer.from([9, 8, 7]))];
+    socket.write(Buffer.concat([Buffer.from(upgradeRequest(port, [], '/ws/early')), frames[0]!]));
+    setImmediate(() => socket.write(frames[1]!)); // and one more in a later segment
+    let data = Buffer.alloc(0);
+    for (;;) {
+      const [chunk] = (await once(socket, 'data')) as [Buffer];
+      data = Buffer.concat([data, chunk]);
+      const parsed = parseResponse(data);
+      if (parsed === null) continue;
+      assert.equal(parsed.response.status, 101);
+      const { frames: got } = parseFrames(parsed.rest);
+      if (got.length < 2) continue;
+      assert.deepEqual(
+        got.map((f) => [f.opcode, [...f.payload]]),
+        [
+          [0x1, [...Buffer.from('first')]],
+          [0x2, [9, 8, 7]],
+        ],
+      );
+      break;
+    }
+    socket.destroy();
   });
 
   void test('authenticate() throwing: the client gets a bare 500, opened rejects with the error as cause', async () => {
