@@ -94,7 +94,8 @@ export class Peer {
       const value = ready();
       if (value !== null) return value;
       const left = deadline - Date.now();
-      if (left <= 0) throw new ExpectationError(`Timed out after ${timeout} ms waiting for ${what}`);
+      if (left <= 0)
+        throw new ExpectationError(`Timed out after ${timeout} ms waiting for ${what}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.#wake = () => {
@@ -119,7 +120,10 @@ export class Peer {
 
   /** A Close frame with `code` and `reason` (raw bytes allowed, for invalid reasons). */
   closeFrame(code?: number, reason: Uint8Array | string = ''): Uint8Array {
-    return this.frame(Op.CLOSE, code === undefined ? new Uint8Array(0) : closePayload(code, reason));
+    return this.frame(
+      Op.CLOSE,
+      code === undefined ? new Uint8Array(0) : closePayload(code, reason),
+    );
   }
 
   /** Writes `chunks` as they are and waits until the operating system took them. Write errors are recorded, not thrown. */
@@ -174,7 +178,9 @@ export class Peer {
   }
 
   /** Reads one whole message (reassembling fragments); control frames in between fail the expectation. */
-  async readMessage(timeout = DEFAULT_WAIT): Promise<{ opcode: number; data: Uint8Array; frames: WireFrame[] }> {
+  async readMessage(
+    timeout = DEFAULT_WAIT,
+  ): Promise<{ opcode: number; data: Uint8Array; frames: WireFrame[] }> {
     const frames: WireFrame[] = [];
     for (;;) {
       const f = await this.read(timeout);
@@ -184,15 +190,23 @@ export class Peer {
         );
       }
       if (f.opcode >= 8)
-        throw new ExpectationError(`Expected a message, got control frame 0x${f.opcode.toString(16)}`);
+        throw new ExpectationError(
+          `Expected a message, got control frame 0x${f.opcode.toString(16)}`,
+        );
       if (frames.length === 0 && f.opcode === Op.CONT)
-        throw new ExpectationError('The implementation sent a continuation frame with no message to continue');
+        throw new ExpectationError(
+          'The implementation sent a continuation frame with no message to continue',
+        );
       if (frames.length > 0 && f.opcode !== Op.CONT)
-        throw new ExpectationError('The implementation interleaved a new message inside a fragmented one');
+        throw new ExpectationError(
+          'The implementation interleaved a new message inside a fragmented one',
+        );
       if (f.rsv !== 0) throw new ExpectationError(`The implementation set reserved bits ${f.rsv}`);
       if (f.masked === this.masks)
         throw new ExpectationError(
-          this.masks ? 'The server masked a frame (RFC 6455 5.1)' : 'The client sent an unmasked frame (RFC 6455 5.3)',
+          this.masks
+            ? 'The server masked a frame (RFC 6455 5.1)'
+            : 'The client sent an unmasked frame (RFC 6455 5.3)',
         );
       frames.push(f);
       if (f.fin) break;
@@ -209,13 +223,21 @@ export class Peer {
   }
 
   /** Expects the implementation to echo a message of `opcode` with exactly `data`. */
-  async expectEcho(opcode: number, data: Uint8Array | string, timeout = DEFAULT_WAIT): Promise<void> {
+  async expectEcho(
+    opcode: number,
+    data: Uint8Array | string,
+    timeout = DEFAULT_WAIT,
+  ): Promise<void> {
     const expected = typeof data === 'string' ? utf8(data) : data;
     const m = await this.readMessage(timeout);
     if (m.opcode !== opcode)
-      throw new ExpectationError(`Expected opcode ${opcode}, got ${m.opcode} (${describe(m.data)})`);
+      throw new ExpectationError(
+        `Expected opcode ${opcode}, got ${m.opcode} (${describe(m.data)})`,
+      );
     if (!sameBytes(m.data, expected))
-      throw new ExpectationError(`Echo differs: expected ${describe(expected)}, got ${describe(m.data)}`);
+      throw new ExpectationError(
+        `Echo differs: expected ${describe(expected)}, got ${describe(m.data)}`,
+      );
   }
 
   /** Expects a Pong carrying `data` (RFC 6455 5.5.3: "identical Application data"). */
@@ -223,9 +245,13 @@ export class Peer {
     const expected = typeof data === 'string' ? utf8(data) : data;
     const f = await this.read(timeout);
     if (f.opcode !== Op.PONG)
-      throw new ExpectationError(`Expected a Pong, got opcode 0x${f.opcode.toString(16)} (${describe(f.payload)})`);
+      throw new ExpectationError(
+        `Expected a Pong, got opcode 0x${f.opcode.toString(16)} (${describe(f.payload)})`,
+      );
     if (!sameBytes(f.payload, expected))
-      throw new ExpectationError(`Pong payload differs: expected ${describe(expected)}, got ${describe(f.payload)}`);
+      throw new ExpectationError(
+        `Pong payload differs: expected ${describe(expected)}, got ${describe(f.payload)}`,
+      );
   }
 
   /** Expects a Close frame with `code` (1005 = no body). Returns its reason bytes. */
@@ -274,7 +300,8 @@ export class Peer {
         `Expected nothing, got ${f === null ? 'bytes' : `a frame with opcode 0x${f.opcode.toString(16)}`}`,
       );
     }
-    if (this.ended || this.closed) throw new ExpectationError('Expected the connection to stay open');
+    if (this.ended || this.closed)
+      throw new ExpectationError('Expected the connection to stay open');
   }
 
   // ---- outcomes ------------------------------------------------------------
@@ -310,7 +337,10 @@ export class Peer {
   }
 
   /** Checks what the application under test saw. */
-  async expectOutcome(expected: { clean: boolean; code?: number | null }, timeout = DEFAULT_WAIT): Promise<Outcome> {
+  async expectOutcome(
+    expected: { clean: boolean; code?: number | null },
+    timeout = DEFAULT_WAIT,
+  ): Promise<Outcome> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const outcome = await Promise.race([
       this.outcome,
@@ -319,8 +349,12 @@ export class Peer {
       }),
     ]);
     clearTimeout(timer);
-    if (outcome === null) throw new ExpectationError(`The application saw no outcome within ${timeout} ms`);
-    if (outcome.clean !== expected.clean || (expected.code !== undefined && outcome.code !== expected.code)) {
+    if (outcome === null)
+      throw new ExpectationError(`The application saw no outcome within ${timeout} ms`);
+    if (
+      outcome.clean !== expected.clean ||
+      (expected.code !== undefined && outcome.code !== expected.code)
+    ) {
       throw new ExpectationError(
         `Expected a${expected.clean ? ' clean' : 'n unclean'} close${expected.code !== undefined ? ` with ${expected.code}` : ''}, the application saw ${JSON.stringify(outcome)}`,
       );

@@ -90,7 +90,10 @@ function headerOf(head: string, name: string): string | undefined {
 // ---- our client under test --------------------------------------------------
 
 /** Connects a WebSocketStream echo client to a raw peer server; resolves with the peer. */
-export async function openClientTarget(options: TargetOptions = {}, app: App = echo): Promise<Peer> {
+export async function openClientTarget(
+  options: TargetOptions = {},
+  app: App = echo,
+): Promise<Peer> {
   const server: Server = createServer();
   server.on('error', noop);
   await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
@@ -129,7 +132,10 @@ const servers = new Map<string, Promise<ServerTarget>>();
 
 let nextId = 0;
 
-function outcomeSlot(target: ServerTarget, id: string): { promise: Promise<Outcome>; resolve: (p: Promise<Outcome>) => void } {
+function outcomeSlot(
+  target: ServerTarget,
+  id: string,
+): { promise: Promise<Outcome>; resolve: (p: Promise<Outcome>) => void } {
   let slot = target.outcomes.get(id);
   if (slot === undefined) {
     let resolve!: (p: Promise<Outcome>) => void;
@@ -161,7 +167,10 @@ function serverTarget(options: TargetOptions, app: App): Promise<ServerTarget> {
 }
 
 /** Connects a raw peer client to an echo `serve()` server; resolves with the peer. */
-export async function openServerTarget(options: TargetOptions = {}, app: App = echo): Promise<Peer> {
+export async function openServerTarget(
+  options: TargetOptions = {},
+  app: App = echo,
+): Promise<Peer> {
   const target = await serverTarget(options, app);
   const socket = connect(target.server.address.port, HOST);
   socket.setNoDelay(true);
@@ -176,7 +185,10 @@ export async function openServerTarget(options: TargetOptions = {}, app: App = e
       `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
   );
   const { head, rest } = await readHead(socket);
-  if (!head.startsWith('HTTP/1.1 101') || headerOf(head, 'sec-websocket-accept') !== acceptKey(key)) {
+  if (
+    !head.startsWith('HTTP/1.1 101') ||
+    headerOf(head, 'sec-websocket-accept') !== acceptKey(key)
+  ) {
     socket.destroy();
     throw new Error(`The server refused the handshake: ${head.split('\r\n')[0]}`);
   }
@@ -188,7 +200,11 @@ export async function openServerTarget(options: TargetOptions = {}, app: App = e
 }
 
 /** Opens a peer against the implementation `under` test. */
-export function openTarget(under: Under, options: TargetOptions = {}, app: App = echo): Promise<Peer> {
+export function openTarget(
+  under: Under,
+  options: TargetOptions = {},
+  app: App = echo,
+): Promise<Peer> {
   return under === 'client' ? openClientTarget(options, app) : openServerTarget(options, app);
 }
 

@@ -60,8 +60,7 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
 export function writeFrame(spec: FrameSpec): Uint8Array {
   const payload = spec.payload ?? new Uint8Array(0);
   const length = spec.declaredLength ?? BigInt(payload.length);
-  const form =
-    spec.lengthForm ?? (length < 126n ? 7 : length < 0x10000n ? 16 : (64 as 7 | 16 | 64));
+  const form = spec.lengthForm ?? (length < 126n ? 7 : length < 0x10000n ? 16 : 64);
   const head: number[] = [
     (spec.fin === false ? 0 : 0x80) | ((spec.rsv ?? 0) << 4) | (spec.opcode & 0x0f),
   ];
@@ -119,6 +118,8 @@ export function closeCodeOf(payload: Uint8Array): number {
  */
 export class WireReader {
   #chunks: Uint8Array[] = [];
+  /** Index of the first chunk still in use (chunks before it are consumed; compacted now and then). */
+  #first = 0;
   #head = 0;
   #length = 0;
   /** Total bytes received. */
@@ -140,7 +141,8 @@ export class WireReader {
     const out = new Uint8Array(n);
     let at = 0;
     let offset = this.#head;
-    for (const c of this.#chunks) {
+    for (let i = this.#first; i < this.#chunks.length; i++) {
+      const c = this.#chunks[i]!;
       const take = Math.min(c.length - offset, n - at);
       out.set(c.subarray(offset, offset + take), at);
       at += take;
@@ -154,15 +156,19 @@ export class WireReader {
     const out = new Uint8Array(n);
     let at = 0;
     while (at < n) {
-      const c = this.#chunks[0]!;
+      const c = this.#chunks[this.#first]!;
       const take = Math.min(c.length - this.#head, n - at);
       out.set(c.subarray(this.#head, this.#head + take), at);
       at += take;
       this.#head += take;
       if (this.#head === c.length) {
-        this.#chunks.shift();
+        this.#first++;
         this.#head = 0;
       }
+    }
+    if (this.#first > 1024) {
+      this.#chunks = this.#chunks.slice(this.#first);
+      this.#first = 0;
     }
     this.#length -= n;
     return out;

@@ -73,7 +73,24 @@ const utf8ishByte = fc.oneof(
   { weight: 3, arbitrary: fc.integer({ min: 0x80, max: 0xbf }) },
   {
     weight: 3,
-    arbitrary: fc.constantFrom(0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf4, 0xf5, 0xf8, 0xfe, 0xff),
+    arbitrary: fc.constantFrom(
+      0xc0,
+      0xc1,
+      0xc2,
+      0xdf,
+      0xe0,
+      0xe1,
+      0xed,
+      0xee,
+      0xef,
+      0xf0,
+      0xf1,
+      0xf4,
+      0xf5,
+      0xf8,
+      0xfe,
+      0xff,
+    ),
   },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) },
 );
@@ -87,7 +104,10 @@ const utf8ishBytes = fc.oneof(
 const rawFrame = fc
   .record({
     fin: fc.boolean(),
-    rsv: fc.oneof({ weight: 5, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 7 }) }),
+    rsv: fc.oneof(
+      { weight: 5, arbitrary: fc.constant(0) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: 7 }) },
+    ),
     opcode: fc.oneof(
       { weight: 8, arbitrary: fc.constantFrom(0, 1, 2, 8, 9, 10) },
       { weight: 1, arbitrary: fc.integer({ min: 0, max: 15 }) },
@@ -95,9 +115,15 @@ const rawFrame = fc
     masked: fc.boolean(),
     key: fc.uint8Array({ minLength: 4, maxLength: 4 }),
     payload: fc.oneof(utf8ishBytes, fc.uint8Array({ maxLength: 300 })),
-    closeCode: fc.oneof(fc.constantFrom(1000, 1001, 1002, 1005, 1006, 1015, 3000, 4999, 5000), fc.integer({ min: 0, max: 65535 })),
+    closeCode: fc.oneof(
+      fc.constantFrom(1000, 1001, 1002, 1005, 1006, 1015, 3000, 4999, 5000),
+      fc.integer({ min: 0, max: 65535 }),
+    ),
     lengthForm: fc.constantFrom(0, 0, 0, 16, 64),
-    lie: fc.oneof({ weight: 9, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) }),
+    lie: fc.oneof(
+      { weight: 9, arbitrary: fc.constant(null) },
+      { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) },
+    ),
   })
   .map((f) => {
     let payload = f.payload;
@@ -111,7 +137,8 @@ const rawFrame = fc
     const m = f.masked ? 0x80 : 0;
     const form = f.lengthForm !== 0 ? f.lengthForm : length < 126n ? 7 : length < 65536n ? 16 : 64;
     if (form === 7 && length < 126n) head.push(m | Number(length));
-    else if (form === 16 && length < 65536n) head.push(m | 126, Number(length >> 8n), Number(length & 0xffn));
+    else if (form === 16 && length < 65536n)
+      head.push(m | 126, Number(length >> 8n), Number(length & 0xffn));
     else {
       head.push(m | 127);
       for (let s = 56n; s >= 0n; s -= 8n) head.push(Number((length >> s) & 0xffn));
@@ -126,9 +153,15 @@ const rawFrame = fc
 
 /** A byte stream: hostile frames, sometimes with pure noise mixed in. */
 const frameStream = fc
-  .array(fc.oneof({ weight: 6, arbitrary: rawFrame }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }) }), {
-    maxLength: 12,
-  })
+  .array(
+    fc.oneof(
+      { weight: 6, arbitrary: rawFrame },
+      { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }) },
+    ),
+    {
+      maxLength: 12,
+    },
+  )
   .map(concat);
 
 // ---- the connection fed hostile bytes ---------------------------------------
@@ -145,20 +178,29 @@ function plain(events: ConnectionEvent[]): unknown[] {
       case 'pong':
         return { type: e.type, data: Array.from(e.data) };
       case 'fail':
-        return { type: 'fail', code: (e.error as ProtocolError).code, closeCode: e.error.closeCode };
+        return {
+          type: 'fail',
+          code: (e.error as ProtocolError).code,
+          closeCode: e.error.closeCode,
+        };
       default:
         return e;
     }
   });
 }
 
-function feed(role: Role, chunks: readonly Uint8Array[]): { events: ConnectionEvent[]; out: Uint8Array } {
+function feed(
+  role: Role,
+  chunks: readonly Uint8Array[],
+): { events: ConnectionEvent[]; out: Uint8Array } {
   const conn = new Connection({ role, ...LIMITS, maskKeys: () => Uint8Array.of(1, 2, 3, 4) });
   const events: ConnectionEvent[] = [];
   for (const chunk of chunks) {
     conn.receiveData(chunk);
     if (conn.bufferedMessageBytes > LIMITS.maxMessageSize) {
-      throw new Error(`Buffered ${conn.bufferedMessageBytes} bytes, over the ${LIMITS.maxMessageSize}-byte limit`);
+      throw new Error(
+        `Buffered ${conn.bufferedMessageBytes} bytes, over the ${LIMITS.maxMessageSize}-byte limit`,
+      );
     }
     events.push(...conn.takeEvents());
   }
@@ -171,7 +213,8 @@ function checkEvents(events: ConnectionEvent[]): void {
     if (ended) throw new Error(`Event ${e.type} after the connection ended`);
     switch (e.type) {
       case 'text':
-        if (new TextEncoder().encode(e.data).length > LIMITS.maxMessageSize) throw new Error('Text over the limit');
+        if (new TextEncoder().encode(e.data).length > LIMITS.maxMessageSize)
+          throw new Error('Text over the limit');
         break;
       case 'binary':
         if (e.data.length > LIMITS.maxMessageSize) throw new Error('Binary over the limit');
@@ -188,7 +231,8 @@ function checkEvents(events: ConnectionEvent[]): void {
         if (!(e.error instanceof ProtocolError) || !CODES.has(e.error.code)) {
           throw new Error(`Undocumented failure: ${String(e.error)}`);
         }
-        if (e.error.closeCode !== ProtocolErrorCode[e.error.code]) throw new Error('Close code mismatch');
+        if (e.error.closeCode !== ProtocolErrorCode[e.error.code])
+          throw new Error('Close code mismatch');
         break;
       default:
         throw new Error(`Unknown event ${JSON.stringify(e)}`);
@@ -200,18 +244,23 @@ const connectionNeverThrows: FuzzProperty = {
   name: 'connection: any bytes in any split give events or a documented ProtocolError, within the limits, the same for every split',
   run(numRuns, seed) {
     fc.assert(
-      fc.property(fc.constantFrom<Role>('client', 'server'), frameStream, cuts, (role, data, points) => {
-        const whole = feed(role, [data]);
-        checkEvents(whole.events);
-        const parts = feed(role, split(data, points));
-        checkEvents(parts.events);
-        if (JSON.stringify(plain(whole.events)) !== JSON.stringify(plain(parts.events))) {
-          throw new Error('Events depend on how the input was split');
-        }
-        if (Buffer.compare(Buffer.from(whole.out), Buffer.from(parts.out)) !== 0) {
-          throw new Error('Outgoing bytes depend on how the input was split');
-        }
-      }),
+      fc.property(
+        fc.constantFrom<Role>('client', 'server'),
+        frameStream,
+        cuts,
+        (role, data, points) => {
+          const whole = feed(role, [data]);
+          checkEvents(whole.events);
+          const parts = feed(role, split(data, points));
+          checkEvents(parts.events);
+          if (JSON.stringify(plain(whole.events)) !== JSON.stringify(plain(parts.events))) {
+            throw new Error('Events depend on how the input was split');
+          }
+          if (Buffer.compare(Buffer.from(whole.out), Buffer.from(parts.out)) !== 0) {
+            throw new Error('Outgoing bytes depend on how the input was split');
+          }
+        },
+      ),
       { numRuns, seed },
     );
   },
@@ -221,34 +270,40 @@ const parserNeverThrows: FuzzProperty = {
   name: 'parser: any bytes in any split give frames or one frameError, and consume what they report',
   run(numRuns, seed) {
     fc.assert(
-      fc.property(fc.boolean(), fc.oneof(frameStream, fc.uint8Array({ maxLength: 200 })), cuts, (masked, data, points) => {
-        const parser = new FrameParser({ expectMasked: masked });
-        let errors = 0;
-        let payload = 0;
-        let declared = 0;
-        const handler: FrameHandler = {
-          frameStart(h: FrameHeader) {
-            if (!(h.length >= 0 && h.length <= Number.MAX_SAFE_INTEGER)) throw new Error('Bad length');
-            declared += h.length;
-            return true;
-          },
-          framePayload(_d, start, end) {
-            payload += end - start;
-            return true;
-          },
-          frameEnd: () => true,
-          frameError(e) {
-            if (!(e instanceof ProtocolError)) throw new Error('Undocumented error');
-            errors++;
-          },
-        };
-        for (const chunk of split(data, points)) {
-          const used = parser.parse(chunk, handler);
-          if (used < 0 || used > chunk.length) throw new Error('Consumed count out of range');
-        }
-        if (errors > 1) throw new Error('More than one frameError');
-        if (payload > declared) throw new Error('More payload than declared');
-      }),
+      fc.property(
+        fc.boolean(),
+        fc.oneof(frameStream, fc.uint8Array({ maxLength: 200 })),
+        cuts,
+        (masked, data, points) => {
+          const parser = new FrameParser({ expectMasked: masked });
+          let errors = 0;
+          let payload = 0;
+          let declared = 0;
+          const handler: FrameHandler = {
+            frameStart(h: FrameHeader) {
+              if (!(h.length >= 0 && h.length <= Number.MAX_SAFE_INTEGER))
+                throw new Error('Bad length');
+              declared += h.length;
+              return true;
+            },
+            framePayload(_d, start, end) {
+              payload += end - start;
+              return true;
+            },
+            frameEnd: () => true,
+            frameError(e) {
+              if (!(e instanceof ProtocolError)) throw new Error('Undocumented error');
+              errors++;
+            },
+          };
+          for (const chunk of split(data, points)) {
+            const used = parser.parse(chunk, handler);
+            if (used < 0 || used > chunk.length) throw new Error('Consumed count out of range');
+          }
+          if (errors > 1) throw new Error('More than one frameError');
+          if (payload > declared) throw new Error('More payload than declared');
+        },
+      ),
       { numRuns, seed },
     );
   },
@@ -256,7 +311,10 @@ const parserNeverThrows: FuzzProperty = {
 
 // ---- round trips ----------------------------------------------------------------
 
-type Message = { kind: 'text'; text: string } | { kind: 'binary'; data: Uint8Array } | { kind: 'ping'; data: Uint8Array };
+type Message =
+  | { kind: 'text'; text: string }
+  | { kind: 'binary'; data: Uint8Array }
+  | { kind: 'ping'; data: Uint8Array };
 
 const message: fc.Arbitrary<Message> = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 200 }).map((text): Message => ({ kind: 'text', text })),
@@ -278,7 +336,10 @@ const messagesRoundTrip: FuzzProperty = {
         cuts,
         (role, messages, fragmentSize, code, points) => {
           const sender = new Connection({ role, fragmentSize, maxFragments: 1 << 20 });
-          const receiver = new Connection({ role: role === 'client' ? 'server' : 'client', maxFragments: 1 << 20 });
+          const receiver = new Connection({
+            role: role === 'client' ? 'server' : 'client',
+            maxFragments: 1 << 20,
+          });
           for (const m of messages) {
             if (m.kind === 'text') sender.sendText(m.text);
             else if (m.kind === 'binary') sender.sendBinary(m.data);
@@ -286,14 +347,19 @@ const messagesRoundTrip: FuzzProperty = {
           }
           const closeCode = code !== undefined && (code < 1004 || code >= 3000) ? code : undefined;
           sender.sendClose(closeCode, closeCode === undefined ? '' : 'bye');
-          for (const chunk of split(concat(sender.takeOutgoing()), points)) receiver.receiveData(chunk);
+          for (const chunk of split(concat(sender.takeOutgoing()), points))
+            receiver.receiveData(chunk);
           const got = receiver.takeEvents();
           const want: unknown[] = messages.map((m) =>
             m.kind === 'text'
               ? { type: 'text', data: wellFormed(m.text) }
               : { type: m.kind, data: Array.from(m.data) },
           );
-          want.push({ type: 'close', code: closeCode ?? 1005, reason: closeCode === undefined ? '' : 'bye' });
+          want.push({
+            type: 'close',
+            code: closeCode ?? 1005,
+            reason: closeCode === undefined ? '' : 'bye',
+          });
           if (JSON.stringify(plain(got)) !== JSON.stringify(want)) {
             throw new Error(`Sent ${JSON.stringify(want)}, received ${JSON.stringify(plain(got))}`);
           }
@@ -301,8 +367,13 @@ const messagesRoundTrip: FuzzProperty = {
           const back = new Connection({ role, maxFragments: 1 << 20 });
           back.receiveData(concat(receiver.takeOutgoing()));
           const answers = plain(back.takeEvents());
-          const pongs = messages.filter((m) => m.kind === 'ping').map((m) => ({ type: 'pong', data: Array.from(m.data) }));
-          if (JSON.stringify(answers) !== JSON.stringify([...pongs, { type: 'close', code: closeCode ?? 1005, reason: '' }])) {
+          const pongs = messages
+            .filter((m) => m.kind === 'ping')
+            .map((m) => ({ type: 'pong', data: Array.from(m.data) }));
+          if (
+            JSON.stringify(answers) !==
+            JSON.stringify([...pongs, { type: 'close', code: closeCode ?? 1005, reason: '' }])
+          ) {
             throw new Error(`Answers: ${JSON.stringify(answers)}`);
           }
         },
@@ -320,7 +391,10 @@ const framesRoundTrip: FuzzProperty = {
         fc.constantFrom(0, 1, 2, 8, 9, 10),
         fc.boolean(),
         fc.option(fc.uint8Array({ minLength: 4, maxLength: 4 }), { nil: null }),
-        fc.oneof(fc.uint8Array({ maxLength: 125 }), fc.uint8Array({ minLength: 126, maxLength: 70000 })),
+        fc.oneof(
+          fc.uint8Array({ maxLength: 125 }),
+          fc.uint8Array({ minLength: 126, maxLength: 70000 }),
+        ),
         cuts,
         (opcode, fin, maskKey, payload, points) => {
           const control = opcode >= 8;
@@ -333,7 +407,12 @@ const framesRoundTrip: FuzzProperty = {
           for (const chunk of split(frame, points)) {
             parser.parse(chunk, {
               frameStart(h) {
-                header = { opcode: h.opcode, fin: h.fin, length: h.length, key: Array.from(h.maskKey) };
+                header = {
+                  opcode: h.opcode,
+                  fin: h.fin,
+                  length: h.length,
+                  key: Array.from(h.maskKey),
+                };
                 return true;
               },
               framePayload(d, start, end, offset) {
@@ -353,10 +432,15 @@ const framesRoundTrip: FuzzProperty = {
             });
           }
           if (ends !== 1 || header === undefined) throw new Error('Not exactly one frame');
-          if (header.opcode !== opcode || header.fin !== (control ? true : fin) || header.length !== payload.length) {
+          if (
+            header.opcode !== opcode ||
+            header.fin !== (control ? true : fin) ||
+            header.length !== payload.length
+          ) {
             throw new Error('Header differs');
           }
-          if (Buffer.compare(Buffer.from(got), Buffer.from(payload)) !== 0) throw new Error('Payload differs');
+          if (Buffer.compare(Buffer.from(got), Buffer.from(payload)) !== 0)
+            throw new Error('Payload differs');
         },
       ),
       { numRuns, seed },
@@ -369,8 +453,17 @@ const framesRoundTrip: FuzzProperty = {
 const token = fc.stringMatching(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,12}$/);
 const headerValue = fc.stringMatching(/^[\x21-\x7e]([\x20-\x7e]{0,20}[\x21-\x7e])?$/);
 
-function requestLike(headers: { get(n: string): string | undefined; count(n: string): number }, method: string, httpVersion: string) {
-  return { method, httpVersion, header: (n: string) => headers.get(n), headerCount: (n: string) => headers.count(n) };
+function requestLike(
+  headers: { get(n: string): string | undefined; count(n: string): number },
+  method: string,
+  httpVersion: string,
+) {
+  return {
+    method,
+    httpVersion,
+    header: (n: string) => headers.get(n),
+    headerCount: (n: string) => headers.count(n),
+  };
 }
 
 const handshakeRoundTrip: FuzzProperty = {
@@ -379,16 +472,29 @@ const handshakeRoundTrip: FuzzProperty = {
     fc.assert(
       fc.property(
         fc.uniqueArray(token, { maxLength: 4 }),
-        fc.array(fc.tuple(token.map((t) => `X-${t}`), headerValue), { maxLength: 6 }),
+        fc.array(
+          fc.tuple(
+            token.map((t) => `X-${t}`),
+            headerValue,
+          ),
+          { maxLength: 6 },
+        ),
         fc.stringMatching(/^\/[A-Za-z0-9/?=&._~-]{0,30}$/),
         cuts,
         cuts,
         (protocols, headers, path, cutsReq, cutsRes) => {
           const key = generateKey();
-          const request = buildClientRequest({ host: 'example.com:8080', path, key, protocols, headers });
+          const request = buildClientRequest({
+            host: 'example.com:8080',
+            path,
+            key,
+            protocols,
+            headers,
+          });
           const reader = new HttpHeadReader();
           let head: { head: string; rest: Uint8Array } | null = null;
-          for (const chunk of split(new TextEncoder().encode(request), cutsReq)) head ??= reader.push(chunk);
+          for (const chunk of split(new TextEncoder().encode(request), cutsReq))
+            head ??= reader.push(chunk);
           if (head === null || head.rest.length !== 0) throw new Error('Request head not found');
           const req = parseRequestHead(head.head);
           if (req.target !== path) throw new Error('Target differs');
@@ -398,7 +504,8 @@ const handshakeRoundTrip: FuzzProperty = {
             }
           }
           const hs = validateClientRequest(requestLike(req.headers, req.method, req.httpVersion));
-          if (hs.key !== key || JSON.stringify(hs.protocols) !== JSON.stringify(protocols)) throw new Error('Offer differs');
+          if (hs.key !== key || JSON.stringify(hs.protocols) !== JSON.stringify(protocols))
+            throw new Error('Offer differs');
           const chosen = protocols[protocols.length - 1] ?? '';
           const response = buildServerResponse({ key, protocol: chosen });
           const reader2 = new HttpHeadReader();
@@ -407,13 +514,16 @@ const handshakeRoundTrip: FuzzProperty = {
           for (const chunk of split(framed, cutsRes)) {
             const r = reader2.push(chunk);
             if (head2 === null && r !== null) head2 = r;
-            else if (head2 !== null) head2 = { head: head2.head, rest: concat([head2.rest, chunk]) };
+            else if (head2 !== null)
+              head2 = { head: head2.head, rest: concat([head2.rest, chunk]) };
           }
-          if (head2 === null || new TextDecoder().decode(head2.rest) !== '\x81\x02hi') throw new Error('Rest differs');
+          if (head2 === null || new TextDecoder().decode(head2.rest) !== '\x81\x02hi')
+            throw new Error('Rest differs');
           const res = parseResponseHead(head2.head);
           const negotiated = validateServerResponse(res, { key, protocols });
           if (negotiated.protocol !== chosen) throw new Error('Protocol differs');
-          if (res.headers.get('sec-websocket-accept') !== acceptKey(key)) throw new Error('Accept differs');
+          if (res.headers.get('sec-websocket-accept') !== acceptKey(key))
+            throw new Error('Accept differs');
         },
       ),
       { numRuns, seed },
@@ -422,7 +532,12 @@ const handshakeRoundTrip: FuzzProperty = {
 };
 
 const httpChars = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom(...'GET / HTTP/1.1\r\n:Host: a\r\nUpgrade: websocket\r\n\r\n \t,'.split('')) },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom(
+      ...'GET / HTTP/1.1\r\n:Host: a\r\nUpgrade: websocket\r\n\r\n \t,'.split(''),
+    ),
+  },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)) },
 );
 
@@ -431,7 +546,9 @@ const handshakeHostileInput: FuzzProperty = {
   run(numRuns, seed) {
     fc.assert(
       fc.property(
-        fc.array(httpChars, { maxLength: 300 }).map((a) => Uint8Array.from(a.join(''), (c) => c.charCodeAt(0))),
+        fc
+          .array(httpChars, { maxLength: 300 })
+          .map((a) => Uint8Array.from(a.join(''), (c) => c.charCodeAt(0))),
         cuts,
         fc.integer({ min: 16, max: 512 }),
         fc.integer({ min: 1, max: 8 }),
@@ -441,11 +558,13 @@ const handshakeHostileInput: FuzzProperty = {
             for (const chunk of split(data, points)) {
               const r = reader.push(chunk);
               if (r === null) continue;
-              if (r.head.length + 4 > maxHeaderSize) throw new Error('Head larger than maxHeaderSize');
+              if (r.head.length + 4 > maxHeaderSize)
+                throw new Error('Head larger than maxHeaderSize');
               for (const parse of [parseRequestHead, parseResponseHead]) {
                 try {
                   const parsed = parse(r.head, maxHeaderCount);
-                  if (parsed.headers.entries.length > maxHeaderCount) throw new Error('More headers than maxHeaderCount');
+                  if (parsed.headers.entries.length > maxHeaderCount)
+                    throw new Error('More headers than maxHeaderCount');
                 } catch (error) {
                   if (!(error instanceof HandshakeError)) throw error;
                 }
@@ -475,7 +594,8 @@ const utf8AgreesWithTextDecoder: FuzzProperty = {
         } catch {
           expected = false;
         }
-        if (isValidUtf8(data) !== expected) throw new Error('isValidUtf8 disagrees with TextDecoder');
+        if (isValidUtf8(data) !== expected)
+          throw new Error('isValidUtf8 disagrees with TextDecoder');
         const v = new Utf8Validator();
         let ok = true;
         for (const chunk of split(data, points)) {
@@ -484,7 +604,8 @@ const utf8AgreesWithTextDecoder: FuzzProperty = {
             break;
           }
         }
-        if ((ok && v.complete) !== expected) throw new Error('Utf8Validator disagrees with TextDecoder');
+        if ((ok && v.complete) !== expected)
+          throw new Error('Utf8Validator disagrees with TextDecoder');
       }),
       { numRuns, seed },
     );
@@ -530,7 +651,8 @@ const closeReasonLimit: FuzzProperty = {
           if (!(error instanceof RangeError)) throw error;
           threw = true;
         }
-        if (threw !== bytes > MAX_CLOSE_REASON_BYTES) throw new Error(`${bytes} bytes: threw=${threw}`);
+        if (threw !== bytes > MAX_CLOSE_REASON_BYTES)
+          throw new Error(`${bytes} bytes: threw=${threw}`);
       }),
       { numRuns, seed },
     );

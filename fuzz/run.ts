@@ -9,7 +9,8 @@
 import { properties } from './properties.js';
 
 const runs = Number(process.env.FUZZ_RUNS ?? 100_000);
-const seed = process.env.FUZZ_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.FUZZ_SEED);
+const seed =
+  process.env.FUZZ_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.FUZZ_SEED);
 const filter = process.argv[2];
 
 console.log(`fuzz: ${runs} runs per property, seed ${seed}`);

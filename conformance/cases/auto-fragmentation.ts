@@ -17,10 +17,13 @@ async function expectFragmented(peer: Peer, opcode: number, data: Uint8Array): P
   if (m.opcode !== opcode) throw new ExpectationError(`Expected opcode ${opcode}, got ${m.opcode}`);
   if (!sameBytes(m.data, data)) throw new ExpectationError('The reassembled message differs');
   if (m.frames.length !== want) {
-    throw new ExpectationError(`Expected ${want} frames of at most ${SIZE} bytes, got ${m.frames.length}`);
+    throw new ExpectationError(
+      `Expected ${want} frames of at most ${SIZE} bytes, got ${m.frames.length}`,
+    );
   }
   for (const f of m.frames) {
-    if (f.payload.length > SIZE) throw new ExpectationError(`A frame carries ${f.payload.length} bytes`);
+    if (f.payload.length > SIZE)
+      throw new ExpectationError(`A frame carries ${f.payload.length} bytes`);
   }
 }
 
@@ -42,7 +45,12 @@ function autoCase(n: number, title: string, opcode: number, data: Uint8Array): C
 export const autoFragmentationCases: Case[] = [
   autoCase(1, 'Binary message of 64 KiB', Op.BINARY, randomBytes(65536, 10)),
   autoCase(2, 'Text message of 64 KiB (ASCII)', Op.TEXT, randomText(65536, 11)),
-  autoCase(3, 'Text message of 4-byte characters, split inside them', Op.TEXT, utf8('\u{1F600}'.repeat(1000))),
+  autoCase(
+    3,
+    'Text message of 4-byte characters, split inside them',
+    Op.TEXT,
+    utf8('\u{1F600}'.repeat(1000)),
+  ),
   autoCase(4, 'Binary message of exactly fragmentSize', Op.BINARY, randomBytes(SIZE, 12)),
   autoCase(5, 'Binary message of fragmentSize + 1', Op.BINARY, randomBytes(SIZE + 1, 13)),
   autoCase(6, 'Binary message smaller than fragmentSize', Op.BINARY, randomBytes(10, 14)),

@@ -52,7 +52,8 @@ export const closeCases: Case[] = [
     id: '7.1.8',
     title: 'A message and Close 1000 in the same write',
     rule: `${ECHO_RULE}; 5.5.1: the Close is answered "as soon as practical", after which no data frame may be sent`,
-    expected: 'Close echo 1000, preceded by the echo only if the application wrote it before the Close was answered (see the README)',
+    expected:
+      'Close echo 1000, preceded by the echo only if the application wrote it before the Close was answered (see the README)',
     async run(peer) {
       await peer.send(peer.frame(Op.TEXT, 'bye'), peer.closeFrame(1000));
       const first = await peer.read();
@@ -175,7 +176,9 @@ export const closeCases: Case[] = [
     rule: 'RFC 6455 5.5.1: the reason "is not guaranteed to be human readable" but is UTF-8; 8.1: invalid UTF-8 fails the connection',
     expected: 'fail 1007',
     async run(peer) {
-      await peer.send(peer.frame(Op.CLOSE, closePayload(1000, concat([utf8('bad '), bytes(0xed, 0xa0, 0x80)]))));
+      await peer.send(
+        peer.frame(Op.CLOSE, closePayload(1000, concat([utf8('bad '), bytes(0xed, 0xa0, 0x80)]))),
+      );
       await peer.expectFail(1007);
     },
   },
@@ -185,7 +188,9 @@ export const closeCases: Case[] = [
     rule: 'RFC 6455 8.1: invalid UTF-8 fails the connection',
     expected: 'fail 1007',
     async run(peer) {
-      await peer.send(peer.frame(Op.CLOSE, closePayload(1000, concat([utf8('κόσμ'), bytes(0xce)]))));
+      await peer.send(
+        peer.frame(Op.CLOSE, closePayload(1000, concat([utf8('κόσμ'), bytes(0xce)]))),
+      );
       await peer.expectFail(1007);
     },
   },

@@ -21,7 +21,9 @@ function fragments(
   const out: Uint8Array[] = [];
   for (let i = 0; i === 0 || i < data.length; i += size) {
     const end = Math.min(i + size, data.length);
-    out.push(frame(i === 0 ? opcode : Op.CONT, data.subarray(i, end), { fin: end === data.length }));
+    out.push(
+      frame(i === 0 ? opcode : Op.CONT, data.subarray(i, end), { fin: end === data.length }),
+    );
   }
   return out;
 }

@@ -13,7 +13,13 @@ function chopFor(size: number): number {
   return size <= 65536 ? 1 : 1021;
 }
 
-function framingCase(group: number, n: number, opcode: number, size: number, chopped: boolean): Case {
+function framingCase(
+  group: number,
+  n: number,
+  opcode: number,
+  size: number,
+  chopped: boolean,
+): Case {
   const kind = opcode === Op.TEXT ? 'text' : 'binary';
   const chop = chopFor(size);
   return {
@@ -44,17 +50,15 @@ export const framingCases: Case[] = [
   ...SIZES.map((s, i) => framingCase(2, i + 1, Op.BINARY, s, false)),
   ...SIZES.map((s, i) => framingCase(3, i + 1, Op.TEXT, s, true)),
   ...SIZES.map((s, i) => framingCase(4, i + 1, Op.BINARY, s, true)),
-  ...([16, 64] as const).map(
-    (form, i): Case => ({
-      id: `1.5.${i + 1}`,
-      title: `text message of 5 bytes with its length in the ${form}-bit form`,
-      rule: 'RFC 6455 5.2: the sender "MUST" use the minimal length form; a receiver may accept a longer one (we do, as Autobahn expects for data frames)',
-      expected: 'echo, then clean close 1000',
-      async run(peer) {
-        await peer.send(peer.frame(Op.TEXT, 'short', { lengthForm: form }));
-        await peer.expectEcho(Op.TEXT, 'short');
-        await peer.closeHandshake(1000);
-      },
-    }),
-  ),
+  ...([16, 64] as const).map((form, i): Case => ({
+    id: `1.5.${i + 1}`,
+    title: `text message of 5 bytes with its length in the ${form}-bit form`,
+    rule: 'RFC 6455 5.2: the sender "MUST" use the minimal length form; a receiver may accept a longer one (we do, as Autobahn expects for data frames)',
+    expected: 'echo, then clean close 1000',
+    async run(peer) {
+      await peer.send(peer.frame(Op.TEXT, 'short', { lengthForm: form }));
+      await peer.expectEcho(Op.TEXT, 'short');
+      await peer.closeHandshake(1000);
+    },
+  })),
 ];

@@ -239,7 +239,8 @@ export const limitCases: Case[] = [
 async function manyMessages(peer: Peer, count: number, size: number, wait?: number): Promise<void> {
   const all = randomBytes(count * size, count + size);
   const frames: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) frames.push(peer.frame(Op.BINARY, all.subarray(i * size, (i + 1) * size)));
+  for (let i = 0; i < count; i++)
+    frames.push(peer.frame(Op.BINARY, all.subarray(i * size, (i + 1) * size)));
   const sending = peer.send(concat(frames));
   for (let i = 0; i < count; i++) {
     await peer.expectEcho(Op.BINARY, all.subarray(i * size, (i + 1) * size), wait);

@@ -47,7 +47,7 @@ export const pingPongCases: Case[] = [
     id: '2.4',
     title: 'Pings with payloads of every length 0 to 125, one after the other',
     rule: PING_RULE,
-    expected: '126 Pongs, each with its Ping\'s payload, in order',
+    expected: "126 Pongs, each with its Ping's payload, in order",
     async run(peer) {
       for (let n = 0; n <= 125; n++) {
         const data = randomBytes(n, n + 7);
@@ -149,12 +149,12 @@ export const pingPongCases: Case[] = [
     async run(peer) {
       const parts = [randomBytes(10, 1), randomBytes(20, 2), randomBytes(30, 3)];
       await peer.send(
-        peer.frame(Op.BINARY, parts[0]!, { fin: false }),
+        peer.frame(Op.BINARY, parts[0], { fin: false }),
         peer.frame(Op.PING, 'a'),
         peer.frame(Op.PONG, 'b'),
-        peer.frame(Op.CONT, parts[1]!, { fin: false }),
+        peer.frame(Op.CONT, parts[1], { fin: false }),
         peer.frame(Op.PING, 'c'),
-        peer.frame(Op.CONT, parts[2]!, { fin: true }),
+        peer.frame(Op.CONT, parts[2], { fin: true }),
       );
       await peer.expectPong('a');
       await peer.expectPong('c');

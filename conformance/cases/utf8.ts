@@ -48,7 +48,10 @@ const SEQUENCES: Array<[string, Uint8Array]> = [
   ['low surrogate U+DC00', bytes(0xed, 0xb0, 0x80)],
   ['low surrogate U+DFFF', bytes(0xed, 0xbf, 0xbf)],
   ['surrogate pair U+D800 U+DC00 (CESU-8)', bytes(0xed, 0xa0, 0x80, 0xed, 0xb0, 0x80)],
-  ['text then a surrogate: "κόσμε" U+D800 "edited"', concat([utf8('κόσμε'), bytes(0xed, 0xa0, 0x80), utf8('edited')])],
+  [
+    'text then a surrogate: "κόσμε" U+D800 "edited"',
+    concat([utf8('κόσμε'), bytes(0xed, 0xa0, 0x80), utf8('edited')]),
+  ],
   // invalid: beyond U+10FFFF
   ['U+110000 (F4 90 80 80)', bytes(0xf4, 0x90, 0x80, 0x80)],
   ['F5 lead byte', bytes(0xf5, 0x80, 0x80, 0x80)],

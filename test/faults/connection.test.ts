@@ -20,7 +20,7 @@ after(closeTargets);
 async function unclean(peer: Peer): Promise<{ code: number | null; message: string }> {
   const outcome = await peer.outcome;
   assert.equal(outcome.clean, false, `expected an unclean close, got ${JSON.stringify(outcome)}`);
-  return outcome as { code: number | null; message: string };
+  return outcome;
 }
 
 /** Waits until the implementation closed the TCP connection (the peer reads again to see it). */
@@ -91,7 +91,9 @@ for (const under of UNDERS) {
       const peer = await openTarget(under);
       const frames: Uint8Array[] = [];
       for (let i = 0; i < 100_000; i++) {
-        frames.push(peer.frame(i === 0 ? Op.BINARY : Op.CONT, Uint8Array.of(i & 0xff), { fin: i === 99_999 }));
+        frames.push(
+          peer.frame(i === 0 ? Op.BINARY : Op.CONT, Uint8Array.of(i & 0xff), { fin: i === 99_999 }),
+        );
       }
       await peer.send(concat(frames));
       await peer.expectFail(1009, 20_000);
@@ -103,7 +105,9 @@ for (const under of UNDERS) {
         [2n ** 63n - 1n, 1009],
       ] as const) {
         const peer = await openTarget(under);
-        await peer.send(peer.frame(Op.BINARY, new Uint8Array(0), { declaredLength: length, lengthForm: 64 }));
+        await peer.send(
+          peer.frame(Op.BINARY, new Uint8Array(0), { declaredLength: length, lengthForm: 64 }),
+        );
         await peer.expectFail(code);
         peer.destroy();
       }
@@ -126,7 +130,10 @@ for (const under of UNDERS) {
           // Write until the transport holds a whole message the kernel would not take.
           for (;;) {
             pending = writer.write(chunk);
-            const done = await Promise.race([pending.then(() => true), new Promise((r) => setTimeout(() => r(false), 300))]);
+            const done = await Promise.race([
+              pending.then(() => true),
+              new Promise((r) => setTimeout(() => r(false), 300)),
+            ]);
             if (!done) break;
             acked += SIZE;
             if (acked > 512 * 1024 * 1024) break;
@@ -139,11 +146,17 @@ for (const under of UNDERS) {
       await stall;
       // The peer read nothing, so everything acknowledged sits in kernel buffers: bounded.
       assert.ok(acked < 64 * 1024 * 1024, `${acked} bytes acknowledged to a peer that never reads`);
-      assert.ok(peer.socket.bytesRead < SIZE, `the peer read ${peer.socket.bytesRead} bytes before it paused`);
+      assert.ok(
+        peer.socket.bytesRead < SIZE,
+        `the peer read ${peer.socket.bytesRead} bytes before it paused`,
+      );
       if (under === 'server') {
         const session = (handle as WebSocketConnection).session!;
         // At most the one message whose write is pending waits in user space.
-        assert.ok(session.transport.bufferedAmount <= SIZE + 14, `bufferedAmount ${session.transport.bufferedAmount}`);
+        assert.ok(
+          session.transport.bufferedAmount <= SIZE + 14,
+          `bufferedAmount ${session.transport.bufferedAmount}`,
+        );
       }
       pending!.catch(noop);
       handle!.close({ closeCode: 1000 });
@@ -195,7 +208,8 @@ for (const under of UNDERS) {
       const outcome = await unclean(peer);
       assert.equal(outcome.code, 1008);
       assert.match(outcome.message, /More than 60 pongs pending/);
-      if (under === 'server') assert.ok(maxBuffered < 1024 * 1024, `up to ${maxBuffered} bytes of pongs queued`);
+      if (under === 'server')
+        assert.ok(maxBuffered < 1024 * 1024, `up to ${maxBuffered} bytes of pongs queued`);
       await stillServes(under);
     });
   });

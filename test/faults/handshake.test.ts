@@ -20,7 +20,9 @@ const noop = (): void => {};
 after(closeTargets);
 
 /** A raw server whose connections are handed to `onSocket`. */
-async function rawServer(onSocket: (socket: Socket) => void): Promise<{ server: Server; url: string }> {
+async function rawServer(
+  onSocket: (socket: Socket) => void,
+): Promise<{ server: Server; url: string }> {
   const server = createServer(onSocket);
   await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
   const { port } = server.address() as { port: number };
@@ -88,7 +90,9 @@ describe('faults during the handshake, our client', () => {
   test('TCP reset in the middle of the response head', async () => {
     const { server, url } = await rawServer((socket) => {
       void readHead(socket).then(() => {
-        socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: webs', () => socket.resetAndDestroy());
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: webs', () =>
+          socket.resetAndDestroy(),
+        );
       });
     });
     try {
@@ -114,7 +118,10 @@ describe('faults during the handshake, our client', () => {
       });
     });
     try {
-      await expectHandshakeError(new WebSocketStream(url, { handshakeTimeout: 300 }), /timed out after 300 ms/);
+      await expectHandshakeError(
+        new WebSocketStream(url, { handshakeTimeout: 300 }),
+        /timed out after 300 ms/,
+      );
       assert.ok(serverSide !== undefined);
       if (!serverSide.destroyed) await once(serverSide, 'close');
     } finally {
@@ -155,13 +162,14 @@ describe('faults during the handshake, our client', () => {
       });
     });
     try {
-      for (const headers of [
+      const attempts: Array<Record<string, string>> = [
         { 'X-Evil': 'a\r\nInjected: yes' },
         { 'X-Evil': 'a\nInjected: yes' },
         { 'X-Evil': 'a\rb' },
         { 'X-Evil': 'a\0b' },
         { 'X-Evil\r\nInjected': 'yes' },
-      ]) {
+      ];
+      for (const headers of attempts) {
         assert.throws(() => new WebSocketStream(url, { headers }), TypeError);
       }
       // The next connection the server sees is a clean one.
@@ -179,7 +187,9 @@ describe('faults during the handshake, our client', () => {
 describe('faults during the handshake, our server', () => {
   let ws: WebSocketServer;
   let port: number;
-  const handler = (connection: { opened: Promise<{ readable: ReadableStream; writable: WritableStream }> }): void => {
+  const handler = (connection: {
+    opened: Promise<{ readable: ReadableStream; writable: WritableStream }>;
+  }): void => {
     connection.opened.then(({ readable, writable }) => readable.pipeTo(writable).catch(noop), noop);
   };
 
@@ -251,7 +261,9 @@ describe('faults during the handshake, our server', () => {
     for (let i = 0; i < 1000; i++) flood += `X-${i}: v\r\n`;
     socket.on('error', noop);
     // The flood comes first, so the handshake's own fields lie past the header count limit.
-    socket.write(`GET / HTTP/1.1\r\nHost: ${HOST}\r\n${flood}${request().split('\r\n').slice(2).join('\r\n')}`);
+    socket.write(
+      `GET / HTTP/1.1\r\nHost: ${HOST}\r\n${flood}${request().split('\r\n').slice(2).join('\r\n')}`,
+    );
     const received = await drain(socket);
     assert.match(received, /^HTTP\/1.1 4\d\d /);
     await stillServes();
@@ -279,7 +291,10 @@ describe('faults during the handshake, our server', () => {
       {
         host: HOST,
         port: 0,
-        authenticate: () => ({ status: 401, headers: { 'WWW-Authenticate': 'Basic\r\nInjected: yes' } }),
+        authenticate: () => ({
+          status: 401,
+          headers: { 'WWW-Authenticate': 'Basic\r\nInjected: yes' },
+        }),
       },
       handler,
     );
