@@ -145,7 +145,10 @@ async function run(ws: WebSocketStream, stdio: Stdio, o: RunOptions): Promise<nu
   } else if (o.lineMode) {
     const formatter = new LineFormatter(escape);
     duplex.pipe(formatter).pipe(stdout, { end: false });
-    output = finished(formatter, { writable: false });
+    // The formatter ends after the Duplex's readable side ended normally; after an error it never does.
+    output = finished(duplex, { writable: false }).then(() =>
+      finished(formatter, { writable: false }),
+    );
   } else {
     duplex.pipe(stdout, { end: false });
     output = finished(duplex, { writable: false });

@@ -1,0 +1,61 @@
+/**
+ * Usage errors exit with 2 and say what is wrong; --help exits with 0.
+ */
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { ensureBuilt, run } from './helpers.js';
+
+before(() => ensureBuilt());
+
+describe('usage errors: exit code 2 and a hint on stderr', () => {
+  const cases: Array<[string, string[], RegExp]> = [
+    ['no command', [], /Usage:/],
+    ['an unknown command', ['listen'], /unknown command "listen"/],
+    ['an unknown option', ['connect', '--nope', 'ws://127.0.0.1:1/'], /Unknown option '--nope'/],
+    ['connect without a URL', ['connect'], /connect needs a URL/],
+    ['connect with two URLs', ['connect', 'ws://a/', 'ws://b/'], /one URL, not 2/],
+    ['a URL of another scheme', ['connect', 'ftp://127.0.0.1/'], /scheme must be ws, wss, http or https/],
+    ['a URL with a fragment', ['connect', 'ws://127.0.0.1/#x'], /fragment/],
+    ['--line with --binary', ['connect', '--line', '--binary', 'ws://127.0.0.1:1/'], /exclude each other/],
+    ['a malformed header', ['connect', '-H', 'NoColon', 'ws://127.0.0.1:1/'], /is not "Name: value"/],
+    ['a header that injects a line', ['connect', '-H', 'X: a\r\nEvil: 1', 'ws://127.0.0.1:1/'], /CR, LF and NUL/],
+    ['a reserved header', ['connect', '-H', 'Upgrade: h2c', 'ws://127.0.0.1:1/'], /cannot be overridden/],
+    ['an invalid subprotocol', ['connect', '-s', 'a b', 'ws://127.0.0.1:1/'], /not an HTTP token/],
+    ['a bad size', ['connect', '--max-message-size', 'lots', 'ws://127.0.0.1:1/'], /is not a size/],
+    ['a bad duration', ['connect', '--ping-interval', 'soon', 'ws://127.0.0.1:1/'], /is not a duration/],
+    ['a missing CA file', ['connect', '--ca', '/nonexistent.pem', 'wss://127.0.0.1:1/'], /cannot read/],
+    ['--cert without --key', ['connect', '--cert', '/dev/null', 'wss://127.0.0.1:1/'], /go together/],
+    ['serve without --port', ['serve', '--echo'], /needs --port/],
+    ['serve without a behaviour', ['serve', '--port', '0'], /exactly one of/],
+    ['serve with two behaviours', ['serve', '--port', '0', '--echo', '--broadcast'], /exactly one of/],
+    ['serve with a bad port', ['serve', '--port', '70000', '--echo'], /is not a port/],
+    ['serve with an unknown policy', ['serve', '--port', '0', '--broadcast', '--slow', 'wait'], /is not close or drop/],
+    ['--slow without --broadcast', ['serve', '--port', '0', '--echo', '--slow', 'drop'], /apply to --broadcast/],
+    ['--line without --exec', ['serve', '--port', '0', '--echo', '--line'], /apply to --exec/],
+    ['demo with a bad size', ['demo', '--slow-mb', '0'], /not a positive number/],
+  ];
+  for (const [name, args, message] of cases) {
+    it(name, async () => {
+      const r = await run(args, '');
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout.length, 0);
+    });
+  }
+});
+
+describe('--help and --version: exit code 0, on stdout', () => {
+  for (const [args, expected] of [
+    [['--help'], /wsstream connect URL/],
+    [['connect', '--help'], /--exit-on-eof[\s\S]*--max-message-size/],
+    [['serve', '--help'], /--exec CMD[\s\S]*--slow POLICY/],
+    [['demo', '--help'], /--slow-mb/],
+    [['--version'], /^\d+\.\d+\.\d+\n$/],
+  ] as Array<[string[], RegExp]>) {
+    it(args.join(' '), async () => {
+      const r = await run(args, '');
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout.toString(), expected);
+    });
+  }
+});
