@@ -96,7 +96,7 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
       try {
         result = reader.push(chunk);
         if (result === null) return;
-        const response = parseResponseHead(result.head);
+        const response = parseResponseHead(result.head, reader.maxHeaderCount);
         const negotiated = validateServerResponse(response, { key, protocols: request.protocols });
         if (done) return;
         done = true;
