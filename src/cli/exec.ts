@@ -45,15 +45,20 @@ export function closeInfoForExit(
  * its stdin (text as UTF-8; with `lineMode` each followed by a newline), its
  * stdout is sent as messages (binary chunks; with `lineMode` one text message
  * per line), its stderr goes to ours. The environment gets `WSSTREAM_URL` and
- * `WSSTREAM_REMOTE_ADDRESS`. Returns a function that kills the command.
+ * `WSSTREAM_REMOTE_ADDRESS`. The command runs in its own process group; when
+ * the connection has closed, its stdin ends and after {@link EXEC_GRACE} the
+ * group gets SIGTERM. Returns `kill()`, which sends SIGTERM at once, and a
+ * promise of the command's exit.
  */
 export function bridgeExec(
   connection: WebSocketConnection,
   command: string,
   o: { lineMode: boolean; maxLine: number },
-): () => void {
+): { kill: () => void; exited: Promise<void> } {
   const child = spawn(command, {
     shell: true,
+    // Its own process group, so that killing it reaches what the shell started too.
+    detached: true,
     stdio: ['pipe', 'pipe', 'inherit'],
     env: {
       ...process.env,
@@ -90,11 +95,23 @@ export function bridgeExec(
   });
 
   let exited = false;
-  child.once('exit', () => {
-    exited = true;
+  const exitedPromise = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    });
+    child.once('error', () => {
+      exited = true;
+      resolve();
+    });
   });
   const kill = (): void => {
-    if (!exited) child.kill('SIGTERM');
+    if (exited || child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      child.kill('SIGTERM');
+    }
   };
   const afterClose = (): void => {
     // The connection is gone: the command's stdin has ended; give it a moment to finish on its own.
@@ -102,5 +119,5 @@ export function bridgeExec(
     setTimeout(kill, EXEC_GRACE).unref();
   };
   connection.closed.then(afterClose, afterClose);
-  return kill;
+  return { kill, exited: exitedPromise };
 }

@@ -118,12 +118,12 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
     if (broadcast !== null) {
       broadcast.add(connection);
     } else if (command !== undefined) {
-      const kill = bridgeExec(connection, command, {
+      const { kill, exited } = bridgeExec(connection, command, {
         lineMode: flag(values, 'line'),
         maxLine: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       });
       children.add(kill);
-      connection.closed.finally(() => children.delete(kill)).catch(() => {});
+      void exited.then(() => children.delete(kill));
     } else {
       // Echo: each message goes back as it came, text as text; pipe() waits for every write.
       const duplex = toDuplex(connection);

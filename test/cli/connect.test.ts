@@ -141,7 +141,7 @@ describe('connect', () => {
     expectConnection();
     behave = (ws) => {
       ws.on('message', (data) => {
-        ws.send(`re: ${String(data)}`);
+        ws.send(`re: ${Buffer.from(data as Buffer).toString()}`);
         ws.send('not printed');
       });
     };
@@ -196,7 +196,10 @@ describe('connect: exit codes, close code and reason on stderr', () => {
   it('1 when nothing listens, or the handshake is refused', async () => {
     const refused = await run(['connect', '--line', 'ws://127.0.0.1:1/'], '');
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /error: Connection to ws:\/\/127\.0\.0\.1:1\/ failed: .*ECONNREFUSED/);
+    assert.match(
+      refused.stderr,
+      /error: Connection to ws:\/\/127\.0\.0\.1:1\/ failed: .*ECONNREFUSED/,
+    );
     const denied = url.replace('/path', '/deny');
     const r = await run(['connect', '--line', '--handshake-timeout', '5s', denied], '');
     assert.equal(r.code, 1, r.stderr);

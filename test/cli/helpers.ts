@@ -23,10 +23,14 @@ function newestSource(dir: string): number {
 /** Builds dist/ if it is missing or older than src/ (when a test file is run on its own). */
 export function ensureBuilt(): void {
   if (existsSync(BIN) && statSync(BIN).mtimeMs >= newestSource(join(ROOT, 'src'))) return;
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  );
 }
 
 /** Starts `wsstream <args>`. */
@@ -35,7 +39,7 @@ export function start(args: string[]): ChildProcess & {
   stdout: NonNullable<ChildProcess['stdout']>;
   stderr: NonNullable<ChildProcess['stderr']>;
 } {
-  return spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] }) as never;
+  return spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 export interface Result {
@@ -105,7 +109,9 @@ export async function serveCli(args: string[]): Promise<Served> {
 
 /** A field of /proc/<pid>/status in bytes (VmRSS, VmHWM). */
 export function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
+    readFileSync(`/proc/${pid}/status`, 'utf8'),
+  );
   if (m === null) throw new Error(`no ${field} for ${pid}`);
   return Number(m[1]) * 1024;
 }
