@@ -5,7 +5,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { before, describe, it } from 'node:test';
 import WebSocket, { type RawData } from 'ws';
-import { ensureBuilt, serveCli, settled } from './helpers.js';
+import { fileURLToPath } from 'node:url';
+import { ensureBuilt, run, serveCli, settled } from './helpers.js';
+
+const CERT = fileURLToPath(new URL('../fixtures/localhost-cert.pem', import.meta.url));
+const KEY = fileURLToPath(new URL('../fixtures/localhost-key.pem', import.meta.url));
 
 before(() => ensureBuilt());
 
@@ -184,4 +188,24 @@ describe('serve --broadcast', () => {
       }
     });
   }
+});
+
+describe('TLS: serve --cert --key, connect --ca / --insecure', () => {
+  it('wss: trusted with --ca, refused without it (exit 1), accepted with -k', async () => {
+    const server = await serveCli(['--echo', '--cert', CERT, '--key', KEY]);
+    try {
+      assert.match(server.url, /^wss:\/\/127\.0\.0\.1:\d+\/$/);
+      const url = server.url.replace('127.0.0.1', 'localhost');
+      const trusted = await run(['connect', '--line', '--once', '--ca', CERT, url], 'secret\n');
+      assert.equal(trusted.code, 0, trusted.stderr);
+      assert.equal(trusted.stdout.toString(), 'secret\n');
+      const untrusted = await run(['connect', '--line', '--once', url], 'secret\n');
+      assert.equal(untrusted.code, 1);
+      assert.match(untrusted.stderr, /error: Connection \(TLS\) .*self-signed certificate/);
+      const insecure = await run(['connect', '--line', '--once', '-k', url], 'secret\n');
+      assert.equal(insecure.code, 0, insecure.stderr);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
 });
