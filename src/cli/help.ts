@@ -28,9 +28,11 @@ Modes (default: --line when stdin is a terminal, --binary otherwise):
   --binary, --raw        stdin is sent in chunks as binary messages; messages
                          are written to stdout unchanged, with nothing added
   --once                 send stdin, print the first message received, close
-  --exit-on-eof          close the connection when stdin ends (after sending
-                         everything); by default it stays open until the
-                         server closes or you press Ctrl-C
+  --exit-on-eof          close the connection when stdin ends (the Close goes
+                         after everything stdin gave); replies still on their
+                         way can be cut short, as the server answers the Close
+                         at once. By default the connection stays open after
+                         stdin ends, until the server closes or Ctrl-C
 
 Options:
   -H, --header "N: V"    extra request header (repeatable)
