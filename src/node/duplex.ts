@@ -177,7 +177,13 @@ export class WebSocketDuplex extends Duplex {
     }
     source.opened.then(
       (info) => {
-        this.#attach(info);
+        try {
+          // Throws if the streams are already locked (read or written by someone else).
+          this.#attach(info);
+        } catch (error) {
+          callback(toError(error));
+          return;
+        }
         callback();
       },
       (error: unknown) => callback(toError(error)),

@@ -330,6 +330,21 @@ describe('toDuplex: receiving', () => {
     assert.equal(hash.digest('hex'), expected.digest('hex'));
   });
 
+  it('streams already locked by someone else: the Duplex is destroyed with a TypeError', async () => {
+    const accepted = nextConnection();
+    const ws = new WebSocketStream(server.url);
+    const { readable } = await ws.opened;
+    const reader = readable.getReader();
+    const duplex = toDuplex(ws);
+    const [error] = (await once(duplex, 'error')) as [Error];
+    assert.equal(error.name, 'TypeError');
+    reader.releaseLock();
+    ws.close();
+    await (
+      await accepted
+    ).closed;
+  });
+
   it('a failed handshake destroys the Duplex with the WebSocketError', async () => {
     const ws = new WebSocketStream('ws://127.0.0.1:1/');
     const duplex = toDuplex(ws);
