@@ -98,6 +98,18 @@ export class Session {
   #paused = true;
   /** The readable was closed, errored or cancelled: messages are discarded. */
   #readableDone = false;
+  /**
+   * Messages parsed but not yet enqueued: the readable only ever gets what it
+   * asks for (desiredSize > 0). A read chunk can hold thousands of tiny
+   * messages, and the stream's own queue dequeues in linear time, so putting
+   * them all in it would cost quadratic CPU (a peer sending 1-byte messages
+   * could burn seconds per 64 KiB read).
+   */
+  #inbox: WebSocketMessage[] = [];
+  #inboxHead = 0;
+  /** The peer's Close arrived (or the session settled cleanly): close the readable once the inbox is empty. */
+  #closeWhenDrained = false;
+  #delivering = false;
   /** We started the closing handshake: read on regardless of demand, to find the peer's Close. */
   #closing = false;
   /** The outcome is settled (closed resolved or rejected). */
@@ -142,10 +154,13 @@ export class Session {
           this.#rc = controller;
         },
         pull: () => {
-          this.#resume();
+          this.#deliver();
+          if (this.#inboxHead === this.#inbox.length) this.#resume();
         },
         cancel: (reason) => {
           this.#readableDone = true;
+          this.#inbox = [];
+          this.#inboxHead = 0;
           this.#closeFromReason(reason);
         },
       },
@@ -230,12 +245,13 @@ export class Session {
     const events = conn.takeEvents();
     for (let i = 0; i < events.length; i++) this.#handle(events[i]!);
     if (conn.hasOutgoing) this.#flush();
+    this.#deliver();
     if (
       !this.#paused &&
       !this.#closing &&
       conn.receiving &&
       !this.#readableDone &&
-      (this.#rc.desiredSize ?? 0) <= 0
+      (this.#inboxHead < this.#inbox.length || (this.#rc.desiredSize ?? 0) <= 0)
     ) {
       this.#paused = true;
       this.#transport.pause();
@@ -246,10 +262,15 @@ export class Session {
     switch (event.type) {
       case 'text':
       case 'binary':
-        if (this.#readableDone) return;
+        if (this.#readableDone || this.#closeWhenDrained) return;
         // Once we are closing, read on to find the peer's Close, keeping only what the readable asks for.
-        if (this.#closing && (this.#rc.desiredSize ?? 0) <= 0) return;
-        this.#rc.enqueue(event.data);
+        if (
+          this.#closing &&
+          (this.#inboxHead < this.#inbox.length || (this.#rc.desiredSize ?? 0) <= 0)
+        ) {
+          return;
+        }
+        this.#inbox.push(event.data);
         return;
       case 'ping':
         if (this.#conn.closeSent) return;
@@ -298,10 +319,37 @@ export class Session {
     }
   }
 
+  /** Closes the readable once the messages already received were read. */
   #closeReadable(): void {
     if (this.#readableDone) return;
-    this.#readableDone = true;
-    this.#rc.close();
+    this.#closeWhenDrained = true;
+    this.#deliver();
+  }
+
+  /** Moves messages from the inbox to the readable while it asks for more. */
+  #deliver(): void {
+    // enqueue() may call pull() synchronously, which delivers too: one loop at a time.
+    if (this.#readableDone || this.#delivering) return;
+    this.#delivering = true;
+    while (this.#inboxHead < this.#inbox.length && (this.#rc.desiredSize ?? 0) > 0) {
+      const message = this.#inbox[this.#inboxHead]!;
+      this.#inbox[this.#inboxHead++] = '';
+      this.#rc.enqueue(message);
+    }
+    this.#delivering = false;
+    if (this.#inboxHead === this.#inbox.length) {
+      if (this.#inbox.length > 0) {
+        this.#inbox = [];
+        this.#inboxHead = 0;
+      }
+      if (this.#closeWhenDrained) {
+        this.#readableDone = true;
+        this.#rc.close();
+      }
+    } else if (this.#inboxHead > 1024 && this.#inboxHead * 2 > this.#inbox.length) {
+      this.#inbox = this.#inbox.slice(this.#inboxHead);
+      this.#inboxHead = 0;
+    }
   }
 
   #resume(): void {
@@ -433,8 +481,11 @@ export class Session {
     if (this.#settled) return;
     this.#settled = true;
     this.#error = error;
-    if (!this.#readableDone) {
+    // After the peer's Close, the messages before it stay readable (the readable closes once they are read).
+    if (!this.#readableDone && !this.#closeWhenDrained) {
       this.#readableDone = true;
+      this.#inbox = [];
+      this.#inboxHead = 0;
       this.#rc.error(error);
     }
     this.#wc.error(error);
