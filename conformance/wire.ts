@@ -166,7 +166,7 @@ export class WireReader {
         this.#head = 0;
       }
     }
-    if (this.#first > 1024) {
+    if (this.#first > 1024 && this.#first * 2 > this.#chunks.length) {
       this.#chunks = this.#chunks.slice(this.#first);
       this.#first = 0;
     }

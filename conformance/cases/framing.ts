@@ -33,7 +33,6 @@ function framingCase(
           : 'RFC 6455 5.2: "If 127, the following 8 bytes interpreted as a 64-bit unsigned integer ... are the payload length"',
     expected: 'echo, then clean close 1000',
     timeout: size >= MIB16 ? 120_000 : 30_000,
-    slow: size >= MIB16 && chopped,
     async run(peer) {
       const data = opcode === Op.TEXT ? randomText(size, size + 1) : randomBytes(size, size + 1);
       const frame = peer.frame(opcode, data);
