@@ -16,6 +16,6 @@ export {
   type WebSocketOpenInfo,
 } from './node/server.js';
 export { WebSocketError, type WebSocketCloseInfo } from './streams/websocket-error.js';
-export { DEFAULT_CLOSE_TIMEOUT } from './streams/session.js';
+export { DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_PENDING_PONGS } from './streams/session.js';
 export { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_FRAGMENTS } from './core/connection.js';
 export { DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_HEADER_COUNT } from './core/handshake.js';
