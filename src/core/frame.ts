@@ -68,10 +68,37 @@ export interface EncodeOptions {
   maskKey: Uint8Array | null;
 }
 
-/** A fresh buffer whose payload area starts at the 16-byte aligned {@link PAYLOAD_OFFSET}. */
+/**
+ * Frames of at most this many bytes (header area included) are carved from a
+ * shared slab instead of getting an ArrayBuffer each: 4 KiB. Allocating a
+ * backing store per small frame cost more than encoding it.
+ */
+const SLAB_FRAME_LIMIT = 4096;
+/** Size of one slab: 64 KiB. */
+const SLAB_SIZE = 64 * 1024;
+let slab: Uint8Array = new Uint8Array(0);
+let slabOffset = 0;
+
+/**
+ * A buffer whose payload area starts at the 16-byte aligned
+ * {@link PAYLOAD_OFFSET}: its own for large frames, a slice of the current
+ * slab for small ones. A slab is never rewound: each slice stays valid (and
+ * keeps its slab alive) for as long as anyone holds the frame, and a new slab
+ * is started when the current one is full. Frames go to the transport only,
+ * never to applications, so sharing the ArrayBuffer exposes nothing.
+ */
 function allocateFrame(capacity: number): Uint8Array {
   // Only the header and the payload written after it are ever sent.
-  return allocate(PAYLOAD_OFFSET + capacity);
+  const size = PAYLOAD_OFFSET + capacity;
+  if (size > SLAB_FRAME_LIMIT) return allocate(size);
+  if (slabOffset + size > slab.length) {
+    slab = allocate(SLAB_SIZE);
+    slabOffset = 0;
+  }
+  const frame = slab.subarray(slabOffset, slabOffset + size);
+  // Keep every slice 16-byte aligned (allocations start aligned).
+  slabOffset = (slabOffset + size + 15) & ~15;
+  return frame;
 }
 
 function writeHeader(
