@@ -97,22 +97,25 @@ export class SocketTransport implements Transport {
     if (socket.destroyed) queueMicrotask(() => h.close());
   }
 
-  write(chunks: Uint8Array[], callback: (error?: Error | null) => void): void {
+  write(chunks: Uint8Array[], callback: (error?: Error | null) => void): boolean {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) {
       callback(new Error('The socket is closed'));
-      return;
+      return false;
     }
     const n = chunks.length;
     if (n === 1) {
       socket.write(chunks[0]!, callback);
-      return;
+    } else {
+      // Several frames queued in one go leave in one writev.
+      socket.cork();
+      for (let i = 0; i < n - 1; i++) socket.write(chunks[i]!);
+      socket.write(chunks[n - 1]!, callback);
+      socket.uncork();
     }
-    // Several frames queued in one go leave in one writev.
-    socket.cork();
-    for (let i = 0; i < n - 1; i++) socket.write(chunks[i]!);
-    socket.write(chunks[n - 1]!, callback);
-    socket.uncork();
+    // Nothing left in the socket's buffer: the kernel took every byte during
+    // the call (a write that did not complete at once stays counted until it does).
+    return socket.writableLength === 0 && !socket.destroyed;
   }
 
   pause(): void {

@@ -119,7 +119,15 @@ export class Session {
   #transportClosed = false;
   #transportError: Error | null = null;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  #pendingWrites = new Set<(error: unknown) => void>();
+  /**
+   * The write whose bytes the transport has not handed to the operating
+   * system yet. The writable calls its sink's write() only after the
+   * previous one settled, so there is at most one.
+   */
+  #writeResolve: (() => void) | null = null;
+  #writeReject: ((error: unknown) => void) | null = null;
+  /** Write callbacks still to come for writes that completed synchronously (they come in order). */
+  #syncWriteCallbacks = 0;
   #closeWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
 
   // Keepalive
@@ -384,7 +392,7 @@ export class Session {
 
   // ---- sending -----------------------------------------------------------
 
-  #write(chunk: unknown): Promise<void> {
+  #write(chunk: unknown): Promise<void> | undefined {
     const conn = this.#conn;
     if (this.#settled || conn.closeSent) {
       return Promise.reject(invalidState('Cannot write: the closing handshake has started'));
@@ -399,28 +407,51 @@ export class Session {
       return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
     }
     const out = conn.takeOutgoing();
+    if (this.#transport.write(out, this.#onWritten) === true) {
+      // Handed to the operating system already: the write is done.
+      this.#syncWriteCallbacks++;
+      return undefined;
+    }
+    // The write failed at once (the transport is closed): the session settled.
+    if (this.#settled)
+      return Promise.reject(this.#error ?? invalidState('The WebSocket is closed'));
     return new Promise<void>((resolve, reject) => {
-      this.#pendingWrites.add(reject);
-      this.#transport.write(out, (error) => {
-        this.#pendingWrites.delete(reject);
-        if (error === undefined || error === null) {
-          resolve();
-          return;
-        }
-        // The bytes will never reach the peer: the connection is lost. One
-        // error for the write, both streams and `closed` (WebSocketStream: the same object).
-        const cause = this.#transportError ?? error;
-        this.#settleUnclean(
-          createWebSocketError(
-            `The connection was lost: ${cause.message}`,
-            CloseCode.ABNORMAL_CLOSURE,
-            '',
-            cause,
-          ),
-        );
-        reject(this.#error ?? invalidState('The WebSocket is closed'));
-      });
+      this.#writeResolve = resolve;
+      this.#writeReject = reject;
     });
+  }
+
+  /** The transport's callback of every data write, in order. */
+  readonly #onWritten = (error?: Error | null): void => {
+    if (this.#syncWriteCallbacks > 0) {
+      this.#syncWriteCallbacks--;
+      if (error === undefined || error === null) return;
+    } else if (error === undefined || error === null) {
+      const resolve = this.#writeResolve;
+      this.#writeResolve = null;
+      this.#writeReject = null;
+      resolve?.();
+      return;
+    }
+    // The bytes will never reach the peer: the connection is lost. One
+    // error for the write, both streams and `closed` (WebSocketStream: the same object).
+    const cause = this.#transportError ?? error;
+    this.#settleUnclean(
+      createWebSocketError(
+        `The connection was lost: ${cause.message}`,
+        CloseCode.ABNORMAL_CLOSURE,
+        '',
+        cause,
+      ),
+    );
+    this.#rejectPendingWrite(this.#error ?? invalidState('The WebSocket is closed'));
+  };
+
+  #rejectPendingWrite(error: unknown): void {
+    const reject = this.#writeReject;
+    this.#writeResolve = null;
+    this.#writeReject = null;
+    reject?.(error);
   }
 
   #closeWritable(): Promise<void> {
@@ -468,8 +499,7 @@ export class Session {
     for (const w of this.#closeWaiters) w.resolve();
     this.#closeWaiters = [];
     const closedError = invalidState('The WebSocket is closed');
-    for (const reject of this.#pendingWrites) reject(closedError);
-    this.#pendingWrites.clear();
+    this.#rejectPendingWrite(closedError);
     this.#wc.error(closedError);
     this.#resolveClosed({
       closeCode: this.#conn.peerCloseCode,
@@ -489,8 +519,7 @@ export class Session {
       this.#rc.error(error);
     }
     this.#wc.error(error);
-    for (const reject of this.#pendingWrites) reject(error);
-    this.#pendingWrites.clear();
+    this.#rejectPendingWrite(error);
     for (const w of this.#closeWaiters) w.reject(error);
     this.#closeWaiters = [];
     this.#rejectClosed(error);

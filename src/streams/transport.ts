@@ -20,9 +20,11 @@ export interface Transport {
   attach(handlers: TransportHandlers): void;
   /**
    * Writes `chunks` in order; `callback` runs once they were all handed to the
-   * operating system, or with an error if that can no longer happen.
+   * operating system, or with an error if that can no longer happen. Returns
+   * true when they were all handed to the operating system before returning
+   * (`callback` still runs, without an error); anything else means "not yet".
    */
-  write(chunks: Uint8Array[], callback: (error?: Error | null) => void): void;
+  write(chunks: Uint8Array[], callback: (error?: Error | null) => void): boolean | void;
   /** Stops reading: the kernel's receive window then fills and the peer's writes block. */
   pause(): void;
   /** Resumes reading. */
