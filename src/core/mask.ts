@@ -7,8 +7,13 @@
 const keyBytes = new Uint8Array(4);
 const keyWord = new Uint32Array(keyBytes.buffer);
 
-/** Below this many bytes a plain byte loop beats creating a word view. */
-const WORD_THRESHOLD = 32;
+/**
+ * Below this many bytes a plain byte loop beats creating a word view: 128.
+ * A word view needs the array's ArrayBuffer, and asking for the buffer of a
+ * small array V8 keeps on its heap (64 bytes or less) moves it off the heap
+ * first, which costs several times the masking itself.
+ */
+const WORD_THRESHOLD = 128;
 
 /**
  * XORs `data[start..end)` with `key`, in place. `keyOffset` is the position in
