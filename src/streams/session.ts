@@ -98,6 +98,11 @@ export class Session {
   #paused = true;
   /** The readable was closed, errored or cancelled: messages are discarded. */
   #readableDone = false;
+  /** A microtask will decide whether to pause reading (see #onData). */
+  #pauseCheckPending = false;
+  /** Messages handed to the readable so far, and their number when the pending check was (re)scheduled. */
+  #delivered = 0;
+  #deliveredAtCheck = 0;
   /**
    * Messages parsed but not yet enqueued: the readable only ever gets what it
    * asks for (desiredSize > 0). A read chunk can hold thousands of tiny
@@ -254,16 +259,54 @@ export class Session {
     for (let i = 0; i < events.length; i++) this.#handle(events[i]!);
     if (conn.hasOutgoing) this.#flush();
     this.#deliver();
-    if (
+    if (!this.#wantsPause()) return;
+    if (this.#pauseCheckPending) {
+      // Another read before the check ran (a transport handing out chunks it
+      // had buffered, in a row): no more of them.
+      this.#pauseCheckPending = false;
+      this.#pause();
+      return;
+    }
+    // Decide once the reader's current turn is over: no read can happen
+    // before a microtask runs, so the bound on what we hold stays the same,
+    // and a reader that empties the queue in this turn costs no pause and
+    // resume of the transport.
+    this.#pauseCheckPending = true;
+    this.#deliveredAtCheck = this.#delivered;
+    queueMicrotask(this.#pauseCheck);
+  }
+
+  /** Whether reading should stop: messages are waiting, or the readable has no room. */
+  #wantsPause(): boolean {
+    return (
       !this.#paused &&
       !this.#closing &&
-      conn.receiving &&
+      this.#conn.receiving &&
       !this.#readableDone &&
       (this.#inboxHead < this.#inbox.length || (this.#rc.desiredSize ?? 0) <= 0)
-    ) {
-      this.#paused = true;
-      this.#transport.pause();
+    );
+  }
+
+  readonly #pauseCheck = (): void => {
+    if (!this.#pauseCheckPending) return;
+    if (!this.#wantsPause()) {
+      this.#pauseCheckPending = false;
+      return;
     }
+    if (this.#delivered !== this.#deliveredAtCheck) {
+      // The reader is taking messages: look again after its next step.
+      this.#deliveredAtCheck = this.#delivered;
+      queueMicrotask(this.#pauseCheck);
+      return;
+    }
+    this.#pauseCheckPending = false;
+    this.#pause();
+  };
+
+  #pause(): void {
+    if (this.#paused || this.#transportClosed) return;
+    this.#paused = true;
+    this.#transport.pause();
   }
 
   #handle(event: ConnectionEvent): void {
@@ -342,6 +385,7 @@ export class Session {
     while (this.#inboxHead < this.#inbox.length && (this.#rc.desiredSize ?? 0) > 0) {
       const message = this.#inbox[this.#inboxHead]!;
       this.#inbox[this.#inboxHead++] = '';
+      this.#delivered++;
       this.#rc.enqueue(message);
     }
     this.#delivering = false;
