@@ -78,6 +78,38 @@ const SLAB_FRAME_LIMIT = 4096;
 const SLAB_SIZE = 64 * 1024;
 let slab: Uint8Array = new Uint8Array(0);
 let slabOffset = 0;
+/** Buffers of slabs: never handed back for reuse by {@link releaseFrame}. */
+const slabBuffers = new WeakSet<ArrayBufferLike>();
+
+/**
+ * Largest frame buffer kept for reuse by {@link releaseFrame}: 1 MiB (plus
+ * the header area). Bounds the memory a session that once sent a big message
+ * keeps.
+ */
+const SPARE_LIMIT = 1 << 20;
+/** Most frame buffers kept for reuse: 2. */
+const MAX_SPARES = 2;
+const spares: Uint8Array[] = [];
+
+/**
+ * Hands back a frame from {@link encodeFrame} or {@link encodeTextFrame} once
+ * nothing will read it again (the transport handed its bytes to the operating
+ * system): its buffer may then be reused for a later frame of a similar size,
+ * which spares the allocation and the page faults of fresh memory for every
+ * large frame. Slab frames are ignored. Never call it for a frame anyone still holds.
+ */
+export function releaseFrame(frame: Uint8Array): void {
+  const buffer = frame.buffer;
+  if (
+    spares.length >= MAX_SPARES ||
+    buffer.byteLength <= SLAB_FRAME_LIMIT ||
+    buffer.byteLength > PAYLOAD_OFFSET + SPARE_LIMIT ||
+    slabBuffers.has(buffer)
+  ) {
+    return;
+  }
+  spares.push(new Uint8Array(buffer));
+}
 
 /**
  * A buffer whose payload area starts at the 16-byte aligned
@@ -90,9 +122,21 @@ let slabOffset = 0;
 function allocateFrame(capacity: number): Uint8Array {
   // Only the header and the payload written after it are ever sent.
   const size = PAYLOAD_OFFSET + capacity;
-  if (size > SLAB_FRAME_LIMIT) return allocate(size);
+  if (size > SLAB_FRAME_LIMIT) {
+    for (let i = 0; i < spares.length; i++) {
+      const spare = spares[i]!;
+      // Reuse a spare that fits without wasting more than half of it.
+      if (spare.length >= size && spare.length <= size * 2) {
+        spares[i] = spares[spares.length - 1]!;
+        spares.pop();
+        return spare;
+      }
+    }
+    return allocate(size);
+  }
   if (slabOffset + size > slab.length) {
     slab = allocate(SLAB_SIZE);
+    slabBuffers.add(slab.buffer);
     slabOffset = 0;
   }
   const frame = slab.subarray(slabOffset, slabOffset + size);

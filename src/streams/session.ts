@@ -16,6 +16,7 @@ import {
   type ConnectionEvent,
   InvalidStateError as CoreInvalidStateError,
 } from '../core/connection.js';
+import { releaseFrame } from '../core/frame.js';
 import type { Transport } from './transport.js';
 import {
   createWebSocketError,
@@ -130,6 +131,8 @@ export class Session {
    * previous one settled, so there is at most one.
    */
   #writeResolve: (() => void) | null = null;
+  /** The frames of that write, handed back to the encoder once written. */
+  #writeFrames: Uint8Array[] | null = null;
   #writeReject: ((error: unknown) => void) | null = null;
   /** Write callbacks still to come for writes that completed synchronously (they come in order). */
   #syncWriteCallbacks = 0;
@@ -454,11 +457,13 @@ export class Session {
     if (this.#transport.write(out, this.#onWritten) === true) {
       // Handed to the operating system already: the write is done.
       this.#syncWriteCallbacks++;
+      for (let i = 0; i < out.length; i++) releaseFrame(out[i]!);
       return undefined;
     }
     // The write failed at once (the transport is closed): the session settled.
     if (this.#settled)
       return Promise.reject(this.#error ?? invalidState('The WebSocket is closed'));
+    this.#writeFrames = out;
     return new Promise<void>((resolve, reject) => {
       this.#writeResolve = resolve;
       this.#writeReject = reject;
@@ -472,8 +477,11 @@ export class Session {
       if (error === undefined || error === null) return;
     } else if (error === undefined || error === null) {
       const resolve = this.#writeResolve;
+      const frames = this.#writeFrames;
       this.#writeResolve = null;
       this.#writeReject = null;
+      this.#writeFrames = null;
+      if (frames !== null) for (let i = 0; i < frames.length; i++) releaseFrame(frames[i]!);
       resolve?.();
       return;
     }
@@ -495,6 +503,8 @@ export class Session {
     const reject = this.#writeReject;
     this.#writeResolve = null;
     this.#writeReject = null;
+    // The transport may still hold these frames: never reuse them.
+    this.#writeFrames = null;
     reject?.(error);
   }
 
