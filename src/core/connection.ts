@@ -95,6 +95,17 @@ export class InvalidStateError extends Error {
 }
 
 const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/**
+ * One pool of masking keys for every client connection of the process: a
+ * pool per connection fetched 8 KiB of randomness for each, most of it unused
+ * by short connections. Each key is still fresh CSPRNG output (RFC 6455 5.3).
+ */
+let sharedMaskKeys: MaskKeyPool | undefined;
+function nextSharedMaskKey(): Uint8Array {
+  sharedMaskKeys ??= new MaskKeyPool();
+  return sharedMaskKeys.next();
+}
 const EMPTY = new Uint8Array(0);
 
 export class Connection implements FrameHandler {
@@ -142,8 +153,7 @@ export class Connection implements FrameHandler {
       throw new RangeError('maxMessageSize must be a non-negative number');
     if (!(this.maxFragments >= 1)) throw new RangeError('maxFragments must be at least 1');
     if (options.role === 'client') {
-      const pool = options.maskKeys === undefined ? new MaskKeyPool() : null;
-      this.#maskKeys = options.maskKeys ?? (() => pool!.next());
+      this.#maskKeys = options.maskKeys ?? nextSharedMaskKey;
     } else {
       this.#maskKeys = null;
     }
