@@ -618,6 +618,10 @@ export async function serve(
         status === 431 ? 'Request header fields too large' : 'Bad Request',
       ),
     );
+    // Read and discard what the client still sends, so closing does not reset
+    // the connection before the client has read the answer.
+    socket.on('data', noop);
+    socket.resume();
     setTimeout(() => socket.destroy(), 1000).unref();
   });
   // Accept errors (EMFILE...) are transient: the server keeps listening.

@@ -64,7 +64,8 @@ async function drain(socket: Socket): Promise<string> {
   let text = '';
   socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
   socket.on('error', noop);
-  await once(socket, 'close');
+  // 'close' follows an 'error' (a reset) too; once(socket, 'error') would reject instead.
+  await new Promise((resolve) => socket.once('close', resolve));
   return text;
 }
 

@@ -256,7 +256,7 @@ void describe('limits on the request head', { timeout: 30_000 }, () => {
     }
   });
 
-  void test('a key past the 100th header line gets 400, not a crash (ws CVE-2024-37890)', async () => {
+  void test('a key past the 100th header line is refused (400 or 431), not a crash (ws CVE-2024-37890)', async () => {
     const server = await echoServer();
     try {
       const port = server.address.port;
@@ -271,7 +271,9 @@ void describe('limits on the request head', { timeout: 30_000 }, () => {
         `Sec-WebSocket-Key: ${SAMPLE_KEY}`,
       ];
       const res = await exchange(port, lines.join('\r\n') + '\r\n\r\n');
-      assert.equal(res.status, 400);
+      // Node 20 drops the lines past the count, so the key is missing (400); newer
+      // Node refuses the head itself (431). Either way a clear refusal, never a crash.
+      assert.ok(res.status === 400 || res.status === 431, `status ${res.status}`);
       // Every line moved before the filler: accepted (the count is of lines read, not a refusal).
       const ok = await rawClient(port, filler.slice(0, 90));
       assert.equal(ok.response.status, 101);
