@@ -17,6 +17,7 @@ import {
   InvalidStateError as CoreInvalidStateError,
 } from '../core/connection.js';
 import { releaseFrame } from '../core/frame.js';
+import { rememberPlain, toBytes } from './bytes.js';
 import type { Transport } from './transport.js';
 import {
   createWebSocketError,
@@ -389,6 +390,7 @@ export class Session {
       const message = this.#inbox[this.#inboxHead]!;
       this.#inbox[this.#inboxHead++] = '';
       this.#delivered++;
+      if (typeof message !== 'string') rememberPlain(message);
       this.#rc.enqueue(message);
     }
     this.#delivering = false;
@@ -634,31 +636,4 @@ export class Session {
     if (this.#pingTimer !== undefined) clearTimeout(this.#pingTimer);
     this.#pingTimer = undefined;
   }
-}
-
-/**
- * The bytes of a BufferSource chunk (not copied: the encoder copies them into
- * the frame), or null for anything that is sent as text. Shared and resizable
- * buffers are refused with TypeError.
- */
-export function toBytes(chunk: unknown): Uint8Array | null {
-  if (chunk instanceof ArrayBuffer) {
-    if ((chunk as { resizable?: boolean }).resizable === true) {
-      throw new TypeError('Cannot send a resizable ArrayBuffer');
-    }
-    return new Uint8Array(chunk);
-  }
-  if (ArrayBuffer.isView(chunk)) {
-    const buffer = chunk.buffer;
-    if (!(buffer instanceof ArrayBuffer))
-      throw new TypeError('Cannot send a view of a SharedArrayBuffer');
-    if ((buffer as { resizable?: boolean }).resizable === true) {
-      throw new TypeError('Cannot send a view of a resizable ArrayBuffer');
-    }
-    return new Uint8Array(buffer, chunk.byteOffset, chunk.byteLength);
-  }
-  if (typeof SharedArrayBuffer !== 'undefined' && chunk instanceof SharedArrayBuffer) {
-    throw new TypeError('Cannot send a SharedArrayBuffer');
-  }
-  return null;
 }
