@@ -161,6 +161,12 @@ function urlOf(req: IncomingMessage, socket: Duplex): string {
 
 const noop = (): void => {};
 
+/** The validated `responseHeaders`; throws if one is invalid (answered with 500). */
+function responseHeadersOf(options: UpgradeOptions): Array<[string, string]> {
+  const headers = options.responseHeaders;
+  return headers === undefined ? [] : validateUserHeaders(Object.entries(headers));
+}
+
 /** The outcome of authentication and subprotocol selection. */
 interface Negotiation {
   protocol: string;
@@ -178,7 +184,8 @@ interface Negotiation {
 export class WebSocketConnection {
   /** The HTTP upgrade request (headers, URL, `socket.remoteAddress`). */
   readonly request: IncomingMessage;
-  readonly #url: string;
+  readonly #socket: Duplex;
+  #url: string | undefined;
   readonly #opened: Promise<WebSocketOpenInfo>;
   readonly #closed: Promise<Required<WebSocketCloseInfo>>;
   #session: Session | null = null;
@@ -188,7 +195,7 @@ export class WebSocketConnection {
   /** @internal Use {@link upgrade}. */
   constructor(request: IncomingMessage, socket: Duplex, head: Uint8Array, options: UpgradeOptions) {
     this.request = request;
-    this.#url = urlOf(request, socket);
+    this.#socket = socket;
     let resolveOpened!: (info: WebSocketOpenInfo) => void;
     let rejectOpened!: (error: unknown) => void;
     let resolveClosed!: (info: Required<WebSocketCloseInfo>) => void;
@@ -211,46 +218,13 @@ export class WebSocketConnection {
 
     const s = socket as Socket;
     s.pause();
-    const timeout = options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT;
-    const timer = setTimeout(() => {
-      this.#abort?.(
-        createWebSocketError(
-          `Opening handshake did not complete within ${timeout} ms`,
-          CloseCode.ABNORMAL_CLOSURE,
-        ),
-      );
-    }, timeout);
-    const onEarlyClose = (): void => {
-      this.#abort?.(
-        createWebSocketError(
-          'The client closed the connection during the opening handshake',
-          CloseCode.ABNORMAL_CLOSURE,
-        ),
-      );
-    };
-    socket.on('close', onEarlyClose);
-    socket.on('error', noop);
-    // Read on during the handshake (authentication may take a while), so a
-    // client that hangs up is noticed at once; keep what it sends early (RFC
-    // 6455 4.1 says it MUST wait for the 101, but some do not) for the session.
+    /** Bytes the client sent after its request head, kept for the session. */
     const early: Uint8Array[] = head.length > 0 ? [head] : [];
-    let earlyBytes = head.length;
-    const onEarlyData = (chunk: Buffer): void => {
-      early.push(chunk);
-      earlyBytes += chunk.length;
-      if (earlyBytes >= EARLY_DATA_LIMIT) s.pause();
-    };
-    socket.on('data', onEarlyData);
-    socket.on('end', onEarlyClose);
-    s.resume();
-    const stopEarlyReading = (): void => {
-      s.pause();
-      socket.removeListener('data', onEarlyData);
-      socket.removeListener('end', onEarlyClose);
-    };
+    /** Set while an asynchronous handshake (authenticate, selectProtocol) is in progress. */
+    let waiting: { timer: ReturnType<typeof setTimeout>; stop: () => void } | null = null;
     this.#abort = (error) => {
       this.#abort = null;
-      clearTimeout(timer);
+      waiting?.stop();
       socket.destroy();
       failBoth(error);
     };
@@ -263,10 +237,9 @@ export class WebSocketConnection {
     ): void => {
       if (this.#abort === null) return;
       this.#abort = null;
-      clearTimeout(timer);
-      stopEarlyReading();
-      socket.removeListener('close', onEarlyClose);
+      waiting?.stop();
       if (!socket.destroyed) {
+        socket.on('error', noop);
         socket.end(buildErrorResponse(status, message, headers));
         // Discard whatever the client still sends, so its FIN is seen and the
         // socket closes; do not wait more than a second for it.
@@ -283,13 +256,10 @@ export class WebSocketConnection {
       );
     };
 
-    const accept = (protocol: string, headers: Array<[string, string]>): void => {
+    const accept = (protocol: string, headers: ReadonlyArray<readonly [string, string]>): void => {
       if (this.#abort === null) return;
       this.#abort = null;
-      clearTimeout(timer);
-      stopEarlyReading();
-      socket.removeListener('close', onEarlyClose);
-      socket.removeListener('error', noop);
+      waiting?.stop();
       if (socket.destroyed) {
         failBoth(
           createWebSocketError(
@@ -301,13 +271,7 @@ export class WebSocketConnection {
       }
       s.setTimeout(0);
       s.setNoDelay(true);
-      socket.write(
-        buildServerResponse({
-          key: handshake.key,
-          protocol,
-          headers,
-        }),
-      );
+      socket.write(buildServerResponse({ key: handshake.key, protocol, headers }));
       const connection = new Connection({
         role: 'server',
         maxMessageSize: options.maxMessageSize,
@@ -357,6 +321,65 @@ export class WebSocketConnection {
       refuse(403, `Origin ${origin} is not allowed`);
       return;
     }
+
+    if (options.authenticate === undefined && options.selectProtocol === undefined) {
+      // Nothing to wait for: answer within the 'upgrade' event.
+      let headers: ReadonlyArray<readonly [string, string]>;
+      try {
+        headers = responseHeadersOf(options);
+      } catch (error) {
+        refuse(500, 'Internal Server Error', [], error);
+        return;
+      }
+      const offered = handshake.protocols;
+      const mine = options.protocols;
+      accept(mine === undefined ? '' : (offered.find((p) => mine.includes(p)) ?? ''), headers);
+      return;
+    }
+
+    // Read on while the application decides (authentication may take a
+    // while), so a client that hangs up is noticed at once; keep what it sends
+    // early (RFC 6455 4.1 says it MUST wait for the 101, but some do not) for
+    // the session, up to a bound.
+    const timeout = options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT;
+    const onEarlyClose = (): void => {
+      this.#abort?.(
+        createWebSocketError(
+          'The client closed the connection during the opening handshake',
+          CloseCode.ABNORMAL_CLOSURE,
+        ),
+      );
+    };
+    let earlyBytes = head.length;
+    const onEarlyData = (chunk: Buffer): void => {
+      early.push(chunk);
+      earlyBytes += chunk.length;
+      if (earlyBytes >= EARLY_DATA_LIMIT) s.pause();
+    };
+    waiting = {
+      timer: setTimeout(() => {
+        this.#abort?.(
+          createWebSocketError(
+            `Opening handshake did not complete within ${timeout} ms`,
+            CloseCode.ABNORMAL_CLOSURE,
+          ),
+        );
+      }, timeout),
+      stop: () => {
+        clearTimeout(waiting!.timer);
+        s.pause();
+        socket.removeListener('data', onEarlyData);
+        socket.removeListener('end', onEarlyClose);
+        socket.removeListener('close', onEarlyClose);
+        socket.removeListener('error', noop);
+        waiting = null;
+      },
+    };
+    socket.on('close', onEarlyClose);
+    socket.on('error', noop);
+    socket.on('data', onEarlyData);
+    socket.on('end', onEarlyClose);
+    s.resume();
     void this.#negotiate(request, handshake.protocols, options).then(
       (result) => {
         if (result.refusal !== undefined) {
@@ -404,12 +427,13 @@ export class WebSocketConnection {
     }
     return {
       protocol,
-      headers: validateUserHeaders(Object.entries(options.responseHeaders ?? {})),
+      headers: responseHeadersOf(options),
     };
   }
 
   /** The URL the client asked for (scheme from the socket, host from the Host header). */
   get url(): string {
+    this.#url ??= urlOf(this.request, this.#socket);
     return this.#url;
   }
 
