@@ -377,7 +377,7 @@ export class Connection implements FrameHandler {
   ): void {
     if (this.#frameMasked) {
       copyUnmasked(dst, dstStart, src, start, end, this.#frameMaskKey, keyOffset);
-    } else if (end - start < 64) {
+    } else if (end - start <= 128) {
       for (let i = start, j = dstStart; i < end; i++, j++) dst[j] = src[i]!;
     } else {
       dst.set(src.subarray(start, end), dstStart);

@@ -65,6 +65,15 @@ export function copyUnmasked(
   key: Uint8Array,
   keyOffset: number,
 ): void {
+  if (srcEnd - srcStart < WORD_THRESHOLD) {
+    // Small payloads: one pass, and no view to allocate.
+    let k = keyOffset & 3;
+    for (let i = srcStart, j = dstStart; i < srcEnd; i++, j++) {
+      dst[j] = src[i]! ^ key[k]!;
+      k = (k + 1) & 3;
+    }
+    return;
+  }
   dst.set(src.subarray(srcStart, srcEnd), dstStart);
   maskInPlace(dst, dstStart, dstStart + (srcEnd - srcStart), key, keyOffset);
 }
@@ -121,6 +130,8 @@ const POOL_SIZE = 8192;
 export class MaskKeyPool {
   #pool = new Uint8Array(POOL_SIZE);
   #offset = POOL_SIZE;
+  /** The key handed out: one array, overwritten by every call. */
+  readonly #key = new Uint8Array(4);
 
   /** A 4-byte key, valid until the next call (the encoder copies it into the frame). */
   next(): Uint8Array {
@@ -128,8 +139,14 @@ export class MaskKeyPool {
       globalThis.crypto.getRandomValues(this.#pool);
       this.#offset = 0;
     }
-    const key = this.#pool.subarray(this.#offset, this.#offset + 4);
-    this.#offset += 4;
+    const pool = this.#pool;
+    const key = this.#key;
+    const at = this.#offset;
+    key[0] = pool[at]!;
+    key[1] = pool[at + 1]!;
+    key[2] = pool[at + 2]!;
+    key[3] = pool[at + 3]!;
+    this.#offset = at + 4;
     return key;
   }
 }

@@ -116,7 +116,7 @@ describe('maskInPlace', () => {
 
 describe('copyUnmasked', () => {
   test('writes the unmasked bytes at dstStart and leaves its source untouched', () => {
-    for (const length of [0, 1, 3, 31, 32, 33, 100, 1000]) {
+    for (const length of [0, 1, 3, 31, 32, 33, 64, 100, 127, 128, 129, 1000]) {
       for (let keyOffset = 0; keyOffset < 4; keyOffset++) {
         const src = patternBytes(length + 10);
         const srcBefore = src.slice();
