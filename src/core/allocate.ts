@@ -24,3 +24,20 @@ export function setAllocator(fn: Allocator): void {
 export function allocate(size: number): Uint8Array {
   return allocator(size);
 }
+
+let frameAllocator: Allocator | null = null;
+
+/**
+ * Installs the allocator of outgoing frame buffers, which only ever go to the
+ * transport (never to applications): a runtime adapter may return its native
+ * byte type (Node: a Buffer), so that handing a frame to a socket needs no
+ * conversion. Same contract as {@link setAllocator}; default: that allocator.
+ */
+export function setFrameAllocator(fn: Allocator): void {
+  frameAllocator = fn;
+}
+
+/** A buffer for outgoing frames of `size` bytes, content unspecified until written. */
+export function allocateFrameStorage(size: number): Uint8Array {
+  return frameAllocator === null ? allocator(size) : frameAllocator(size);
+}

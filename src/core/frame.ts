@@ -6,7 +6,7 @@
  * payload starts at a 16-byte aligned offset of a fresh ArrayBuffer, which lets
  * masking run on 32-bit words.
  */
-import { allocate } from './allocate.js';
+import { allocateFrameStorage } from './allocate.js';
 import { copyMasked, maskInPlace } from './mask.js';
 
 /** Frame opcodes (RFC 6455 5.2). 3-7 and 11-15 are reserved. */
@@ -132,10 +132,10 @@ function allocateFrame(capacity: number): Uint8Array {
         return spare;
       }
     }
-    return allocate(size);
+    return allocateFrameStorage(size);
   }
   if (slabOffset + size > slab.length) {
-    slab = allocate(SLAB_SIZE);
+    slab = allocateFrameStorage(SLAB_SIZE);
     slabBuffers.add(slab.buffer);
     slabOffset = 0;
   }

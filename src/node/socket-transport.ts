@@ -2,7 +2,7 @@
  * The Transport of a session over a node:net or node:tls socket.
  */
 import type { Socket } from 'node:net';
-import { setAllocator } from '../core/allocate.js';
+import { setAllocator, setFrameAllocator } from '../core/allocate.js';
 import type { Transport, TransportHandlers } from '../streams/transport.js';
 
 /**
@@ -19,6 +19,9 @@ setAllocator((size) => {
   const b = Buffer.allocUnsafeSlow(size);
   return new Uint8Array(b.buffer, b.byteOffset, size);
 });
+// Frames only go to sockets: as Buffers (and slices of them), a socket takes
+// them without wrapping each one in a new Buffer first.
+setFrameAllocator((size) => Buffer.allocUnsafeSlow(size));
 
 /**
  * Size of the read buffer shared by the TCP sockets this module reads with
