@@ -117,6 +117,8 @@ export class Session {
   /** The peer's Close arrived (or the session settled cleanly): close the readable once the inbox is empty. */
   #closeWhenDrained = false;
   #delivering = false;
+  /** Ends the pull() kept pending while reading flows (see the readable's pull). */
+  #endPull: (() => void) | null = null;
   /** We started the closing handshake: read on regardless of demand, to find the peer's Close. */
   #closing = false;
   /** The outcome is settled (closed resolved or rejected). */
@@ -173,6 +175,15 @@ export class Session {
         pull: () => {
           this.#deliver();
           if (this.#inboxHead === this.#inbox.length) this.#resume();
+          // While reading flows and nothing waits in the inbox, pull() has
+          // nothing to do: it stays pending, so the stream stops calling it
+          // twice per message (each call costs a promise and a microtask). It
+          // ends as soon as a demand signal is needed again: when reading
+          // pauses or messages are left waiting (#releasePull).
+          if (this.#paused || this.#readableDone || this.#inboxHead < this.#inbox.length) return;
+          return new Promise<void>((resolve) => {
+            this.#endPull = resolve;
+          });
         },
         cancel: (reason) => {
           this.#readableDone = true;
@@ -307,7 +318,16 @@ export class Session {
     this.#pause();
   };
 
+  /** Ends a pending pull(): the next read that finds room calls pull() again. */
+  #releasePull(): void {
+    const end = this.#endPull;
+    if (end === null) return;
+    this.#endPull = null;
+    end();
+  }
+
   #pause(): void {
+    this.#releasePull();
     if (this.#paused || this.#transportClosed) return;
     this.#paused = true;
     this.#transport.pause();
@@ -394,6 +414,7 @@ export class Session {
       this.#rc.enqueue(message);
     }
     this.#delivering = false;
+    if (this.#inboxHead < this.#inbox.length) this.#releasePull();
     if (this.#inboxHead === this.#inbox.length) {
       if (this.#inbox.length > 0) {
         this.#inbox = [];
