@@ -1,8 +1,10 @@
 /**
  * Masking (RFC 6455 5.3): payload byte i is XORed with key byte i mod 4.
- * The bulk of the work runs on 32-bit words; only the unaligned head and
- * the tail are done byte by byte.
+ * Payloads of 128 bytes and more go through WebAssembly SIMD when the
+ * runtime has it (mask-wasm.ts), else through 32-bit words with only the
+ * unaligned head and the tail done byte by byte; smaller ones are a byte loop.
  */
+import { xorWithWasm } from './mask-wasm.js';
 
 const keyBytes = new Uint8Array(4);
 const keyWord = new Uint32Array(keyBytes.buffer);
@@ -29,6 +31,12 @@ export function maskInPlace(
 ): void {
   let i = start;
   let k = keyOffset & 3;
+  if (
+    end - start >= WORD_THRESHOLD &&
+    xorWithWasm(data, start, data, start, end, keyWordLE(key, k))
+  ) {
+    return;
+  }
   if (end - start >= WORD_THRESHOLD) {
     const base = data.byteOffset;
     while (((base + i) & 3) !== 0) {
@@ -74,8 +82,14 @@ export function copyUnmasked(
     }
     return;
   }
+  if (xorWithWasm(dst, dstStart, src, srcStart, srcEnd, keyWordLE(key, keyOffset & 3))) return;
   dst.set(src.subarray(srcStart, srcEnd), dstStart);
   maskInPlace(dst, dstStart, dstStart + (srcEnd - srcStart), key, keyOffset);
+}
+
+/** The key as a little-endian 32-bit word, starting at key byte `k`. */
+function keyWordLE(key: Uint8Array, k: number): number {
+  return key[k]! | (key[(k + 1) & 3]! << 8) | (key[(k + 2) & 3]! << 16) | (key[(k + 3) & 3]! << 24);
 }
 
 const fusedKeyBytes = new Uint8Array(4);
@@ -94,6 +108,7 @@ export function copyMasked(
   key: Uint8Array,
 ): void {
   const n = src.length;
+  if (n >= WORD_THRESHOLD && xorWithWasm(dst, dstStart, src, 0, n, keyWordLE(key, 0))) return;
   if (n < WORD_THRESHOLD || ((dst.byteOffset + dstStart) & 3) !== 0 || (src.byteOffset & 3) !== 0) {
     dst.set(src, dstStart);
     maskInPlace(dst, dstStart, dstStart + n, key, 0);
