@@ -11,8 +11,9 @@
  *   npm run bench -- --runs=5       more runs
  *   npm run bench -- --impls=wsstream,ws+bufferutil
  *   npm run bench -- --cpu-prof     write a CPU profile of every wsstream process to .tmp/prof/
+ *   npm run bench -- --node=PATH    run every client and server with another node binary
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -29,6 +30,12 @@ const only = new Set((flag('only') ?? 'a,b,c,d,e,f,g').split(',').filter(Boolean
 const profile = flag('cpu-prof') !== undefined;
 const PROFILE_ARGS = ['--cpu-prof', '--cpu-prof-dir=.tmp/prof'];
 const runs = Number(flag('runs') ?? (quick ? 1 : 3));
+/** The node binary of the clients and servers (default: this one). */
+const nodeBin = flag('node') || process.execPath;
+const nodeVersion =
+  nodeBin === process.execPath
+    ? process.version
+    : execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim();
 const MiB = 1 << 20;
 const GiB = 1 << 30;
 
@@ -81,6 +88,7 @@ interface Server {
 
 function startServer(script: string, argv: string[] = []): Promise<Server> {
   const child = fork(join(here, script), argv, {
+    execPath: nodeBin,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     execArgv: profile && argv[0] === 'wsstream' ? PROFILE_ARGS : [],
   });
@@ -156,6 +164,7 @@ async function runClient(
   if (impl.startsWith('undici')) env.NODE_NO_WARNINGS = '1';
   const before = await server.cpu();
   const child = fork(join(here, 'client.js'), [JSON.stringify(job)], {
+    execPath: nodeBin,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env,
     execArgv: profile && impl === 'wsstream' ? PROFILE_ARGS : [],
@@ -265,7 +274,7 @@ function table(title: string, list: Row[], impls: string[]): string {
 
 function describeMachine(): string {
   const c = cpus();
-  return `${c.length} x ${c[0]?.model ?? 'unknown CPU'}, ${(totalmem() / GiB).toFixed(0)} GiB RAM, Linux ${release()}, Node ${process.version}`;
+  return `${c.length} x ${c[0]?.model ?? 'unknown CPU'}, ${(totalmem() / GiB).toFixed(0)} GiB RAM, Linux ${release()}, Node ${nodeVersion}`;
 }
 
 function log(msg: string): void {
