@@ -38,7 +38,7 @@ import {
   type WebSocketCloseInfo,
   type WebSocketError,
 } from '../streams/websocket-error.js';
-import type { WebSocketOpenInfo } from '../streams/websocket-stream.js';
+import { ConnectionLifecycle, type WebSocketOpenInfo } from '../streams/lifecycle.js';
 import { SocketTransport } from './socket-transport.js';
 
 /**
@@ -186,36 +186,14 @@ export class WebSocketConnection {
   readonly request: IncomingMessage;
   readonly #socket: Duplex;
   #url: string | undefined;
-  readonly #opened: Promise<WebSocketOpenInfo>;
-  readonly #closed: Promise<Required<WebSocketCloseInfo>>;
-  #session: Session | null = null;
-  #state: 'connecting' | 'open' | 'done' = 'connecting';
+  readonly #life = new ConnectionLifecycle();
   #abort: ((error: WebSocketError) => void) | null = null;
 
   /** @internal Use {@link upgrade}. */
   constructor(request: IncomingMessage, socket: Duplex, head: Uint8Array, options: UpgradeOptions) {
     this.request = request;
     this.#socket = socket;
-    let resolveOpened!: (info: WebSocketOpenInfo) => void;
-    let rejectOpened!: (error: unknown) => void;
-    let resolveClosed!: (info: Required<WebSocketCloseInfo>) => void;
-    let rejectClosed!: (error: unknown) => void;
-    this.#opened = new Promise((resolve, reject) => {
-      resolveOpened = resolve;
-      rejectOpened = reject;
-    });
-    this.#closed = new Promise((resolve, reject) => {
-      resolveClosed = resolve;
-      rejectClosed = reject;
-    });
-    this.#opened.catch(noop);
-    this.#closed.catch(noop);
-    const failBoth = (error: unknown): void => {
-      this.#state = 'done';
-      rejectOpened(error);
-      rejectClosed(error);
-    };
-
+    const life = this.#life;
     const s = socket as Socket;
     s.pause();
     /** Bytes the client sent after its request head, kept for the session. */
@@ -226,7 +204,7 @@ export class WebSocketConnection {
       this.#abort = null;
       waiting?.stop();
       socket.destroy();
-      failBoth(error);
+      life.fail(error);
     };
 
     const refuse = (
@@ -246,7 +224,7 @@ export class WebSocketConnection {
         socket.resume();
         setTimeout(() => socket.destroy(), 1000).unref();
       }
-      failBoth(
+      life.fail(
         createWebSocketError(
           `Opening handshake refused with ${status}: ${message}`,
           null,
@@ -261,7 +239,7 @@ export class WebSocketConnection {
       this.#abort = null;
       waiting?.stop();
       if (socket.destroyed) {
-        failBoth(
+        life.fail(
           createWebSocketError(
             'The client closed the connection during the opening handshake',
             CloseCode.ABNORMAL_CLOSURE,
@@ -284,24 +262,7 @@ export class WebSocketConnection {
         options,
         early.length === 1 ? early[0] : Buffer.concat(early),
       );
-      this.#session = session;
-      this.#state = 'open';
-      session.closed.then(
-        (info) => {
-          this.#state = 'done';
-          resolveClosed(info);
-        },
-        (error: unknown) => {
-          this.#state = 'done';
-          rejectClosed(error);
-        },
-      );
-      resolveOpened({
-        readable: session.readable,
-        writable: session.writable,
-        protocol,
-        extensions: '',
-      });
+      life.open(session, protocol, '');
     };
 
     let handshake: ReturnType<typeof validateClientRequest>;
@@ -439,12 +400,12 @@ export class WebSocketConnection {
 
   /** Fulfils with the streams once the handshake succeeded; rejects if it was refused or failed. */
   get opened(): Promise<WebSocketOpenInfo> {
-    return this.#opened;
+    return this.#life.opened;
   }
 
   /** Fulfils with `{closeCode, reason}` after a clean close; rejects with a WebSocketError otherwise. */
   get closed(): Promise<Required<WebSocketCloseInfo>> {
-    return this.#closed;
+    return this.#life.closed;
   }
 
   /** The client's address. */
@@ -469,7 +430,7 @@ export class WebSocketConnection {
   }
 
   #closeWith(code: number | undefined, reason: string): void {
-    if (this.#state === 'connecting') {
+    if (this.#life.state === 'connecting') {
       this.#abort?.(
         createWebSocketError(
           'The connection was closed before the handshake completed',
@@ -478,23 +439,23 @@ export class WebSocketConnection {
       );
       return;
     }
-    this.#session?.close(code, reason);
+    this.#life.session?.close(code, reason);
   }
 
   /** Drops the connection without a closing handshake (the outcome is 1006). */
   terminate(): void {
-    if (this.#state === 'connecting') {
+    if (this.#life.state === 'connecting') {
       this.#abort?.(
         createWebSocketError('The connection was terminated', CloseCode.ABNORMAL_CLOSURE),
       );
       return;
     }
-    this.#session?.terminate();
+    this.#life.session?.terminate();
   }
 
   /** @internal The session, once open. */
   get session(): Session | null {
-    return this.#session;
+    return this.#life.session;
   }
 }
 

@@ -11,7 +11,8 @@ import {
   type HeadersInput,
   type WebSocketStreamOptions,
 } from './options.js';
-import { Session, type WebSocketMessage } from './session.js';
+import { ConnectionLifecycle, type WebSocketOpenInfo } from './lifecycle.js';
+import { Session } from './session.js';
 import {
   createWebSocketError,
   readCloseInfo,
@@ -20,17 +21,7 @@ import {
   type WebSocketCloseInfo,
 } from './websocket-error.js';
 
-/** What `opened` fulfils with. */
-export interface WebSocketOpenInfo {
-  readable: ReadableStream<WebSocketMessage>;
-  writable: WritableStream<unknown>;
-  /** The extensions the server accepted ('' if none). */
-  extensions: string;
-  /** The subprotocol the server selected ('' if none). */
-  protocol: string;
-}
-
-const noop = (): void => {};
+export type { WebSocketOpenInfo };
 
 /**
  * Parses and converts a WebSocket URL (the WHATWG WebSocket "URL parsing"
@@ -97,10 +88,7 @@ function readTimeout(value: unknown, name: string, fallback: number): number {
 
 export class WebSocketStream {
   readonly #url: string;
-  readonly #opened: Promise<WebSocketOpenInfo>;
-  readonly #closed: Promise<Required<WebSocketCloseInfo>>;
-  #session: Session | null = null;
-  #state: 'connecting' | 'open' | 'done' = 'connecting';
+  readonly #life = new ConnectionLifecycle();
   readonly #handshake = new AbortController();
 
   /**
@@ -129,34 +117,13 @@ export class WebSocketStream {
     connection();
     if (options.closeTimeout !== undefined) readTimeout(options.closeTimeout, 'closeTimeout', 0);
 
-    let resolveOpened!: (info: WebSocketOpenInfo) => void;
-    let rejectOpened!: (error: unknown) => void;
-    let resolveClosed!: (info: Required<WebSocketCloseInfo>) => void;
-    let rejectClosed!: (error: unknown) => void;
-    this.#opened = new Promise((resolve, reject) => {
-      resolveOpened = resolve;
-      rejectOpened = reject;
-    });
-    this.#closed = new Promise((resolve, reject) => {
-      resolveClosed = resolve;
-      rejectClosed = reject;
-    });
-    // Both promises are handled here, so awaiting only one never leaves an unhandled rejection.
-    this.#opened.catch(noop);
-    this.#closed.catch(noop);
-
-    const failBoth = (error: unknown): void => {
-      this.#state = 'done';
-      rejectOpened(error);
-      rejectClosed(error);
-    };
-
+    const life = this.#life;
     if (signal?.aborted === true) {
-      failBoth(signal.reason);
+      life.fail(signal.reason);
       return;
     }
     const onAbort = (): void => {
-      if (this.#state === 'connecting') this.#handshake.abort(signal!.reason);
+      if (life.state === 'connecting') this.#handshake.abort(signal!.reason);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -171,34 +138,16 @@ export class WebSocketStream {
     }).then(
       ({ transport, protocol, extensions, rest }) => {
         signal?.removeEventListener('abort', onAbort);
-        if (this.#state !== 'connecting' || this.#handshake.signal.aborted) {
+        if (life.state !== 'connecting' || this.#handshake.signal.aborted) {
           transport.destroy();
-          failBoth(this.#handshake.signal.reason);
+          life.fail(this.#handshake.signal.reason);
           return;
         }
-        const session = new Session(connection(), transport, options, rest);
-        this.#session = session;
-        this.#state = 'open';
-        session.closed.then(
-          (info) => {
-            this.#state = 'done';
-            resolveClosed(info);
-          },
-          (error: unknown) => {
-            this.#state = 'done';
-            rejectClosed(error);
-          },
-        );
-        resolveOpened({
-          readable: session.readable,
-          writable: session.writable,
-          extensions,
-          protocol,
-        });
+        life.open(new Session(connection(), transport, options, rest), protocol, extensions);
       },
       (error: unknown) => {
         signal?.removeEventListener('abort', onAbort);
-        failBoth(this.#handshake.signal.aborted ? this.#handshake.signal.reason : error);
+        life.fail(this.#handshake.signal.aborted ? this.#handshake.signal.reason : error);
       },
     );
   }
@@ -210,12 +159,12 @@ export class WebSocketStream {
 
   /** Fulfils with the streams once the handshake succeeded; rejects with a WebSocketError if it failed. */
   get opened(): Promise<WebSocketOpenInfo> {
-    return this.#opened;
+    return this.#life.opened;
   }
 
   /** Fulfils with `{closeCode, reason}` after a clean close; rejects with a WebSocketError otherwise. */
   get closed(): Promise<Required<WebSocketCloseInfo>> {
-    return this.#closed;
+    return this.#life.closed;
   }
 
   /**
@@ -227,8 +176,8 @@ export class WebSocketStream {
   close(closeInfo?: WebSocketCloseInfo): void {
     const { code: rawCode, reason } = readCloseInfo(closeInfo);
     const code = validateCloseInfo(rawCode, reason);
-    if (this.#state === 'connecting') {
-      this.#state = 'done';
+    if (this.#life.state === 'connecting') {
+      this.#life.state = 'done';
       this.#handshake.abort(
         createWebSocketError(
           'The WebSocket was closed before the handshake completed',
@@ -237,7 +186,7 @@ export class WebSocketStream {
       );
       return;
     }
-    this.#session?.close(code, reason);
+    this.#life.session?.close(code, reason);
   }
 }
 

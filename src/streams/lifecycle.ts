@@ -1,0 +1,76 @@
+/**
+ * The `opened` and `closed` promises of a WebSocket connection and its phase,
+ * shared by the client's WebSocketStream and the server's connections: a
+ * failed opening handshake rejects both with the same error; once open,
+ * `closed` follows the session's outcome.
+ */
+import type { Session, WebSocketMessage } from './session.js';
+import type { WebSocketCloseInfo } from './websocket-error.js';
+
+/** What `opened` fulfils with. */
+export interface WebSocketOpenInfo {
+  readable: ReadableStream<WebSocketMessage>;
+  writable: WritableStream<unknown>;
+  /** The extensions the server accepted ('' if none). */
+  extensions: string;
+  /** The subprotocol the server selected ('' if none). */
+  protocol: string;
+}
+
+const noop = (): void => {};
+
+export class ConnectionLifecycle {
+  readonly opened: Promise<WebSocketOpenInfo>;
+  readonly closed: Promise<Required<WebSocketCloseInfo>>;
+  /** connecting: handshake in progress; open: a session runs; done: settled or failed. */
+  state: 'connecting' | 'open' | 'done' = 'connecting';
+  /** The session, once open. */
+  session: Session | null = null;
+  #resolveOpened!: (info: WebSocketOpenInfo) => void;
+  #rejectOpened!: (error: unknown) => void;
+  #resolveClosed!: (info: Required<WebSocketCloseInfo>) => void;
+  #rejectClosed!: (error: unknown) => void;
+
+  constructor() {
+    this.opened = new Promise((resolve, reject) => {
+      this.#resolveOpened = resolve;
+      this.#rejectOpened = reject;
+    });
+    this.closed = new Promise((resolve, reject) => {
+      this.#resolveClosed = resolve;
+      this.#rejectClosed = reject;
+    });
+    // Both promises are handled here, so awaiting only one never leaves an unhandled rejection.
+    this.opened.catch(noop);
+    this.closed.catch(noop);
+  }
+
+  /** The opening handshake failed: `opened` and `closed` reject with `error`. */
+  fail(error: unknown): void {
+    this.state = 'done';
+    this.#rejectOpened(error);
+    this.#rejectClosed(error);
+  }
+
+  /** The handshake succeeded: `opened` fulfils with the session's streams, `closed` follows the session. */
+  open(session: Session, protocol: string, extensions: string): void {
+    this.session = session;
+    this.state = 'open';
+    session.closed.then(
+      (info) => {
+        this.state = 'done';
+        this.#resolveClosed(info);
+      },
+      (error: unknown) => {
+        this.state = 'done';
+        this.#rejectClosed(error);
+      },
+    );
+    this.#resolveOpened({
+      readable: session.readable,
+      writable: session.writable,
+      extensions,
+      protocol,
+    });
+  }
+}
