@@ -12,6 +12,7 @@
  * - the UTF-8 validator agrees with `new TextDecoder('utf-8', {fatal: true})`.
  */
 import * as fc from 'fast-check';
+import { concat } from '../conformance/wire.js';
 import { MAX_CLOSE_REASON_BYTES } from '../src/core/close.js';
 import { Connection, type ConnectionEvent, type Role } from '../src/core/connection.js';
 import { ProtocolError, ProtocolErrorCode } from '../src/core/errors.js';
@@ -52,18 +53,6 @@ function split(data: Uint8Array, points: readonly number[]): Uint8Array[] {
     prev = p;
   }
   out.push(data.subarray(prev));
-  return out;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }
 

@@ -5,6 +5,7 @@
  * shortcuts to drive a {@link Connection} and decode what it queued.
  */
 import assert from 'node:assert/strict';
+import { concat as concatList, writeFrame } from '../../conformance/wire.js';
 import {
   Connection,
   type ConnectionEvent,
@@ -17,24 +18,11 @@ import { FrameParser, type FrameHandler } from '../../src/core/parser.js';
 
 // ---- bytes -----------------------------------------------------------------
 
-const encoder = new TextEncoder();
-
-/** UTF-8 bytes of `text`. */
-export function utf8(text: string): Uint8Array {
-  return encoder.encode(text);
-}
+export { utf8 } from '../../conformance/wire.js';
 
 /** Concatenation of `parts` into a fresh buffer. */
 export function concat(...parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatList(parts);
 }
 
 /** Whether two byte arrays hold the same bytes (fast on large arrays). */
@@ -170,38 +158,15 @@ export interface RawFrame {
  * reserved opcodes, lying lengths).
  */
 export function rawFrame(f: RawFrame): Uint8Array {
-  const payload = f.payload ?? new Uint8Array(0);
-  const length = f.declaredLength ?? payload.length;
-  const mask = f.mask ?? null;
-  const out: number[] = [];
-  out.push(
-    (f.fin === false ? 0 : 0x80) |
-      (f.rsv1 === true ? 0x40 : 0) |
-      (f.rsv2 === true ? 0x20 : 0) |
-      (f.rsv3 === true ? 0x10 : 0) |
-      f.opcode,
-  );
-  const maskBit = mask === null ? 0 : 0x80;
-  const form = f.lengthForm ?? (length < 126 ? 7 : length < 65536 ? 16 : 64);
-  if (form === 7) {
-    out.push(maskBit | length);
-  } else if (form === 16) {
-    out.push(maskBit | 126, (length >> 8) & 0xff, length & 0xff);
-  } else {
-    out.push(maskBit | 127);
-    let big = BigInt(length);
-    const eight: number[] = [];
-    for (let i = 0; i < 8; i++) {
-      eight.unshift(Number(big & 0xffn));
-      big >>= 8n;
-    }
-    out.push(...eight);
-  }
-  if (mask !== null) out.push(mask[0]!, mask[1]!, mask[2]!, mask[3]!);
-  const header = Uint8Array.from(out);
-  const body = payload.slice();
-  if (mask !== null) for (let i = 0; i < body.length; i++) body[i] = body[i]! ^ mask[i % 4]!;
-  return concat(header, body);
+  return writeFrame({
+    opcode: f.opcode,
+    payload: f.payload,
+    fin: f.fin,
+    rsv: (f.rsv1 === true ? 4 : 0) | (f.rsv2 === true ? 2 : 0) | (f.rsv3 === true ? 1 : 0),
+    mask: f.mask ?? null,
+    lengthForm: f.lengthForm,
+    declaredLength: f.declaredLength === undefined ? undefined : BigInt(f.declaredLength),
+  });
 }
 
 /** A raw header declaring a 64-bit length given as hi and lo 32-bit words (for lengths beyond 2^53). */
