@@ -5,6 +5,7 @@
  * when to deliver events and when to close the socket.
  *
  *   receiveData(bytes) / receiveEof()
+ *   payloadTarget(min) / receiveInPlace(n)   (input written straight into a message)
  *   sendText / sendBinary / sendPing / sendPong / sendClose / fail
  *   takeEvents() / takeOutgoing()
  */
@@ -26,8 +27,8 @@ import {
   type FrameHeader,
 } from './frame.js';
 import { allocate } from './allocate.js';
-import { copyUnmasked, MaskKeyPool } from './mask.js';
-import { FrameParser, type FrameHandler } from './parser.js';
+import { copyUnmasked, MaskKeyPool, maskInPlace } from './mask.js';
+import { FrameParser, type InPlacePayloadHandler } from './parser.js';
 import { Utf8Validator } from './utf8.js';
 
 /** Which end of the connection we are. */
@@ -108,7 +109,7 @@ function nextSharedMaskKey(): Uint8Array {
 }
 const EMPTY = new Uint8Array(0);
 
-export class Connection implements FrameHandler {
+export class Connection implements InPlacePayloadHandler {
   readonly role: Role;
   readonly maxMessageSize: number;
   readonly maxFragments: number;
@@ -142,6 +143,7 @@ export class Connection implements FrameHandler {
   #msgFragments = 0;
   #msgStart = 0;
   readonly #utf8 = new Utf8Validator();
+  #lastDataFrameLength = 0;
 
   constructor(options: ConnectionOptions) {
     this.role = options.role;
@@ -204,6 +206,34 @@ export class Connection implements FrameHandler {
   receiveData(data: Uint8Array): void {
     if (!this.receiving) return;
     this.#parser.parse(data, this);
+  }
+
+  /**
+   * Where the transport may write the next input itself, sparing the copy
+   * that {@link receiveData} makes: the part of the message buffer that the
+   * rest of the current data frame's payload belongs in, when at least `min`
+   * bytes of it are still to come. null when the next bytes must go through
+   * receiveData (a frame header or a control frame comes next, or input is
+   * not wanted). After writing n bytes (n at most its length) at its start,
+   * call {@link receiveInPlace}(n) before any other input.
+   */
+  payloadTarget(min: number): Uint8Array | null {
+    const remaining = this.#parser.payloadRemaining;
+    if (remaining === 0 || remaining < min || !this.receiving) return null;
+    if (isControlOpcode(this.#frameOpcode)) return null;
+    const at = this.#msgLength;
+    return this.#msgBuffer.subarray(at, at + remaining);
+  }
+
+  /** `n` bytes were written at the start of the last {@link payloadTarget}. */
+  receiveInPlace(n: number): void {
+    if (!this.receiving) return;
+    this.#parser.skipPayload(n, this);
+  }
+
+  /** Payload length of the last data frame whose header was read (0 before the first). */
+  get lastDataFrameLength(): number {
+    return this.#lastDataFrameLength;
   }
 
   /** The transport's input ended (TCP FIN or reset). */
@@ -297,6 +327,7 @@ export class Connection implements FrameHandler {
       this.#msgBuffer = grown;
     }
     this.#msgStart = this.#msgLength;
+    this.#lastDataFrameLength = h.length;
     return true;
   }
 
@@ -313,6 +344,18 @@ export class Connection implements FrameHandler {
       this.#msgOpcode === Opcode.TEXT &&
       !this.#utf8.update(this.#msgBuffer, at, this.#msgLength)
     ) {
+      return this.#protocolError('INVALID_UTF8', 'Text message is not valid UTF-8');
+    }
+    return true;
+  }
+
+  /** @internal */
+  framePayloadInPlace(offset: number, length: number): boolean {
+    const at = this.#msgStart + offset;
+    const end = at + length;
+    if (this.#frameMasked) maskInPlace(this.#msgBuffer, at, end, this.#frameMaskKey, offset);
+    this.#msgLength = end;
+    if (this.#msgOpcode === Opcode.TEXT && !this.#utf8.update(this.#msgBuffer, at, end)) {
       return this.#protocolError('INVALID_UTF8', 'Text message is not valid UTF-8');
     }
     return true;

@@ -24,6 +24,16 @@ export interface FrameHandler {
   frameError(error: ProtocolError): void;
 }
 
+/** A handler that can also take payload bytes written straight into its buffer (see {@link FrameParser.skipPayload}). */
+export interface InPlacePayloadHandler extends FrameHandler {
+  /**
+   * `length` payload bytes of the current frame, at payload position
+   * `offset`, were written directly where the handler keeps them (still
+   * masked if the frame is masked).
+   */
+  framePayloadInPlace(offset: number, length: number): boolean;
+}
+
 /** Options of {@link FrameParser}. */
 export interface FrameParserOptions {
   /** Whether frames must be masked (we are a server) or must not be (we are a client). */
@@ -129,6 +139,33 @@ export class FrameParser {
       if (!this.#headerPart(state, src, at, handler)) return this.#halt(i);
     }
     return n;
+  }
+
+  /** Payload bytes of the current frame still to come; 0 outside a payload. */
+  get payloadRemaining(): number {
+    return this.#state === PAYLOAD ? this.#remaining : 0;
+  }
+
+  /**
+   * Accounts for `n` (at most {@link payloadRemaining}) payload bytes of the
+   * current frame that reached the handler by other means, as parse() would
+   * for the same bytes: framePayloadInPlace, then frameEnd at the end of the
+   * payload.
+   */
+  skipPayload(n: number, handler: InPlacePayloadHandler): void {
+    if (this.#state !== PAYLOAD || n <= 0) return;
+    if (n > this.#remaining) throw new RangeError('More bytes than the payload has left');
+    const offset = this.#offset;
+    this.#offset += n;
+    this.#remaining -= n;
+    if (!handler.framePayloadInPlace(offset, n)) {
+      this.#state = STOPPED;
+      return;
+    }
+    if (this.#remaining === 0) {
+      this.#state = HEADER;
+      if (!handler.frameEnd()) this.#state = STOPPED;
+    }
   }
 
   #halt(consumed: number): number {
