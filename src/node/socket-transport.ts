@@ -43,18 +43,31 @@ let sharedReadBuffer: Uint8Array | undefined;
  * (see {@link ReadRelay.onread}) to whoever reads the socket now: the opening
  * handshake, then the session. Chunks are views of the shared read buffer,
  * valid only during the call; bytes that arrive while nobody reads are copied
- * and kept until a handler is installed.
+ * and kept until a handler is installed. A session may also have a read go
+ * straight into a buffer of its own (the rest of a large frame's payload),
+ * which spares copying those bytes out of the shared buffer.
  */
 export class ReadRelay {
   #handler: ((chunk: Uint8Array) => void) | null = null;
   #pending: Uint8Array[] = [];
+  #placement: Pick<TransportHandlers, 'nextRead' | 'inPlace'> | null = null;
+  /** The buffer of the session's own that the next read goes into, if any. */
+  #target: Uint8Array | null = null;
 
-  /** The `onread` option for net.connect: the shared buffer and a callback that hands each read to the handler. */
-  get onread(): { buffer: Uint8Array; callback: (n: number, buf: Uint8Array) => boolean } {
-    sharedReadBuffer ??= new Uint8Array(READ_BUFFER_SIZE);
+  /** The `onread` option for net.connect: where each read goes, and a callback that hands it on. */
+  get onread(): {
+    buffer: () => Uint8Array;
+    callback: (n: number, buf: Uint8Array) => boolean;
+  } {
     return {
-      buffer: sharedReadBuffer,
+      // Called once at the start, then after every callback, for the next read.
+      buffer: () => this.#nextBuffer(),
       callback: (n, buf) => {
+        if (buf === this.#target && this.#target !== null) {
+          this.#target = null;
+          this.#placement!.inPlace!(n);
+          return true;
+        }
         const chunk = buf.subarray(0, n);
         if (this.#handler === null) this.#pending.push(chunk.slice());
         else this.#handler(chunk);
@@ -63,9 +76,25 @@ export class ReadRelay {
     };
   }
 
+  #nextBuffer(): Uint8Array {
+    sharedReadBuffer ??= new Uint8Array(READ_BUFFER_SIZE);
+    this.#target = null;
+    const want = this.#placement?.nextRead?.() ?? READ_BUFFER_SIZE;
+    if (typeof want !== 'number') {
+      if (want.length === 0) return sharedReadBuffer;
+      this.#target = want;
+      return want;
+    }
+    return want >= READ_BUFFER_SIZE ? sharedReadBuffer : sharedReadBuffer.subarray(0, want);
+  }
+
   /** Installs the reader (null: keep copies of what arrives until the next one is installed). */
-  setHandler(handler: ((chunk: Uint8Array) => void) | null): void {
+  setHandler(
+    handler: ((chunk: Uint8Array) => void) | null,
+    placement: Pick<TransportHandlers, 'nextRead' | 'inPlace'> | null = null,
+  ): void {
     this.#handler = handler;
+    this.#placement = placement !== null && placement.inPlace !== undefined ? placement : null;
     if (handler === null) return;
     const pending = this.#pending;
     this.#pending = [];
@@ -92,7 +121,7 @@ export class SocketTransport implements Transport {
     if (this.#attached) throw new Error('Transport already attached');
     this.#attached = true;
     const socket = this.socket;
-    if (this.#relay !== undefined) this.#relay.setHandler((chunk) => h.data(chunk));
+    if (this.#relay !== undefined) this.#relay.setHandler((chunk) => h.data(chunk), h);
     else socket.on('data', (chunk: Buffer) => h.data(chunk));
     socket.on('end', () => h.end());
     socket.on('error', (error) => h.error(error));

@@ -67,6 +67,25 @@ export interface SessionOptions {
 
 const noop = (): void => {};
 
+/**
+ * Frames with at least this many payload bytes still to come are read
+ * straight into their message's buffer when the transport allows it: 32 KiB.
+ * Below it, the copy from a shared read buffer costs less than the extra read
+ * that reading a header on its own takes.
+ */
+const DIRECT_READ_MIN = 32 * 1024;
+
+/**
+ * After a data frame of at least this many payload bytes, the next read
+ * takes just a frame header, so that the payload of the next (likely as
+ * large) frame is read in place: 256 KiB. For smaller frames, one large
+ * read that brings several of them costs less than two reads per frame.
+ */
+const HEADER_READ_AFTER = 256 * 1024;
+
+/** The longest frame header (RFC 6455 5.2: 2 + 8 length bytes + 4 mask bytes). */
+const MAX_HEADER_SIZE = 14;
+
 function invalidState(message: string): DOMException {
   return new DOMException(message, 'InvalidStateError');
 }
@@ -211,6 +230,11 @@ export class Session {
 
     transport.attach({
       data: (chunk) => this.#onData(chunk),
+      nextRead: () => this.#nextRead(),
+      inPlace: (n) => {
+        this.#conn.receiveInPlace(n);
+        this.#afterInput();
+      },
       end: () => this.#onEnd(),
       close: () => this.#onTransportClose(),
       error: (error) => {
@@ -268,8 +292,26 @@ export class Session {
   // ---- receiving ---------------------------------------------------------
 
   #onData(chunk: Uint8Array): void {
+    this.#conn.receiveData(chunk);
+    this.#afterInput();
+  }
+
+  /**
+   * Where the transport's next read should go: straight into the message
+   * being received when at least {@link DIRECT_READ_MIN} bytes of its frame
+   * are still to come (no copy); after a large frame, just the next header
+   * (another large frame is likely, and its payload can then be read in
+   * place); else as much as the transport reads at once.
+   */
+  #nextRead(): Uint8Array | number {
     const conn = this.#conn;
-    conn.receiveData(chunk);
+    const target = conn.payloadTarget(DIRECT_READ_MIN);
+    if (target !== null) return target;
+    return conn.lastDataFrameLength >= HEADER_READ_AFTER ? MAX_HEADER_SIZE : Infinity;
+  }
+
+  #afterInput(): void {
+    const conn = this.#conn;
     const events = conn.takeEvents();
     for (let i = 0; i < events.length; i++) this.#handle(events[i]!);
     if (conn.hasOutgoing) this.#flush();

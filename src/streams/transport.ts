@@ -13,6 +13,16 @@ export interface TransportHandlers {
   close(): void;
   /** An error; `close` follows. */
   error(error: Error): void;
+  /**
+   * For transports that can choose where each read goes (Node's `onread`):
+   * asked after every read, before the next. A buffer: read straight into it
+   * (at most its length), then report with {@link inPlace} instead of
+   * {@link data}. A number: read at most that many bytes into the
+   * transport's own buffer. Transports that cannot choose never ask.
+   */
+  nextRead?(): Uint8Array | number;
+  /** `n` bytes were read into the buffer the last {@link nextRead} returned. */
+  inPlace?(n: number): void;
 }
 
 export interface Transport {
