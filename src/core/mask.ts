@@ -109,7 +109,24 @@ export function copyMasked(
 ): void {
   const n = src.length;
   if (n >= WORD_THRESHOLD && xorWithWasm(dst, dstStart, src, 0, n, keyWordLE(key, 0))) return;
-  if (n < WORD_THRESHOLD || ((dst.byteOffset + dstStart) & 3) !== 0 || (src.byteOffset & 3) !== 0) {
+  if (n < WORD_THRESHOLD) {
+    // One pass, four bytes a turn with the key bytes in locals.
+    const k0 = key[0]!;
+    const k1 = key[1]!;
+    const k2 = key[2]!;
+    const k3 = key[3]!;
+    let i = 0;
+    for (; i + 4 <= n; i += 4) {
+      const j = dstStart + i;
+      dst[j] = src[i]! ^ k0;
+      dst[j + 1] = src[i + 1]! ^ k1;
+      dst[j + 2] = src[i + 2]! ^ k2;
+      dst[j + 3] = src[i + 3]! ^ k3;
+    }
+    for (; i < n; i++) dst[dstStart + i] = src[i]! ^ key[i & 3]!;
+    return;
+  }
+  if (((dst.byteOffset + dstStart) & 3) !== 0 || (src.byteOffset & 3) !== 0) {
     dst.set(src, dstStart);
     maskInPlace(dst, dstStart, dstStart + n, key, 0);
     return;
