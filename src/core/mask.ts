@@ -74,12 +74,21 @@ export function copyUnmasked(
   keyOffset: number,
 ): void {
   if (srcEnd - srcStart < WORD_THRESHOLD) {
-    // Small payloads: one pass, and no view to allocate.
-    let k = keyOffset & 3;
-    for (let i = srcStart, j = dstStart; i < srcEnd; i++, j++) {
-      dst[j] = src[i]! ^ key[k]!;
-      k = (k + 1) & 3;
+    // Small payloads: one pass, four bytes a turn, no view to allocate.
+    const k = keyOffset & 3;
+    const k0 = key[k]!;
+    const k1 = key[(k + 1) & 3]!;
+    const k2 = key[(k + 2) & 3]!;
+    const k3 = key[(k + 3) & 3]!;
+    let i = srcStart;
+    let j = dstStart;
+    for (; i + 4 <= srcEnd; i += 4, j += 4) {
+      dst[j] = src[i]! ^ k0;
+      dst[j + 1] = src[i + 1]! ^ k1;
+      dst[j + 2] = src[i + 2]! ^ k2;
+      dst[j + 3] = src[i + 3]! ^ k3;
     }
+    for (let r = 0; i < srcEnd; i++, j++, r++) dst[j] = src[i]! ^ key[(k + r) & 3]!;
     return;
   }
   if (xorWithWasm(dst, dstStart, src, srcStart, srcEnd, keyWordLE(key, keyOffset & 3))) return;
