@@ -570,8 +570,18 @@ export async function serve(
   const tcpSockets = new Set<Socket>();
   /** HTTP-level sockets (TLS sockets for wss) that have not sent an upgrade request. */
   const idle = new Set<Duplex>();
-  /** Sockets whose opening handshake finished (accepted or answered with an error). */
-  const settled = new WeakSet<Duplex>();
+  /**
+   * The handshake deadline of each socket whose opening handshake has not
+   * finished yet; cleared as soon as it is accepted or answered with an
+   * error, so an open connection keeps no timer.
+   */
+  const deadlines = new Map<Duplex, ReturnType<typeof setTimeout>>();
+  const settle = (socket: Duplex): void => {
+    const timer = deadlines.get(socket);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    deadlines.delete(socket);
+  };
   let closing = false;
 
   server.on('connection', (socket: Socket) => {
@@ -583,11 +593,15 @@ export async function serve(
   // trickles its request head a byte at a time (slowloris) is dropped too.
   server.on(tls !== undefined ? 'secureConnection' : 'connection', (socket: Socket) => {
     idle.add(socket);
-    const timer = setTimeout(() => {
-      if (!settled.has(socket)) socket.destroy();
-    }, handshakeTimeout);
+    deadlines.set(
+      socket,
+      setTimeout(() => {
+        deadlines.delete(socket);
+        socket.destroy();
+      }, handshakeTimeout),
+    );
     socket.once('close', () => {
-      clearTimeout(timer);
+      settle(socket);
       idle.delete(socket);
     });
   });
@@ -624,7 +638,7 @@ export async function serve(
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     idle.delete(socket);
     if (closing) {
-      settled.add(socket);
+      settle(socket);
       socket.on('error', noop);
       socket.end(buildErrorResponse(503, 'Server is shutting down'));
       socket.resume();
@@ -636,7 +650,7 @@ export async function serve(
     connection.opened.then(
       () => {
         pending.delete(connection);
-        settled.add(socket);
+        settle(socket);
         connections.add(connection);
         const done = (): void => {
           connections.delete(connection);
@@ -655,7 +669,7 @@ export async function serve(
       },
       () => {
         pending.delete(connection);
-        settled.add(socket);
+        settle(socket);
       },
     );
   });

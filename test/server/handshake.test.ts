@@ -315,6 +315,23 @@ void describe('limits on the request head', { timeout: 30_000 }, () => {
     }
   });
 
+  void test('an accepted connection keeps no handshake timer', async () => {
+    const server = await echoServer({ handshakeTimeout: 60_000 });
+    const timers = (): number =>
+      process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const clients: WebSocket[] = [];
+    try {
+      const before = timers();
+      for (let i = 0; i < 20; i++) clients.push(await wsOpen(server.url));
+      await echoOnce(clients[19]!, 'alive');
+      // One deadline per accepted socket would leave 20 more timers running for a minute.
+      assert.ok(timers() - before < 5, `${timers() - before} more timers for 20 open connections`);
+    } finally {
+      for (const ws of clients) ws.terminate();
+      await server.close();
+    }
+  });
+
   void test('a connection that sends nothing is dropped at the handshake deadline', async () => {
     const server = await echoServer({ handshakeTimeout: 200 });
     try {
