@@ -10,6 +10,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { randomFillSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { frame, readHead } from './wire.js';
 
@@ -30,6 +31,8 @@ export interface ClientResult {
   maxRss: number;
   /** RSS once the implementation was loaded and connected, before the measured part, bytes. */
   baseRss: number;
+  /** Write system calls during the measured part (0 where the platform does not tell). */
+  writes: number;
   [key: string]: number;
 }
 
@@ -117,7 +120,19 @@ let baseRss = 0;
 let ms = 0;
 let cpu = 0;
 
+/** Write system calls of this process so far (Linux /proc/self/io), 0 where unknown. */
+function writeCalls(): number {
+  try {
+    return Number(/syscw:\s*(\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+let w0 = 0;
+let writes = 0;
+
 function begin(): void {
+  w0 = writeCalls();
   baseRss = process.memoryUsage.rss();
   c0 = process.cpuUsage();
   t0 = performance.now();
@@ -127,6 +142,7 @@ function end(): void {
   ms = performance.now() - t0;
   const c = process.cpuUsage(c0);
   cpu = c.user + c.system;
+  writes = w0 > 0 ? writeCalls() - w0 : 0;
 }
 
 function finish(extra: Record<string, number> = {}): void {
@@ -135,6 +151,7 @@ function finish(extra: Record<string, number> = {}): void {
     cpu,
     baseRss,
     maxRss: process.resourceUsage().maxRSS * 1024,
+    writes,
     ...extra,
   };
   process.send!({ type: 'result', result }, () => process.exit(0));

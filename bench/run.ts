@@ -7,7 +7,7 @@
  *
  *   npm run bench                   full run (medians of 3 runs)
  *   npm run bench -- --quick        one run, smaller sizes
- *   npm run bench -- --only=a,c     some scenarios (a b c d e f g)
+ *   npm run bench -- --only=a,c     some scenarios (a b c d e f g h)
  *   npm run bench -- --runs=5       more runs
  *   npm run bench -- --impls=wsstream,ws+bufferutil
  *   npm run bench -- --cpu-prof     write a CPU profile of every wsstream process to .tmp/prof/
@@ -19,6 +19,7 @@ import { cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClientResult, Job } from './client.js';
+import type { FloorResult } from './streams-floor.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -26,7 +27,7 @@ const flag = (name: string): string | undefined =>
   args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`))?.split('=')[1] ??
   (args.includes(`--${name}`) ? '' : undefined);
 const quick = flag('quick') !== undefined;
-const only = new Set((flag('only') ?? 'a,b,c,d,e,f,g').split(',').filter(Boolean));
+const only = new Set((flag('only') ?? 'a,b,c,d,e,f,g,h').split(',').filter(Boolean));
 const profile = flag('cpu-prof') !== undefined;
 const PROFILE_ARGS = ['--cpu-prof', '--cpu-prof-dir=.tmp/prof'];
 const runs = Number(flag('runs') ?? (quick ? 1 : 3));
@@ -292,6 +293,8 @@ async function main(): Promise<void> {
   let floodId = 0;
 
   const rEcho = only.has('a') ? row(`(a) echo 64 B, window ${WINDOW}`, 'msg/s', true) : undefined;
+  const rEchoc = only.has('a') ? row('(a) echo, client CPU', 'µs/msg', false) : undefined;
+  const rEchow = only.has('a') ? row('(a) echo, client write calls', '/msg', false) : undefined;
   const rP50 = only.has('b') ? row('(b) ping-pong p50', 'µs', false) : undefined;
   const rP99 = only.has('b') ? row('(b) ping-pong p99', 'µs', false) : undefined;
   const dl = `download ${size.download / MiB} MiB`;
@@ -330,6 +333,8 @@ async function main(): Promise<void> {
       const o = await runClient(ref, impl, 'echo', { count: size.echo, window: WINDOW });
       if (failed(rEcho, impl, o)) continue;
       add(rEcho!, impl, size.echo / (o.result!.ms / 1000));
+      add(rEchoc!, impl, o.result!.cpu / size.echo);
+      if (o.result!.writes > 0) add(rEchow!, impl, o.result!.writes / size.echo);
       load(rEcho, o);
       log(`  (a) ${impl}: ${fmt(size.echo / (o.result!.ms / 1000))} msg/s`);
     }
@@ -470,6 +475,15 @@ async function main(): Promise<void> {
     }
   }
 
+  // (h) the runtime's own cost: WHATWG streams with no socket and no protocol.
+  const floors: FloorResult[] = [];
+  if (only.has('h')) {
+    for (let run = 1; run <= runs; run++) {
+      log(`streams floor, run ${run}/${runs}`);
+      floors.push(await runFloor());
+    }
+  }
+
   // ---- output ----
   const out: string[] = [];
   out.push(`Machine: ${describeMachine()}`);
@@ -488,6 +502,24 @@ async function main(): Promise<void> {
         .replace(/ \| ref. server CPU \|/, ' |')
         .replace(/\|---:\|\n/, '|\n')
         .replace(/ \|  \|$/gm, ' |'),
+    );
+  }
+
+  if (floors.length > 0) {
+    const med = (k: keyof FloorResult): string => fmt(median(floors.map((f) => f[k])));
+    out.push(
+      [
+        `### (h) The runtime's floor: WHATWG streams alone (Node ${nodeVersion})`,
+        '',
+        'No socket, no protocol: a message enqueued, read and written to a sink that completes at once (highWaterMark 1, as WebSocketStream); every WebSocketStream on this runtime pays at least this.',
+        '',
+        '| measure | value |',
+        '|---|---:|',
+        `| read + write per message, one stream pair, ns | ${med('onePair')} |`,
+        `| read + write per message, over 1,000 live stream pairs, ns | ${med('manyPairs')} |`,
+        `| heap of one readable + writable pair piped together, bytes | ${med('pipedPairBytes')} |`,
+        '',
+      ].join('\n'),
     );
   }
 
@@ -537,6 +569,19 @@ async function main(): Promise<void> {
   }
   out.push(t.join('\n'), '');
   process.stdout.write(out.join('\n'));
+}
+
+/** (h): one run of streams-floor.js in its own process, on the benchmarked node binary. */
+function runFloor(): Promise<FloorResult> {
+  const child = fork(join(here, 'streams-floor.js'), [], {
+    execPath: nodeBin,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: ['--expose-gc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('message', (m: { result: FloorResult }) => resolve(m.result));
+    child.once('exit', (code) => reject(new Error(`streams-floor.js exited with ${code}`)));
+  });
 }
 
 /** Stops a server process by closing its IPC channel, so that it exits normally (and writes its profile). */

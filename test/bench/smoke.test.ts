@@ -22,5 +22,21 @@ test('bench --quick --only=a prints a table with a wsstream column', async () =>
     stdout,
     /^\| \(a\) echo 64 B, window 100, msg\/s \| [\d,]+ \(\d\.\d\d\) \| [\d,]+ \(\d\.\d\d\) \|/m,
   );
+  // Client CPU and write system calls per message (Linux tells the latter; each implementation makes one per message here).
+  assert.match(stdout, /^\| \(a\) echo, client CPU, µs\/msg \| [\d.,]+ \(\d\.\d\d\) \|/m);
+  assert.match(stdout, /^\| \(a\) echo, client write calls, \/msg \| 1\.00 \(1\.00\) \|/m);
   assert.match(stdout, /^### Targets/m);
+});
+
+test('bench --only=h prints the streams floor of the runtime', async () => {
+  await run('npx', ['tsc', '-p', 'bench/tsconfig.json'], { timeout: 60_000 });
+  const { stdout } = await run('node', ['.tmp/bench-build/run.js', '--only=h', '--runs=1'], {
+    timeout: 60_000,
+  });
+  assert.match(stdout, /^### \(h\) The runtime's floor: WHATWG streams alone \(Node v\d+/m);
+  assert.match(stdout, /^\| read \+ write per message, one stream pair, ns \| [\d,]+ \|/m);
+  assert.match(
+    stdout,
+    /^\| heap of one readable \+ writable pair piped together, bytes \| [\d,]+ \|/m,
+  );
 });
