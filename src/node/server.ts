@@ -30,7 +30,12 @@ import {
   validateUserHeaders,
   type RequestLike,
 } from '../core/handshake.js';
-import { Session, type SessionOptions, type WebSocketMessage } from '../streams/session.js';
+import {
+  readBatchWrites,
+  Session,
+  type SessionOptions,
+  type WebSocketMessage,
+} from '../streams/session.js';
 import {
   createWebSocketError,
   readCloseInfo,
@@ -477,6 +482,7 @@ export function upgrade(
   head: Uint8Array,
   options: UpgradeOptions = {},
 ): WebSocketConnection {
+  readBatchWrites(options.batchWrites);
   return new WebSocketConnection(request, socket, head, options);
 }
 
@@ -553,6 +559,7 @@ export async function serve(
   options: ServeOptions,
   handler: (connection: WebSocketConnection) => void | Promise<void>,
 ): Promise<WebSocketServer> {
+  readBatchWrites(options.batchWrites);
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT;
   const httpOptions = { maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE };
   const tls = options.tls;

@@ -102,10 +102,21 @@ export class ReadRelay {
   }
 }
 
+/**
+ * Most bytes of frames one turn's batch of writes may hold: 64 KiB (see
+ * `batchWrites`). A write that would take the batch past it waits for the
+ * operating system, as writes do without batching; so does every write while
+ * an earlier batch still waits for the kernel to take it.
+ */
+export const BATCH_LIMIT = 64 * 1024;
+
 export class SocketTransport implements Transport {
   readonly socket: Socket;
   readonly #relay: ReadRelay | undefined;
   #attached = false;
+  /** The socket is corked for this turn's batch; it is uncorked on the next tick. */
+  #batching = false;
+  #batchBytes = 0;
 
   /**
    * `socket` must be paused; the session resumes it when the readable wants
@@ -129,13 +140,39 @@ export class SocketTransport implements Transport {
     if (socket.destroyed) queueMicrotask(() => h.close());
   }
 
-  write(chunks: Uint8Array[], callback: (error?: Error | null) => void): boolean {
+  write(
+    chunks: Uint8Array[],
+    callback: (error?: Error | null) => void,
+    batch = false,
+  ): boolean | 'batched' {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) {
       callback(new Error('The socket is closed'));
       return false;
     }
     const n = chunks.length;
+    if (batch) {
+      let size = 0;
+      for (let i = 0; i < n; i++) size += chunks[i]!.length;
+      // Join this turn's batch; start one only when the kernel took everything before.
+      if (
+        this.#batching
+          ? this.#batchBytes + size <= BATCH_LIMIT
+          : socket.writableLength === 0 && size <= BATCH_LIMIT
+      ) {
+        if (!this.#batching) {
+          this.#batching = true;
+          socket.cork();
+          // After the microtasks of this turn (where the writable hands over the
+          // next chunks), before any I/O: one writev for the whole batch.
+          process.nextTick(this.#flushBatch);
+        }
+        this.#batchBytes += size;
+        for (let i = 0; i < n - 1; i++) socket.write(chunks[i]!);
+        socket.write(chunks[n - 1]!, callback);
+        return 'batched';
+      }
+    }
     if (n === 1) {
       socket.write(chunks[0]!, callback);
     } else {
@@ -149,6 +186,12 @@ export class SocketTransport implements Transport {
     // the call (a write that did not complete at once stays counted until it does).
     return socket.writableLength === 0 && !socket.destroyed;
   }
+
+  readonly #flushBatch = (): void => {
+    this.#batching = false;
+    this.#batchBytes = 0;
+    this.socket.uncork();
+  };
 
   pause(): void {
     this.socket.pause();

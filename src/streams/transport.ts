@@ -33,8 +33,21 @@ export interface Transport {
    * operating system, or with an error if that can no longer happen. Returns
    * true when they were all handed to the operating system before returning
    * (`callback` still runs, without an error); anything else means "not yet".
+   *
+   * With `batch`, the chunks may instead join the batch of the current turn
+   * of the event loop: every chunk written so in one turn is handed to the
+   * operating system in one system call at the end of the turn, before any
+   * I/O or timer is processed. The transport then returns 'batched' (and
+   * `callback` runs once the batch was handed over). It does so only while
+   * nothing it was given earlier is still waiting for the operating system
+   * and the batch stays within a bound of its own, so what a batched write
+   * leaves in user space is bounded too.
    */
-  write(chunks: Uint8Array[], callback: (error?: Error | null) => void): boolean | void;
+  write(
+    chunks: Uint8Array[],
+    callback: (error?: Error | null) => void,
+    batch?: boolean,
+  ): boolean | 'batched' | void;
   /** Stops reading: the kernel's receive window then fills and the peer's writes block. */
   pause(): void;
   /** Resumes reading. */

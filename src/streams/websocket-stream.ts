@@ -12,7 +12,7 @@ import {
   type WebSocketStreamOptions,
 } from './options.js';
 import { ConnectionLifecycle, type WebSocketOpenInfo } from './lifecycle.js';
-import { Session } from './session.js';
+import { readBatchWrites, Session } from './session.js';
 import {
   createWebSocketError,
   readCloseInfo,
@@ -116,6 +116,7 @@ export class WebSocketStream {
     // Fail on bad limits now, not after connecting.
     connection();
     if (options.closeTimeout !== undefined) readTimeout(options.closeTimeout, 'closeTimeout', 0);
+    readBatchWrites(options.batchWrites);
 
     const life = this.#life;
     if (signal?.aborted === true) {

@@ -151,3 +151,36 @@ void describe('wss: handshake limits', { timeout: 20_000 }, () => {
     }
   });
 });
+
+void describe('echo with batchWrites', { timeout: 30_000 }, () => {
+  void test('serve() rejects a batchWrites that is not a boolean', async () => {
+    await assert.rejects(
+      serve({ host: '127.0.0.1', batchWrites: 1 as unknown as boolean }, () => {}),
+      { name: 'TypeError', message: /batchWrites must be a boolean/ },
+    );
+  });
+
+  void test('a ws client gets 5,000 messages back in order, sent in one burst', async () => {
+    const server = await echoServer({ batchWrites: true });
+    try {
+      const ws = await wsOpen(server.url);
+      const got: string[] = [];
+      const done = new Promise<void>((resolve) => {
+        ws.on('message', (data: Buffer) => {
+          got.push(data.toString());
+          if (got.length === 5000) resolve();
+        });
+      });
+      for (let i = 0; i < 5000; i++) ws.send(`${i}:${'z'.repeat(i % 200)}`);
+      await done;
+      assert.deepEqual(
+        got,
+        Array.from({ length: 5000 }, (_, i) => `${i}:${'z'.repeat(i % 200)}`),
+      );
+      ws.close();
+      await once(ws, 'close');
+    } finally {
+      await server.close();
+    }
+  });
+});
