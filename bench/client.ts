@@ -3,7 +3,7 @@
  * implementation. Started by run.ts with a JSON job in argv[2]; sends one
  * `result` message over IPC and exits.
  *
- * Implementations: wsstream, ws, ws+bufferutil (the same code; run.ts sets
+ * Implementations: wsstream, wsstream-batch (the option batchWrites), ws, ws+bufferutil (the same code; run.ts sets
  * WS_NO_BUFFER_UTIL for plain ws), undici-ws (WebSocket), undici-wss
  * (WebSocketStream), net (raw node:net: the ceiling) and ref (a raw RFC 6455
  * client, the fixed client of the server-side scenarios).
@@ -59,9 +59,14 @@ interface EventSocket {
 type StreamCtor = new (url: string) => StreamSocket;
 
 async function streamCtor(): Promise<StreamCtor> {
-  if (job.impl === 'wsstream') {
+  if (job.impl === 'wsstream' || job.impl === 'wsstream-batch') {
     const m = await import('wsstream');
-    return m.WebSocketStream;
+    const batchWrites = job.impl === 'wsstream-batch';
+    return class extends m.WebSocketStream {
+      constructor(url: string) {
+        super(url, { batchWrites });
+      }
+    };
   }
   const m = (await import('undici')) as unknown as { WebSocketStream: StreamCtor };
   return m.WebSocketStream;
@@ -110,7 +115,7 @@ async function eventFactory(): Promise<(url: string) => EventSocket> {
   };
 }
 
-const isStreams = job.impl === 'wsstream' || job.impl === 'undici-wss';
+const isStreams = job.impl.startsWith('wsstream') || job.impl === 'undici-wss';
 
 // ---- measurement ------------------------------------------------------------
 

@@ -67,10 +67,18 @@ const FLOOD_RATE = 5_000_000;
 /** (e): a client whose RSS passes this is killed. */
 const RSS_CAP = GiB;
 
-const CLIENTS = ['wsstream', 'ws', 'ws+bufferutil', 'undici-ws', 'undici-wss'] as const;
+const CLIENTS = [
+  'wsstream',
+  'wsstream-batch',
+  'ws',
+  'ws+bufferutil',
+  'undici-ws',
+  'undici-wss',
+] as const;
 const implFilter = flag('impls')?.split(',');
 const LABEL: Record<string, string> = {
   wsstream: 'wsstream',
+  'wsstream-batch': 'wsstream batchWrites',
   ws: 'ws',
   'ws+bufferutil': 'ws+bufferutil',
   'undici-ws': 'undici WebSocket',
@@ -91,7 +99,7 @@ function startServer(script: string, argv: string[] = []): Promise<Server> {
   const child = fork(join(here, script), argv, {
     execPath: nodeBin,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: profile && argv[0] === 'wsstream' ? PROFILE_ARGS : [],
+    execArgv: profile && argv[0]?.startsWith('wsstream') === true ? PROFILE_ARGS : [],
   });
   const floods = new Map<string, number>();
   let cpuWaiter: ((v: { cpu: number; rss: number }) => void) | null = null;
@@ -168,7 +176,7 @@ async function runClient(
     execPath: nodeBin,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env,
-    execArgv: profile && impl === 'wsstream' ? PROFILE_ARGS : [],
+    execArgv: profile && impl.startsWith('wsstream') ? PROFILE_ARGS : [],
   });
   let peakRss = 0;
   let killed: string | undefined;
@@ -428,9 +436,13 @@ async function main(): Promise<void> {
     sRows.push(r);
     return r;
   };
-  const servers = ['wsstream', 'ws'];
+  const servers = ['wsstream', 'wsstream-batch', 'ws'].filter(
+    (s) => s === 'ws' || implFilter === undefined || implFilter.includes(s),
+  );
+  let gEchoRow: Row | undefined;
   if (only.has('g')) {
     const gEcho = srow(`(g) echo 64 B, window ${WINDOW}`, 'msg/s', true);
+    gEchoRow = gEcho;
     const gDl = srow(`(g) download ${size.download / MiB} MiB as 64 KiB`, 'MB/s', true);
     const gDlc = srow('(g) download, server CPU', 's/GB', false);
     const gOpen = srow(`(g) ${size.conns} concurrent connections, opened`, '/s', true);
@@ -539,11 +551,20 @@ async function main(): Promise<void> {
     return r!.higherBetter ? va > vb : va < vb;
   };
   for (const r of [...rows, ...sRows]) {
-    if (r === rFh) continue;
+    if (r === rFh || r === rEchow) continue;
     const [a, b] = sRows.includes(r) ? ['wsstream', 'ws'] : ['wsstream', 'ws+bufferutil'];
     check(
       ahead(r, a, b),
       `${r.label}: wsstream ${fmt(value(r, a))} vs ${sRows.includes(r) ? 'ws server' : 'ws+bufferutil'} ${fmt(value(r, b))} ${r.unit}`,
+    );
+  }
+  // The option batchWrites, where it matters: many small messages.
+  for (const r of [rEcho, rEchoc, rP50, rP99, gEchoRow]) {
+    if (r === undefined || !r.values.has('wsstream-batch')) continue;
+    const b = sRows.includes(r) ? 'ws' : 'ws+bufferutil';
+    check(
+      ahead(r, 'wsstream-batch', b),
+      `${r.label}, with batchWrites: wsstream ${fmt(value(r, 'wsstream-batch'))} vs ${sRows.includes(r) ? 'ws server' : 'ws+bufferutil'} ${fmt(value(r, b))} ${r.unit}`,
     );
   }
   for (const r of [rD64, rD1m]) {

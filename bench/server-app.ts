@@ -1,6 +1,6 @@
 /**
  * The server under test for the server-side scenarios (g): wsstream's
- * serve() or ws's WebSocketServer, in its own process, written the way an
+ * serve() (wsstream-batch: with batchWrites) or ws's WebSocketServer, in its own process, written the way an
  * application would use each. Paths:
  *   /echo                   echoes every message
  *   /download?size&total    after the client's first message, sends `total` bytes as `size`-byte messages
@@ -23,9 +23,9 @@ function paramsOf(req: IncomingMessage): { path: string; size: number; total: nu
   };
 }
 
-async function startWsstream(): Promise<number> {
+async function startWsstream(batchWrites: boolean): Promise<number> {
   const { serve } = await import('wsstream/server');
-  const server = await serve({ host: '127.0.0.1' }, async (connection) => {
+  const server = await serve({ host: '127.0.0.1', batchWrites }, async (connection) => {
     const { readable, writable } = await connection.opened;
     const { path, size, total } = paramsOf(connection.request);
     if (path === '/echo') {
@@ -77,7 +77,7 @@ async function startWs(): Promise<number> {
   return typeof address === 'object' && address !== null ? address.port : 0;
 }
 
-const port = impl === 'ws' ? await startWs() : await startWsstream();
+const port = impl === 'ws' ? await startWs() : await startWsstream(impl === 'wsstream-batch');
 send({ type: 'ready', port });
 
 process.on('message', (msg: { type: string }) => {
