@@ -47,6 +47,7 @@ const OPTIONS = {
   'max-message-size': { type: 'string' },
   'ping-interval': { type: 'string' },
   'handshake-timeout': { type: 'string' },
+  'batch-writes': { type: 'boolean' },
 } as const;
 
 /** Runs `connect`; resolves with the exit code. */
@@ -101,6 +102,8 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
   if (handshakeTimeout !== undefined) {
     options.handshakeTimeout = parsePositiveDuration(handshakeTimeout, '--handshake-timeout');
   }
+
+  if (flag(values, 'batch-writes')) options.batchWrites = true;
 
   let ws: WebSocketStream;
   try {

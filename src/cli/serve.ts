@@ -37,6 +37,7 @@ const OPTIONS = {
   key: { type: 'string' },
   'max-message-size': { type: 'string' },
   'ping-interval': { type: 'string' },
+  'batch-writes': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
@@ -96,6 +97,8 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
   const pingInterval = str(values, 'ping-interval');
   if (pingInterval !== undefined)
     options.pingInterval = parsePositiveDuration(pingInterval, '--ping-interval');
+
+  if (flag(values, 'batch-writes')) options.batchWrites = true;
 
   const quiet = flag(values, 'quiet');
   const log = (line: string): void => {

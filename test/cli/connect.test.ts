@@ -169,6 +169,25 @@ describe('connect', () => {
   });
 });
 
+describe('connect --batch-writes', () => {
+  it('20,000 lines arrive at the server as 20,000 messages, in order', async () => {
+    expectConnection();
+    behave = () => {};
+    const lines = Array.from({ length: 20_000 }, (_, i) => `line ${i} ${'x'.repeat(i % 50)}`);
+    const r = await run(
+      ['connect', '--line', '--batch-writes', '--exit-on-eof', url],
+      lines.join('\n') + '\n',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const seen = await lastSeen;
+    assert.deepEqual(
+      seen.messages.map((m) => m.data.toString()),
+      lines,
+    );
+    assert.ok(seen.messages.every((m) => !m.binary));
+  });
+});
+
 describe('connect: exit codes, close code and reason on stderr', () => {
   it('0 for 1001 Going Away', async () => {
     behave = (ws) => ws.close(1001, 'restart');
