@@ -48,8 +48,8 @@ Options:
                          the connection if nothing comes back (default off)
       --handshake-timeout DURATION  give up connecting after this (default 30s)
       --batch-writes     send the messages of one turn of the event loop in one
-                         system call (many short lines go two to three times as fast);
-                         a write then counts as done once it joined the batch
+                         system call: many short lines go two to three times as
+                         fast; a write then counts as done once it joined the batch
   -h, --help             this help
 
 SIZE: bytes, or with k, M, G (powers of 1024). DURATION: seconds, or with ms, s, m.
