@@ -104,6 +104,15 @@ const DIRECT_READ_MIN = 32 * 1024;
  */
 const HEADER_READ_AFTER = 256 * 1024;
 
+/**
+ * Once we started closing, messages the readable has not asked for yet are
+ * kept up to this many bytes (UTF-16 units for text) and discarded past it:
+ * 1 MiB. A reader that is a step behind loses nothing the peer sent before it
+ * saw our Close, while an application that stopped reading cannot make us
+ * hold more than this as we read on to find the peer's Close.
+ */
+const CLOSING_HOLD_LIMIT = 1 << 20;
+
 /** The longest frame header (RFC 6455 5.2: 2 + 8 length bytes + 4 mask bytes). */
 const MAX_HEADER_SIZE = 14;
 
@@ -162,6 +171,8 @@ export class Session {
   #endPull: (() => void) | null = null;
   /** We started the closing handshake: read on regardless of demand, to find the peer's Close. */
   #closing = false;
+  /** Bytes of messages kept since then beyond what the readable asked for (see CLOSING_HOLD_LIMIT). */
+  #closingHeld = 0;
   /** The outcome is settled (closed resolved or rejected). */
   #settled = false;
   /** The error of an unclean close: the one object that errors both streams and rejects `closed`. */
@@ -403,12 +414,15 @@ export class Session {
       case 'text':
       case 'binary':
         if (this.#readableDone || this.#closeWhenDrained) return;
-        // Once we are closing, read on to find the peer's Close, keeping only what the readable asks for.
+        // Once we are closing, we read on to find the peer's Close: beyond what
+        // the readable asks for, keep a bounded amount and discard the rest.
         if (
           this.#closing &&
           (this.#inboxHead < this.#inbox.length || (this.#rc.desiredSize ?? 0) <= 0)
         ) {
-          return;
+          const size = event.data.length;
+          if (this.#closingHeld + size > CLOSING_HOLD_LIMIT) return;
+          this.#closingHeld += size;
         }
         this.#inbox.push(event.data);
         return;

@@ -267,6 +267,52 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
     assert.deepEqual(await reader.read(), { value: undefined, done: true });
   });
 
+  void it('messages the server sent before it saw our Close stay readable, though nobody read them yet', async () => {
+    const { wss, readable, peer } = await connect();
+    const sent = ['one', 'two', 'three', 'four', new Uint8Array(100_000).fill(5)];
+    // Every message is in the server's socket before our Close leaves.
+    await Promise.all(
+      sent.map(
+        (m) =>
+          new Promise<void>((resolve, reject) =>
+            peer.ws.send(m, (e) => (e ? reject(e) : resolve())),
+          ),
+      ),
+    );
+    wss.close({ closeCode: 1000 });
+    assert.deepEqual(await within(wss.closed, 5000, 'closed'), { closeCode: 1000, reason: '' });
+    const got: Array<string | Uint8Array> = [];
+    const reader = readable.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) got.push(r.value);
+    assert.deepEqual(got, sent);
+  });
+
+  void it('after our Close, what nobody reads is kept up to 1 MiB and discarded past it, so the handshake still completes', async () => {
+    const { wss, readable, peer } = await connect();
+    const count = 12; // 3 MiB
+    await Promise.all(
+      Array.from(
+        { length: count },
+        (_, i) =>
+          new Promise<void>((resolve, reject) =>
+            peer.ws.send(new Uint8Array(256 * 1024).fill(i), (e) => (e ? reject(e) : resolve())),
+          ),
+      ),
+    );
+    wss.close();
+    assert.deepEqual(await within(wss.closed, 5000, 'closed'), { closeCode: 1005, reason: '' });
+    let held = 0;
+    let messages = 0;
+    const reader = readable.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      held += r.value.length;
+      messages++;
+    }
+    // The one message in the readable's queue, then at most 1 MiB more; the rest was discarded.
+    assert.ok(messages >= 1 && messages < count, `${messages} messages kept`);
+    assert.ok(held <= 256 * 1024 + 1024 * 1024, `${held} bytes kept`);
+  });
+
   void it('the server drops TCP: both streams error and closed rejects with the same WebSocketError (1006)', async () => {
     const { wss, readable, writable, peer } = await connect();
     const reader = readable.getReader();
