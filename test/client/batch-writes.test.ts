@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { WebSocketStream } from '../../src/index.js';
+import { WebSocketError, WebSocketStream } from '../../src/index.js';
 import { BATCH_LIMIT } from '../../src/node/socket-transport.js';
 import {
   acceptHandshake,
@@ -191,5 +191,41 @@ void describe('batchWrites: send backpressure still reaches TCP', { timeout: 60_
     serverSocket!.destroy();
     await wss.closed.catch(() => {});
     await within(producer, 5000, 'producer ends');
+  });
+
+  void it('the connection drops with a batch in the socket: pending writes reject with the error of closed (1006)', async () => {
+    serverSocket = undefined;
+    const wss = new WebSocketStream(server.url, { batchWrites: true });
+    const { writable } = await within(wss.opened, 5000, 'opened');
+    await waitUntil(() => serverSocket !== undefined, 5000, 'server ready');
+    const writer = writable.getWriter();
+    const chunk = new Uint8Array(1000);
+    const outcomes: Array<Promise<{ ok: boolean; error?: unknown }>> = [];
+    // Enough to fill the kernel's buffers, so that later writes wait.
+    for (let i = 0; i < 20_000; i++) {
+      outcomes.push(
+        writer.write(chunk).then(
+          () => ({ ok: true }),
+          (error: unknown) => ({ ok: false, error }),
+        ),
+      );
+    }
+    await waitUntil(() => lastTransport().bufferedAmount > 0, 5000, 'writes back up');
+    serverSocket!.destroy();
+    const error = await wss.closed.then(
+      () => assert.fail('closed should reject'),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof WebSocketError);
+    assert.equal(error.closeCode, 1006);
+    const results = await within(Promise.all(outcomes), 10_000, 'every write settles');
+    const failed = results.filter((r) => !r.ok);
+    assert.ok(failed.length > 0, 'some writes were pending');
+    assert.ok(
+      results.slice(0, 10).every((r) => r.ok),
+      'the first writes went through',
+    );
+    for (const r of failed)
+      assert.equal(r.error, error, 'a pending write rejects with the same error');
   });
 });
