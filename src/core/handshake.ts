@@ -60,11 +60,28 @@ export class HandshakeError extends Error {
 
 // ---- keys ------------------------------------------------------------------
 
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** Standard base64 with padding (RFC 4648 4). */
 function toBase64(bytes: Uint8Array): string {
   let s = '';
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
-  return btoa(s);
+  const n = bytes.length;
+  let i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    s += BASE64[v >>> 18]! + BASE64[(v >>> 12) & 63]! + BASE64[(v >>> 6) & 63]! + BASE64[v & 63]!;
+  }
+  if (i + 1 === n) {
+    const v = bytes[i]! << 16;
+    s += BASE64[v >>> 18]! + BASE64[(v >>> 12) & 63]! + '==';
+  } else if (i + 2 === n) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
+    s += BASE64[v >>> 18]! + BASE64[(v >>> 12) & 63]! + BASE64[(v >>> 6) & 63]! + '=';
+  }
+  return s;
 }
+
+const utf8Encoder = new TextEncoder();
 
 /**
  * Random bytes for keys, fetched 1 KiB (64 keys) at a time: one
@@ -90,7 +107,7 @@ export function generateKey(): string {
 
 /** Sec-WebSocket-Accept for `key`: base64(SHA-1(key + GUID)) (RFC 6455 4.2.2). */
 export function acceptKey(key: string): string {
-  return toBase64(sha1(new TextEncoder().encode(key + WEBSOCKET_GUID)));
+  return toBase64(sha1(utf8Encoder.encode(key + WEBSOCKET_GUID)));
 }
 
 /** RFC 6455 4.2.1: the key "when decoded, is 16 bytes in length". */
