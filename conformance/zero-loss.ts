@@ -22,6 +22,8 @@ export interface ZeroLossOptions {
   seed?: number;
   /** Called about every 64 MiB received. */
   onProgress?: (receivedBytes: number) => void;
+  /** Client and server both with `batchWrites`; default false. */
+  batchWrites?: boolean;
 }
 
 /** What each end counted. */
@@ -104,7 +106,12 @@ export async function zeroLoss(options: ZeroLossOptions): Promise<ZeroLossResult
   let serverConnection: WebSocketConnection | undefined;
   let serverClosed: Promise<{ closeCode: number; reason: string }> | undefined;
   const server = await serve(
-    { host: '127.0.0.1', port: 0, maxMessageSize: options.maxMessage * 3 },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      maxMessageSize: options.maxMessage * 3,
+      batchWrites: options.batchWrites ?? false,
+    },
     (connection) => {
       serverConnection = connection;
       serverClosed = connection.closed;
@@ -128,7 +135,10 @@ export async function zeroLoss(options: ZeroLossOptions): Promise<ZeroLossResult
     if (session) maxServerBuffered = Math.max(maxServerBuffered, session.transport.bufferedAmount);
   }, 5);
   try {
-    const ws = new WebSocketStream(server.url, { maxMessageSize: options.maxMessage * 3 });
+    const ws = new WebSocketStream(server.url, {
+      maxMessageSize: options.maxMessage * 3,
+      batchWrites: options.batchWrites ?? false,
+    });
     const { readable, writable } = await ws.opened;
     const writer = writable.getWriter();
     const reader = readable.getReader();
