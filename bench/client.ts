@@ -3,10 +3,11 @@
  * implementation. Started by run.ts with a JSON job in argv[2]; sends one
  * `result` message over IPC and exits.
  *
- * Implementations: wsstream, wsstream-batch (the option batchWrites), ws, ws+bufferutil (the same code; run.ts sets
- * WS_NO_BUFFER_UTIL for plain ws), undici-ws (WebSocket), undici-wss
- * (WebSocketStream), net (raw node:net: the ceiling) and ref (a raw RFC 6455
- * client, the fixed client of the server-side scenarios).
+ * Implementations: wsstream, wsstream-batch (with the option batchWrites),
+ * ws, ws+bufferutil (the same code; run.ts sets WS_NO_BUFFER_UTIL for plain
+ * ws), undici-ws (WebSocket), undici-wss (WebSocketStream), net (raw
+ * node:net: the ceiling) and ref (a raw RFC 6455 client, the fixed client of
+ * the server-side scenarios).
  */
 import { connect, type Socket } from 'node:net';
 import { randomFillSync } from 'node:crypto';
