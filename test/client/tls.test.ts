@@ -43,6 +43,26 @@ void describe('wss: with a self-signed certificate', { timeout: 30_000 }, () => 
     await echo(new WebSocketStream(server.url, { tls: { ca: cert } }));
   });
 
+  void it('batchWrites over TLS: 5,000 messages written in bursts come back in order', async () => {
+    const wss = new WebSocketStream(server.url, { tls: { ca: cert }, batchWrites: true });
+    const { readable, writable } = await within(wss.opened, 5000, 'opened');
+    const writer = writable.getWriter();
+    const sent = Array.from({ length: 5000 }, (_, i) => `${i}:${'t'.repeat(i % 300)}`);
+    const reader = readable.getReader();
+    const got: string[] = [];
+    const reading = (async () => {
+      while (got.length < sent.length) got.push((await reader.read()).value as string);
+    })();
+    for (let i = 0; i < sent.length; i++) {
+      if (i % 100 === 0) await writer.ready;
+      void writer.write(sent[i]);
+    }
+    await within(reading, 10_000, 'all echoes');
+    assert.deepEqual(got, sent);
+    wss.close({ closeCode: 1000 });
+    await within(wss.closed, 5000, 'closed');
+  });
+
   void it('accepted through tls.ca with servername localhost, and https: URLs become wss:', async () => {
     const wss = new WebSocketStream(`https://127.0.0.1:${server.port}/`, {
       tls: { ca: [Buffer.from(cert)], servername: 'localhost' },
