@@ -591,14 +591,10 @@ export async function serve(
   };
   let closing = false;
 
-  server.on('connection', (socket: Socket) => {
-    tcpSockets.add(socket);
-    socket.once('close', () => tcpSockets.delete(socket));
-  });
   // The handshake deadline runs from the moment the connection is accepted
   // (for wss, once TLS is up: the TLS handshake has its own), so a client that
   // trickles its request head a byte at a time (slowloris) is dropped too.
-  server.on(tls !== undefined ? 'secureConnection' : 'connection', (socket: Socket) => {
+  const accepted = (socket: Duplex): void => {
     idle.add(socket);
     deadlines.set(
       socket,
@@ -607,11 +603,26 @@ export async function serve(
         socket.destroy();
       }, handshakeTimeout),
     );
-    socket.once('close', () => {
-      settle(socket);
-      idle.delete(socket);
+  };
+  const gone = (socket: Duplex): void => {
+    settle(socket);
+    idle.delete(socket);
+  };
+  // One 'close' listener per socket ('close' comes once).
+  server.on('connection', (socket: Socket) => {
+    tcpSockets.add(socket);
+    if (tls === undefined) accepted(socket);
+    socket.on('close', () => {
+      tcpSockets.delete(socket);
+      if (tls === undefined) gone(socket);
     });
   });
+  if (tls !== undefined) {
+    server.on('secureConnection', (socket: Socket) => {
+      accepted(socket);
+      socket.on('close', () => gone(socket));
+    });
+  }
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     if (!socket.writable) {
       socket.destroy();

@@ -132,12 +132,13 @@ export class SocketTransport implements Transport {
     if (this.#attached) throw new Error('Transport already attached');
     this.#attached = true;
     const socket = this.socket;
-    if (this.#relay !== undefined) this.#relay.setHandler((chunk) => h.data(chunk), h);
-    else socket.on('data', (chunk: Buffer) => h.data(chunk));
-    socket.on('end', () => h.end());
-    socket.on('error', (error) => h.error(error));
-    socket.on('close', () => h.close());
-    if (socket.destroyed) queueMicrotask(() => h.close());
+    // The handlers are installed as they are: no wrapper per connection.
+    if (this.#relay !== undefined) this.#relay.setHandler(h.data, h);
+    else socket.on('data', h.data);
+    socket.on('end', h.end);
+    socket.on('error', h.error);
+    socket.on('close', h.close);
+    if (socket.destroyed) queueMicrotask(h.close);
   }
 
   write(
@@ -165,7 +166,7 @@ export class SocketTransport implements Transport {
           socket.cork();
           // After the microtasks of this turn (where the writable hands over the
           // next chunks), before any I/O: one writev for the whole batch.
-          process.nextTick(this.#flushBatch);
+          process.nextTick(SocketTransport.#flushBatch, this);
         }
         this.#batchBytes += size;
         for (let i = 0; i < n - 1; i++) socket.write(chunks[i]!);
@@ -187,11 +188,12 @@ export class SocketTransport implements Transport {
     return socket.writableLength === 0 && !socket.destroyed;
   }
 
-  readonly #flushBatch = (): void => {
-    this.#batching = false;
-    this.#batchBytes = 0;
-    this.socket.uncork();
-  };
+  /** Ends the turn's batch: one writev for everything corked since it started. */
+  static #flushBatch(transport: SocketTransport): void {
+    transport.#batching = false;
+    transport.#batchBytes = 0;
+    transport.socket.uncork();
+  }
 
   pause(): void {
     this.socket.pause();

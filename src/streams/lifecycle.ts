@@ -50,6 +50,20 @@ export class ConnectionLifecycle {
     this.state = 'done';
     this.#rejectOpened(error);
     this.#rejectClosed(error);
+    this.#releaseOpened();
+    this.#releaseClosed();
+  }
+
+  // A settled promise's resolving functions are of no more use: let them go
+  // rather than keep them for the connection's lifetime.
+  #releaseOpened(): void {
+    this.#resolveOpened = noop;
+    this.#rejectOpened = noop;
+  }
+
+  #releaseClosed(): void {
+    this.#resolveClosed = noop;
+    this.#rejectClosed = noop;
   }
 
   /** The handshake succeeded: `opened` fulfils with the session's streams, `closed` follows the session. */
@@ -60,10 +74,12 @@ export class ConnectionLifecycle {
       (info) => {
         this.state = 'done';
         this.#resolveClosed(info);
+        this.#releaseClosed();
       },
       (error: unknown) => {
         this.state = 'done';
         this.#rejectClosed(error);
+        this.#releaseClosed();
       },
     );
     this.#resolveOpened({
@@ -72,5 +88,6 @@ export class ConnectionLifecycle {
       extensions,
       protocol,
     });
+    this.#releaseOpened();
   }
 }

@@ -3,16 +3,19 @@
  * nothing of Node sockets (Deno and Bun adapters implement the same shape).
  */
 
-/** What the transport reports. */
+/**
+ * What the transport reports. A transport may call these as plain functions
+ * (not as methods of the object), e.g. by installing them as listeners.
+ */
 export interface TransportHandlers {
   /** Bytes arrived. The transport may reuse `chunk` after the call returns. */
-  data(chunk: Uint8Array): void;
+  data(this: void, chunk: Uint8Array): void;
   /** The peer closed its sending side (TCP FIN). */
-  end(): void;
+  end(this: void): void;
   /** The transport is fully closed; nothing more will be reported. */
-  close(): void;
+  close(this: void): void;
   /** An error; `close` follows. */
-  error(error: Error): void;
+  error(this: void, error: Error): void;
   /**
    * For transports that can choose where each read goes (Node's `onread`):
    * asked after every read, before the next. A buffer: read straight into it
@@ -20,9 +23,9 @@ export interface TransportHandlers {
    * {@link data}. A number: read at most that many bytes into the
    * transport's own buffer. Transports that cannot choose never ask.
    */
-  nextRead?(): Uint8Array | number;
+  nextRead?(this: void): Uint8Array | number;
   /** `n` bytes were read into the buffer the last {@link nextRead} returned. */
-  inPlace?(n: number): void;
+  inPlace?(this: void, n: number): void;
 }
 
 export interface Transport {
