@@ -48,7 +48,7 @@ export const closeCases: Case[] = [
     title: 'A message and Close 1000 in the same write',
     rule: `${ECHO_RULE}; 5.5.1: the Close is answered "as soon as practical", after which no data frame may be sent`,
     expected:
-      'Close echo 1000, preceded by the echo only if the application wrote it before the Close was answered (see the README)',
+      'Close echo 1000, preceded by the echo only if the application wrote it before the Close was answered (see docs/conformance.md)',
     async run(peer) {
       await peer.send(peer.frame(Op.TEXT, 'bye'), peer.closeFrame(1000));
       const first = await peer.read();

@@ -8,7 +8,7 @@ import { Op, randomBytes, randomText } from '../wire.js';
 const SIZES = [0, 125, 126, 127, 128, 65535, 65536, 16 * 1024 * 1024];
 const MIB16 = 16 * 1024 * 1024;
 
-/** Chop used over the wire for a size: 1 byte up to 64 KiB; 16 MiB in 1-byte writes would take hours, see the README. */
+/** Chop used over the wire for a size: 1 byte up to 64 KiB; 16 MiB in 1-byte writes would take hours, see docs/conformance.md. */
 function chopFor(size: number): number {
   return size <= 65536 ? 1 : 1021;
 }
