@@ -308,6 +308,8 @@ export class Session {
     this.#flow.inputClosed();
     this.#sender.transportClosed();
     this.#stopTimers();
+    // The core's CLOSED: the transport is gone (a reset may come without an end).
+    this.#conn.receiveEof();
     this.#outcome.transportClosed(this.#conn, this.#transportError);
   }
 
