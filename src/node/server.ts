@@ -6,6 +6,8 @@
  * event (what Express, Fastify and Hono's Node server hand out); `serve()`
  * runs a standalone server on top of it.
  */
+import './diagnostics.js';
+import type { WebSocketStats } from '../streams/statistics.js';
 import { readDictionary } from '../streams/dictionary.js';
 import {
   createServer as createHttpServer,
@@ -200,6 +202,7 @@ export class WebSocketConnection {
     this.request = request;
     this.#socket = socket;
     const life = this.#life;
+    life.describe(this, 'server', () => this.url);
     const s = socket as Socket;
     s.pause();
     /** Bytes the client sent after its request head, kept for the session. */
@@ -412,6 +415,15 @@ export class WebSocketConnection {
   /** Fulfils with `{closeCode, reason}` after a clean close; rejects with a WebSocketError otherwise. */
   get closed(): Promise<Required<WebSocketCloseInfo>> {
     return this.#life.closed;
+  }
+
+  /**
+   * A snapshot of the connection's counters (extension): messages and bytes in
+   * and out, socket bytes, what wsstream holds, the last ping's round trip.
+   * Zeros before the connection opened.
+   */
+  get stats(): WebSocketStats {
+    return this.#life.stats();
   }
 
   /** The client's address. */

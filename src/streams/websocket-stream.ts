@@ -7,6 +7,7 @@ import { Connection } from '../core/connection.js';
 import { isToken, validateUserHeaders } from '../core/handshake.js';
 import { getConnector } from './connector.js';
 import { readDictionary } from './dictionary.js';
+import type { WebSocketStats } from './statistics.js';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT,
   type HeadersInput,
@@ -106,7 +107,7 @@ export class WebSocketStream {
   constructor(url: string | URL, options?: WebSocketStreamOptions | null) {
     // WebIDL: `url` is a required argument; `undefined` given explicitly is
     // converted to the string "undefined" (a SyntaxError below), as in browsers.
-     
+
     if (arguments.length === 0) {
       throw new TypeError(
         "Failed to construct 'WebSocketStream': 1 argument required, but only 0 present",
@@ -117,6 +118,7 @@ export class WebSocketStream {
     const signal = readSignal(options.signal);
     const parsed = parseWebSocketUrl(url);
     this.#url = parsed.href;
+    this.#life.describe(this, 'client', () => this.#url);
     const protocols = readProtocols(options.protocols);
     const headers = readHeaders(options.headers);
     const handshakeTimeout = readTimeout(
@@ -174,6 +176,15 @@ export class WebSocketStream {
   /** The URL, serialized after conversion (http: → ws:, https: → wss:). */
   get url(): string {
     return this.#url;
+  }
+
+  /**
+   * A snapshot of the connection's counters (extension): messages and bytes in
+   * and out, socket bytes, what wsstream holds, the last ping's round trip.
+   * Zeros before the connection opened.
+   */
+  get stats(): WebSocketStats {
+    return this.#life.stats();
   }
 
   /** Fulfils with the streams once the handshake succeeded; rejects with a WebSocketError if it failed. */
