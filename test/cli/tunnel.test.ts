@@ -169,6 +169,21 @@ describe('an unreachable target', () => {
   });
 });
 
+describe('an unreachable WebSocket server', () => {
+  it('connect --listen resets each local connection it cannot tunnel, and keeps listening', async () => {
+    const l = await listenCli(`ws://127.0.0.1:${await closedPort()}/`);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const c = await dial(l.port);
+        assert.equal(await howItEnds(c), 'ECONNRESET');
+      }
+      await waitForLog(l, /- 127\.0\.0\.1:\d+ error: .*ECONNREFUSED/);
+    } finally {
+      assert.equal(await l.stop(), 0);
+    }
+  });
+});
+
 describe('Unix sockets', () => {
   it('unix: on both ends: a local Unix client reaches a Unix echo target', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wsstream-tunnel-'));
