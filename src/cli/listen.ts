@@ -17,6 +17,12 @@ import { reset, Tunnel } from './tunnel.js';
 const SHUTDOWN_REASON = 'shutting down';
 
 /**
+ * Milliseconds a shutdown waits for the open tunnels to end cleanly before it
+ * resets what is left: 5 s (as `serve`'s shutdown waits for its clients).
+ */
+export const SHUTDOWN_WAIT = 5_000;
+
+/**
  * Throws a UsageError if `url` or `options` (subprotocols, headers) would be
  * refused by every connection, before anything listens.
  */
@@ -119,7 +125,15 @@ export async function listenCommand(
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   const tunnels = [...open.entries()];
   for (const [ws] of tunnels) ws.close({ closeCode: 1000, reason: SHUTDOWN_REASON });
-  await Promise.all(tunnels.map(([, t]) => t.done));
+  // A referenced timer: it bounds the wait and keeps the process alive meanwhile (a socket's
+  // idle timeout, which ends a lingering tunnel, does not).
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(tunnels.map(([, t]) => t.done)),
+    new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_WAIT))),
+  ]);
+  clearTimeout(timer);
+  for (const [, t] of open) t.abort();
   await closed;
   return ExitCode.OK;
 }

@@ -138,6 +138,12 @@ export class Tunnel {
     return this.#upHeld + this.#downHeld + this.#socket.readableLength;
   }
 
+  /** Ends both sides at once: the socket is reset, the WebSocket closed without waiting. */
+  abort(): void {
+    reset(this.#socket);
+    this.#duplex.destroy();
+  }
+
   #start(): void {
     this.#connected = true;
     const socket = this.#socket;
