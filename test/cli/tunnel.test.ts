@@ -36,7 +36,7 @@ let server: Served;
 let listener: Listener;
 
 async function waitForLog(process: { log(): string }, pattern: RegExp): Promise<void> {
-  for (let i = 0; i < 200 && !pattern.test(process.log()); i++) await sleep(25);
+  for (let i = 0; i < 400 && !pattern.test(process.log()); i++) await sleep(25);
   assert.match(process.log(), pattern);
 }
 
