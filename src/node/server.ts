@@ -33,12 +33,8 @@ import {
   validateUserHeaders,
   type RequestLike,
 } from '../core/handshake.js';
-import {
-  readBatchWrites,
-  Session,
-  type SessionOptions,
-  type WebSocketMessage,
-} from '../streams/session.js';
+import { Session, type SessionOptions, type WebSocketMessage } from '../streams/session.js';
+import { readMilliseconds, validateSessionOptions } from '../streams/session-options.js';
 import {
   createWebSocketError,
   readCloseInfo,
@@ -115,19 +111,6 @@ export interface UpgradeOptions extends SessionOptions {
    * trickle their request head a byte at a time.
    */
   handshakeTimeout?: number;
-  /**
-   * Largest message accepted, in bytes; default 64 MiB. A larger one fails
-   * the connection with 1009 before it is buffered. Stops memory exhaustion by
-   * one huge message.
-   */
-  maxMessageSize?: number;
-  /**
-   * Most frames per message; default 16384. More fail the connection with
-   * 1009. Stops memory exhaustion by floods of tiny fragments (ws CVE-2026-48779).
-   */
-  maxFragments?: number;
-  /** Send messages longer than this many bytes as frames of at most this many payload bytes; default 0, never fragment. */
-  fragmentSize?: number;
   /**
    * Extra headers for the 101 response (e.g. Set-Cookie). Names must be HTTP
    * tokens and values free of CR, LF and NUL (no response splitting); the
@@ -496,7 +479,8 @@ export function upgrade(
   options?: UpgradeOptions | null,
 ): WebSocketConnection {
   options = readDictionary<UpgradeOptions>(options, 'upgrade options');
-  readBatchWrites(options.batchWrites);
+  validateSessionOptions(options);
+  readMilliseconds(options.handshakeTimeout, 'handshakeTimeout', 0);
   return new WebSocketConnection(request, socket, head, options);
 }
 
@@ -577,8 +561,12 @@ export async function serve(
   if (typeof handler !== 'function') {
     throw new TypeError('serve() needs a handler function as its second argument');
   }
-  readBatchWrites(options.batchWrites);
-  const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT;
+  validateSessionOptions(options);
+  const handshakeTimeout = readMilliseconds(
+    options.handshakeTimeout,
+    'handshakeTimeout',
+    DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
+  );
   const httpOptions = { maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE };
   const tls = options.tls;
   const server: HttpServer =

@@ -14,7 +14,8 @@ import {
   type WebSocketStreamOptions,
 } from './options.js';
 import { ConnectionLifecycle, type WebSocketOpenInfo } from './lifecycle.js';
-import { readBatchWrites, Session } from './session.js';
+import { Session } from './session.js';
+import { readMilliseconds, validateSessionOptions } from './session-options.js';
 import {
   createWebSocketError,
   readCloseInfo,
@@ -86,14 +87,6 @@ function readHeaders(headers: HeadersInput | undefined): Array<[string, string]>
   return validateUserHeaders(pairs);
 }
 
-function readTimeout(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n))
-    throw new RangeError(`${name} must be a positive number of milliseconds`);
-  return n;
-}
-
 export class WebSocketStream {
   readonly #url: string;
   readonly #life = new ConnectionLifecycle();
@@ -121,22 +114,18 @@ export class WebSocketStream {
     this.#life.describe(this, 'client', () => this.#url);
     const protocols = readProtocols(options.protocols);
     const headers = readHeaders(options.headers);
-    const handshakeTimeout = readTimeout(
+    const handshakeTimeout = readMilliseconds(
       options.handshakeTimeout,
       'handshakeTimeout',
       DEFAULT_HANDSHAKE_TIMEOUT,
     );
-    const connection = (): Connection =>
-      new Connection({
-        role: 'client',
-        maxMessageSize: options.maxMessageSize,
-        maxFragments: options.maxFragments,
-        fragmentSize: options.fragmentSize,
-      });
-    // Fail on bad limits now, not after connecting.
-    connection();
-    if (options.closeTimeout !== undefined) readTimeout(options.closeTimeout, 'closeTimeout', 0);
-    readBatchWrites(options.batchWrites);
+    // Bad limits or timeouts fail now, not after connecting.
+    validateSessionOptions(options);
+    const limits = {
+      maxMessageSize: options.maxMessageSize,
+      maxFragments: options.maxFragments,
+      fragmentSize: options.fragmentSize,
+    };
 
     const life = this.#life;
     if (signal?.aborted === true) {
@@ -164,7 +153,11 @@ export class WebSocketStream {
           life.fail(this.#handshake.signal.reason);
           return;
         }
-        life.open(new Session(connection(), transport, options, rest), protocol, extensions);
+        life.open(
+          new Session(new Connection({ role: 'client', ...limits }), transport, options, rest),
+          protocol,
+          extensions,
+        );
       },
       (error: unknown) => {
         signal?.removeEventListener('abort', onAbort);
