@@ -10,10 +10,7 @@
  * writable's queue and go straight to the transport.
  */
 import { CloseCode } from '../core/close.js';
-import {
-  type Connection,
-  InvalidStateError as CoreInvalidStateError,
-} from '../core/connection.js';
+import { type Connection, InvalidStateError as CoreInvalidStateError } from '../core/connection.js';
 import { releaseFrame } from '../core/frame.js';
 import { toBytes } from './bytes.js';
 import type { CloseOutcome } from './close-outcome.js';
