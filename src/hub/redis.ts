@@ -27,6 +27,7 @@ import {
 } from './broker.js';
 import { decodeEnvelope, encodeEnvelope, newNodeId } from './envelope.js';
 import type { HubMessage } from './message.js';
+import { backoffDelay } from '../reconnect/backoff.js';
 
 /** Options of {@link redisBroker}. */
 export interface RedisBrokerOptions {
@@ -64,12 +65,6 @@ interface RedisClient {
 type Listener = (message: Buffer, channel: Buffer) => void;
 interface RedisModule {
   createClient(options: object): RedisClient;
-}
-
-/** Capped exponential backoff with jitter: `attempt` 0 gives 50-100% of `first`. */
-export function backoffDelay(attempt: number, first: number, max: number): number {
-  const base = Math.min(max, first * 2 ** Math.min(attempt, 30));
-  return Math.round(base / 2 + (Math.random() * base) / 2);
 }
 
 async function loadRedis(): Promise<RedisModule> {
