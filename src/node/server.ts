@@ -6,6 +6,9 @@
  * event (what Express, Fastify and Hono's Node server hand out); `serve()`
  * runs a standalone server on top of it.
  */
+import './diagnostics.js';
+import type { WebSocketStats } from '../streams/statistics.js';
+import { readDictionary } from '../streams/dictionary.js';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -199,6 +202,7 @@ export class WebSocketConnection {
     this.request = request;
     this.#socket = socket;
     const life = this.#life;
+    life.describe(this, 'server', () => this.url);
     const s = socket as Socket;
     s.pause();
     /** Bytes the client sent after its request head, kept for the session. */
@@ -413,6 +417,15 @@ export class WebSocketConnection {
     return this.#life.closed;
   }
 
+  /**
+   * A snapshot of the connection's counters (extension): messages and bytes in
+   * and out, socket bytes, what wsstream holds, the last ping's round trip.
+   * Zeros before the connection opened.
+   */
+  get stats(): WebSocketStats {
+    return this.#life.stats();
+  }
+
   /** The client's address. */
   get remoteAddress(): string | undefined {
     return this.request.socket.remoteAddress;
@@ -480,8 +493,9 @@ export function upgrade(
   request: IncomingMessage,
   socket: Duplex,
   head: Uint8Array,
-  options: UpgradeOptions = {},
+  options?: UpgradeOptions | null,
 ): WebSocketConnection {
+  options = readDictionary<UpgradeOptions>(options, 'upgrade options');
   readBatchWrites(options.batchWrites);
   return new WebSocketConnection(request, socket, head, options);
 }
@@ -556,9 +570,13 @@ export interface WebSocketServer {
  * ```
  */
 export async function serve(
-  options: ServeOptions,
+  options: ServeOptions | null | undefined,
   handler: (connection: WebSocketConnection) => void | Promise<void>,
 ): Promise<WebSocketServer> {
+  options = readDictionary<ServeOptions>(options, 'serve options');
+  if (typeof handler !== 'function') {
+    throw new TypeError('serve() needs a handler function as its second argument');
+  }
   readBatchWrites(options.batchWrites);
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT;
   const httpOptions = { maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE };
