@@ -537,6 +537,8 @@ for (const security of SECURITY) {
             resolved += SIZE;
           }
         })();
+        // Awaited below; handled here too, in case the case fails before that.
+        writing.catch(() => {});
         const stalled = await waitStable(() => resolved);
         assert(stalled < COUNT * SIZE, `writes stopped resolving (${stalled} of ${COUNT * SIZE})`);
         // What wsstream holds on the client: at most the frame being written.
