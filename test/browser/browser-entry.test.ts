@@ -83,7 +83,7 @@ void test('the browser entries import nothing but their own relative modules (no
   assert.ok(seen.size > 5, `the walk found the modules (${seen.size})`);
 });
 
-void describe('the browser entry in chromium', { skip, timeout: 120_000 }, () => {
+void describe('the browser entry in chromium', { skip, timeout: 600_000 }, () => {
   let http: Server;
   let browser: Browser;
   const seen = new Map<string, Seen>();
@@ -194,7 +194,7 @@ void describe('the browser entry in chromium', { skip, timeout: 120_000 }, () =>
       const { port } = http.address() as AddressInfo;
       await page.goto(`http://127.0.0.1:${port}/page.html?mode=${mode}`);
       await page.waitForFunction(() => (window as { __done?: boolean }).__done === true, null, {
-        timeout: 110_000,
+        timeout: 280_000,
       });
       const results = (await page.evaluate(
         () => (window as { __results?: unknown }).__results,

@@ -45,7 +45,7 @@ const thrown = (fn) => {
 };
 
 const cases = [];
-const test = (name, fn) => cases.push({ name, fn });
+const test = (name, fn, timeout = 30_000) => cases.push({ name, fn, timeout });
 
 test('the entry hands out the expected implementation', async () => {
   equal(isNativeWebSocketStream, mode === 'native', 'isNativeWebSocketStream');
@@ -222,6 +222,15 @@ test('errors: an already aborted signal rejects both with its reason', async () 
   }
 });
 
+test('errors: close() during the handshake rejects opened and closed with WebSocketError', async () => {
+  const wss = new WebSocketStream(`${WS}echo?early`);
+  wss.close({ closeCode: 4000, reason: 'ignored' });
+  const [o, c] = await Promise.all([outcome(wss.opened), outcome(wss.closed)]);
+  window.__notes.push(`opened rejected with ${o.error?.name} ${o.error?.closeCode}`);
+  assert(o.error instanceof WebSocketError, `opened: WebSocketError (${o.error})`);
+  assert(c.error instanceof WebSocketError, `closed: WebSocketError (${c.error})`);
+});
+
 test('errors: writes after close() reject with InvalidStateError', async () => {
   const wss = new WebSocketStream(`${WS}echo?c7`);
   const { writable } = await wss.opened;
@@ -239,7 +248,7 @@ test('errors: writes after close() reject with InvalidStateError', async () => {
 
 test('send backpressure: writes to a server that stops reading wait, bytes in the browser stay bounded', async () => {
   const SIZE = MiB;
-  const COUNT = 32;
+  const COUNT = 24;
   const wss = new WebSocketStream(`${WS}sink`);
   const { writable } = await wss.opened;
   const writer = writable.getWriter();
@@ -295,16 +304,16 @@ test('send backpressure: writes to a server that stops reading wait, bytes in th
   window.__notes.push(`closed after ${Date.now() - t0} ms`);
   const saw = await serverSaw('/sink');
   equal(saw.messages, COUNT, 'every message arrived');
-});
+}, 120_000);
 
 window.__notes = [];
-for (const { name, fn } of cases) {
+for (const { name, fn, timeout } of cases) {
   window.__notes = [];
   try {
     await Promise.race([
       fn(),
-      sleep(30_000).then(() => {
-        throw new Error('timed out after 30 s');
+      sleep(timeout).then(() => {
+        throw new Error(`timed out after ${timeout} ms`);
       }),
     ]);
     results.push({ name, ok: true, notes: window.__notes });

@@ -413,6 +413,34 @@ for (const [label, cert, key, ca] of [
   });
 }
 
+test('TLS: the server drops TCP and the client closes by itself: both end as expected', async () => {
+  const fixture = await startServer(
+    async (connection) => {
+      const { readable } = await connection.opened;
+      const reader = readable.getReader();
+      const { value } = await reader.read();
+      if (value === 'drop me') connection.terminate();
+      else await reader.read().catch(() => {});
+    },
+    { tls: { cert: LEAF_CERT, key: LEAF_KEY } },
+  );
+  try {
+    const url = fixture.url.replace('127.0.0.1', 'localhost');
+    const dropped = new WebSocketStream(url, { tls: { ca: CA } });
+    const writer = (await dropped.opened).writable.getWriter();
+    await writer.write('drop me');
+    const outcomeDropped = await outcome(dropped.closed);
+    equal(closeInfo(outcomeDropped), { error: 'WebSocketError', closeCode: 1006 }, 'dropped');
+    const clean = new WebSocketStream(url, { tls: { ca: CA } });
+    const w2 = (await clean.opened).writable.getWriter();
+    await w2.write('stay');
+    clean.close({ closeCode: 4200 });
+    equal((await clean.closed).closeCode, 4200, 'clean');
+  } finally {
+    await fixture.server.close();
+  }
+});
+
 // ---- many connections --------------------------------------------------------------------
 test('server: 200 concurrent connections, 20 messages each, all echoed and closed', async () => {
   const { server, url } = await startServer();
