@@ -1,10 +1,12 @@
 /**
  * wsstream: the WebSocketStream API for Node.js.
  */
+import { connectDeno, denoNamespace } from './deno/connect.js';
 import { connectNode } from './node/connect.js';
 import { setConnector } from './streams/connector.js';
 
-setConnector(connectNode);
+// Deno: wss: over Deno's own TLS API, whose reads stop when asked (docs/runtimes.md).
+setConnector(denoNamespace() !== undefined ? connectDeno : connectNode);
 
 export { WebSocketStream, type WebSocketOpenInfo } from './streams/websocket-stream.js';
 export { WebSocketError, type WebSocketCloseInfo } from './streams/websocket-error.js';

@@ -52,7 +52,8 @@ export function parseWebSocketUrl(input: string | URL, base?: string | URL): URL
   return url;
 }
 
-function readProtocols(protocols: unknown): string[] {
+/** Reads the `protocols` option as WebIDL would: a sequence of unique HTTP tokens. */
+export function readProtocols(protocols: unknown): string[] {
   if (protocols === undefined) return [];
   if (typeof protocols !== 'object' || protocols === null || !(Symbol.iterator in protocols)) {
     throw new TypeError('protocols must be a sequence of strings');
