@@ -11,6 +11,7 @@ import {
   type HeadersInput,
   type WebSocketStreamOptions,
 } from './options.js';
+import { readProxyOption, readSocketPath } from './proxy-option.js';
 import { ConnectionLifecycle, type WebSocketOpenInfo } from './lifecycle.js';
 import { readBatchWrites, Session } from './session.js';
 import {
@@ -117,6 +118,10 @@ export class WebSocketStream {
     connection();
     if (options.closeTimeout !== undefined) readTimeout(options.closeTimeout, 'closeTimeout', 0);
     readBatchWrites(options.batchWrites);
+    const proxy = readProxyOption(options.proxy);
+    const socketPath = readSocketPath(options.socketPath);
+    if (socketPath !== undefined && proxy.kind === 'url')
+      throw new TypeError('socketPath and proxy cannot be used together');
 
     const life = this.#life;
     if (signal?.aborted === true) {
@@ -135,6 +140,8 @@ export class WebSocketStream {
       headers,
       tls: options.tls,
       handshakeTimeout,
+      proxy,
+      socketPath,
       signal: this.#handshake.signal,
     }).then(
       ({ transport, protocol, extensions, rest }) => {
