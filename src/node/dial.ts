@@ -54,8 +54,7 @@ export class Dialer {
     const { url, socketPath } = this.#request;
     let proxy: URL | null;
     try {
-      proxy =
-        socketPath === undefined ? chooseProxy(url, this.#request.proxy, process.env) : null;
+      proxy = socketPath === undefined ? chooseProxy(url, this.#request.proxy, process.env) : null;
     } catch (error) {
       queueMicrotask(() =>
         this.#fail(
@@ -207,12 +206,7 @@ export class Dialer {
           open = answer.push(chunk);
         } catch (error) {
           this.#fail(
-            createWebSocketError(
-              (error as Error).message,
-              CloseCode.ABNORMAL_CLOSURE,
-              '',
-              error,
-            ),
+            createWebSocketError((error as Error).message, CloseCode.ABNORMAL_CLOSURE, '', error),
           );
           return;
         }

@@ -100,7 +100,7 @@ export class ConnectAnswerReader {
     // means the tunnel was not opened.
     if (status < 200 || status > 299) {
       const hint =
-        status === 407
+        status === 407 || status === 401
           ? ' (credentials missing or rejected: put them in the proxy URL, http://user:password@host:port)'
           : '';
       throw new ProxyError(

@@ -50,7 +50,7 @@ export interface WebSocketStreamOptions extends SessionOptions {
    * NO_PROXY, `false` or `null` for a direct connection. Default: direct,
    * unless Node runs with NODE_USE_ENV_PROXY=1 (then `'env'`). See docs/proxy.md.
    */
-  proxy?: string | URL | 'env' | false | null;
+  proxy?: string | URL | false | null;
   /**
    * Connect to this Unix domain socket instead of the URL's host and port
    * (extension; ws's `ws+unix:`); the URL still gives the Host header, the
