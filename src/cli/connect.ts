@@ -48,6 +48,9 @@ const OPTIONS = {
   'ping-interval': { type: 'string' },
   'handshake-timeout': { type: 'string' },
   'batch-writes': { type: 'boolean' },
+  proxy: { type: 'string' },
+  'no-proxy': { type: 'boolean' },
+  unix: { type: 'string' },
 } as const;
 
 /** Runs `connect`; resolves with the exit code. */
@@ -104,6 +107,14 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
   }
 
   if (flag(values, 'batch-writes')) options.batchWrites = true;
+  // Like curl, the CLI follows HTTPS_PROXY / HTTP_PROXY / NO_PROXY unless told otherwise.
+  const proxy = str(values, 'proxy');
+  if (proxy !== undefined && flag(values, 'no-proxy'))
+    throw new UsageError('--proxy and --no-proxy exclude each other');
+  options.socketPath = str(values, 'unix');
+  if (options.socketPath === undefined)
+    options.proxy = flag(values, 'no-proxy') ? false : (proxy ?? 'env');
+  else if (proxy !== undefined) throw new UsageError('--proxy and --unix exclude each other');
 
   let ws: WebSocketStream;
   try {
