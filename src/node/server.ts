@@ -6,6 +6,7 @@
  * event (what Express, Fastify and Hono's Node server hand out); `serve()`
  * runs a standalone server on top of it.
  */
+import { readDictionary } from '../streams/dictionary.js';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -480,8 +481,9 @@ export function upgrade(
   request: IncomingMessage,
   socket: Duplex,
   head: Uint8Array,
-  options: UpgradeOptions = {},
+  options?: UpgradeOptions | null,
 ): WebSocketConnection {
+  options = readDictionary<UpgradeOptions>(options, 'upgrade options');
   readBatchWrites(options.batchWrites);
   return new WebSocketConnection(request, socket, head, options);
 }
@@ -568,9 +570,13 @@ export interface WebSocketServer {
  * ```
  */
 export async function serve(
-  options: ServeOptions,
+  options: ServeOptions | null | undefined,
   handler: (connection: WebSocketConnection) => void | Promise<void>,
 ): Promise<WebSocketServer> {
+  options = readDictionary<ServeOptions>(options, 'serve options');
+  if (typeof handler !== 'function') {
+    throw new TypeError('serve() needs a handler function as its second argument');
+  }
   readBatchWrites(options.batchWrites);
   const socketPath = options.path;
   if (socketPath !== undefined && (options.port !== undefined || options.host !== undefined))
