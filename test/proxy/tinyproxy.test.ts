@@ -11,8 +11,16 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { WebSocketError, WebSocketStream, type WebSocketStreamOptions } from '../../src/index.js';
+import type { WebSocket as WsSocket } from 'ws';
 import { ProxyError } from '../../src/node/proxy.js';
-import { rejection, startWsServer, within, type WsFixture } from '../client/helpers.js';
+import {
+  lastTransport,
+  rejection,
+  startWsServer,
+  waitStable,
+  within,
+  type WsFixture,
+} from '../client/helpers.js';
 import { freePort, startTinyproxy, type Tinyproxy } from './tinyproxy.js';
 
 const fixtures = new URL('../fixtures/', import.meta.url);
@@ -88,6 +96,46 @@ void describe('through tinyproxy', { timeout: 60_000 }, () => {
       tls: { ca: cert, servername: 'example.com' },
     });
     assert.match(wrongName.message, /through proxy .*example\.com/);
+  });
+
+  it('receive backpressure reaches the socket through the wss: tunnel (bytes counted)', async (t) => {
+    const MiB = 1 << 20;
+    const COUNT = 64;
+    const connected = new Promise<WsSocket>((resolve) => secure.wss.once('connection', resolve));
+    const wss = new WebSocketStream(`wss://localhost:${secure.port}/`, {
+      proxy: plain.url,
+      tls: { ca: cert },
+      maxMessageSize: 2 * MiB,
+    });
+    const [{ readable }, peer] = await Promise.all([within(wss.opened, 5000, 'opened'), connected]);
+    const transport = lastTransport();
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < COUNT && peer.readyState === 1 && peer.bufferedAmount < 4 * MiB) {
+        const message = Buffer.alloc(MiB, sent % 256);
+        sent++;
+        peer.send(message, { binary: true }, (error) => {
+          if (error == null) pump();
+        });
+      }
+    };
+    pump();
+    // The application does not read: the client stops reading its socket, the
+    // proxy's buffers and then the server's fill, and the server stops.
+    const [bytesRead, sentThen] = await waitStable(() => [transport.bytesRead, sent]);
+    t.diagnostic(
+      `client read ${bytesRead} bytes without demand; server sent ${sentThen} of ${COUNT} MiB`,
+    );
+    assert.ok(bytesRead! < 4 * MiB + MiB, `the client read ${bytesRead} bytes without demand`);
+    assert.ok(sentThen! < COUNT, 'the server is blocked');
+    const reader = readable.getReader();
+    for (let i = 0; i < COUNT; i++) {
+      const { value } = await within(reader.read(), 20000, `message ${i}`);
+      assert.ok(value instanceof Uint8Array);
+      assert.equal(value[0], i % 256);
+    }
+    wss.close({ closeCode: 1000 });
+    await within(wss.closed, 5000, 'closed');
   });
 
   it('the origin refusing the proxy is the proxy answer (tinyproxy: 500)', async () => {
