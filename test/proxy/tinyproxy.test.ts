@@ -7,8 +7,10 @@
  * cannot pass.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { WebSocketError, WebSocketStream, type WebSocketStreamOptions } from '../../src/index.js';
 import type { WebSocket as WsSocket } from 'ws';
@@ -300,6 +302,40 @@ void describe(
       assert.equal(error.cause.status, 403);
       assert.equal(error.cause.proxy, proxy.url);
       assert.equal(server.tcpConnections, 0);
+    });
+  },
+);
+
+void describe(
+  'through a tinyproxy that filters hosts (Filter, FilterDefaultDeny)',
+  { timeout: 60_000 },
+  () => {
+    let proxy: Tinyproxy;
+    let server: WsFixture;
+    const dir = mkdtempSync(join(tmpdir(), 'wsstream-filter-'));
+    before(async () => {
+      const filter = join(dir, 'filter');
+      writeFileSync(filter, '^127\\.0\\.0\\.1$\n');
+      proxy = await startTinyproxy([
+        `Filter "${filter}"`,
+        'FilterType ere',
+        'FilterDefaultDeny Yes',
+      ]);
+      server = await startWsServer();
+      echoing(server);
+    });
+    after(async () => {
+      await proxy.stop();
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('an allowed host goes through, a filtered one is refused with 403 Filtered', async () => {
+      await echo(server.url, { proxy: proxy.url });
+      const error = await refusal(`ws://localhost:${server.port}/`, { proxy: proxy.url });
+      assert.match(error.message, /refused CONNECT localhost:\d+: 403 Filtered$/);
+      assert.equal((error.cause as ProxyError).status, 403);
+      assert.equal(server.tcpConnections, 1);
     });
   },
 );
