@@ -115,7 +115,16 @@ export function chooseProxy(url: URL, setting: ProxySetting, env: Environment): 
       return null;
     case 'env':
       return proxyFromEnvironment(url, env);
-    case 'default':
-      return env.NODE_USE_ENV_PROXY === '1' ? proxyFromEnvironment(url, env) : null;
+    case 'default': {
+      // A runtime may deny access to the environment (Deno without --allow-env):
+      // then the default is what it is without the variable, a direct connection.
+      let flag: string | undefined;
+      try {
+        flag = env.NODE_USE_ENV_PROXY;
+      } catch {
+        return null;
+      }
+      return flag === '1' ? proxyFromEnvironment(url, env) : null;
+    }
   }
 }

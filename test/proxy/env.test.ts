@@ -63,6 +63,17 @@ void describe('HTTPS_PROXY / HTTP_PROXY', () => {
     );
     assert.equal(chooseProxy(wss, { kind: 'env' }, env)?.host, 'p:1');
     assert.equal(chooseProxy(wss, { kind: 'none' }, { ...env, NODE_USE_ENV_PROXY: '1' }), null);
+    // An environment the runtime will not let us read (Deno without --allow-env): direct.
+    const denied = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('PermissionDenied: env access');
+        },
+      },
+    );
+    assert.equal(chooseProxy(wss, { kind: 'default' }, denied), null);
+    assert.throws(() => chooseProxy(wss, { kind: 'env' }, denied), /PermissionDenied/);
   });
 });
 
