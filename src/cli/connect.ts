@@ -21,6 +21,7 @@ import {
 } from './args.js';
 import { describeClose, describeError, ExitCode, exitCodeForClose } from './exit-codes.js';
 import { CONNECT_HELP } from './help.js';
+import { openReconnecting } from './hub-reconnect.js';
 import { formatLine, LineFormatter, LineSplitter } from './lines.js';
 
 /** The process's standard streams (replaceable in tests). */
@@ -48,6 +49,7 @@ const OPTIONS = {
   'ping-interval': { type: 'string' },
   'handshake-timeout': { type: 'string' },
   'batch-writes': { type: 'boolean' },
+  reconnect: { type: 'boolean' },
   proxy: { type: 'string' },
   'no-proxy': { type: 'boolean' },
   unix: { type: 'string' },
@@ -116,9 +118,11 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
     options.proxy = flag(values, 'no-proxy') ? false : (proxy ?? 'env');
   else if (proxy !== undefined) throw new UsageError('--proxy and --unix exclude each other');
 
-  let ws: WebSocketStream;
+  let ws: Connection;
   try {
-    ws = new WebSocketStream(url, options);
+    ws = flag(values, 'reconnect')
+      ? openReconnecting(url, options, stdio.stderr)
+      : new WebSocketStream(url, options);
   } catch (error) {
     // A bad URL, subprotocol or header: the caller's mistake.
     throw new UsageError(error instanceof Error ? error.message : String(error));
@@ -133,7 +137,10 @@ interface RunOptions {
   maxLine: number;
 }
 
-async function run(ws: WebSocketStream, stdio: Stdio, o: RunOptions): Promise<number> {
+/** A WebSocketStream, or the reconnecting client of `--reconnect`. */
+type Connection = Pick<WebSocketStream, 'url' | 'opened' | 'closed' | 'close'>;
+
+async function run(ws: Connection, stdio: Stdio, o: RunOptions): Promise<number> {
   const { stdin, stdout, stderr } = stdio;
   const log = (line: string): void => {
     stderr.write(`wsstream: ${line}\n`);

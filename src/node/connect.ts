@@ -3,6 +3,7 @@
  * a proxy tunnel), then the opening handshake of RFC 6455 4.1 read with the
  * core's HTTP head reader.
  */
+import './diagnostics.js';
 import type { Socket } from 'node:net';
 import { CloseCode } from '../core/close.js';
 import {
