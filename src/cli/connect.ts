@@ -53,6 +53,9 @@ const OPTIONS = {
   'batch-writes': { type: 'boolean' },
   reconnect: { type: 'boolean' },
   ...CONNECT_EXTRA_OPTIONS,
+  proxy: { type: 'string' },
+  'no-proxy': { type: 'boolean' },
+  unix: { type: 'string' },
 } as const;
 
 /** Runs `connect`; resolves with the exit code. */
@@ -113,6 +116,14 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
   }
 
   if (flag(values, 'batch-writes')) options.batchWrites = true;
+  // Like curl, the CLI follows HTTPS_PROXY / HTTP_PROXY / NO_PROXY unless told otherwise.
+  const proxy = str(values, 'proxy');
+  if (proxy !== undefined && flag(values, 'no-proxy'))
+    throw new UsageError('--proxy and --no-proxy exclude each other');
+  options.socketPath = str(values, 'unix');
+  if (options.socketPath === undefined)
+    options.proxy = flag(values, 'no-proxy') ? false : (proxy ?? 'env');
+  else if (proxy !== undefined) throw new UsageError('--proxy and --unix exclude each other');
 
   if (extras.listen !== undefined) return listenCommand(url, options, extras.listen, stdio);
   let ws: Connection;

@@ -13,6 +13,7 @@ import {
   type HeadersInput,
   type WebSocketStreamOptions,
 } from './options.js';
+import { readProxyOption, readSocketPath } from './proxy-option.js';
 import { ConnectionLifecycle, type WebSocketOpenInfo } from './lifecycle.js';
 import { Session } from './session.js';
 import { readMilliseconds, validateSessionOptions } from './session-options.js';
@@ -127,6 +128,10 @@ export class WebSocketStream {
       maxFragments: options.maxFragments,
       fragmentSize: options.fragmentSize,
     };
+    const proxy = readProxyOption(options.proxy);
+    const socketPath = readSocketPath(options.socketPath);
+    if (socketPath !== undefined && proxy.kind === 'url')
+      throw new TypeError('socketPath and proxy cannot be used together');
 
     const life = this.#life;
     if (signal?.aborted === true) {
@@ -145,6 +150,8 @@ export class WebSocketStream {
       headers,
       tls: options.tls,
       handshakeTimeout,
+      proxy,
+      socketPath,
       signal: this.#handshake.signal,
     }).then(
       ({ transport, protocol, extensions, rest }) => {
