@@ -21,6 +21,7 @@ import {
 } from './args.js';
 import { describeClose, describeError, ExitCode, exitCodeForClose } from './exit-codes.js';
 import { CONNECT_HELP } from './help.js';
+import { openReconnecting } from './hub-reconnect.js';
 import { formatLine, LineFormatter, LineSplitter, type Separator } from './lines.js';
 import { CONNECT_EXTRA_OPTIONS, readConnectExtras, type Direction } from './connect-extras.js';
 import { listenCommand } from './listen.js';
@@ -50,7 +51,11 @@ const OPTIONS = {
   'ping-interval': { type: 'string' },
   'handshake-timeout': { type: 'string' },
   'batch-writes': { type: 'boolean' },
+  reconnect: { type: 'boolean' },
   ...CONNECT_EXTRA_OPTIONS,
+  proxy: { type: 'string' },
+  'no-proxy': { type: 'boolean' },
+  unix: { type: 'string' },
 } as const;
 
 /** Runs `connect`; resolves with the exit code. */
@@ -111,11 +116,21 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
   }
 
   if (flag(values, 'batch-writes')) options.batchWrites = true;
+  // Like curl, the CLI follows HTTPS_PROXY / HTTP_PROXY / NO_PROXY unless told otherwise.
+  const proxy = str(values, 'proxy');
+  if (proxy !== undefined && flag(values, 'no-proxy'))
+    throw new UsageError('--proxy and --no-proxy exclude each other');
+  options.socketPath = str(values, 'unix');
+  if (options.socketPath === undefined)
+    options.proxy = flag(values, 'no-proxy') ? false : (proxy ?? 'env');
+  else if (proxy !== undefined) throw new UsageError('--proxy and --unix exclude each other');
 
   if (extras.listen !== undefined) return listenCommand(url, options, extras.listen, stdio);
-  let ws: WebSocketStream;
+  let ws: Connection;
   try {
-    ws = new WebSocketStream(url, options);
+    ws = flag(values, 'reconnect')
+      ? openReconnecting(url, options, stdio.stderr)
+      : new WebSocketStream(url, options);
   } catch (error) {
     // A bad URL, subprotocol or header: the caller's mistake.
     throw new UsageError(error instanceof Error ? error.message : String(error));
@@ -139,7 +154,10 @@ interface RunOptions {
   direction: Direction;
 }
 
-async function run(ws: WebSocketStream, stdio: Stdio, o: RunOptions): Promise<number> {
+/** A WebSocketStream, or the reconnecting client of `--reconnect`. */
+type Connection = Pick<WebSocketStream, 'url' | 'opened' | 'closed' | 'close'>;
+
+async function run(ws: Connection, stdio: Stdio, o: RunOptions): Promise<number> {
   const { stdin, stdout, stderr } = stdio;
   const log = (line: string): void => {
     stderr.write(`wsstream: ${line}\n`);

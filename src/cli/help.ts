@@ -60,6 +60,12 @@ Options:
       --ping-interval DURATION  send a Ping after this much silence and drop
                          the connection if nothing comes back (default off)
       --handshake-timeout DURATION  give up connecting after this (default 30s)
+      --proxy URL        tunnel through this HTTP proxy (http://[user:pass@]host:port);
+                         by default HTTPS_PROXY (wss:) / HTTP_PROXY (ws:) and
+                         NO_PROXY are followed, lowercase names first
+      --no-proxy         connect directly, whatever the environment says
+      --unix PATH        connect to this Unix domain socket (the URL still gives
+                         the Host header and the path)
       --batch-writes     send the messages of one turn of the event loop in one
                          system call: many short lines go two to three times as
                          fast; a write then counts as done once it joined the batch

@@ -16,6 +16,7 @@ import {
   UsageError,
 } from './args.js';
 import { Broadcast, DEFAULT_MAX_QUEUE } from './broadcast.js';
+import { hubBroker, hubWorkers } from './hub-options.js';
 import type { Stdio } from './connect.js';
 import { bridgeExec } from './exec.js';
 import { describeClose, describeError, ExitCode } from './exit-codes.js';
@@ -41,6 +42,8 @@ const OPTIONS = {
   'max-message-size': { type: 'string' },
   'ping-interval': { type: 'string' },
   'batch-writes': { type: 'boolean' },
+  redis: { type: 'string' },
+  workers: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
@@ -114,8 +117,11 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
   };
   const trace = quiet ? () => {} : log;
 
+  const primary = await hubWorkers(values, log);
+  if (primary !== null) return primary;
+  const broker = await hubBroker(values);
   const broadcast = flag(values, 'broadcast')
-    ? new Broadcast({ maxQueue, slow: slow, log: trace })
+    ? new Broadcast({ maxQueue, slow: slow, log: trace, ...(broker !== null ? { broker } : {}) })
     : null;
   const children = new Set<() => void>();
 
@@ -162,6 +168,7 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
   });
   trace('shutting down');
   await server.close();
+  await broadcast?.close();
   for (const kill of children) kill();
   return ExitCode.OK;
 }
