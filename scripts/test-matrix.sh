@@ -6,8 +6,9 @@
 #   scripts/test-matrix.sh node24     one entry only (names as in the matrix)
 #
 # Node 22/24/26, Deno and Bun come from scripts/install-runtimes.sh (.tmp/runtimes/bin).
-# Two entries run at a time (MATRIX_JOBS=1 for one). Each Node runs the node:test suite with its own binary first on PATH, so that tests
-# which start `node` (the CLI tests) start the same version. The whole suite runs on the
+# Two entries run at a time (MATRIX_JOBS=1 for one). Each Node runs the node:test suite
+# with its own binary first on PATH, so that tests which start `node` (the CLI tests)
+# start the same version. The whole suite runs on the
 # oldest (the machine's Node 20) and the newest (26); 22 and 24 run the core, client,
 # server and conformance tests. Deno and Bun run test/runtimes/suite.js on the
 # built package, as does every Node version. Logs: .tmp/matrix/<name>.log.

@@ -194,7 +194,11 @@ export class WebSocketStream {
         start: (controller) => {
           this.#readable = controller;
         },
-        cancel: (reason) => this.#closeFromReason(reason),
+        cancel: (reason) => {
+          // Messages that still arrive during the closing handshake are dropped.
+          this.#readable = null;
+          this.#closeFromReason(reason);
+        },
       },
       { highWaterMark: 1 },
     );
