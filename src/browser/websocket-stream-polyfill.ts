@@ -195,7 +195,8 @@ export class WebSocketStream {
           this.#readable = controller;
         },
         cancel: (reason) => {
-          // Messages that still arrive during the closing handshake are dropped.
+          // Nothing more is enqueued (the classic API already stops delivering
+          // messages once close() was called; this keeps it so if close was under way).
           this.#readable = null;
           this.#closeFromReason(reason);
         },
