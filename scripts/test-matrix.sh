@@ -60,7 +60,8 @@ run_entry() {
     fi
     [ "$which" = subset ] && files=$subset
     # shellcheck disable=SC2086
-    PATH=$path node --import tsx --test $files >"$log" 2>&1
+    # TAP on every version (Node 23+ defaults to the spec reporter), for the counts below.
+    PATH=$path node --import tsx --test --test-reporter=tap $files >"$log" 2>&1
     status=$?
     PATH=$path node test/runtimes/suite.js >>"$log" 2>&1 || status=1
     local pass fail suite version
