@@ -31,6 +31,18 @@ import { copyUnmasked, MaskKeyPool, maskInPlace } from './mask.js';
 import { FrameParser, type InPlacePayloadHandler } from './parser.js';
 import { Utf8Validator } from './utf8.js';
 
+/** The payload length of an encoded frame, read back from its header (RFC 6455 5.2). */
+function payloadLength(frame: Uint8Array): number {
+  const length = frame[1]! & 0x7f;
+  if (length < 126) return length;
+  if (length === 126) return (frame[2]! << 8) | frame[3]!;
+  // 64-bit length: frames this library encodes stay far below 2^53.
+  return (
+    (frame[2]! * 0x1000000 + (frame[3]! << 16) + (frame[4]! << 8) + frame[5]!) * 0x100000000 +
+    (frame[6]! * 0x1000000 + (frame[7]! << 16) + (frame[8]! << 8) + frame[9]!)
+  );
+}
+
 /** Which end of the connection we are. */
 export type Role = 'client' | 'server';
 
@@ -180,6 +192,10 @@ export class Connection implements InPlacePayloadHandler {
   #msgOpcode = 0;
   #msgBuffer: Uint8Array = EMPTY;
   #msgLength = 0;
+  #messagesReceived = 0;
+  #bytesReceived = 0;
+  #messagesSent = 0;
+  #bytesSent = 0;
   #msgFragments = 0;
   #msgStart = 0;
   readonly #utf8 = new Utf8Validator();
@@ -239,6 +255,26 @@ export class Connection implements InPlacePayloadHandler {
     return peerCloseOf(liveState(this.#state))?.reason ?? '';
   }
   /** Bytes held for the message being assembled. */
+  /** Data messages received whole so far. */
+  get messagesReceived(): number {
+    return this.#messagesReceived;
+  }
+
+  /** Payload bytes of the data messages received whole so far. */
+  get bytesReceived(): number {
+    return this.#bytesReceived;
+  }
+
+  /** Data messages queued for sending so far. */
+  get messagesSent(): number {
+    return this.#messagesSent;
+  }
+
+  /** Payload bytes of the data messages queued for sending so far (text as UTF-8). */
+  get bytesSent(): number {
+    return this.#bytesSent;
+  }
+
   get bufferedMessageBytes(): number {
     return this.#msgBuffer.length;
   }
@@ -435,6 +471,8 @@ export class Connection implements InPlacePayloadHandler {
     this.#msgBuffer = EMPTY;
     const type = this.#msgOpcode;
     this.#msgOpcode = 0;
+    this.#messagesReceived++;
+    this.#bytesReceived += length;
     if (type === Opcode.TEXT) {
       if (!this.#utf8.complete) {
         return this.#protocolError('INVALID_UTF8', 'Text message ends inside a UTF-8 sequence');
@@ -533,16 +571,23 @@ export class Connection implements InPlacePayloadHandler {
   /** Queues a text message. */
   sendText(text: string): void {
     this.#assertCanSendData();
+    this.#messagesSent++;
     if (this.#fragmentSize > 0 && text.length > this.#fragmentSize / 3) {
-      this.#sendFragmented(Opcode.TEXT, new TextEncoder().encode(text));
+      const data = new TextEncoder().encode(text);
+      this.#bytesSent += data.length;
+      this.#sendFragmented(Opcode.TEXT, data);
       return;
     }
-    this.#outgoing.push(encodeTextFrame(Opcode.TEXT, text, { maskKey: this.#nextMaskKey() }));
+    const frame = encodeTextFrame(Opcode.TEXT, text, { maskKey: this.#nextMaskKey() });
+    this.#bytesSent += payloadLength(frame);
+    this.#outgoing.push(frame);
   }
 
   /** Queues a binary message (a copy of `data` is sent). */
   sendBinary(data: Uint8Array): void {
     this.#assertCanSendData();
+    this.#messagesSent++;
+    this.#bytesSent += data.length;
     if (this.#fragmentSize > 0 && data.length > this.#fragmentSize) {
       this.#sendFragmented(Opcode.BINARY, data);
       return;
