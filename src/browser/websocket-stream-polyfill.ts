@@ -194,7 +194,12 @@ export class WebSocketStream {
         start: (controller) => {
           this.#readable = controller;
         },
-        cancel: (reason) => this.#closeFromReason(reason),
+        cancel: (reason) => {
+          // Nothing more is enqueued (the classic API already stops delivering
+          // messages once close() was called; this keeps it so if close was under way).
+          this.#readable = null;
+          this.#closeFromReason(reason);
+        },
       },
       { highWaterMark: 1 },
     );

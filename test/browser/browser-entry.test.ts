@@ -162,6 +162,16 @@ void describe('the browser entry in chromium', { skip, timeout: 600_000 }, () =>
       connection.close({ closeCode: 4001, reason: 'server' });
       return;
     }
+    if (path === '/chatty') {
+      // Messages keep coming while the page cancels its readable.
+      const writer = writable.getWriter();
+      void (async () => {
+        for (let i = 0; ; i++) {
+          await writer.write(`chat ${i}`);
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+      })().catch(() => {});
+    }
     if (path === '/drop') {
       setTimeout(() => connection.terminate(), 50);
       return;

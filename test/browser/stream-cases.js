@@ -139,6 +139,15 @@ test('close: readable.cancel() closes with no code', async () => {
   equal((await wss.closed).closeCode, 1005, 'closed');
 });
 
+test('close: readable.cancel() while the server keeps sending: the close completes, nothing throws', async () => {
+  const wss = new WebSocketStream(`${WS}chatty`);
+  const { readable } = await wss.opened;
+  const reader = readable.getReader();
+  equal((await reader.read()).value, 'chat 0', 'first message');
+  await reader.cancel();
+  equal((await wss.closed).closeCode, 1005, 'closed');
+});
+
 test('close: the server drops TCP: one WebSocketError with 1006 errors everything', async () => {
   const wss = new WebSocketStream(`${WS}drop`);
   const { readable } = await wss.opened;
