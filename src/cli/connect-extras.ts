@@ -34,7 +34,7 @@ export interface ConnectExtras {
 }
 
 /** Options of connect's stdin/stdout form that mean nothing to a listener. */
-const STDIO_ONLY = ['line', 'binary', 'raw', 'once', 'exit-on-eof'] as const;
+const STDIO_ONLY = ['line', 'binary', 'raw', 'once', 'exit-on-eof', 'reconnect'] as const;
 
 /**
  * Reads the extra options from parseArgs' `values`, checks how they combine
