@@ -173,7 +173,7 @@ export async function runFanout(quick: boolean, nodeBin = process.execPath): Pro
     '',
     `${SUBSCRIBERS} subscribers over 2 server processes and one redis-server, one publisher sending ${messages} messages of 64 B (${n(SUBSCRIBERS * messages)} deliveries expected); one run.`,
     '',
-    '| server | delivered msg/s | delivered | RSS of both servers, idle with ${n(SUBSCRIBERS)} connections (MB) | after the run (MB) |',
+    `| server | delivered msg/s | delivered | RSS of both servers, idle with ${n(SUBSCRIBERS)} connections (MB) | after the run (MB) |`,
     '| --- | --- | --- | --- | --- |',
     ...results.map(
       (r) =>
