@@ -22,7 +22,9 @@ import {
 import { describeClose, describeError, ExitCode, exitCodeForClose } from './exit-codes.js';
 import { CONNECT_HELP } from './help.js';
 import { openReconnecting } from './hub-reconnect.js';
-import { formatLine, LineFormatter, LineSplitter } from './lines.js';
+import { formatLine, LineFormatter, LineSplitter, type Separator } from './lines.js';
+import { CONNECT_EXTRA_OPTIONS, readConnectExtras, type Direction } from './connect-extras.js';
+import { listenCommand } from './listen.js';
 
 /** The process's standard streams (replaceable in tests). */
 export interface Stdio {
@@ -50,6 +52,10 @@ const OPTIONS = {
   'handshake-timeout': { type: 'string' },
   'batch-writes': { type: 'boolean' },
   reconnect: { type: 'boolean' },
+  ...CONNECT_EXTRA_OPTIONS,
+  proxy: { type: 'string' },
+  'no-proxy': { type: 'boolean' },
+  unix: { type: 'string' },
 } as const;
 
 /** Runs `connect`; resolves with the exit code. */
@@ -70,14 +76,18 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
   const binary = flag(values, 'binary') || flag(values, 'raw');
   if (binary && flag(values, 'line'))
     throw new UsageError('--line and --binary exclude each other');
-  const lineMode = flag(values, 'line') || (!binary && stdio.stdin.isTTY === true);
+  const headers = list(values, 'header').map(parseHeader);
+  // --listen, --basic-auth (added to headers), -0, -u, -U.
+  const extras = readConnectExtras(values, headers);
+  const lineMode =
+    flag(values, 'line') || extras.separator === '\0' || (!binary && stdio.stdin.isTTY === true);
   const once = flag(values, 'once');
-  const exitOnEof = flag(values, 'exit-on-eof');
+  // -u only sends: once stdin has ended there is nothing left to do.
+  const exitOnEof = flag(values, 'exit-on-eof') || extras.direction === 'send';
 
   const options: WebSocketStreamOptions = {};
   const protocols = list(values, 'subprotocol');
   if (protocols.length > 0) options.protocols = protocols;
-  const headers = list(values, 'header').map(parseHeader);
   const origin = str(values, 'origin');
   if (origin !== undefined) headers.push(['Origin', origin]);
   if (headers.length > 0) options.headers = headers;
@@ -106,7 +116,16 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
   }
 
   if (flag(values, 'batch-writes')) options.batchWrites = true;
+  // Like curl, the CLI follows HTTPS_PROXY / HTTP_PROXY / NO_PROXY unless told otherwise.
+  const proxy = str(values, 'proxy');
+  if (proxy !== undefined && flag(values, 'no-proxy'))
+    throw new UsageError('--proxy and --no-proxy exclude each other');
+  options.socketPath = str(values, 'unix');
+  if (options.socketPath === undefined)
+    options.proxy = flag(values, 'no-proxy') ? false : (proxy ?? 'env');
+  else if (proxy !== undefined) throw new UsageError('--proxy and --unix exclude each other');
 
+  if (extras.listen !== undefined) return listenCommand(url, options, extras.listen, stdio);
   let ws: Connection;
   try {
     ws = flag(values, 'reconnect')
@@ -116,7 +135,14 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
     // A bad URL, subprotocol or header: the caller's mistake.
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
-  return run(ws, stdio, { lineMode, once, exitOnEof, maxLine: options.maxMessageSize });
+  return run(ws, stdio, {
+    lineMode,
+    once,
+    exitOnEof,
+    maxLine: options.maxMessageSize,
+    separator: extras.separator,
+    direction: extras.direction,
+  });
 }
 
 interface RunOptions {
@@ -124,6 +150,8 @@ interface RunOptions {
   once: boolean;
   exitOnEof: boolean;
   maxLine: number;
+  separator: Separator;
+  direction: Direction;
 }
 
 /** A WebSocketStream, or the reconnecting client of `--reconnect`. */
@@ -146,14 +174,17 @@ async function run(ws: Connection, stdio: Stdio, o: RunOptions): Promise<number>
   const escape = o.lineMode && stdout.isTTY === true;
   // Resolves once every message received was written out (or the output was abandoned).
   let output: Promise<unknown> = Promise.resolve();
-  if (o.once) {
+  if (o.direction === 'send') {
+    // -u: what arrives is read (so the peer is not held back and its Close is seen) and dropped.
+    duplex.resume();
+  } else if (o.once) {
     duplex.once('data', (message: string | Buffer) => {
       duplex.pause();
-      stdout.write(o.lineMode ? formatLine(message, escape) : message);
+      stdout.write(o.lineMode ? formatLine(message, escape, o.separator) : message);
       ws.close({ closeCode: 1000 });
     });
   } else if (o.lineMode) {
-    const formatter = new LineFormatter(escape);
+    const formatter = new LineFormatter(escape, o.separator);
     duplex.pipe(formatter).pipe(stdout, { end: false });
     // The formatter ends after the Duplex's readable side ended normally; after an error it never does.
     output = finished(duplex, { writable: false }).then(() =>
@@ -174,8 +205,8 @@ async function run(ws: Connection, stdio: Stdio, o: RunOptions): Promise<number>
 
   // stdin -> network. stdin is not read while the Duplex is past its high-water mark.
   let input: Readable = stdin;
-  if (o.lineMode) {
-    const splitter = new LineSplitter(o.maxLine);
+  if (o.lineMode && o.direction !== 'receive') {
+    const splitter = new LineSplitter(o.maxLine, o.separator);
     splitter.on('error', (error: Error) => {
       failure = `stdin: ${error.message}`;
       ws.close({ closeCode: 1000 });
@@ -186,7 +217,8 @@ async function run(ws: Connection, stdio: Stdio, o: RunOptions): Promise<number>
     failure = `stdin: ${error.message}`;
     ws.close({ closeCode: 1000 });
   });
-  input.pipe(duplex, { end: o.exitOnEof });
+  // -U: stdin is not read at all.
+  if (o.direction !== 'receive') input.pipe(duplex, { end: o.exitOnEof });
 
   ws.opened.then(
     ({ protocol }) =>
@@ -206,6 +238,8 @@ async function run(ws: Connection, stdio: Stdio, o: RunOptions): Promise<number>
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // ssh ends a ProxyCommand with SIGHUP: close cleanly then too.
+  process.on('SIGHUP', onSignal);
 
   let code: number;
   try {
@@ -224,6 +258,7 @@ async function run(ws: Connection, stdio: Stdio, o: RunOptions): Promise<number>
   }
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  process.off('SIGHUP', onSignal);
   input.unpipe(duplex);
   stdin.pause();
   return code;

@@ -18,8 +18,12 @@ const noop = (): void => {};
 export interface SettleHooks {
   /** A clean close: the streams end. */
   clean(): void;
-  /** An unclean close: `error` errors the streams and rejects pending writes. */
-  unclean(error: WebSocketError): void;
+  /**
+   * An unclean close: `error` errors the readable and rejects `closed`;
+   * `writableError` (usually `error` itself) errors the writable and rejects
+   * a pending write.
+   */
+  unclean(error: WebSocketError, writableError: unknown): void;
 }
 
 /** The facts about the connection an outcome is decided from when the transport closes. */
@@ -70,12 +74,12 @@ export class CloseOutcome {
     this.#release();
   }
 
-  /** An unclean close with `error`. Does nothing once settled. */
-  settleUnclean(error: WebSocketError): void {
+  /** An unclean close with `error` (the writable's error too, unless given). Does nothing once settled. */
+  settleUnclean(error: WebSocketError, writableError: unknown = error): void {
     if (this.#settled) return;
     this.#settled = true;
     this.#error = error;
-    this.#hooks.unclean(error);
+    this.#hooks.unclean(error, writableError);
     this.#reject(error);
     this.#release();
   }
@@ -97,6 +101,27 @@ export class CloseOutcome {
         : 'The connection closed without a closing handshake';
     this.settleUnclean(
       createWebSocketError(message, CloseCode.ABNORMAL_CLOSURE, '', cause ?? undefined),
+    );
+  }
+
+  /**
+   * The closing handshake ended while one of our messages had not been
+   * completely handed to the operating system. As Chrome does, that close is
+   * not clean: `closed` rejects with a WebSocketError carrying the peer's
+   * code and reason, and the writable errors with an InvalidStateError (the
+   * pending write and every later one reject with that same object).
+   */
+  unwrittenAtClose(peerCloseCode: number, peerCloseReason: string): void {
+    this.settleUnclean(
+      createWebSocketError(
+        'The connection closed while a message was still being sent',
+        peerCloseCode,
+        peerCloseReason,
+      ),
+      new DOMException(
+        'The connection closed while this message was still being sent',
+        'InvalidStateError',
+      ),
     );
   }
 

@@ -94,9 +94,9 @@ export class Session {
         this.#flow.endWhenDrained();
         this.#sender.closeClean();
       },
-      unclean: (error) => {
+      unclean: (error, writableError) => {
         this.#flow.error(error);
-        this.#sender.closeUnclean(error);
+        this.#sender.closeUnclean(writableError);
       },
     });
     this.#flow = new ReceiveFlow(
@@ -331,6 +331,9 @@ export class Session {
       case 'close':
         // The peer's Close: no more messages will come. Queued messages stay readable.
         this.#flow.endWhenDrained();
+        // A message of ours not yet completely handed to the operating system
+        // makes the close unclean, with the peer's code and reason (Chrome).
+        if (this.#sender.unwritten) this.#outcome.unwrittenAtClose(event.code, event.reason);
         this.#sender.flush();
         if (this.#isServer) {
           // RFC 6455 7.1.1: "the server SHOULD close [the TCP connection] first".

@@ -13,8 +13,10 @@ import {
   type HeadersInput,
   type WebSocketStreamOptions,
 } from './options.js';
+import { readProxyOption, readSocketPath } from './proxy-option.js';
 import { ConnectionLifecycle, type WebSocketOpenInfo } from './lifecycle.js';
-import { readBatchWrites, Session } from './session.js';
+import { Session } from './session.js';
+import { readMilliseconds, validateSessionOptions } from './session-options.js';
 import {
   createWebSocketError,
   readCloseInfo,
@@ -51,7 +53,8 @@ export function parseWebSocketUrl(input: string | URL, base?: string | URL): URL
   return url;
 }
 
-function readProtocols(protocols: unknown): string[] {
+/** Reads the `protocols` option as WebIDL would: a sequence of unique HTTP tokens. */
+export function readProtocols(protocols: unknown): string[] {
   if (protocols === undefined) return [];
   if (typeof protocols !== 'object' || protocols === null || !(Symbol.iterator in protocols)) {
     throw new TypeError('protocols must be a sequence of strings');
@@ -86,14 +89,6 @@ function readHeaders(headers: HeadersInput | undefined): Array<[string, string]>
   return validateUserHeaders(pairs);
 }
 
-function readTimeout(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n))
-    throw new RangeError(`${name} must be a positive number of milliseconds`);
-  return n;
-}
-
 export class WebSocketStream {
   readonly #url: string;
   readonly #life = new ConnectionLifecycle();
@@ -121,22 +116,22 @@ export class WebSocketStream {
     this.#life.describe(this, 'client', () => this.#url);
     const protocols = readProtocols(options.protocols);
     const headers = readHeaders(options.headers);
-    const handshakeTimeout = readTimeout(
+    const handshakeTimeout = readMilliseconds(
       options.handshakeTimeout,
       'handshakeTimeout',
       DEFAULT_HANDSHAKE_TIMEOUT,
     );
-    const connection = (): Connection =>
-      new Connection({
-        role: 'client',
-        maxMessageSize: options.maxMessageSize,
-        maxFragments: options.maxFragments,
-        fragmentSize: options.fragmentSize,
-      });
-    // Fail on bad limits now, not after connecting.
-    connection();
-    if (options.closeTimeout !== undefined) readTimeout(options.closeTimeout, 'closeTimeout', 0);
-    readBatchWrites(options.batchWrites);
+    // Bad limits or timeouts fail now, not after connecting.
+    validateSessionOptions(options);
+    const limits = {
+      maxMessageSize: options.maxMessageSize,
+      maxFragments: options.maxFragments,
+      fragmentSize: options.fragmentSize,
+    };
+    const proxy = readProxyOption(options.proxy);
+    const socketPath = readSocketPath(options.socketPath);
+    if (socketPath !== undefined && proxy.kind === 'url')
+      throw new TypeError('socketPath and proxy cannot be used together');
 
     const life = this.#life;
     if (signal?.aborted === true) {
@@ -155,6 +150,8 @@ export class WebSocketStream {
       headers,
       tls: options.tls,
       handshakeTimeout,
+      proxy,
+      socketPath,
       signal: this.#handshake.signal,
     }).then(
       ({ transport, protocol, extensions, rest }) => {
@@ -164,7 +161,11 @@ export class WebSocketStream {
           life.fail(this.#handshake.signal.reason);
           return;
         }
-        life.open(new Session(connection(), transport, options, rest), protocol, extensions);
+        life.open(
+          new Session(new Connection({ role: 'client', ...limits }), transport, options, rest),
+          protocol,
+          extensions,
+        );
       },
       (error: unknown) => {
         signal?.removeEventListener('abort', onAbort);

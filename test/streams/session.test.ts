@@ -48,7 +48,10 @@ test('receive: a reader that empties the queue in the same turn costs no pause',
   transport.receive(text('3'));
   await loop;
   assert.deepEqual(got, ['1', '2', '3']);
-  assert.ok(transport.pauses - pausesBefore <= 1, `paused ${transport.pauses - pausesBefore} times`);
+  assert.ok(
+    transport.pauses - pausesBefore <= 1,
+    `paused ${transport.pauses - pausesBefore} times`,
+  );
 });
 
 test('close while paused with unread data: reads on to the peer Close, unread messages stay readable', async () => {
@@ -63,7 +66,11 @@ test('close while paused with unread data: reads on to the peer Close, unread me
   const closed = track(session.closed);
   session.close(1000, 'done');
   assert.deepEqual(closesSent(), [{ code: 1000, reason: 'done' }]);
-  assert.equal(transport.paused, false, 'closing reads on regardless of demand, to find the peer Close');
+  assert.equal(
+    transport.paused,
+    false,
+    'closing reads on regardless of demand, to find the peer Close',
+  );
   transport.receive(text('four'), close(1000, 'ok'));
   await settle();
   assert.equal(closed.state, 'pending', 'the TCP connection has not closed yet');
@@ -76,7 +83,11 @@ test('close while paused with unread data: reads on to the peer Close, unread me
     if (r.done) break;
     rest.push(r.value);
   }
-  assert.deepEqual(rest, ['two', 'three', 'four'], 'nothing the peer sent before its Close is lost');
+  assert.deepEqual(
+    rest,
+    ['two', 'three', 'four'],
+    'nothing the peer sent before its Close is lost',
+  );
 });
 
 test('close while paused: what the readable did not ask for is held up to 1 MiB, the rest discarded', async () => {
@@ -212,6 +223,61 @@ test('clean close: closed fulfils with the peer code, the writable errors with I
   assert.deepEqual(await session.readable.getReader().read(), { done: true, value: undefined });
 });
 
+test('peer Close while a write is pending: unclean with the peer code and reason, the write fails with InvalidStateError', async () => {
+  const { transport, session, text, close, closesSent } = openSession('server');
+  transport.mode = 'manual';
+  const reader = session.readable.getReader();
+  transport.receive(text('before'));
+  const writer = session.writable.getWriter();
+  const w = track(writer.write(new Uint8Array(1024)));
+  const closed = track(session.closed);
+  await settle();
+  assert.equal(transport.pending.length, 1, 'the write waits for the kernel');
+  transport.receive(close(4001, 'going'));
+  await settle();
+  assert.equal(closed.state, 'rejected', 'settled at the peer Close');
+  const error = closed.error as WebSocketError;
+  assert.ok(error instanceof WebSocketError);
+  assert.equal(error.closeCode, 4001);
+  assert.equal(error.reason, 'going');
+  assert.equal(w.state, 'rejected');
+  assert.ok(w.error instanceof DOMException && w.error.name === 'InvalidStateError');
+  await assert.rejects(writer.write('later'), (e) => e === w.error, 'later writes: the same error');
+  // The Close echo still follows the data, and the message before the Close stays readable.
+  transport.complete();
+  assert.deepEqual(closesSent(), [{ code: 4001, reason: '' }]);
+  assert.deepEqual(await reader.read(), { done: false, value: 'before' });
+  assert.deepEqual(await reader.read(), { done: true, value: undefined });
+  transport.close();
+});
+
+test('peer Close after every write was handed over: clean', async () => {
+  const { transport, session, close } = openSession('server');
+  transport.mode = 'manual';
+  const writer = session.writable.getWriter();
+  const w = writer.write('x');
+  await settle();
+  transport.complete();
+  await w;
+  transport.receive(close(1000));
+  transport.close();
+  assert.deepEqual(await session.closed, { closeCode: 1000, reason: '' });
+});
+
+test('peer Close while a batch is still waiting for the kernel: unclean', async () => {
+  const { transport, session, close } = openSession('client', { batchWrites: true });
+  transport.mode = 'manual';
+  transport.acceptBatches = true;
+  await session.writable.getWriter().write('batched');
+  transport.receive(close(1001, 'away'));
+  const error = await session.closed.then(
+    () => null,
+    (e: unknown) => e as WebSocketError,
+  );
+  assert.equal(error?.closeCode, 1001);
+  assert.equal(error?.reason, 'away');
+});
+
 test('unclean close: a TCP close without a closing handshake rejects closed with 1006', async () => {
   const { transport, session } = openSession();
   const closed = track(session.closed);
@@ -254,7 +320,10 @@ test('closeTimeout: a completed handshake stops the timer', async (t) => {
 
 test('keepalive: a Ping after the interval, and a peer silent for the timeout is dropped with 1006', async (t) => {
   t.mock.timers.enable({ apis: ['setTimeout'] });
-  const { transport, session, sent } = openSession('client', { pingInterval: 100, pingTimeout: 50 });
+  const { transport, session, sent } = openSession('client', {
+    pingInterval: 100,
+    pingTimeout: 50,
+  });
   transport.resume(); // reading flows: silence is evidence
   const closed = track(session.closed);
   t.mock.timers.tick(100);
@@ -274,7 +343,10 @@ test('keepalive: a Ping after the interval, and a peer silent for the timeout is
 
 test('keepalive: any byte from the peer counts as liveness', async (t) => {
   t.mock.timers.enable({ apis: ['setTimeout'] });
-  const { transport, session, text } = openSession('client', { pingInterval: 100, pingTimeout: 50 });
+  const { transport, session, text } = openSession('client', {
+    pingInterval: 100,
+    pingTimeout: 50,
+  });
   const reader = session.readable.getReader();
   const closed = track(session.closed);
   for (let i = 0; i < 5; i++) {
