@@ -47,6 +47,7 @@ async function startWs(): Promise<number> {
   sub.on('error', () => {});
   await Promise.all([pub.connect(), sub.connect()]);
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  const listening = new Promise((r) => wss.once('listening', r));
   const fanout = (data: Buffer, isBinary: boolean, except: unknown): void => {
     for (const client of wss.clients) {
       if (client === except || client.bufferedAmount > MAX_QUEUE) continue;
@@ -69,7 +70,7 @@ async function startWs(): Promise<number> {
         .catch(() => {});
     });
   });
-  await new Promise((r) => wss.once('listening', r));
+  await listening;
   return (wss.address() as { port: number }).port;
 }
 

@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SUBSCRIBERS = 1000;
+const SUBSCRIBERS = Number(process.env.FANOUT_SUBSCRIBERS ?? 1000);
 const progress = (line: string): void => {
   if (process.env.FANOUT_VERBOSE === '1') process.stderr.write(`fanout: ${line}\n`);
 };
@@ -139,9 +139,11 @@ async function runOne(
   const start = performance.now();
   for (let i = 0; i < messages; i++) publisher.send(payload);
   await waitFor(SUBSCRIBERS * messages, 120_000);
+  progress(`${impl}: ${received} received`);
   const seconds = (last - start) / 1000;
   const peakRss = (await servers[0]!.rss()) + (await servers[1]!.rss());
   const delivered = received;
+  progress(`${impl}: measured`);
   for (const ws of [...subs, publisher]) ws.terminate();
   for (const s of servers) {
     s.child.kill();
@@ -171,7 +173,7 @@ export async function runFanout(quick: boolean, nodeBin = process.execPath): Pro
     '',
     `${SUBSCRIBERS} subscribers over 2 server processes and one redis-server, one publisher sending ${messages} messages of 64 B (${n(SUBSCRIBERS * messages)} deliveries expected); one run.`,
     '',
-    '| server | delivered msg/s | delivered | RSS of both servers, idle with 1,000 connections (MB) | after the run (MB) |',
+    `| server | delivered msg/s | delivered | RSS of both servers, idle with ${n(SUBSCRIBERS)} connections (MB) | after the run (MB) |`,
     '| --- | --- | --- | --- | --- |',
     ...results.map(
       (r) =>

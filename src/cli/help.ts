@@ -28,6 +28,11 @@ Modes (default: --line when stdin is a terminal, --binary otherwise):
                          written as a line (escaped on a terminal)
   --binary, --raw        stdin is sent in chunks as binary messages; messages
                          are written to stdout unchanged, with nothing added
+      --reconnect        when the connection drops (1001 Going Away, a restart,
+                         a network failure), reconnect with exponential backoff
+                         and jitter (250 ms doubling up to 30 s), saying so on
+                         stderr; input waits meanwhile. Not after 1000 or 1002,
+                         1003, 1007-1010
   --once                 send stdin, print the first message received, close
   --exit-on-eof          close the connection when stdin ends (the Close goes
                          after everything stdin gave); replies still on their
@@ -94,7 +99,8 @@ Behaviours (exactly one):
                          its exit closes the connection (status 0: 1000; status N:
                          4000+N; killed by signal S: 4128+S). The connection's
                          closing ends its stdin. Backpressure both ways.
-  --broadcast            relay every message to every other client
+  --broadcast            relay every message to every other client of the same
+                         request path (the path is the room)
   --forward ADDR         connect every client to ADDR (tcp:HOST:PORT or
                          unix:PATH), bytes both ways as binary messages, with
                          backpressure both ways. The target's FIN closes with
@@ -115,6 +121,10 @@ Options:
       --slow POLICY      (--broadcast) what happens to a client whose queue is
                          full: "close" (default) closes it with 4008, "drop"
                          skips the messages it cannot take
+      --redis URL        (--broadcast) join the rooms of every process using this
+                         Redis (redis://host:port; needs npm's redis package)
+      --workers N        run N processes on the port (node:cluster); --broadcast
+                         without --redis is relayed by the primary
   -s, --subprotocol P    subprotocol this server speaks (repeatable)
       --cert FILE        TLS certificate (PEM): serve wss: (needs --key)
       --key FILE         TLS private key (PEM)

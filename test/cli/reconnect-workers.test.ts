@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { before, describe, it } from 'node:test';
 import WebSocket, { type RawData } from 'ws';
 import { freePort } from '../hub/redis-server.js';
-import { ensureBuilt, serveCli, start } from './helpers.js';
+import { ensureBuilt, run, serveCli, start } from './helpers.js';
 
 before(() => ensureBuilt());
 
@@ -89,4 +89,19 @@ describe('serve --workers N --broadcast', () => {
       await server.stop();
     }
   });
+});
+
+describe('serve --redis / --workers: usage errors (exit 2)', () => {
+  for (const [args, pattern] of [
+    [['--echo', '--redis', 'redis://127.0.0.1:1'], /--redis applies to --broadcast/],
+    [['--broadcast', '--redis', 'http://x'], /is not a redis:\/\/ or rediss:\/\/ URL/],
+    [['--broadcast', '--workers', '0'], /--workers: "0" is not a number from 1 to 256/],
+    [['--broadcast', '--workers', '257'], /--workers: "257" is not a number from 1 to 256/],
+  ] as const) {
+    it(args.join(' '), async () => {
+      const r = await run(['serve', '--port', '0', ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, pattern);
+    });
+  }
 });

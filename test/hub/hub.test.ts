@@ -176,6 +176,21 @@ describe('Hub, in-process', () => {
     await until(() => hub.subscriberCount('/h') === 0, 'leave');
   });
 
+  test('send(): one connection, through its queue, in order with topic messages', async () => {
+    const { hub, port, connections } = await hubServer();
+    const a = await wsClient(port, '/s1');
+    const b = await wsClient(port, '/s1');
+    await until(() => hub.subscriberCount('/s1') === 2, 'subscriptions');
+    await hub.publish('/s1', 'one');
+    assert.equal(hub.send(connections[0]!, 'direct'), true);
+    await hub.publish('/s1', 'two');
+    await until(() => a.got.length === 3 && b.got.length === 2, 'delivery');
+    assert.deepEqual(a.got, ['one', 'direct', 'two']);
+    assert.deepEqual(b.got, ['one', 'two']);
+    a.ws.close();
+    b.ws.close();
+  });
+
   test('options are checked', () => {
     assert.throws(() => new Hub({ maxQueue: 0 }), RangeError);
     assert.throws(() => new Hub({ slow: 'wait' as 'drop' }), TypeError);
