@@ -48,6 +48,7 @@ const OPTIONS = {
   'ping-interval': { type: 'string' },
   'handshake-timeout': { type: 'string' },
   'batch-writes': { type: 'boolean' },
+  'no-batch-writes': { type: 'boolean' },
 } as const;
 
 /** Runs `connect`; resolves with the exit code. */
@@ -103,7 +104,11 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
     options.handshakeTimeout = parsePositiveDuration(handshakeTimeout, '--handshake-timeout');
   }
 
-  if (flag(values, 'batch-writes')) options.batchWrites = true;
+  if (flag(values, 'no-batch-writes')) {
+    if (flag(values, 'batch-writes'))
+      throw new UsageError('--batch-writes and --no-batch-writes contradict each other');
+    options.batchWrites = false;
+  }
 
   let ws: WebSocketStream;
   try {

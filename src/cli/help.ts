@@ -47,9 +47,10 @@ Options:
       --ping-interval DURATION  send a Ping after this much silence and drop
                          the connection if nothing comes back (default off)
       --handshake-timeout DURATION  give up connecting after this (default 30s)
-      --batch-writes     send the messages of one turn of the event loop in one
-                         system call: many short lines go two to three times as
-                         fast; a write then counts as done once it joined the batch
+      --no-batch-writes  a write counts as done only once the operating system
+                         took it (one system call per message); by default short
+                         messages of one turn of the event loop leave in one
+                         system call, two to three times as fast (--batch-writes)
   -h, --help             this help
 
 SIZE: bytes, or with k, M, G (powers of 1024). DURATION: seconds, or with ms, s, m.
@@ -91,8 +92,8 @@ Options:
       --key FILE         TLS private key (PEM)
       --max-message-size SIZE  largest message accepted (default 64M)
       --ping-interval DURATION  keepalive pings (default off)
-      --batch-writes     send the messages of one turn of the event loop in one
-                         system call (see connect --help)
+      --no-batch-writes  one system call per message; a write counts as done only
+                         once the operating system took it (see connect --help)
   -q, --quiet            no connection log on stderr
   -h, --help             this help
 

@@ -38,6 +38,7 @@ const OPTIONS = {
   'max-message-size': { type: 'string' },
   'ping-interval': { type: 'string' },
   'batch-writes': { type: 'boolean' },
+  'no-batch-writes': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
@@ -98,7 +99,11 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
   if (pingInterval !== undefined)
     options.pingInterval = parsePositiveDuration(pingInterval, '--ping-interval');
 
-  if (flag(values, 'batch-writes')) options.batchWrites = true;
+  if (flag(values, 'no-batch-writes')) {
+    if (flag(values, 'batch-writes'))
+      throw new UsageError('--batch-writes and --no-batch-writes contradict each other');
+    options.batchWrites = false;
+  }
 
   const quiet = flag(values, 'quiet');
   const log = (line: string): void => {

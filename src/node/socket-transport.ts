@@ -106,9 +106,18 @@ export class ReadRelay {
  * Most bytes of frames one turn's batch of writes may hold: 64 KiB (see
  * `batchWrites`). A write that would take the batch past it waits for the
  * operating system, as writes do without batching; so does every write while
- * an earlier batch still waits for the kernel to take it.
+ * an earlier batch still waits for the kernel to take it. This is the most a
+ * resolved `write()` may leave in user space.
  */
 export const BATCH_LIMIT = 64 * 1024;
+
+/**
+ * Largest write (a message's frames) that joins a batch: 16 KiB. Larger ones
+ * wait for the operating system as without batching: their system call costs
+ * little next to their bytes, and a resolved write of them means "the kernel
+ * has it", exactly.
+ */
+export const BATCH_WRITE_MAX = 16 * 1024;
 
 export class SocketTransport implements Transport {
   readonly socket: Socket;
@@ -155,11 +164,12 @@ export class SocketTransport implements Transport {
     if (batch) {
       let size = 0;
       for (let i = 0; i < n; i++) size += chunks[i]!.length;
-      // Join this turn's batch; start one only when the kernel took everything before.
+      // Small writes join this turn's batch; one is started only when the
+      // kernel took everything written before (adaptive: a socket that has
+      // bytes pending, or a large message, gets the exact path).
       if (
-        this.#batching
-          ? this.#batchBytes + size <= BATCH_LIMIT
-          : socket.writableLength === 0 && size <= BATCH_LIMIT
+        size <= BATCH_WRITE_MAX &&
+        (this.#batching ? this.#batchBytes + size <= BATCH_LIMIT : socket.writableLength === 0)
       ) {
         if (!this.#batching) {
           this.#batching = true;
