@@ -18,19 +18,19 @@ export interface ChartPart {
   }>;
 }
 
-/** One colour per implementation, in order (wsstream first, in the strongest colour). */
-const COLOURS = [
-  '#d62728',
-  '#ff9896',
-  '#7f7f7f',
-  '#1f77b4',
-  '#9467bd',
-  '#c5b0d5',
-  '#2ca02c',
-  '#bcbd22',
-  '#17becf',
-  '#8c564b',
-];
+/** One colour per implementation, the same in every chart (wsstream in the strongest). */
+const COLOURS: Record<string, string> = {
+  wsstream: '#d62728',
+  'wsstream batchWrites: false': '#ff9896',
+  ws: '#c7c7c7',
+  'ws+bufferutil': '#7f7f7f',
+  'undici WebSocket': '#9467bd',
+  'undici WebSocketStream': '#c5b0d5',
+  'Deno WebSocketStream': '#1f77b4',
+  'Bun WebSocket': '#ff7f0e',
+  'node:net (ceiling)': '#2ca02c',
+};
+const colour = (name: string): string => COLOURS[name] ?? '#8c564b';
 
 const WIDTH = 960;
 const LABEL_W = 330;
@@ -56,17 +56,17 @@ export function chart(title: string, parts: ChartPart[]): string {
     y += 22;
     // Legend.
     let x = 10;
-    part.impls.forEach((name, k) => {
+    for (const name of part.impls) {
       body.push(
-        `<rect x="${x}" y="${y}" width="10" height="10" fill="${COLOURS[k % COLOURS.length]}"/>`,
+        `<rect x="${x}" y="${y}" width="10" height="10" fill="${colour(name)}"/>`,
         `<text x="${x + 14}" y="${y + 9}" font-size="11">${esc(name)}</text>`,
       );
-      x += 22 + name.length * 6.2;
+      x += 26 + name.length * 6.6;
       if (x > WIDTH - 160) {
         x = 10;
         y += 16;
       }
-    });
+    }
     y += 24;
     const x0 = LABEL_W;
     for (const row of part.rows) {
@@ -79,12 +79,12 @@ export function chart(title: string, parts: ChartPart[]): string {
         if (Number.isFinite(ratio)) {
           const w = Math.max(1, Math.min(1, ratio) * BAR_W);
           body.push(
-            `<rect x="${x0}" y="${by}" width="${w.toFixed(1)}" height="${BAR_H - 1}" fill="${COLOURS[k % COLOURS.length]}"><title>${esc(part.impls[k]!)}: ${ratio.toFixed(2)}</title></rect>`,
+            `<rect x="${x0}" y="${by}" width="${w.toFixed(1)}" height="${BAR_H - 1}" fill="${colour(part.impls[k]!)}"><title>${esc(part.impls[k]!)}: ${ratio.toFixed(2)}</title></rect>`,
             `<text x="${(x0 + w + 4).toFixed(1)}" y="${by + BAR_H - 1}" font-size="8">${ratio.toFixed(2)}</text>`,
           );
         } else if (row.notes[k] !== undefined) {
           body.push(
-            `<text x="${x0 + 4}" y="${by + BAR_H - 1}" font-size="8" fill="${COLOURS[k % COLOURS.length]}">${esc(`${part.impls[k]!}: ${row.notes[k]}`)}</text>`,
+            `<text x="${x0 + 4}" y="${by + BAR_H - 1}" font-size="8" fill="${colour(part.impls[k]!)}">${esc(`${part.impls[k]!}: ${row.notes[k]}`)}</text>`,
           );
         }
       });
