@@ -119,6 +119,16 @@ export const BATCH_LIMIT = 64 * 1024;
  */
 export const BATCH_WRITE_MAX = 16 * 1024;
 
+/** The transports whose batch the next tick hands to the kernel. */
+let batchesDue: SocketTransport[] = [];
+
+/** Flushes every batch of this turn, in the order they were started. */
+function flushBatches(): void {
+  const due = batchesDue;
+  batchesDue = [];
+  for (let i = 0; i < due.length; i++) SocketTransport.flushBatch(due[i]!);
+}
+
 export class SocketTransport implements Transport {
   readonly socket: Socket;
   readonly #relay: ReadRelay | undefined;
@@ -175,8 +185,11 @@ export class SocketTransport implements Transport {
           this.#batching = true;
           socket.cork();
           // After the microtasks of this turn (where the writable hands over the
-          // next chunks), before any I/O: one writev for the whole batch.
-          process.nextTick(SocketTransport.#flushBatch, this);
+          // next chunks), before any I/O: one writev for the whole batch. One
+          // tick flushes the batches of every socket (a server echoing on
+          // thousands of connections schedules one, not one per socket).
+          if (batchesDue.length === 0) process.nextTick(flushBatches);
+          batchesDue.push(this);
         }
         this.#batchBytes += size;
         for (let i = 0; i < n - 1; i++) socket.write(chunks[i]!);
@@ -198,8 +211,8 @@ export class SocketTransport implements Transport {
     return socket.writableLength === 0 && !socket.destroyed;
   }
 
-  /** Ends the turn's batch: one writev for everything corked since it started. */
-  static #flushBatch(transport: SocketTransport): void {
+  /** @internal Ends the turn's batch: one writev for everything corked since it started. */
+  static flushBatch(transport: SocketTransport): void {
     transport.#batching = false;
     transport.#batchBytes = 0;
     transport.socket.uncork();
