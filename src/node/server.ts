@@ -6,6 +6,7 @@
  * event (what Express, Fastify and Hono's Node server hand out); `serve()`
  * runs a standalone server on top of it.
  */
+import { readDictionary } from '../streams/dictionary.js';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -483,8 +484,9 @@ export function upgrade(
   request: IncomingMessage,
   socket: Duplex,
   head: Uint8Array,
-  options: UpgradeOptions = {},
+  options?: UpgradeOptions | null,
 ): WebSocketConnection {
+  options = readDictionary<UpgradeOptions>(options, 'upgrade options');
   readBatchWrites(options.batchWrites);
   return new WebSocketConnection(request, socket, head, options);
 }
@@ -559,9 +561,13 @@ export interface WebSocketServer {
  * ```
  */
 export async function serve(
-  options: ServeOptions,
+  options: ServeOptions | null | undefined,
   handler: (connection: WebSocketConnection) => void | Promise<void>,
 ): Promise<WebSocketServer> {
+  options = readDictionary<ServeOptions>(options, 'serve options');
+  if (typeof handler !== 'function') {
+    throw new TypeError('serve() needs a handler function as its second argument');
+  }
   readBatchWrites(options.batchWrites);
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT;
   const httpOptions = { maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE };

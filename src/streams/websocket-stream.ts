@@ -6,6 +6,7 @@ import { CloseCode } from '../core/close.js';
 import { Connection } from '../core/connection.js';
 import { isToken, validateUserHeaders } from '../core/handshake.js';
 import { getConnector } from './connector.js';
+import { readDictionary } from './dictionary.js';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT,
   type HeadersInput,
@@ -69,6 +70,12 @@ function readProtocols(protocols: unknown): string[] {
   return list;
 }
 
+function readSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  if (!(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+  return signal;
+}
+
 function readHeaders(headers: HeadersInput | undefined): Array<[string, string]> {
   if (headers === undefined) return [];
   const pairs: Array<readonly [string, string]> =
@@ -93,13 +100,24 @@ export class WebSocketStream {
 
   /**
    * @param url a ws:, wss:, http: or https: URL without a fragment
-   * @param options `protocols` and `signal` (standard) and the extensions of {@link WebSocketStreamOptions}
+   * @param options `protocols` and `signal` (standard) and the extensions of {@link WebSocketStreamOptions};
+   *   `undefined` and `null` mean none, any other value that is not an object is a TypeError
    */
-  constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
+  constructor(url: string | URL, options?: WebSocketStreamOptions | null) {
+    // WebIDL: `url` is a required argument; `undefined` given explicitly is
+    // converted to the string "undefined" (a SyntaxError below), as in browsers.
+     
+    if (arguments.length === 0) {
+      throw new TypeError(
+        "Failed to construct 'WebSocketStream': 1 argument required, but only 0 present",
+      );
+    }
+    // The arguments are converted (TypeError) before the URL is parsed (SyntaxError).
+    options = readDictionary<WebSocketStreamOptions>(options, 'WebSocketStream options');
+    const signal = readSignal(options.signal);
     const parsed = parseWebSocketUrl(url);
     this.#url = parsed.href;
     const protocols = readProtocols(options.protocols);
-    const signal = options.signal;
     const headers = readHeaders(options.headers);
     const handshakeTimeout = readTimeout(
       options.handshakeTimeout,
