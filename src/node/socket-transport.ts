@@ -121,12 +121,24 @@ export const BATCH_WRITE_MAX = 16 * 1024;
 
 /** The transports whose batch the next tick hands to the kernel. */
 let batchesDue: SocketTransport[] = [];
+/** Counts the turns in which something was written (see {@link endTurn}). */
+let turn = 0;
+let endOfTurnScheduled = false;
 
-/** Flushes every batch of this turn, in the order they were started. */
-function flushBatches(): void {
+/** Ends a turn: flushes every batch of it, in the order they were started. */
+function endTurn(): void {
+  endOfTurnScheduled = false;
+  turn++;
   const due = batchesDue;
   batchesDue = [];
   for (let i = 0; i < due.length; i++) SocketTransport.flushBatch(due[i]!);
+}
+
+/** One tick ends the turn for every socket (thousands of connections schedule one, not one each). */
+function scheduleEndOfTurn(): void {
+  if (endOfTurnScheduled) return;
+  endOfTurnScheduled = true;
+  process.nextTick(endTurn);
 }
 
 export class SocketTransport implements Transport {
@@ -136,6 +148,8 @@ export class SocketTransport implements Transport {
   /** The socket is corked for this turn's batch; it is uncorked on the next tick. */
   #batching = false;
   #batchBytes = 0;
+  /** The turn of this socket's last unbatched small write. */
+  #directTurn = -1;
 
   /**
    * `socket` must be paused; the session resumes it when the readable wants
@@ -174,27 +188,33 @@ export class SocketTransport implements Transport {
     if (batch) {
       let size = 0;
       for (let i = 0; i < n; i++) size += chunks[i]!.length;
-      // Small writes join this turn's batch; one is started only when the
-      // kernel took everything written before (adaptive: a socket that has
-      // bytes pending, or a large message, gets the exact path).
+      // Adaptive: the first small write of a turn goes to the kernel at once
+      // (a lone message, as in a request/response exchange, waits for
+      // nothing); the next small writes of the same turn join a batch, which
+      // is started only when the kernel took everything written before. A
+      // socket that has bytes pending, or a large message, gets the exact path.
       if (
         size <= BATCH_WRITE_MAX &&
-        (this.#batching ? this.#batchBytes + size <= BATCH_LIMIT : socket.writableLength === 0)
+        (this.#batching
+          ? this.#batchBytes + size <= BATCH_LIMIT
+          : socket.writableLength === 0 && this.#directTurn === turn)
       ) {
         if (!this.#batching) {
           this.#batching = true;
           socket.cork();
           // After the microtasks of this turn (where the writable hands over the
-          // next chunks), before any I/O: one writev for the whole batch. One
-          // tick flushes the batches of every socket (a server echoing on
-          // thousands of connections schedules one, not one per socket).
-          if (batchesDue.length === 0) process.nextTick(flushBatches);
+          // next chunks), before any I/O: one writev for the whole batch.
+          scheduleEndOfTurn();
           batchesDue.push(this);
         }
         this.#batchBytes += size;
         for (let i = 0; i < n - 1; i++) socket.write(chunks[i]!);
         socket.write(chunks[n - 1]!, callback);
         return 'batched';
+      }
+      if (size <= BATCH_WRITE_MAX && !this.#batching) {
+        this.#directTurn = turn;
+        scheduleEndOfTurn();
       }
     }
     if (n === 1) {

@@ -65,9 +65,10 @@ export interface SessionOptions {
   maxPendingPongs?: number | undefined;
   /**
    * Send small messages written in one turn of the event loop together, in
-   * one system call at the end of the turn (extension); default true. A
-   * write() of a message up to 16 KiB made while the socket has nothing
-   * pending resolves once its frame joined the turn's batch, which is handed
+   * one system call at the end of the turn (extension); default true. After
+   * the first message of a turn (written at once), a write() of a message up
+   * to 16 KiB made while the socket has nothing pending resolves once its
+   * frame joined the turn's batch, which is handed
    * to the operating system before any I/O or timer runs (as Chrome's write()
    * resolves once the message reached its network process). Backpressure
    * still reaches TCP: while a batch waits for the kernel, and for larger
