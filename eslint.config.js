@@ -104,6 +104,38 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/browser/**/*.ts', 'src/browser.ts', 'src/browser-global.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:*', '**/node/*', '**/deno/*', '**/cli/*', './index.js', '../index.js'],
+              message: 'The browser build imports streams and core only: no node:* module.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/deno/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/cli/*', '../index.js', '../server.js', '../global.js'],
+              message: 'src/deno imports node, streams and core, never the CLI or the entry points.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**', 'conformance/**', 'bench/**', 'fuzz/**'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

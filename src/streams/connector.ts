@@ -3,6 +3,7 @@
  * transport and performs the opening handshake.
  */
 import type { TlsClientOptions } from './options.js';
+import type { ProxySetting } from './proxy-option.js';
 import type { Transport } from './transport.js';
 
 export interface ConnectRequest {
@@ -12,6 +13,10 @@ export interface ConnectRequest {
   headers: Array<[string, string]>;
   tls: TlsClientOptions | undefined;
   handshakeTimeout: number;
+  /** The checked `proxy` option. */
+  proxy: ProxySetting;
+  /** A Unix domain socket to connect to instead of the URL's host and port. */
+  socketPath: string | undefined;
   /** Aborted when the application aborts or closes during the handshake. */
   signal: AbortSignal;
 }

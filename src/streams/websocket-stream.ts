@@ -7,13 +7,16 @@ import { Connection } from '../core/connection.js';
 import { isToken, validateUserHeaders } from '../core/handshake.js';
 import { getConnector } from './connector.js';
 import { readDictionary } from './dictionary.js';
+import type { WebSocketStats } from './statistics.js';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT,
   type HeadersInput,
   type WebSocketStreamOptions,
 } from './options.js';
+import { readProxyOption, readSocketPath } from './proxy-option.js';
 import { ConnectionLifecycle, type WebSocketOpenInfo } from './lifecycle.js';
-import { readBatchWrites, Session } from './session.js';
+import { Session } from './session.js';
+import { readMilliseconds, validateSessionOptions } from './session-options.js';
 import {
   createWebSocketError,
   readCloseInfo,
@@ -50,7 +53,8 @@ export function parseWebSocketUrl(input: string | URL, base?: string | URL): URL
   return url;
 }
 
-function readProtocols(protocols: unknown): string[] {
+/** Reads the `protocols` option as WebIDL would: a sequence of unique HTTP tokens. */
+export function readProtocols(protocols: unknown): string[] {
   if (protocols === undefined) return [];
   if (typeof protocols !== 'object' || protocols === null || !(Symbol.iterator in protocols)) {
     throw new TypeError('protocols must be a sequence of strings');
@@ -85,14 +89,6 @@ function readHeaders(headers: HeadersInput | undefined): Array<[string, string]>
   return validateUserHeaders(pairs);
 }
 
-function readTimeout(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n))
-    throw new RangeError(`${name} must be a positive number of milliseconds`);
-  return n;
-}
-
 export class WebSocketStream {
   readonly #url: string;
   readonly #life = new ConnectionLifecycle();
@@ -106,7 +102,7 @@ export class WebSocketStream {
   constructor(url: string | URL, options?: WebSocketStreamOptions | null) {
     // WebIDL: `url` is a required argument; `undefined` given explicitly is
     // converted to the string "undefined" (a SyntaxError below), as in browsers.
-     
+
     if (arguments.length === 0) {
       throw new TypeError(
         "Failed to construct 'WebSocketStream': 1 argument required, but only 0 present",
@@ -117,24 +113,25 @@ export class WebSocketStream {
     const signal = readSignal(options.signal);
     const parsed = parseWebSocketUrl(url);
     this.#url = parsed.href;
+    this.#life.describe(this, 'client', () => this.#url);
     const protocols = readProtocols(options.protocols);
     const headers = readHeaders(options.headers);
-    const handshakeTimeout = readTimeout(
+    const handshakeTimeout = readMilliseconds(
       options.handshakeTimeout,
       'handshakeTimeout',
       DEFAULT_HANDSHAKE_TIMEOUT,
     );
-    const connection = (): Connection =>
-      new Connection({
-        role: 'client',
-        maxMessageSize: options.maxMessageSize,
-        maxFragments: options.maxFragments,
-        fragmentSize: options.fragmentSize,
-      });
-    // Fail on bad limits now, not after connecting.
-    connection();
-    if (options.closeTimeout !== undefined) readTimeout(options.closeTimeout, 'closeTimeout', 0);
-    readBatchWrites(options.batchWrites);
+    // Bad limits or timeouts fail now, not after connecting.
+    validateSessionOptions(options);
+    const limits = {
+      maxMessageSize: options.maxMessageSize,
+      maxFragments: options.maxFragments,
+      fragmentSize: options.fragmentSize,
+    };
+    const proxy = readProxyOption(options.proxy);
+    const socketPath = readSocketPath(options.socketPath);
+    if (socketPath !== undefined && proxy.kind === 'url')
+      throw new TypeError('socketPath and proxy cannot be used together');
 
     const life = this.#life;
     if (signal?.aborted === true) {
@@ -153,6 +150,8 @@ export class WebSocketStream {
       headers,
       tls: options.tls,
       handshakeTimeout,
+      proxy,
+      socketPath,
       signal: this.#handshake.signal,
     }).then(
       ({ transport, protocol, extensions, rest }) => {
@@ -162,7 +161,11 @@ export class WebSocketStream {
           life.fail(this.#handshake.signal.reason);
           return;
         }
-        life.open(new Session(connection(), transport, options, rest), protocol, extensions);
+        life.open(
+          new Session(new Connection({ role: 'client', ...limits }), transport, options, rest),
+          protocol,
+          extensions,
+        );
       },
       (error: unknown) => {
         signal?.removeEventListener('abort', onAbort);
@@ -174,6 +177,15 @@ export class WebSocketStream {
   /** The URL, serialized after conversion (http: → ws:, https: → wss:). */
   get url(): string {
     return this.#url;
+  }
+
+  /**
+   * A snapshot of the connection's counters (extension): messages and bytes in
+   * and out, socket bytes, what wsstream holds, the last ping's round trip.
+   * Zeros before the connection opened.
+   */
+  get stats(): WebSocketStats {
+    return this.#life.stats();
   }
 
   /** Fulfils with the streams once the handshake succeeded; rejects with a WebSocketError if it failed. */
