@@ -22,7 +22,7 @@ export interface ZeroLossOptions {
   seed?: number;
   /** Called about every 64 MiB received. */
   onProgress?: (receivedBytes: number) => void;
-  /** Client and server both with `batchWrites`; default false. */
+  /** `batchWrites` of client and server both; default true (as theirs). */
   batchWrites?: boolean;
 }
 
@@ -110,7 +110,7 @@ export async function zeroLoss(options: ZeroLossOptions): Promise<ZeroLossResult
       host: '127.0.0.1',
       port: 0,
       maxMessageSize: options.maxMessage * 3,
-      batchWrites: options.batchWrites ?? false,
+      batchWrites: options.batchWrites ?? true,
     },
     (connection) => {
       serverConnection = connection;
@@ -137,7 +137,7 @@ export async function zeroLoss(options: ZeroLossOptions): Promise<ZeroLossResult
   try {
     const ws = new WebSocketStream(server.url, {
       maxMessageSize: options.maxMessage * 3,
-      batchWrites: options.batchWrites ?? false,
+      batchWrites: options.batchWrites ?? true,
     });
     const { readable, writable } = await ws.opened;
     const writer = writable.getWriter();

@@ -51,6 +51,7 @@ const OPTIONS = {
   'ping-interval': { type: 'string' },
   'handshake-timeout': { type: 'string' },
   'batch-writes': { type: 'boolean' },
+  'no-batch-writes': { type: 'boolean' },
   reconnect: { type: 'boolean' },
   ...CONNECT_EXTRA_OPTIONS,
   proxy: { type: 'string' },
@@ -115,7 +116,11 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
     options.handshakeTimeout = parsePositiveDuration(handshakeTimeout, '--handshake-timeout');
   }
 
-  if (flag(values, 'batch-writes')) options.batchWrites = true;
+  if (flag(values, 'no-batch-writes')) {
+    if (flag(values, 'batch-writes'))
+      throw new UsageError('--batch-writes and --no-batch-writes contradict each other');
+    options.batchWrites = false;
+  }
   // Like curl, the CLI follows HTTPS_PROXY / HTTP_PROXY / NO_PROXY unless told otherwise.
   const proxy = str(values, 'proxy');
   if (proxy !== undefined && flag(values, 'no-proxy'))

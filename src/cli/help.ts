@@ -71,9 +71,10 @@ Options:
       --no-proxy         connect directly, whatever the environment says
       --unix PATH        connect to this Unix domain socket (the URL still gives
                          the Host header and the path)
-      --batch-writes     send the messages of one turn of the event loop in one
-                         system call: many short lines go two to three times as
-                         fast; a write then counts as done once it joined the batch
+      --no-batch-writes  a write counts as done only once the operating system
+                         took it (one system call per message); by default short
+                         messages of one turn of the event loop leave in one
+                         system call, two to three times as fast (--batch-writes)
   -h, --help             this help
 
 SIZE: bytes, or with k, M, G (powers of 1024). DURATION: seconds, or with ms, s, m.
@@ -130,8 +131,8 @@ Options:
       --key FILE         TLS private key (PEM)
       --max-message-size SIZE  largest message accepted (default 64M)
       --ping-interval DURATION  keepalive pings (default off)
-      --batch-writes     send the messages of one turn of the event loop in one
-                         system call (see connect --help)
+      --no-batch-writes  one system call per message; a write counts as done only
+                         once the operating system took it (see connect --help)
   -q, --quiet            no connection log on stderr
   -h, --help             this help
 

@@ -42,6 +42,7 @@ const OPTIONS = {
   'max-message-size': { type: 'string' },
   'ping-interval': { type: 'string' },
   'batch-writes': { type: 'boolean' },
+  'no-batch-writes': { type: 'boolean' },
   redis: { type: 'string' },
   workers: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
@@ -109,7 +110,11 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
   if (pingInterval !== undefined)
     options.pingInterval = parsePositiveDuration(pingInterval, '--ping-interval');
 
-  if (flag(values, 'batch-writes')) options.batchWrites = true;
+  if (flag(values, 'no-batch-writes')) {
+    if (flag(values, 'batch-writes'))
+      throw new UsageError('--batch-writes and --no-batch-writes contradict each other');
+    options.batchWrites = false;
+  }
 
   const quiet = flag(values, 'quiet');
   const log = (line: string): void => {

@@ -121,20 +121,23 @@ export interface UpgradeOptions extends SessionOptions {
 
 function requestLike(req: IncomingMessage): RequestLike {
   const raw = req.rawHeaders;
+  // Every field name lower-cased once, not once per lookup (the handshake looks up seven).
+  const names = new Array<string>(raw.length >> 1);
+  for (let i = 0; i < raw.length; i += 2) names[i >> 1] = raw[i]!.toLowerCase();
   return {
     method: req.method ?? '',
     httpVersion: req.httpVersion,
     header(name: string): string | undefined {
       let out: string | undefined;
-      for (let i = 0; i < raw.length; i += 2) {
-        if (raw[i]!.toLowerCase() === name)
-          out = out === undefined ? raw[i + 1]! : `${out}, ${raw[i + 1]!}`;
+      for (let i = 0; i < names.length; i++) {
+        if (names[i] === name)
+          out = out === undefined ? raw[2 * i + 1]! : `${out}, ${raw[2 * i + 1]!}`;
       }
       return out;
     },
     headerCount(name: string): number {
       let c = 0;
-      for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) c++;
+      for (let i = 0; i < names.length; i++) if (names[i] === name) c++;
       return c;
     },
   };

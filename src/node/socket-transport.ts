@@ -112,9 +112,40 @@ export class ReadRelay {
  * Most bytes of frames one turn's batch of writes may hold: 64 KiB (see
  * `batchWrites`). A write that would take the batch past it waits for the
  * operating system, as writes do without batching; so does every write while
- * an earlier batch still waits for the kernel to take it.
+ * an earlier batch still waits for the kernel to take it. This is the most a
+ * resolved `write()` may leave in user space.
  */
 export const BATCH_LIMIT = 64 * 1024;
+
+/**
+ * Largest write (a message's frames) that joins a batch: 16 KiB. Larger ones
+ * wait for the operating system as without batching: their system call costs
+ * little next to their bytes, and a resolved write of them means "the kernel
+ * has it", exactly.
+ */
+export const BATCH_WRITE_MAX = 16 * 1024;
+
+/** The transports whose batch the next tick hands to the kernel. */
+let batchesDue: SocketTransport[] = [];
+/** Counts the turns in which something was written (see {@link endTurn}). */
+let turn = 0;
+let endOfTurnScheduled = false;
+
+/** Ends a turn: flushes every batch of it, in the order they were started. */
+function endTurn(): void {
+  endOfTurnScheduled = false;
+  turn++;
+  const due = batchesDue;
+  batchesDue = [];
+  for (let i = 0; i < due.length; i++) SocketTransport.flushBatch(due[i]!);
+}
+
+/** One tick ends the turn for every socket (thousands of connections schedule one, not one each). */
+function scheduleEndOfTurn(): void {
+  if (endOfTurnScheduled) return;
+  endOfTurnScheduled = true;
+  process.nextTick(endTurn);
+}
 
 export class SocketTransport implements Transport {
   readonly socket: Socket;
@@ -123,6 +154,8 @@ export class SocketTransport implements Transport {
   /** The socket is corked for this turn's batch; it is uncorked on the next tick. */
   #batching = false;
   #batchBytes = 0;
+  /** The turn of this socket's last unbatched small write. */
+  #directTurn = -1;
 
   /**
    * `socket` must be paused; the session resumes it when the readable wants
@@ -161,23 +194,33 @@ export class SocketTransport implements Transport {
     if (batch) {
       let size = 0;
       for (let i = 0; i < n; i++) size += chunks[i]!.length;
-      // Join this turn's batch; start one only when the kernel took everything before.
+      // Adaptive: the first small write of a turn goes to the kernel at once
+      // (a lone message, as in a request/response exchange, waits for
+      // nothing); the next small writes of the same turn join a batch, which
+      // is started only when the kernel took everything written before. A
+      // socket that has bytes pending, or a large message, gets the exact path.
       if (
-        this.#batching
+        size <= BATCH_WRITE_MAX &&
+        (this.#batching
           ? this.#batchBytes + size <= BATCH_LIMIT
-          : socket.writableLength === 0 && size <= BATCH_LIMIT
+          : socket.writableLength === 0 && this.#directTurn === turn)
       ) {
         if (!this.#batching) {
           this.#batching = true;
           socket.cork();
           // After the microtasks of this turn (where the writable hands over the
           // next chunks), before any I/O: one writev for the whole batch.
-          process.nextTick(SocketTransport.#flushBatch, this);
+          scheduleEndOfTurn();
+          batchesDue.push(this);
         }
         this.#batchBytes += size;
         for (let i = 0; i < n - 1; i++) socket.write(chunks[i]!);
         socket.write(chunks[n - 1]!, callback);
         return 'batched';
+      }
+      if (size <= BATCH_WRITE_MAX && !this.#batching) {
+        this.#directTurn = turn;
+        scheduleEndOfTurn();
       }
     }
     if (n === 1) {
@@ -194,8 +237,8 @@ export class SocketTransport implements Transport {
     return socket.writableLength === 0 && !socket.destroyed;
   }
 
-  /** Ends the turn's batch: one writev for everything corked since it started. */
-  static #flushBatch(transport: SocketTransport): void {
+  /** @internal Ends the turn's batch: one writev for everything corked since it started. */
+  static flushBatch(transport: SocketTransport): void {
     transport.#batching = false;
     transport.#batchBytes = 0;
     transport.socket.uncork();

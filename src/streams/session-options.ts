@@ -65,24 +65,26 @@ export interface SessionOptions {
    */
   maxPendingPongs?: number | undefined;
   /**
-   * Send the messages written in one turn of the event loop together, in one
-   * system call at the end of the turn (extension); default false. Without
-   * it, every message costs a system call of its own, because a write()
-   * resolves only once the operating system took its frame; with it, a
-   * write() resolves once its frame joined the turn's batch, which is handed
-   * to the operating system before any I/O or timer runs. Backpressure still
-   * reaches TCP: while a batch waits for the kernel, later writes wait for it
-   * as without batching, and a batch holds at most 64 KiB of frames, so that
-   * is the most a resolved write() may leave in user space. It pays for many
-   * small messages (measured in bench/RESULTS.md) and changes nothing for
-   * messages of 64 KiB and more.
+   * Send small messages written in one turn of the event loop together, in
+   * one system call at the end of the turn (extension); default true. After
+   * the first message of a turn (written at once), a write() of a message up
+   * to 16 KiB made while the socket has nothing pending resolves once its
+   * frame joined the turn's batch, which is handed to the operating system
+   * before any I/O or timer runs (as Chrome's write() resolves once the
+   * message reached its network process). Backpressure still reaches TCP:
+   * while a batch waits for the kernel, and for larger messages, writes
+   * resolve only once the operating system took their frames, and a batch
+   * holds at most 64 KiB of frames, so that is the most a resolved write()
+   * may leave in user space. `false`: every write() resolves only once the
+   * operating system took its frame, at the cost of one system call per
+   * message (measured in bench/RESULTS.md).
    */
   batchWrites?: boolean | undefined;
 }
 
 /** Validates {@link SessionOptions.batchWrites}. */
 export function readBatchWrites(value: unknown): boolean {
-  if (value === undefined) return false;
+  if (value === undefined) return true;
   if (typeof value !== 'boolean') throw new TypeError('batchWrites must be a boolean');
   return value;
 }

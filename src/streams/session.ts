@@ -114,7 +114,7 @@ export class Session {
       this.#outcome,
       {
         strategy: options.writableStrategy ?? new CountQueuingStrategy({ highWaterMark: 1 }),
-        batchWrites: options.batchWrites === true,
+        batchWrites: options.batchWrites !== false,
         maxPendingPongs: options.maxPendingPongs ?? DEFAULT_MAX_PENDING_PONGS,
       },
       {
