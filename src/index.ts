@@ -12,6 +12,7 @@ export type { WebSocketStreamOptions, TlsClientOptions, HeadersInput } from './s
 export type { WebSocketMessage } from './streams/session.js';
 export { DEFAULT_HANDSHAKE_TIMEOUT } from './streams/options.js';
 export { DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_PENDING_PONGS } from './streams/session.js';
+export { MessageSizeQueuingStrategy, messageSize } from './streams/message-size-strategy.js';
 export { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_FRAGMENTS } from './core/connection.js';
 export {
   toDuplex,

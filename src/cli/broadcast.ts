@@ -13,6 +13,7 @@
  */
 import type { WebSocketConnection } from '../node/server.js';
 import { toDuplex, type WebSocketDuplex } from '../node/duplex.js';
+import { messageSize } from '../streams/message-size-strategy.js';
 
 /** Default of `--max-queue`: 1 MiB queued per client. */
 export const DEFAULT_MAX_QUEUE = 1024 * 1024;
@@ -68,7 +69,7 @@ export class Broadcast {
   }
 
   #relay(from: Client, message: string | Buffer): void {
-    const size = typeof message === 'string' ? Buffer.byteLength(message) : message.length;
+    const size = messageSize(message);
     for (const to of this.#clients) {
       if (to === from || to.closing) continue;
       const queued = to.duplex.writableLength;

@@ -7,6 +7,7 @@ import { finished } from 'node:stream/promises';
 import { toDuplex } from '../node/duplex.js';
 import type { TlsClientOptions, WebSocketStreamOptions } from '../streams/options.js';
 import { WebSocketStream } from '../streams/websocket-stream.js';
+import { MessageSizeQueuingStrategy } from '../streams/message-size-strategy.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../core/connection.js';
 import {
   flag,
@@ -15,6 +16,7 @@ import {
   parseHeader,
   parsePositiveDuration,
   parseSize,
+  READ_AHEAD_BYTES,
   readPem,
   str,
   UsageError,
@@ -104,6 +106,7 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
   }
 
   if (flag(values, 'batch-writes')) options.batchWrites = true;
+  options.readableStrategy = new MessageSizeQueuingStrategy({ highWaterMark: READ_AHEAD_BYTES });
 
   let ws: WebSocketStream;
   try {

@@ -5,7 +5,9 @@
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../core/connection.js';
 import { serve, type ServeOptions, type WebSocketConnection } from '../node/server.js';
 import { toDuplex } from '../node/duplex.js';
+import { MessageSizeQueuingStrategy } from '../streams/message-size-strategy.js';
 import {
+  READ_AHEAD_BYTES,
   flag,
   list,
   parse,
@@ -99,6 +101,7 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
     options.pingInterval = parsePositiveDuration(pingInterval, '--ping-interval');
 
   if (flag(values, 'batch-writes')) options.batchWrites = true;
+  options.readableStrategy = new MessageSizeQueuingStrategy({ highWaterMark: READ_AHEAD_BYTES });
 
   const quiet = flag(values, 'quiet');
   const log = (line: string): void => {

@@ -261,12 +261,20 @@ export class WebSocketConnection {
         maxFragments: options.maxFragments,
         fragmentSize: options.fragmentSize,
       });
-      const session = new Session(
-        connection,
-        new SocketTransport(s),
-        options,
-        early.length === 1 ? early[0] : Buffer.concat(early),
-      );
+      let session: Session;
+      try {
+        session = new Session(
+          connection,
+          new SocketTransport(s),
+          options,
+          early.length === 1 ? early[0] : Buffer.concat(early),
+        );
+      } catch (error) {
+        // An option the session refuses (a queuing strategy's highWaterMark): fail, never throw here.
+        socket.destroy();
+        life.fail(error);
+        return;
+      }
       life.open(session, protocol, '');
     };
 

@@ -144,7 +144,16 @@ export class WebSocketStream {
           life.fail(this.#handshake.signal.reason);
           return;
         }
-        life.open(new Session(connection(), transport, options, rest), protocol, extensions);
+        let session: Session;
+        try {
+          session = new Session(connection(), transport, options, rest);
+        } catch (error) {
+          // An option the session refuses (a queuing strategy's highWaterMark): fail, never throw here.
+          transport.destroy();
+          life.fail(error);
+          return;
+        }
+        life.open(session, protocol, extensions);
       },
       (error: unknown) => {
         signal?.removeEventListener('abort', onAbort);
