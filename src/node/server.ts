@@ -32,6 +32,7 @@ import {
 } from '../core/handshake.js';
 import {
   readBatchWrites,
+  readStrategies,
   Session,
   type SessionOptions,
   type WebSocketMessage,
@@ -261,20 +262,12 @@ export class WebSocketConnection {
         maxFragments: options.maxFragments,
         fragmentSize: options.fragmentSize,
       });
-      let session: Session;
-      try {
-        session = new Session(
-          connection,
-          new SocketTransport(s),
-          options,
-          early.length === 1 ? early[0] : Buffer.concat(early),
-        );
-      } catch (error) {
-        // An option the session refuses (a queuing strategy's highWaterMark): fail, never throw here.
-        socket.destroy();
-        life.fail(error);
-        return;
-      }
+      const session = new Session(
+        connection,
+        new SocketTransport(s),
+        options,
+        early.length === 1 ? early[0] : Buffer.concat(early),
+      );
       life.open(session, protocol, '');
     };
 
@@ -491,6 +484,7 @@ export function upgrade(
   options: UpgradeOptions = {},
 ): WebSocketConnection {
   readBatchWrites(options.batchWrites);
+  readStrategies(options);
   return new WebSocketConnection(request, socket, head, options);
 }
 

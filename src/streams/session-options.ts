@@ -58,3 +58,17 @@ export function readBatchWrites(value: unknown): boolean {
   if (typeof value !== 'boolean') throw new TypeError('batchWrites must be a boolean');
   return value;
 }
+
+/**
+ * Checks the two queuing strategies' high-water marks now (a RangeError for
+ * one that is not a non-negative number), rather than when a connection opens.
+ */
+export function readStrategies(options: SessionOptions): void {
+  for (const name of ['readableStrategy', 'writableStrategy'] as const) {
+    const strategy = options[name];
+    if (strategy === undefined) continue;
+    const highWaterMark = strategy.highWaterMark === undefined ? 1 : Number(strategy.highWaterMark);
+    if (Number.isNaN(highWaterMark) || highWaterMark < 0)
+      throw new RangeError(`${name}: highWaterMark must be a non-negative number`);
+  }
+}

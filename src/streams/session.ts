@@ -33,6 +33,7 @@ export {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_MAX_PENDING_PONGS,
   readBatchWrites,
+  readStrategies,
   type SessionOptions,
 } from './session-options.js';
 
@@ -325,6 +326,8 @@ export class Session {
   }
 
   #onTransportClose(): void {
+    // The core's input is over too: the transport is gone (a reset may come without an end).
+    this.#conn.receiveEof();
     this.#flow.inputClosed();
     this.#sender.transportClosed();
     this.#stopTimers();
