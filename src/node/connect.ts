@@ -18,8 +18,9 @@ import { createWebSocketError } from '../streams/websocket-error.js';
 import { ReadRelay, SocketTransport } from './socket-transport.js';
 
 function hostOf(url: URL): string {
-  const h = url.hostname;
-  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+  const hostname = url.hostname;
+  // An IPv6 literal comes in brackets; net.connect wants the bare address.
+  return hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
 }
 
 /** Opens a WebSocket connection to `request.url`. Rejects with a WebSocketError naming what went wrong. */
