@@ -7,7 +7,7 @@
  *
  *   npm run bench                   full run (medians of 3 runs)
  *   npm run bench -- --quick        one run, smaller sizes
- *   npm run bench -- --only=a,c     some scenarios (a b c d e f g h)
+ *   npm run bench -- --only=a,c     some scenarios (a b c d e f g h i)
  *   npm run bench -- --runs=5       more runs
  *   npm run bench -- --impls=wsstream,ws+bufferutil
  *   npm run bench -- --cpu-prof     write a CPU profile of every wsstream process to .tmp/prof/
@@ -20,6 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClientResult, Job } from './client.js';
 import type { FloorResult } from './streams-floor.js';
+import { runFanout } from './fanout.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -27,7 +28,7 @@ const flag = (name: string): string | undefined =>
   args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`))?.split('=')[1] ??
   (args.includes(`--${name}`) ? '' : undefined);
 const quick = flag('quick') !== undefined;
-const only = new Set((flag('only') ?? 'a,b,c,d,e,f,g,h').split(',').filter(Boolean));
+const only = new Set((flag('only') ?? 'a,b,c,d,e,f,g,h,i').split(',').filter(Boolean));
 const profile = flag('cpu-prof') !== undefined;
 const PROFILE_ARGS = ['--cpu-prof', '--cpu-prof-dir=.tmp/prof'];
 const runs = Number(flag('runs') ?? (quick ? 1 : 3));
@@ -589,6 +590,8 @@ async function main(): Promise<void> {
     );
   }
   out.push(t.join('\n'), '');
+  // (i) fan-out over Redis: its own section, skipped with a note when redis-server is missing.
+  if (only.has('i')) out.push(await runFanout(quick, nodeBin));
   process.stdout.write(out.join('\n'));
 }
 

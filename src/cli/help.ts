@@ -6,7 +6,8 @@ export const MAIN_HELP = `wsstream: WebSocket from the command line, with backpr
 
 Usage:
   wsstream connect URL [options]     stdin -> messages, messages -> stdout
-  wsstream serve --port P (--echo | --exec CMD | --broadcast) [options]
+  wsstream connect URL --listen tcp:[HOST:]PORT   a local port tunnelled to URL
+  wsstream serve --port P (--echo | --exec CMD | --broadcast | --forward ADDR)
   wsstream demo                      a live backpressure demonstration (npm start)
   wsstream <command> --help          the options of a command
   wsstream --version
@@ -33,9 +34,21 @@ Modes (default: --line when stdin is a terminal, --binary otherwise):
                          way can be cut short, as the server answers the Close
                          at once. By default the connection stays open after
                          stdin ends, until the server closes or Ctrl-C
+  -0, --nul              like --line, with NUL instead of newline between
+                         messages (for messages that contain newlines)
+  -u, --unidirectional   only stdin -> connection: messages received are
+                         dropped, and stdin's end closes the connection
+  -U, --unidirectional-reverse  only connection -> stdout: stdin is not read
+
+Tunnel (instead of stdin and stdout):
+      --listen ADDR      listen on ADDR (tcp:[HOST:]PORT, HOST default
+                         127.0.0.1, or unix:PATH); each connection there gets
+                         its own WebSocket connection to URL, bytes both ways as
+                         binary messages (see serve --forward). Runs until Ctrl-C
 
 Options:
   -H, --header "N: V"    extra request header (repeatable)
+      --basic-auth USER:PASS  Authorization: Basic header (HTTP basic auth)
   -s, --subprotocol P    subprotocol to offer (repeatable, in order of preference)
       --origin ORIGIN    Origin header
   -k, --insecure         do not verify the server's TLS certificate
@@ -61,9 +74,12 @@ Examples:
   cat big.bin | wsstream connect --binary --exit-on-eof ws://host/upload
   echo '{"op":"ping"}' | wsstream connect --line --once ws://host/api
   wsstream connect -H "Authorization: Bearer $T" -s chat.v2 wss://host/chat
+  ssh -o ProxyCommand='wsstream connect --binary wss://host/ssh' user@host
+  wsstream connect wss://host/db --listen tcp:5433     then: psql -h 127.0.0.1 -p 5433
 `;
 
-export const SERVE_HELP = `Usage: wsstream serve --port P [--host H] (--echo | --exec CMD | --broadcast) [options]
+export const SERVE_HELP = `Usage: wsstream serve --port P [--host H] (--echo | --exec CMD | --broadcast
+                      | --forward ADDR) [options]
 
 Behaviours (exactly one):
   --echo                 send every message back to its sender
@@ -73,6 +89,13 @@ Behaviours (exactly one):
                          4000+N; killed by signal S: 4128+S). The connection's
                          closing ends its stdin. Backpressure both ways.
   --broadcast            relay every message to every other client
+  --forward ADDR         connect every client to ADDR (tcp:HOST:PORT or
+                         unix:PATH), bytes both ways as binary messages, with
+                         backpressure both ways. The target's FIN closes with
+                         1000 (after its bytes); the client's Close ends the
+                         target's connection. An unreachable target closes with
+                         4502, a reset or failed one with 4500. ADDR is fixed
+                         here: clients cannot choose it
 
 Options:
   -p, --port P           port to listen on (0 picks a free one)
@@ -103,6 +126,7 @@ Examples:
   wsstream serve --port 8080 --echo
   wsstream serve --port 8080 --exec 'tr a-z A-Z' --line
   wsstream serve --port 8443 --broadcast --cert cert.pem --key key.pem
+  wsstream serve --port 8080 --host 0.0.0.0 --forward tcp:127.0.0.1:22
 `;
 
 export const DEMO_HELP = `Usage: wsstream demo [--slow-mb N] [--fast-mb N]

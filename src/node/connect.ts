@@ -2,6 +2,7 @@
  * The Node.js connector: TCP (node:net) or TLS (node:tls), then the opening
  * handshake of RFC 6455 4.1 read with the core's HTTP head reader.
  */
+import './diagnostics.js';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { CloseCode } from '../core/close.js';

@@ -6,6 +6,9 @@
  * event (what Express, Fastify and Hono's Node server hand out); `serve()`
  * runs a standalone server on top of it.
  */
+import './diagnostics.js';
+import type { WebSocketStats } from '../streams/statistics.js';
+import { readDictionary } from '../streams/dictionary.js';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -30,13 +33,8 @@ import {
   validateUserHeaders,
   type RequestLike,
 } from '../core/handshake.js';
-import {
-  readBatchWrites,
-  readStrategies,
-  Session,
-  type SessionOptions,
-  type WebSocketMessage,
-} from '../streams/session.js';
+import { Session, type SessionOptions, type WebSocketMessage } from '../streams/session.js';
+import { readMilliseconds, validateSessionOptions } from '../streams/session-options.js';
 import {
   createWebSocketError,
   readCloseInfo,
@@ -114,19 +112,6 @@ export interface UpgradeOptions extends SessionOptions {
    */
   handshakeTimeout?: number;
   /**
-   * Largest message accepted, in bytes; default 64 MiB. A larger one fails
-   * the connection with 1009 before it is buffered. Stops memory exhaustion by
-   * one huge message.
-   */
-  maxMessageSize?: number;
-  /**
-   * Most frames per message; default 16384. More fail the connection with
-   * 1009. Stops memory exhaustion by floods of tiny fragments (ws CVE-2026-48779).
-   */
-  maxFragments?: number;
-  /** Send messages longer than this many bytes as frames of at most this many payload bytes; default 0, never fragment. */
-  fragmentSize?: number;
-  /**
    * Extra headers for the 101 response (e.g. Set-Cookie). Names must be HTTP
    * tokens and values free of CR, LF and NUL (no response splitting); the
    * handshake's own fields cannot be set. An invalid one answers 500.
@@ -200,6 +185,7 @@ export class WebSocketConnection {
     this.request = request;
     this.#socket = socket;
     const life = this.#life;
+    life.describe(this, 'server', () => this.url);
     const s = socket as Socket;
     s.pause();
     /** Bytes the client sent after its request head, kept for the session. */
@@ -414,6 +400,15 @@ export class WebSocketConnection {
     return this.#life.closed;
   }
 
+  /**
+   * A snapshot of the connection's counters (extension): messages and bytes in
+   * and out, socket bytes, what wsstream holds, the last ping's round trip.
+   * Zeros before the connection opened.
+   */
+  get stats(): WebSocketStats {
+    return this.#life.stats();
+  }
+
   /** The client's address. */
   get remoteAddress(): string | undefined {
     return this.request.socket.remoteAddress;
@@ -481,10 +476,11 @@ export function upgrade(
   request: IncomingMessage,
   socket: Duplex,
   head: Uint8Array,
-  options: UpgradeOptions = {},
+  options?: UpgradeOptions | null,
 ): WebSocketConnection {
-  readBatchWrites(options.batchWrites);
-  readStrategies(options);
+  options = readDictionary<UpgradeOptions>(options, 'upgrade options');
+  validateSessionOptions(options);
+  readMilliseconds(options.handshakeTimeout, 'handshakeTimeout', 0);
   return new WebSocketConnection(request, socket, head, options);
 }
 
@@ -558,11 +554,19 @@ export interface WebSocketServer {
  * ```
  */
 export async function serve(
-  options: ServeOptions,
+  options: ServeOptions | null | undefined,
   handler: (connection: WebSocketConnection) => void | Promise<void>,
 ): Promise<WebSocketServer> {
-  readBatchWrites(options.batchWrites);
-  const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT;
+  options = readDictionary<ServeOptions>(options, 'serve options');
+  if (typeof handler !== 'function') {
+    throw new TypeError('serve() needs a handler function as its second argument');
+  }
+  validateSessionOptions(options);
+  const handshakeTimeout = readMilliseconds(
+    options.handshakeTimeout,
+    'handshakeTimeout',
+    DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
+  );
   const httpOptions = { maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE };
   const tls = options.tls;
   const server: HttpServer =

@@ -54,6 +54,11 @@ export class ReadRelay {
   #placement: Pick<TransportHandlers, 'nextRead' | 'inPlace'> | null = null;
   /** The buffer of the session's own that the next read goes into, if any. */
   #target: Uint8Array | null = null;
+  /**
+   * Bytes this relay was handed. Counted here because Bun leaves
+   * `socket.bytesRead` at 0 for sockets that read with `onread` (Bun 1.4).
+   */
+  bytesRead = 0;
 
   /** The `onread` option for net.connect: where each read goes, and a callback that hands it on. */
   get onread(): {
@@ -64,6 +69,7 @@ export class ReadRelay {
       // Called once at the start, then after every callback, for the next read.
       buffer: () => this.#nextBuffer(),
       callback: (n, buf) => {
+        this.bytesRead += n;
         if (buf === this.#target && this.#target !== null) {
           this.#target = null;
           this.#placement!.inPlace!(n);
@@ -217,6 +223,6 @@ export class SocketTransport implements Transport {
   }
 
   get bytesRead(): number {
-    return this.socket.bytesRead;
+    return this.#relay !== undefined ? this.#relay.bytesRead : this.socket.bytesRead;
   }
 }

@@ -49,19 +49,4 @@ export interface WebSocketStreamOptions extends SessionOptions {
    * holding the attempt forever.
    */
   handshakeTimeout?: number;
-  /**
-   * Largest message accepted, in bytes (extension); default 64 MiB. Larger
-   * messages fail the connection with 1009 before they are buffered.
-   */
-  maxMessageSize?: number;
-  /** Most frames per message (extension); default 16384. More fail the connection with 1009. */
-  maxFragments?: number;
-  /**
-   * Send messages longer than this many bytes as several frames of at most
-   * this many payload bytes (extension); default 0, never fragment. Lets a
-   * peer with small buffers (or an intermediary) process a large message as
-   * it arrives. Text is split between bytes, so a fragment may end inside a
-   * UTF-8 sequence, as RFC 6455 5.4 allows.
-   */
-  fragmentSize?: number;
 }

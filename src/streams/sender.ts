@@ -81,6 +81,7 @@ export class Sender {
   #closeWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
 
   // Counters (read by statistics).
+  #bytesWritten = 0;
   #messagesSent = 0;
 
   constructor(
@@ -112,6 +113,11 @@ export class Sender {
   }
 
   /** Messages handed to the transport so far. */
+  /** Bytes of frames handed to the transport. */
+  get bytesWritten(): number {
+    return this.#bytesWritten;
+  }
+
   get messagesSent(): number {
     return this.#messagesSent;
   }
@@ -153,6 +159,7 @@ export class Sender {
     const pongs = this.#pongsQueued;
     this.#pongsQueued = 0;
     if (out.length === 0 || this.#transportClosed) return;
+    for (let i = 0; i < out.length; i++) this.#bytesWritten += out[i]!.length;
     if (pongs === 0) {
       this.#transport.write(out, noop);
       return;
@@ -200,6 +207,7 @@ export class Sender {
       return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
     }
     const out = conn.takeOutgoing();
+    for (let i = 0; i < out.length; i++) this.#bytesWritten += out[i]!.length;
     const number = ++this.#writesIssued;
     this.#messagesSent++;
     const written = this.#transport.write(out, this.#onWritten, this.#batchWrites);

@@ -2,13 +2,41 @@
  * Options of a session: the non-standard extensions of WebSocketStream that
  * client and server connections share.
  */
+import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE } from '../core/connection.js';
 import type { WebSocketMessage } from './receive-flow.js';
 
 export { DEFAULT_MAX_PENDING_PONGS } from './sender.js';
 export { DEFAULT_CLOSE_TIMEOUT } from './timers.js';
 
-/** Options of a session (the non-standard extensions of WebSocketStream). */
+/**
+ * The options client and server connections share (wsstream extensions),
+ * defined and validated once: `new WebSocketStream()`, `upgrade()` and
+ * `serve()` all take them and refuse the same bad values with the same errors.
+ */
 export interface SessionOptions {
+  /**
+   * Largest message accepted, in bytes; default 64 MiB
+   * ({@link DEFAULT_MAX_MESSAGE_SIZE}). Checked against each frame's declared
+   * length before any memory is allocated for it, and against the running
+   * total of a fragmented message (and, where compression was negotiated,
+   * against the decompressed size while inflating). Stops a peer from making
+   * us allocate without bound: exceeding it fails the connection with 1009.
+   */
+  maxMessageSize?: number | undefined;
+  /**
+   * Most frames one message may be split into; see
+   * {@link DEFAULT_MAX_FRAGMENTS} for the default and why it is what it is.
+   * Exceeding it fails the connection with 1009.
+   */
+  maxFragments?: number | undefined;
+  /**
+   * Send messages longer than this many bytes as several frames of at most
+   * this many payload bytes; default 0, never fragment. Lets a peer with small
+   * buffers (or an intermediary) process a large message as it arrives. Text
+   * is split between bytes, so a fragment may end inside a UTF-8 sequence, as
+   * RFC 6455 5.4 allows.
+   */
+  fragmentSize?: number | undefined;
   /** Queuing strategy of the readable; default `new CountQueuingStrategy({ highWaterMark: 1 })`. */
   readableStrategy?: QueuingStrategy<WebSocketMessage> | undefined;
   /** Queuing strategy of the writable; default `new CountQueuingStrategy({ highWaterMark: 1 })`. */
@@ -59,16 +87,65 @@ export function readBatchWrites(value: unknown): boolean {
   return value;
 }
 
-/**
- * Checks the two queuing strategies' high-water marks now (a RangeError for
- * one that is not a non-negative number), rather than when a connection opens.
- */
-export function readStrategies(options: SessionOptions): void {
-  for (const name of ['readableStrategy', 'writableStrategy'] as const) {
-    const strategy = options[name];
-    if (strategy === undefined) continue;
-    const highWaterMark = strategy.highWaterMark === undefined ? 1 : Number(strategy.highWaterMark);
-    if (Number.isNaN(highWaterMark) || highWaterMark < 0)
-      throw new RangeError(`${name}: highWaterMark must be a non-negative number`);
+/** A non-negative whole number of bytes, frames or frames pending. */
+function readCount(value: unknown, name: string, min: number): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number`);
+  if (!Number.isInteger(value) || value < min) {
+    throw new RangeError(`${name} must be a whole number of at least ${min}, not ${value}`);
   }
 }
+
+/**
+ * A duration in milliseconds: a finite number above 0 (or at least 0 where
+ * `zeroAllowed`, for "disabled"). Returns `fallback` for undefined.
+ */
+export function readMilliseconds(
+  value: unknown,
+  name: string,
+  fallback: number,
+  zeroAllowed = false,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number of milliseconds`);
+  if (!Number.isFinite(value) || value < 0 || (value === 0 && !zeroAllowed)) {
+    throw new RangeError(
+      `${name} must be a ${zeroAllowed ? 'non-negative' : 'positive'} number of milliseconds, not ${value}`,
+    );
+  }
+  return value;
+}
+
+function readStrategy(value: unknown, name: string): void {
+  if (value === undefined) return;
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`${name} must be a queuing strategy object`);
+  }
+  const { size, highWaterMark } = value as { size?: unknown; highWaterMark?: unknown };
+  if (size !== undefined && typeof size !== 'function') {
+    throw new TypeError(`${name}.size must be a function`);
+  }
+  if (highWaterMark !== undefined && !(typeof highWaterMark === 'number' && highWaterMark >= 0)) {
+    throw new RangeError(`${name}.highWaterMark must be a non-negative number`);
+  }
+}
+
+/**
+ * Validates the shared options before anything is connected (client) or
+ * answered (server): TypeError for a value of the wrong type, RangeError for
+ * one out of range, the same on both sides.
+ */
+export function validateSessionOptions(options: SessionOptions): void {
+  readCount(options.maxMessageSize, 'maxMessageSize', 0);
+  readCount(options.maxFragments, 'maxFragments', 1);
+  readCount(options.fragmentSize, 'fragmentSize', 0);
+  readCount(options.maxPendingPongs, 'maxPendingPongs', 0);
+  readMilliseconds(options.closeTimeout, 'closeTimeout', 0);
+  readMilliseconds(options.pingInterval, 'pingInterval', 0, true);
+  readMilliseconds(options.pingTimeout, 'pingTimeout', 0);
+  readStrategy(options.readableStrategy, 'readableStrategy');
+  readStrategy(options.writableStrategy, 'writableStrategy');
+  readBatchWrites(options.batchWrites);
+}
+
+export { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE };

@@ -17,10 +17,12 @@ import type { Connection, ConnectionEvent } from '../core/connection.js';
 import { ProtocolError } from '../core/errors.js';
 import { CloseOutcome } from './close-outcome.js';
 import { guardStrategy } from './message-size-strategy.js';
+import { observing, publish, type ObservedConnection } from './diagnostics.js';
 import { ReceiveFlow, type WebSocketMessage } from './receive-flow.js';
 import { connectionLost, DEFAULT_MAX_PENDING_PONGS, invalidState, Sender } from './sender.js';
 import { type SessionOptions } from './session-options.js';
 import { CloseTimer, DEFAULT_CLOSE_TIMEOUT, Keepalive } from './timers.js';
+import type { WebSocketStats } from './statistics.js';
 import type { Transport } from './transport.js';
 import {
   createWebSocketError,
@@ -33,7 +35,6 @@ export {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_MAX_PENDING_PONGS,
   readBatchWrites,
-  readStrategies,
   type SessionOptions,
 } from './session-options.js';
 
@@ -56,6 +57,8 @@ const HEADER_READ_AFTER = 256 * 1024;
 /** The longest frame header (RFC 6455 5.2: 2 + 8 length bytes + 4 mask bytes). */
 const MAX_HEADER_SIZE = 14;
 
+const EMPTY = new Uint8Array(0);
+
 /** Whether a close code may be sent by an application (WebSocketError.closeCode of abort/cancel reasons). */
 function sendableCode(code: number | null): boolean {
   return code !== null && (code === 1000 || (code >= 3000 && code <= 4999));
@@ -71,6 +74,11 @@ export class Session {
   readonly #closeTimer: CloseTimer;
   readonly #keepalive: Keepalive;
   #transportError: Error | null = null;
+  /** The public connection this session serves, named in diagnostics events. */
+  #observed: ObservedConnection = this;
+  /** When the outstanding Ping was sent (performance.now()), or -1 when none is outstanding. */
+  #pingSentAt = -1;
+  #lastPingRtt: number | null = null;
 
   constructor(
     conn: Connection,
@@ -145,6 +153,7 @@ export class Session {
       canPing: () => !this.#outcome.settled && !conn.closeSent,
       ping: () => {
         conn.sendPing();
+        this.#pingSent(EMPTY);
         this.#sender.flush();
       },
       dead: (message) => {
@@ -197,6 +206,28 @@ export class Session {
     return this.#flow.paused;
   }
 
+  /** Names the public connection in diagnostics events (set when it opens). */
+  observe(connection: ObservedConnection): void {
+    this.#observed = connection;
+  }
+
+  /** A snapshot of the connection's counters. */
+  stats(): WebSocketStats {
+    const conn = this.#conn;
+    const transport = this.#transport;
+    return {
+      messagesReceived: conn.messagesReceived,
+      bytesReceived: conn.bytesReceived,
+      messagesSent: conn.messagesSent,
+      bytesSent: conn.bytesSent,
+      socketBytesRead: transport.bytesRead,
+      socketBytesWritten: this.#sender.bytesWritten,
+      bufferedBytes: conn.bufferedMessageBytes + transport.bufferedAmount,
+      messagesWaiting: this.#flow.messagesWaiting,
+      lastPingRtt: this.#lastPingRtt,
+    };
+  }
+
   /** The receiving part (counters for statistics). */
   get receiver(): ReceiveFlow {
     return this.#flow;
@@ -225,7 +256,15 @@ export class Session {
     if (this.#outcome.settled || this.#conn.closeSent)
       throw invalidState('The closing handshake has started');
     this.#conn.sendPing(payload);
+    this.#pingSent(payload ?? EMPTY);
     this.#sender.flush();
+  }
+
+  #pingSent(payload: Uint8Array): void {
+    if (this.#pingSentAt < 0) this.#pingSentAt = performance.now();
+    if (observing('ping')) {
+      publish('ping', { connection: this.#observed, direction: 'sent', payload });
+    }
   }
 
   /** Drops the connection at once (no closing handshake): the outcome is an unclean close with 1006. */
@@ -271,13 +310,34 @@ export class Session {
         this.#flow.push(event.data);
         return;
       case 'ping':
+        if (observing('ping')) {
+          publish('ping', {
+            connection: this.#observed,
+            direction: 'received',
+            payload: event.data,
+          });
+        }
         if (this.#conn.closeSent) return;
+        if (observing('pong')) {
+          publish('pong', { connection: this.#observed, direction: 'sent', payload: event.data });
+        }
         // The core queued a Pong; past the bound the sender fails the connection.
         if (!this.#sender.acceptPing()) {
           for (const e of this.#conn.takeEvents()) this.#handle(e);
         }
         return;
       case 'pong':
+        if (this.#pingSentAt >= 0) {
+          this.#lastPingRtt = performance.now() - this.#pingSentAt;
+          this.#pingSentAt = -1;
+        }
+        if (observing('pong')) {
+          publish('pong', {
+            connection: this.#observed,
+            direction: 'received',
+            payload: event.data,
+          });
+        }
         return;
       case 'close':
         // The peer's Close: no more messages will come. Queued messages stay readable.
