@@ -18,6 +18,7 @@ export type { DiagnosticsMessages } from './streams/diagnostics.js';
 export { DEFAULT_HANDSHAKE_TIMEOUT } from './streams/options.js';
 export { ProxyError, MAX_PROXY_ANSWER_SIZE } from './node/proxy.js';
 export { DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_PENDING_PONGS } from './streams/session.js';
+export { MessageSizeQueuingStrategy, messageSize } from './streams/message-size-strategy.js';
 export { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_FRAGMENTS } from './core/connection.js';
 export {
   toDuplex,

@@ -7,6 +7,7 @@ import { finished } from 'node:stream/promises';
 import { toDuplex } from '../node/duplex.js';
 import type { TlsClientOptions, WebSocketStreamOptions } from '../streams/options.js';
 import { WebSocketStream } from '../streams/websocket-stream.js';
+import { MessageSizeQueuingStrategy } from '../streams/message-size-strategy.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../core/connection.js';
 import {
   flag,
@@ -15,6 +16,7 @@ import {
   parseHeader,
   parsePositiveDuration,
   parseSize,
+  READ_AHEAD_BYTES,
   readPem,
   str,
   UsageError,
@@ -129,6 +131,7 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
   if (options.socketPath === undefined)
     options.proxy = flag(values, 'no-proxy') ? false : (proxy ?? 'env');
   else if (proxy !== undefined) throw new UsageError('--proxy and --unix exclude each other');
+  options.readableStrategy = new MessageSizeQueuingStrategy({ highWaterMark: READ_AHEAD_BYTES });
 
   if (extras.listen !== undefined) return listenCommand(url, options, extras.listen, stdio);
   let ws: Connection;

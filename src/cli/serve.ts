@@ -5,7 +5,9 @@
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../core/connection.js';
 import { serve, type ServeOptions, type WebSocketConnection } from '../node/server.js';
 import { toDuplex } from '../node/duplex.js';
+import { MessageSizeQueuingStrategy } from '../streams/message-size-strategy.js';
 import {
+  READ_AHEAD_BYTES,
   flag,
   list,
   parse,
@@ -115,6 +117,7 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
       throw new UsageError('--batch-writes and --no-batch-writes contradict each other');
     options.batchWrites = false;
   }
+  options.readableStrategy = new MessageSizeQueuingStrategy({ highWaterMark: READ_AHEAD_BYTES });
 
   const quiet = flag(values, 'quiet');
   const log = (line: string): void => {

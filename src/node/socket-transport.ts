@@ -13,11 +13,12 @@ import type { Transport, TransportHandlers } from '../streams/transport.js';
 const SMALL_ALLOCATION = 4096;
 
 // Message and frame buffers are written in full before use: skip the zero fill
-// (about 4x faster for 64 KiB). A plain Uint8Array over the Buffer's own memory.
+// (see bench/RESULTS.md, "Measurements behind the code"). A plain Uint8Array
+// over the Buffer's own memory.
 setAllocator((size) => {
   if (size < SMALL_ALLOCATION) return new Uint8Array(size);
-  const b = Buffer.allocUnsafeSlow(size);
-  return new Uint8Array(b.buffer, b.byteOffset, size);
+  const buffer = Buffer.allocUnsafeSlow(size);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, size);
 });
 // Frames only go to sockets: as Buffers (and slices of them), a socket takes
 // them without wrapping each one in a new Buffer first.
@@ -167,17 +168,17 @@ export class SocketTransport implements Transport {
     this.#relay = relay;
   }
 
-  attach(h: TransportHandlers): void {
+  attach(handlers: TransportHandlers): void {
     if (this.#attached) throw new Error('Transport already attached');
     this.#attached = true;
     const socket = this.socket;
     // The handlers are installed as they are: no wrapper per connection.
-    if (this.#relay !== undefined) this.#relay.setHandler(h.data, h);
-    else socket.on('data', h.data);
-    socket.on('end', h.end);
-    socket.on('error', h.error);
-    socket.on('close', h.close);
-    if (socket.destroyed) queueMicrotask(h.close);
+    if (this.#relay !== undefined) this.#relay.setHandler(handlers.data, handlers);
+    else socket.on('data', handlers.data);
+    socket.on('end', handlers.end);
+    socket.on('error', handlers.error);
+    socket.on('close', handlers.close);
+    if (socket.destroyed) queueMicrotask(handlers.close);
   }
 
   write(

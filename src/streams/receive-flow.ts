@@ -68,6 +68,8 @@ export class ReceiveFlow {
   /** No more messages will come: close the readable once the inbox is empty. */
   #closeWhenDrained = false;
   #delivering = false;
+  /** Nothing more is delivered: the connection is being failed. */
+  #halted = false;
   /** Ends the pull() kept pending while reading flows (see the readable's pull). */
   #endPull: (() => void) | null = null;
   /** We started the closing handshake: read on regardless of demand, to find the peer's Close. */
@@ -178,12 +180,22 @@ export class ReceiveFlow {
   /**
    * An unclean close: errors the readable with `error` and drops the inbox,
    * unless the readable is already ending (after the peer's Close, the
-   * messages before it stay readable).
+   * messages before it stay readable) and delivery was not halted.
    */
   error(error: unknown): void {
-    if (this.#readableDone || this.#closeWhenDrained) return;
+    if (this.#readableDone || (this.#closeWhenDrained && !this.#halted)) return;
     this.#discard();
     this.#controller.error(error);
+  }
+
+  /** Whether the flow is inside its own enqueue() (where the readable's size() runs). */
+  get delivering(): boolean {
+    return this.#delivering;
+  }
+
+  /** Stops delivering: the connection is about to be failed. */
+  halt(): void {
+    this.#halted = true;
   }
 
   /** Input ended for good: pausing and resuming do nothing from now on. */
@@ -253,9 +265,9 @@ export class ReceiveFlow {
   /** Moves messages from the inbox to the readable while it asks for more. */
   #deliver(): void {
     // enqueue() may call pull() synchronously, which delivers too: one loop at a time.
-    if (this.#readableDone || this.#delivering) return;
+    if (this.#readableDone || this.#delivering || this.#halted) return;
     this.#delivering = true;
-    while (this.#inboxHead < this.#inbox.length && this.#desiredSize() > 0) {
+    while (!this.#halted && this.#inboxHead < this.#inbox.length && this.#desiredSize() > 0) {
       const message = this.#inbox[this.#inboxHead]!;
       this.#inbox[this.#inboxHead++] = '';
       this.#delivered++;
@@ -263,6 +275,7 @@ export class ReceiveFlow {
       this.#controller.enqueue(message);
     }
     this.#delivering = false;
+    if (this.#halted) return;
     if (this.#inboxHead < this.#inbox.length) this.#releasePull();
     if (this.#inboxHead === this.#inbox.length) {
       if (this.#inbox.length > 0) {

@@ -14,7 +14,9 @@
  */
 import { CloseCode } from '../core/close.js';
 import type { Connection, ConnectionEvent } from '../core/connection.js';
+import { ProtocolError } from '../core/errors.js';
 import { CloseOutcome } from './close-outcome.js';
+import { guardStrategy } from './message-size-strategy.js';
 import { observing, publish, type ObservedConnection } from './diagnostics.js';
 import { ReceiveFlow, type WebSocketMessage } from './receive-flow.js';
 import { connectionLost, DEFAULT_MAX_PENDING_PONGS, invalidState, Sender } from './sender.js';
@@ -99,21 +101,30 @@ export class Session {
         this.#sender.closeUnclean(writableError);
       },
     });
-    this.#flow = new ReceiveFlow(
+    // A user's strategy never throws out of the socket's callbacks: a size()
+    // that throws (or returns what the streams refuse) fails this connection with 1011.
+    const readableStrategy = guardStrategy(
       options.readableStrategy ?? new CountQueuingStrategy({ highWaterMark: 1 }),
-      {
-        pause: () => transport.pause(),
-        resume: () => transport.resume(),
-        cancel: (reason) => this.#closeFromReason(reason),
-        receiving: () => conn.receiving,
-      },
+      'readableStrategy',
+      (cause, message) => this.#failInternal(message, cause),
     );
+    const writableStrategy = guardStrategy(
+      options.writableStrategy ?? new CountQueuingStrategy({ highWaterMark: 1 }),
+      'writableStrategy',
+      (cause, message) => this.#failInternal(message, cause),
+    );
+    this.#flow = new ReceiveFlow(readableStrategy, {
+      pause: () => transport.pause(),
+      resume: () => transport.resume(),
+      cancel: (reason) => this.#closeFromReason(reason),
+      receiving: () => conn.receiving,
+    });
     this.#sender = new Sender(
       conn,
       transport,
       this.#outcome,
       {
-        strategy: options.writableStrategy ?? new CountQueuingStrategy({ highWaterMark: 1 }),
+        strategy: writableStrategy,
         batchWrites: options.batchWrites !== false,
         maxPendingPongs: options.maxPendingPongs ?? DEFAULT_MAX_PENDING_PONGS,
       },
@@ -343,23 +354,29 @@ export class Session {
         this.#flow.resume();
         return;
       case 'fail': {
-        // RFC 6455 7.1.7: send the Close (queued by the core), then close the connection.
         const error = event.error;
-        this.#sender.flush();
-        this.#outcome.settleUnclean(
+        this.#failed(
           createWebSocketError(
-            `WebSocket protocol error: ${error.message}`,
+            error instanceof ProtocolError
+              ? `WebSocket protocol error: ${error.message}`
+              : error.message,
             error.closeCode,
             '',
             error,
           ),
         );
-        this.#transport.end();
-        this.#closeTimer.arm();
-        this.#flow.resume();
         return;
       }
     }
+  }
+
+  /** RFC 6455 7.1.7: send the Close (queued by the core), then close the connection. */
+  #failed(error: WebSocketError): void {
+    this.#sender.flush();
+    this.#outcome.settleUnclean(error);
+    this.#transport.end();
+    this.#closeTimer.arm();
+    this.#flow.resume();
   }
 
   #onEnd(): void {
@@ -369,12 +386,37 @@ export class Session {
   }
 
   #onTransportClose(): void {
+    // The core's input is over too: the transport is gone (a reset may come without an end).
+    this.#conn.receiveEof();
     this.#flow.inputClosed();
     this.#sender.transportClosed();
     this.#stopTimers();
-    // The core's CLOSED: the transport is gone (a reset may come without an end).
-    this.#conn.receiveEof();
     this.#outcome.transportClosed(this.#conn, this.#transportError);
+  }
+
+  /**
+   * An application's function (a queuing strategy's size()) threw: fail the
+   * connection with 1011 (Internal Error), with that error as the cause.
+   * Called from inside the streams; never throws.
+   */
+  #failInternal(detail: string, cause: unknown): void {
+    if (this.#outcome.settled) return;
+    const message = `The application's queuing strategy failed: ${detail}`;
+    const fail = (): void => {
+      if (this.#outcome.settled) return;
+      // Queues a Close with 1011 unless one was sent; its 'fail' event is this one.
+      this.#conn.fail(CloseCode.INTERNAL_ERROR, message);
+      this.#conn.takeEvents();
+      this.#failed(createWebSocketError(message, CloseCode.INTERNAL_ERROR, '', cause));
+    };
+    if (this.#flow.delivering) {
+      // The readable's size() runs inside the flow's enqueue(): stop
+      // delivering, and fail once that call has returned.
+      this.#flow.halt();
+      queueMicrotask(fail);
+    } else {
+      fail();
+    }
   }
 
   /** abort(reason) and cancel(reason): a WebSocketError's code and reason are used if sendable. */

@@ -161,11 +161,21 @@ export class WebSocketStream {
           life.fail(this.#handshake.signal.reason);
           return;
         }
-        life.open(
-          new Session(new Connection({ role: 'client', ...limits }), transport, options, rest),
-          protocol,
-          extensions,
-        );
+        let session: Session;
+        try {
+          session = new Session(
+            new Connection({ role: 'client', ...limits }),
+            transport,
+            options,
+            rest,
+          );
+        } catch (error) {
+          // A strategy the session cannot use (its highWaterMark getter throws): fail, never throw here.
+          transport.destroy();
+          life.fail(error);
+          return;
+        }
+        life.open(session, protocol, extensions);
       },
       (error: unknown) => {
         signal?.removeEventListener('abort', onAbort);
