@@ -1,8 +1,8 @@
 /**
  * The connector on Deno: `wss:` over `Deno.connectTls`, read and written
- * with Deno's own API (see {@link DenoConnTransport} for why); `ws:` and the
- * TLS options Deno's API cannot express go through the Node connector, which
- * Deno's `node:net` runs with working backpressure.
+ * with Deno's own API (see {@link DenoConnTransport} for why); `ws:`, proxies,
+ * Unix sockets and the TLS options Deno's API cannot express go through the
+ * Node connector, which Deno's `node:net` runs with working backpressure.
  */
 import { CloseCode } from '../core/close.js';
 import {
@@ -13,7 +13,9 @@ import {
   parseResponseHead,
   validateServerResponse,
 } from '../core/handshake.js';
+import { env } from 'node:process';
 import { connectNode } from '../node/connect.js';
+import { chooseProxy } from '../node/proxy-env.js';
 import type { ConnectRequest, ConnectResult } from '../streams/connector.js';
 import type { PemOrDer } from '../streams/options.js';
 import { createWebSocketError } from '../streams/websocket-error.js';
@@ -57,6 +59,15 @@ const pem = (value: PemOrDer | PemOrDer[] | undefined): string[] | undefined | n
  */
 class UseNodeTls extends Error {}
 
+/** Whether the Node connector would tunnel through a proxy (or fail choosing one: it reports that). */
+function viaProxy(request: ConnectRequest): boolean {
+  try {
+    return chooseProxy(request.url, request.proxy, env) !== null;
+  } catch {
+    return true;
+  }
+}
+
 /** Opens a WebSocket connection on Deno. */
 export function connectDeno(request: ConnectRequest): Promise<ConnectResult> {
   const deno = denoNamespace();
@@ -67,6 +78,9 @@ export function connectDeno(request: ConnectRequest): Promise<ConnectResult> {
   if (
     deno === undefined ||
     request.url.protocol !== 'wss:' ||
+    // Proxy tunnels and Unix sockets live in the Node connector (docs/proxy.md).
+    request.socketPath !== undefined ||
+    viaProxy(request) ||
     // Options Deno.connectTls has no word for.
     tls?.rejectUnauthorized === false ||
     tls?.servername !== undefined ||
