@@ -12,7 +12,7 @@ import {
   HttpHeadReader,
   parseResponseHead,
   validateServerResponse,
-} from '../core/handshake.js';
+} from '../core/handshake/index.js';
 import type { ConnectRequest, ConnectResult } from '../streams/connector.js';
 import { createWebSocketError } from '../streams/websocket-error.js';
 import { ReadRelay, SocketTransport } from './socket-transport.js';
