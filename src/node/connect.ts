@@ -13,6 +13,7 @@ import {
   parseResponseHead,
   validateServerResponse,
 } from '../core/handshake/index.js';
+import { sha1Base64 } from './sha1.js';
 import type { ConnectRequest, ConnectResult } from '../streams/connector.js';
 import { createWebSocketError } from '../streams/websocket-error.js';
 import { ReadRelay, SocketTransport } from './socket-transport.js';
@@ -97,7 +98,11 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
         result = reader.push(chunk);
         if (result === null) return;
         const response = parseResponseHead(result.head, reader.maxHeaderCount);
-        const negotiated = validateServerResponse(response, { key, protocols: request.protocols });
+        const negotiated = validateServerResponse(response, {
+          key,
+          sha1Base64,
+          protocols: request.protocols,
+        });
         if (done) return;
         done = true;
         cleanup();

@@ -19,6 +19,7 @@ import {
 } from '../core/handshake/index.js';
 import { createWebSocketError, type WebSocketError } from '../streams/websocket-error.js';
 import type { Refusal, UpgradeOptions } from './server.js';
+import { sha1Base64 } from './sha1.js';
 
 /**
  * Bytes a client may send between its request and our 101 that are kept for
@@ -118,6 +119,7 @@ export class PendingHandshake {
       protocols: options.protocols,
       allowOrigins: options.allowOrigins,
       maxHeaderCount: options.maxHeaderCount,
+      sha1Base64,
     });
     (socket as Socket).pause();
 

@@ -5,6 +5,7 @@
  * shortcuts to drive a {@link Connection} and decode what it queued.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { concat as concatList, writeFrame } from '../../conformance/wire.js';
 import {
   Connection,
@@ -21,6 +22,11 @@ import { FrameParser, type FrameHandler } from '../../src/core/parser.js';
 export { utf8 } from '../../conformance/wire.js';
 
 /** Concatenation of `parts` into a fresh buffer. */
+/** base64(SHA-1(text)) from node:crypto: what the I/O layer hands the handshake. */
+export function sha1Base64(text: string): string {
+  return createHash('sha1').update(text, 'latin1').digest('base64');
+}
+
 /** The kind of the connection's state, read afresh (no narrowing across calls). */
 export function stateKind(conn: Connection): string {
   return conn.state.kind;
