@@ -121,7 +121,7 @@ export type ConnectionEvent =
   | { type: 'binary'; data: Uint8Array }
   | { type: 'ping'; data: Uint8Array }
   | { type: 'pong'; data: Uint8Array }
-  /** The peer's Close frame arrived (code 1005 when it had no body). If we had not sent Close, the echo is queued. */
+  /** The peer's Close frame arrived (code 1005 when it had no body). If we had not sent Close, the echo (its code and reason) is queued. */
   | { type: 'close'; code: number; reason: string }
   /** We failed the connection; a Close frame with `error.closeCode` is queued. Close the transport after flushing. */
   | { type: 'fail'; error: ProtocolError | ConnectionFailure };
@@ -497,8 +497,11 @@ export class Connection implements InPlacePayloadHandler {
       // previously send a Close frame, the endpoint MUST send a Close frame in
       // response. (When sending a Close frame in response, the endpoint
       // typically echos the status code it received.)"
+      // We echo the reason too, as ws and python-websockets do (already
+      // validated UTF-8 of at most 123 bytes); a Close without a body is
+      // answered without a body.
       const code = parsed.code === CloseCode.NO_STATUS_RECEIVED ? undefined : parsed.code;
-      this.#queueFrame(Opcode.CLOSE, encodeClosePayload(code));
+      this.#queueFrame(Opcode.CLOSE, encodeClosePayload(code, code === undefined ? '' : parsed.reason));
       this.#state = { kind: 'acknowledged', peerClose };
     }
     this.#events.push({ type: 'close', code: parsed.code, reason: parsed.reason });

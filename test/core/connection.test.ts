@@ -755,7 +755,7 @@ describe('the closing handshake', () => {
     for (const code of [
       1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999,
     ]) {
-      test(`${role} receives Close ${code}: reports it and echoes the same code`, () => {
+      test(`${role} receives Close ${code}: reports it and echoes the same code and reason`, () => {
         const conn = makeConnection(role);
         const events = feed(
           conn,
@@ -765,7 +765,7 @@ describe('the closing handshake', () => {
           }),
         );
         assert.deepEqual(summary(events), [['close', code, 'bye']]);
-        assertQueuedClose(conn, code);
+        assert.equal(assertQueuedClose(conn, code), 'bye');
         assert.deepEqual(conn.state, { kind: 'acknowledged', peerClose: { code, reason: 'bye' } });
         // The closing handshake is complete; CLOSED comes with the end of the transport.
         assert.equal(conn.readyState, 'CLOSING');
@@ -797,8 +797,21 @@ describe('the closing handshake', () => {
       for (const chunks of everyPairOfSplits(bytes)) {
         const conn = makeConnection(role);
         assert.deepEqual(summary(feed(conn, ...chunks)), [['close', 4000, 'réason']]);
-        assertQueuedClose(conn, 4000);
+        assert.equal(assertQueuedClose(conn, 4000), 'réason');
       }
+    });
+
+    test(`${role} receives a Close with a 123-byte reason: the echo carries it byte for byte`, () => {
+      const reason = 'é'.repeat(61) + 'x';
+      const conn = makeConnection(role);
+      const payload = concat(Uint8Array.of(0x0b, 0xb8), utf8(reason));
+      assert.equal(payload.length, 125);
+      assert.deepEqual(summary(feed(conn, toward(role, { opcode: 0x8, payload }))), [
+        ['close', 3000, reason],
+      ]);
+      const frames = takeFrames(conn);
+      assert.equal(frames.length, 1);
+      assertBytes(frames[0]!.payload, payload);
     });
 
     test(`${role} starts the close: active → closedByUs → acknowledged → terminated, one Close sent`, () => {
