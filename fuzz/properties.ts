@@ -192,7 +192,15 @@ function feed(
         `Buffered ${conn.bufferedMessageBytes} bytes, over the ${LIMITS.maxMessageSize}-byte limit`,
       );
     }
-    events.push(...conn.takeEvents());
+    for (const event of conn.takeEvents()) {
+      // The transport's part: fail the connection at a violation (queues the Close).
+      if (event.type === 'violation') {
+        conn.fail(event.error);
+        events.push(...conn.takeEvents());
+      } else {
+        events.push(event);
+      }
+    }
   }
   return { events, out: concat(conn.takeOutgoing()) };
 }

@@ -453,6 +453,12 @@ export class Session {
         this.#armCloseTimer();
         this.#resume();
         return;
+      case 'violation':
+        // The peer broke the protocol after the messages before it (already
+        // handled). Fail at once, as before input was processed strictly in order.
+        this.#conn.fail(event.error);
+        for (const e of this.#conn.takeEvents()) this.#handle(e);
+        return;
       case 'fail': {
         // RFC 6455 7.1.7: send the Close (queued by the core), then close the connection.
         const error = event.error;
