@@ -615,6 +615,8 @@ export class Connection implements InPlacePayloadHandler {
     if (data.length > MAX_CONTROL_PAYLOAD)
       throw new RangeError('Control frame payload must be at most 125 bytes');
     if (this.closeSent) throw new InvalidStateError('The closing handshake has started');
+    // After the end of input or a failure nothing can reach the peer: no frame is queued.
+    if (!this.canSend) return;
     this.#queueFrame(opcode, data);
   }
 

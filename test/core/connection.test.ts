@@ -1218,6 +1218,14 @@ describe('receiveEof', () => {
       assert.equal(conn.hasOutgoing, false);
     });
 
+    test(`${role}: sendPing and sendPong after EOF queue no frame`, () => {
+      const conn = makeConnection(role);
+      conn.receiveEof();
+      conn.sendPing(Uint8Array.of(1));
+      conn.sendPong();
+      assert.equal(conn.hasOutgoing, false);
+    });
+
     test(`${role}: sendClose after EOF does nothing: the state stays CLOSED and no Close is queued`, () => {
       const conn = makeConnection(role);
       conn.receiveEof();
