@@ -576,16 +576,6 @@ export class Connection implements InPlacePayloadHandler {
     this.#outgoing.push(encodeFrame(Opcode.BINARY, data, { maskKey: this.#nextMaskKey() }));
   }
 
-  /** Queues one frame of a message the caller fragments itself. */
-  sendFrame(
-    opcode: typeof Opcode.TEXT | typeof Opcode.BINARY | typeof Opcode.CONTINUATION,
-    data: Uint8Array,
-    fin: boolean,
-  ): void {
-    this.#assertCanSendData();
-    this.#outgoing.push(encodeFrame(opcode, data, { fin, maskKey: this.#nextMaskKey() }));
-  }
-
   #sendFragmented(opcode: number, data: Uint8Array): void {
     const size = this.#fragmentSize;
     let op = opcode;

@@ -935,12 +935,11 @@ describe('the closing handshake', () => {
       assert.equal(conn.failure, null);
     });
 
-    test(`${role}: sendText, sendBinary and sendFrame after sendClose throw InvalidStateError`, () => {
+    test(`${role}: sendText and sendBinary after sendClose throw InvalidStateError`, () => {
       const conn = makeConnection(role);
       conn.sendClose();
       assert.throws(() => conn.sendText('x'), InvalidStateError);
       assert.throws(() => conn.sendBinary(new Uint8Array(1)), InvalidStateError);
-      assert.throws(() => conn.sendFrame(0x1, utf8('x'), true), InvalidStateError);
       assert.throws(() => conn.sendPing(), InvalidStateError);
       assert.throws(() => conn.sendPong(), InvalidStateError);
       assertQueuedClose(conn, undefined);
@@ -1105,14 +1104,6 @@ describe('sending', () => {
           [0x0, true, 2],
         ],
       );
-    });
-
-    test(`${role}: sendFrame lets the caller fragment a message itself`, () => {
-      const conn = makeConnection(role);
-      conn.sendFrame(0x1, utf8('ab'), false);
-      conn.sendFrame(0x0, utf8('cd'), true);
-      const peer = makeConnection(peerOf(role));
-      assert.deepEqual(summary(feed(peer, ...conn.takeOutgoing())), [['text', 'abcd']]);
     });
   }
 
