@@ -22,4 +22,4 @@ export type { DiagnosticsMessages } from './streams/diagnostics.js';
 export { DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_PENDING_PONGS } from './streams/session.js';
 export { MessageSizeQueuingStrategy, messageSize } from './streams/message-size-strategy.js';
 export { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_FRAGMENTS } from './core/connection.js';
-export { DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_HEADER_COUNT } from './core/handshake.js';
+export { DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_HEADER_COUNT } from './core/handshake/index.js';

@@ -12,9 +12,10 @@ import {
   HttpHeadReader,
   parseResponseHead,
   validateServerResponse,
-} from '../core/handshake.js';
+} from '../core/handshake/index.js';
 import { env } from 'node:process';
 import { connectNode } from '../node/connect.js';
+import { sha1Base64 } from '../node/sha1.js';
 import { chooseProxy } from '../node/proxy-env.js';
 import type { ConnectRequest, ConnectResult } from '../streams/connector.js';
 import type { PemOrDer } from '../streams/options.js';
@@ -183,7 +184,11 @@ async function connectTls(
         const result = reader.push(buffer.subarray(0, n));
         if (result === null) continue;
         const response = parseResponseHead(result.head, reader.maxHeaderCount);
-        const negotiated = validateServerResponse(response, { key, protocols: request.protocols });
+        const negotiated = validateServerResponse(response, {
+          key,
+          protocols: request.protocols,
+          sha1Base64,
+        });
         return {
           transport: new DenoConnTransport(conn),
           protocol: negotiated.protocol,

@@ -13,7 +13,8 @@ import {
   HttpHeadReader,
   parseResponseHead,
   validateServerResponse,
-} from '../core/handshake.js';
+} from '../core/handshake/index.js';
+import { sha1Base64 } from './sha1.js';
 import type { ConnectRequest, ConnectResult } from '../streams/connector.js';
 import { createWebSocketError } from '../streams/websocket-error.js';
 import { Dialer, type Dialed } from './dial.js';
@@ -84,7 +85,11 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
         result = reader.push(chunk);
         if (result === null) return;
         const response = parseResponseHead(result.head, reader.maxHeaderCount);
-        const negotiated = validateServerResponse(response, { key, protocols: request.protocols });
+        const negotiated = validateServerResponse(response, {
+          key,
+          sha1Base64,
+          protocols: request.protocols,
+        });
         if (done) return;
         done = true;
         cleanup();

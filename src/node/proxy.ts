@@ -8,7 +8,7 @@ import {
   HttpHeadReader,
   isValidHeaderValue,
   parseResponseHead,
-} from '../core/handshake.js';
+} from '../core/handshake/index.js';
 import { redactProxyUrl } from '../streams/proxy-option.js';
 import { portOf } from './proxy-env.js';
 

@@ -353,6 +353,12 @@ export class Session {
         this.#closeTimer.arm();
         this.#flow.resume();
         return;
+      case 'violation':
+        // The peer broke the protocol after the messages before it (already
+        // handled). Fail at once, as before input was processed strictly in order.
+        this.#conn.fail(event.error);
+        for (const e of this.#conn.takeEvents()) this.#handle(e);
+        return;
       case 'fail': {
         const error = event.error;
         this.#failed(

@@ -4,7 +4,7 @@
  */
 import { CloseCode } from '../core/close.js';
 import { Connection } from '../core/connection.js';
-import { isToken, validateUserHeaders } from '../core/handshake.js';
+import { isToken, validateUserHeaders } from '../core/handshake/index.js';
 import { getConnector } from './connector.js';
 import { readDictionary } from './dictionary.js';
 import type { WebSocketStats } from './statistics.js';

@@ -236,8 +236,8 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
       closeCode: 4100,
       reason: 'héllo ✓',
     });
-    // Our echo carried the same code.
-    assert.deepEqual(await seen, { code: 4100, reason: '' });
+    // Our echo carried the same code and reason, as ws and python-websockets answer.
+    assert.deepEqual(await seen, { code: 4100, reason: 'héllo ✓' });
     assert.deepEqual(await readable.getReader().read(), { value: undefined, done: true });
     assertDomException(await rejection(writable.getWriter().closed), 'InvalidStateError');
   });
