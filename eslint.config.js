@@ -53,9 +53,10 @@ export default tseslint.config(
                 'node:*',
                 '**/streams/*',
                 '**/node/*',
+                '**/deno/*',
+                '**/browser/*',
                 '**/cli/*',
-                '**/server.js',
-                '**/global.js',
+                '**/hub/*',
               ],
               message: 'src/core is sans-I/O: it imports only other files of src/core.',
             },
@@ -128,7 +129,8 @@ export default tseslint.config(
           patterns: [
             {
               group: ['**/cli/*', '../index.js', '../server.js', '../global.js'],
-              message: 'src/deno imports node, streams and core, never the CLI or the entry points.',
+              message:
+                'src/deno imports node, streams and core, never the CLI or the entry points.',
             },
           ],
         },
