@@ -127,3 +127,24 @@ test('close() while a violation is held fails with the violation at once', async
   await settle();
   assert.equal((closed.error as WebSocketError).closeCode, 1002);
 });
+
+test('the failure carries the violation’s own code: invalid UTF-8 after a message fails with 1007', async () => {
+  const { transport, session, text, frame, sent, closesSent } = openSession('server');
+  const closed = track(session.closed);
+  const reader = session.readable.getReader();
+  const writer = session.writable.getWriter();
+  const read = reader.read();
+  await settle();
+  transport.receive(concat(text('fine'), frame(TEXT, Uint8Array.of(0x68, 0xff))));
+  const { value } = await read;
+  await writer.write(`echo ${value as string}`);
+  const next = track(reader.read());
+  await settle();
+  assert.deepEqual(
+    sent().map((f) => f.opcode),
+    [TEXT, 0x8],
+  );
+  assert.deepEqual(closesSent(), [{ code: 1007, reason: '' }]);
+  assert.equal(next.state, 'rejected', 'nothing after the violation is delivered');
+  assert.equal((closed.error as WebSocketError).closeCode, 1007);
+});
