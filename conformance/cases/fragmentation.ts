@@ -207,11 +207,11 @@ export const fragmentationCases: Case[] = [
     id: '5.14',
     title: 'Continuation frame after a complete message',
     rule: FRAG_RULE,
-    expected: 'echo of the message, then fail 1002',
+    expected: 'echo of the message (same write), then fail 1002',
     async run(peer) {
-      await peer.send(peer.frame(Op.TEXT, 'whole'));
+      // One write: the message and the orphan continuation arrive in the same read.
+      await peer.send(concat([peer.frame(Op.TEXT, 'whole'), peer.frame(Op.CONT, 'orphan')]));
       await peer.expectEcho(Op.TEXT, 'whole');
-      await peer.send(peer.frame(Op.CONT, 'orphan'));
       await peer.expectFail(1002);
     },
   },

@@ -76,9 +76,13 @@ export class ReceiveFlow {
   #readingOn = false;
   /** Bytes of messages kept since then beyond what the readable asked for (see CLOSING_HOLD_LIMIT). */
   #heldWhileClosing = 0;
+  /** Input stopped at a violation: called whenever the reader takes messages (see {@link watchDrain}). */
+  #onDrain: (() => void) | null = null;
+  readonly #highWaterMark: number;
 
   constructor(strategy: QueuingStrategy<WebSocketMessage>, hooks: ReceiveFlowHooks) {
     this.#hooks = hooks;
+    this.#highWaterMark = strategy.highWaterMark ?? 1;
     this.readable = new ReadableStream<WebSocketMessage>(
       {
         start: (controller) => {
@@ -86,6 +90,11 @@ export class ReceiveFlow {
         },
         pull: () => {
           this.#deliver();
+          if (this.#onDrain !== null) {
+            // Input is held back at a violation: never resume, and tell the session.
+            this.#onDrain();
+            return;
+          }
           if (this.#inboxHead === this.#inbox.length) this.resume();
           // While reading flows and nothing waits in the inbox, pull() has
           // nothing to do: it stays pending, so the stream stops calling it
@@ -186,6 +195,25 @@ export class ReceiveFlow {
     if (this.#readableDone || (this.#closeWhenDrained && !this.#halted)) return;
     this.#discard();
     this.#controller.error(error);
+  }
+
+  /**
+   * Whether every message received so far was read: nothing waits in the
+   * inbox and the readable's queue is empty (or the readable is done).
+   */
+  get drained(): boolean {
+    if (this.#readableDone) return true;
+    return this.#inboxHead === this.#inbox.length && this.#desiredSize() >= this.#highWaterMark;
+  }
+
+  /**
+   * Input stopped for good at a protocol violation: from now on reading is
+   * never resumed by demand, and `onDrain` is called each time the reader
+   * takes messages, so the session can tell when {@link drained} holds.
+   */
+  watchDrain(onDrain: () => void): void {
+    this.#onDrain = onDrain;
+    this.#releasePull();
   }
 
   /** Whether the flow is inside its own enqueue() (where the readable's size() runs). */

@@ -42,6 +42,8 @@ export interface SenderHooks {
   abort(reason: unknown): void;
   /** The transport reported a write that can never complete (`cause`): the connection is lost. */
   lost(cause: Error): void;
+  /** A pending write completed (its promise resolved). */
+  written(): void;
 }
 
 export class Sender {
@@ -125,6 +127,11 @@ export class Sender {
   /** Automatic Pongs handed to the transport whose write has not completed. */
   get pongsPending(): number {
     return this.#pongsPending;
+  }
+
+  /** Whether the sink's write() is waiting for the transport (the writable sends nothing else meanwhile). */
+  get writing(): boolean {
+    return this.#pendingWrite !== 0;
   }
 
   /**
@@ -246,6 +253,7 @@ export class Sender {
       this.#pendingFrames = null;
       if (frames !== null) for (let i = 0; i < frames.length; i++) releaseFrame(frames[i]!);
       resolve?.();
+      this.#hooks.written();
       return;
     }
     // The bytes will never reach the peer: the connection is lost. One

@@ -79,6 +79,15 @@ export class Session {
   /** When the outstanding Ping was sent (performance.now()), or -1 when none is outstanding. */
   #pingSentAt = -1;
   #lastPingRtt: number | null = null;
+  /**
+   * The peer's protocol violation, held while the messages before it are
+   * read and answered (input is processed strictly in order); null when none is held.
+   */
+  #violation: ProtocolError | null = null;
+  /** Fails the connection for the held violation after `closeTimeout` ms, read or not. */
+  #violationTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A turn (setImmediate) is scheduled to see whether the held violation can be acted on. */
+  #violationCheck = false;
 
   constructor(
     conn: Connection,
@@ -115,7 +124,10 @@ export class Session {
     );
     this.#flow = new ReceiveFlow(readableStrategy, {
       pause: () => transport.pause(),
-      resume: () => transport.resume(),
+      // Input stays stopped while a violation is held.
+      resume: () => {
+        if (this.#violation === null) transport.resume();
+      },
       cancel: (reason) => this.#closeFromReason(reason),
       receiving: () => conn.receiving,
     });
@@ -132,6 +144,7 @@ export class Session {
         close: () => this.close(),
         abort: (reason) => this.#closeFromReason(reason),
         lost: (error) => this.#outcome.settleUnclean(connectionLost(this.#transportError ?? error)),
+        written: () => this.#checkViolation(),
       },
     );
     const closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
@@ -245,6 +258,8 @@ export class Session {
    */
   close(code?: number, reason = ''): void {
     if (this.#outcome.settled || this.#conn.closeSent) return;
+    // The peer broke the protocol: the application is done, so fail for that now.
+    if (this.#violation !== null) return this.#failViolation();
     this.#conn.sendClose(code, reason);
     this.#sender.flush();
     this.#closeTimer.arm();
@@ -354,10 +369,7 @@ export class Session {
         this.#flow.resume();
         return;
       case 'violation':
-        // The peer broke the protocol after the messages before it (already
-        // handled). Fail at once, as before input was processed strictly in order.
-        this.#conn.fail(event.error);
-        for (const e of this.#conn.takeEvents()) this.#handle(e);
+        this.#holdViolation(event.error);
         return;
       case 'fail': {
         const error = event.error;
@@ -383,6 +395,52 @@ export class Session {
     this.#transport.end();
     this.#closeTimer.arm();
     this.#flow.resume();
+  }
+
+  /**
+   * The peer broke the protocol after the messages before it (already
+   * pushed). Input is processed strictly in order: reading stops, those
+   * messages stay readable, the application's replies to them are written,
+   * and only then is the connection failed with the violation's code.
+   * Bounded: the readable's queue limits what is held (nothing after the
+   * violation is processed), and `closeTimeout` how long we wait for a
+   * reader that never reads.
+   */
+  #holdViolation(error: ProtocolError): void {
+    if (this.#violation !== null || this.#outcome.settled) return;
+    this.#violation = error;
+    this.#transport.pause();
+    this.#keepalive.stop();
+    this.#violationTimer = setTimeout(() => this.#failViolation(), this.#closeTimer.timeout);
+    this.#flow.watchDrain(() => this.#checkViolation());
+    // The inbox may be empty already (a violation with nothing before it).
+    this.#checkViolation();
+  }
+
+  /**
+   * Once the messages before the violation were all read and no reply is
+   * waiting for the transport, waits one more turn (an application's reply
+   * to the last message reaches the writable's sink in it), then fails.
+   */
+  #checkViolation(): void {
+    if (this.#violation === null || this.#violationCheck) return;
+    this.#violationCheck = true;
+    setImmediate(() => {
+      this.#violationCheck = false;
+      if (this.#violation === null) return;
+      if (this.#flow.drained && !this.#sender.writing) this.#failViolation();
+    });
+  }
+
+  /** RFC 6455 7.1.7: fail the connection for the held violation (its Close code 1002/1007/1009). */
+  #failViolation(): void {
+    const error = this.#violation;
+    if (error === null) return;
+    this.#violation = null;
+    clearTimeout(this.#violationTimer);
+    if (this.#outcome.settled) return;
+    this.#conn.fail(error);
+    for (const e of this.#conn.takeEvents()) this.#handle(e);
   }
 
   #onEnd(): void {
@@ -435,6 +493,7 @@ export class Session {
   }
 
   #stopTimers(): void {
+    clearTimeout(this.#violationTimer);
     this.#closeTimer.stop();
     this.#keepalive.stop();
   }

@@ -553,3 +553,47 @@ void describe('unclean closes with a misbehaving raw server', { timeout: 30_000 
     for (const r of failed) assertSame(r.error, error, 'pending write rejects with the same error');
   });
 });
+
+void describe('input strictly in order: messages before a violation', { timeout: 30_000 }, () => {
+  void it('3 messages and a reserved opcode in one write: our echo client answers all 3, then Close 1002', async () => {
+    const got: { opcode: number; payload: Buffer }[] = [];
+    const server = await startRawServer((socket) => {
+      void (async () => {
+        const { rest } = await acceptHandshake(socket);
+        readClientFrames(
+          socket,
+          (f) => {
+            got.push(f);
+            if (f.opcode === 8) socket.end();
+          },
+          rest,
+        );
+        socket.write(
+          Buffer.concat([
+            serverFrame(1, Buffer.from('one')),
+            serverFrame(1, Buffer.from('two')),
+            serverFrame(1, Buffer.from('three')),
+            serverFrame(3),
+          ]),
+        );
+      })();
+    });
+    try {
+      const wss = new WebSocketStream(server.url);
+      const { readable, writable } = await within(wss.opened, 5000, 'opened');
+      await readable.pipeTo(writable).catch(() => {});
+      const error = await rejection(wss.closed);
+      assert.ok(error instanceof WebSocketError, String(error));
+      assert.equal(error.closeCode, 1002);
+      await waitUntil(() => got.some((f) => f.opcode === 8), 5000, 'the server got our Close');
+      assert.deepEqual(
+        got.map((f) =>
+          f.opcode === 8 ? `close ${f.payload.readUInt16BE(0)}` : f.payload.toString(),
+        ),
+        ['one', 'two', 'three', 'close 1002'],
+      );
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -567,3 +567,42 @@ void describe('graceful shutdown', { timeout: 20_000 }, () => {
     ]);
   });
 });
+
+void describe('input strictly in order: messages before a violation', { timeout: 20_000 }, () => {
+  void test('3 masked messages and a reserved opcode in one write: the echo server answers all 3, then Close 1002', async () => {
+    let result!: Promise<Outcome>;
+    const server = await serve({ host: '127.0.0.1' }, async (connection) => {
+      result = outcome(connection);
+      const { readable, writable } = await connection.opened;
+      await readable.pipeTo(writable).catch(() => {});
+    });
+    try {
+      const raw = await rawClient(server.address.port);
+      raw.socket.write(
+        Buffer.concat([
+          clientFrame(0x1, 'one'),
+          clientFrame(0x1, 'two'),
+          clientFrame(0x1, 'three'),
+          clientFrame(0x3),
+        ]),
+      );
+      const seen: string[] = [];
+      for (;;) {
+        const frame = await raw.nextFrame();
+        if (frame.opcode === 0x8) {
+          seen.push(`close ${readClose(frame.payload).code}`);
+          break;
+        }
+        seen.push(frame.payload.toString());
+      }
+      assert.deepEqual(seen, ['one', 'two', 'three', 'close 1002']);
+      await once(raw.socket, 'end');
+      raw.socket.end();
+      const o = await result;
+      assert.equal(o.clean, false);
+      assert.equal(o.closeCode, 1002);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -211,7 +211,11 @@ test('clean close: closed fulfils with the peer code, the writable errors with I
   const closed = track(session.closed);
   transport.receive(close(4000, 'bye'));
   await settle();
-  assert.deepEqual(closesSent(), [{ code: 4000, reason: '' }]);
+  assert.deepEqual(
+    closesSent(),
+    [{ code: 4000, reason: 'bye' }],
+    'the code and the reason are echoed',
+  );
   assert.equal(transport.ended, true, 'RFC 6455 7.1.1: the server closes the TCP connection first');
   transport.close();
   await settle();
@@ -245,7 +249,7 @@ test('peer Close while a write is pending: unclean with the peer code and reason
   await assert.rejects(writer.write('later'), (e) => e === w.error, 'later writes: the same error');
   // The Close echo still follows the data, and the message before the Close stays readable.
   transport.complete();
-  assert.deepEqual(closesSent(), [{ code: 4001, reason: '' }]);
+  assert.deepEqual(closesSent(), [{ code: 4001, reason: 'going' }]);
   assert.deepEqual(await reader.read(), { done: false, value: 'before' });
   assert.deepEqual(await reader.read(), { done: true, value: undefined });
   transport.close();
