@@ -1,0 +1,5 @@
+/** The extension seam and its first user, permessage-deflate (RFC 7692). */
+export * from './extension.js';
+export * from './header.js';
+export * from './deflate-negotiation.js';
+export * from './permessage-deflate.js';
