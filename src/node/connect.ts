@@ -13,7 +13,14 @@ import {
   parseResponseHead,
   validateServerResponse,
 } from '../core/handshake.js';
+import {
+  clientOffer,
+  PERMESSAGE_DEFLATE,
+  validateAnswer,
+} from '../core/extensions/deflate-negotiation.js';
+import { PerMessageDeflate } from '../core/extensions/permessage-deflate.js';
 import type { ConnectRequest, ConnectResult } from '../streams/connector.js';
+import { nodeDeflateEngine } from './zlib-deflate.js';
 import { createWebSocketError } from '../streams/websocket-error.js';
 import { ReadRelay, SocketTransport } from './socket-transport.js';
 
@@ -78,6 +85,7 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
     }
 
     const key = generateKey();
+    const deflate = request.perMessageDeflate;
     const reader = new HttpHeadReader();
     const onConnect = (): void => {
       const path = `${url.pathname === '' ? '/' : url.pathname}${url.search}`;
@@ -88,6 +96,7 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
           key,
           protocols: request.protocols,
           headers: request.headers,
+          extensions: deflate === null ? undefined : clientOffer(deflate),
         }),
       );
     };
@@ -97,7 +106,23 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
         result = reader.push(chunk);
         if (result === null) return;
         const response = parseResponseHead(result.head, reader.maxHeaderCount);
-        const negotiated = validateServerResponse(response, { key, protocols: request.protocols });
+        const negotiated = validateServerResponse(response, {
+          key,
+          protocols: request.protocols,
+          extensions: deflate === null ? [] : [PERMESSAGE_DEFLATE],
+        });
+        // RFC 7692 7.1: the client fails the connection on an answer it did not
+        // allow or cannot use; the error names the parameter.
+        const answer =
+          deflate === null
+            ? null
+            : validateAnswer(response.headers.get('sec-websocket-extensions'), deflate);
+        if (answer !== null && !answer.ok) {
+          throw new HandshakeError(
+            'UNREQUESTED_EXTENSION',
+            `bad permessage-deflate answer (${answer.param}): ${answer.message}`,
+          );
+        }
         if (done) return;
         done = true;
         cleanup();
@@ -105,7 +130,15 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
         resolve({
           transport: new SocketTransport(socket, relay),
           protocol: negotiated.protocol,
-          extensions: negotiated.extensions,
+          extensions: answer?.params ? answer.header : negotiated.extensions,
+          extension: answer?.params
+            ? new PerMessageDeflate(
+                'client',
+                { params: answer.params, header: answer.header },
+                nodeDeflateEngine,
+                deflate ?? {},
+              )
+            : undefined,
           // A copy: the chunk may be a view of the reused read buffer.
           rest: Uint8Array.prototype.slice.call(result.rest),
         });

@@ -45,6 +45,13 @@ import {
 } from '../streams/websocket-error.js';
 import { ConnectionLifecycle, type WebSocketOpenInfo } from '../streams/lifecycle.js';
 import { SocketTransport } from './socket-transport.js';
+import {
+  acceptOffer,
+  resolveDeflateOption,
+  type PerMessageDeflateOption,
+} from '../core/extensions/deflate-negotiation.js';
+import { PerMessageDeflate } from '../core/extensions/permessage-deflate.js';
+import { nodeDeflateEngine } from './zlib-deflate.js';
 
 /**
  * Bytes a client may send between its request and our 101 that are kept for
@@ -125,6 +132,15 @@ export interface UpgradeOptions extends SessionOptions {
   maxFragments?: number;
   /** Send messages longer than this many bytes as frames of at most this many payload bytes; default 0, never fragment. */
   fragmentSize?: number;
+  /**
+   * permessage-deflate (RFC 7692); default on: the first acceptable offer of
+   * the client is accepted with window bits 12 and memLevel 5 (about 8 KiB
+   * of history held per connection between messages, no zlib state), and
+   * messages under 1 KiB are sent uncompressed. `false` turns it off; an
+   * object tunes it (see docs/compression.md). `maxMessageSize` bounds the
+   * decompressed size of each message.
+   */
+  perMessageDeflate?: PerMessageDeflateOption;
   /**
    * Extra headers for the 101 response (e.g. Set-Cookie). Names must be HTTP
    * tokens and values free of CR, LF and NUL (no response splitting); the
@@ -254,12 +270,21 @@ export class WebSocketConnection {
       }
       s.setTimeout(0);
       s.setNoDelay(true);
-      socket.write(buildServerResponse({ key: handshake.key, protocol, headers }));
+      // The first acceptable permessage-deflate offer, if any (never throws on what the client sent).
+      const deflate = resolveDeflateOption(options.perMessageDeflate);
+      const agreed = deflate === null ? null : acceptOffer(handshake.extensions, deflate);
+      socket.write(
+        buildServerResponse({ key: handshake.key, protocol, headers, extensions: agreed?.header }),
+      );
       const connection = new Connection({
         role: 'server',
         maxMessageSize: options.maxMessageSize,
         maxFragments: options.maxFragments,
         fragmentSize: options.fragmentSize,
+        extension:
+          agreed === null
+            ? undefined
+            : new PerMessageDeflate('server', agreed, nodeDeflateEngine, deflate ?? {}),
       });
       const session = new Session(
         connection,
@@ -267,7 +292,7 @@ export class WebSocketConnection {
         options,
         early.length === 1 ? early[0] : Buffer.concat(early),
       );
-      life.open(session, protocol, '');
+      life.open(session, protocol, agreed?.header ?? '');
     };
 
     let handshake: ReturnType<typeof validateClientRequest>;
@@ -483,6 +508,7 @@ export function upgrade(
   options: UpgradeOptions = {},
 ): WebSocketConnection {
   readBatchWrites(options.batchWrites);
+  resolveDeflateOption(options.perMessageDeflate);
   return new WebSocketConnection(request, socket, head, options);
 }
 
@@ -560,6 +586,7 @@ export async function serve(
   handler: (connection: WebSocketConnection) => void | Promise<void>,
 ): Promise<WebSocketServer> {
   readBatchWrites(options.batchWrites);
+  resolveDeflateOption(options.perMessageDeflate);
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT;
   const httpOptions = { maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE };
   const tls = options.tls;

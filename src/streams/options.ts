@@ -2,6 +2,7 @@
  * Options of WebSocketStream: the two of the standard (`protocols`, `signal`)
  * and wsstream's documented extensions.
  */
+import type { PerMessageDeflateOption } from '../core/extensions/deflate-negotiation.js';
 import type { SessionOptions } from './session.js';
 
 /** PEM text or DER bytes. */
@@ -64,4 +65,13 @@ export interface WebSocketStreamOptions extends SessionOptions {
    * UTF-8 sequence, as RFC 6455 5.4 allows.
    */
   fragmentSize?: number;
+  /**
+   * permessage-deflate, RFC 7692 (extension); default on: offers
+   * `permessage-deflate; client_max_window_bits` as browsers do, and
+   * `extensions` in `opened` shows what the server agreed to. `false` offers
+   * nothing; an object tunes the offer (see docs/compression.md). Messages
+   * under 1 KiB are sent uncompressed; `maxMessageSize` bounds the
+   * decompressed size of each message received.
+   */
+  perMessageDeflate?: PerMessageDeflateOption;
 }

@@ -87,6 +87,8 @@ export function readBatchWrites(value: unknown): boolean {
 }
 
 const noop = (): void => {};
+/** An empty input: asks the core to parse the input it held back. */
+const NO_INPUT = new Uint8Array(0);
 
 /**
  * Frames with at least this many payload bytes still to come are read
@@ -346,10 +348,23 @@ export class Session {
 
   #afterInput(): void {
     const conn = this.#conn;
-    const events = conn.takeEvents();
-    for (let i = 0; i < events.length; i++) this.#handle(events[i]!);
+    for (;;) {
+      const events = conn.takeEvents();
+      for (let i = 0; i < events.length; i++) this.#handle(events[i]!);
+      // Input the core held back once a read inflated to more than its budget:
+      // parsed at once when messages are discarded anyway or we read on to find
+      // the peer's Close; otherwise when the readable asks again (#resume).
+      if (!conn.hasPendingInput || !(this.#closing || this.#readableDone)) break;
+      conn.receiveData(NO_INPUT);
+    }
     if (conn.hasOutgoing) this.#flush();
     this.#deliver();
+    if (conn.hasPendingInput) {
+      // Neither reading nor inflating goes on until the readable asks.
+      this.#pauseCheckPending = false;
+      this.#pause();
+      return;
+    }
     if (!this.#wantsPause()) return;
     if (this.#pauseCheckPending) {
       // Another read before the check ran (a transport handing out chunks it
@@ -511,6 +526,18 @@ export class Session {
 
   #resume(): void {
     if (!this.#paused || this.#transportClosed) return;
+    if (this.#conn.hasPendingInput) {
+      this.#conn.receiveData(NO_INPUT);
+      this.#afterInput();
+      if (
+        !this.#closing &&
+        !this.#readableDone &&
+        (this.#conn.hasPendingInput ||
+          this.#inboxHead < this.#inbox.length ||
+          (this.#rc.desiredSize ?? 0) <= 0)
+      )
+        return;
+    }
     this.#paused = false;
     this.#transport.resume();
   }

@@ -4,6 +4,8 @@
  */
 import { CloseCode } from '../core/close.js';
 import { Connection } from '../core/connection.js';
+import { resolveDeflateOption } from '../core/extensions/deflate-negotiation.js';
+import type { MessageTransform } from '../core/extensions/extension.js';
 import { isToken, validateUserHeaders } from '../core/handshake.js';
 import { getConnector } from './connector.js';
 import {
@@ -106,12 +108,14 @@ export class WebSocketStream {
       'handshakeTimeout',
       DEFAULT_HANDSHAKE_TIMEOUT,
     );
-    const connection = (): Connection =>
+    const perMessageDeflate = resolveDeflateOption(options.perMessageDeflate);
+    const connection = (extension?: MessageTransform): Connection =>
       new Connection({
         role: 'client',
         maxMessageSize: options.maxMessageSize,
         maxFragments: options.maxFragments,
         fragmentSize: options.fragmentSize,
+        extension,
       });
     // Fail on bad limits now, not after connecting.
     connection();
@@ -136,15 +140,20 @@ export class WebSocketStream {
       tls: options.tls,
       handshakeTimeout,
       signal: this.#handshake.signal,
+      perMessageDeflate,
     }).then(
-      ({ transport, protocol, extensions, rest }) => {
+      ({ transport, protocol, extensions, extension, rest }) => {
         signal?.removeEventListener('abort', onAbort);
         if (life.state !== 'connecting' || this.#handshake.signal.aborted) {
           transport.destroy();
           life.fail(this.#handshake.signal.reason);
           return;
         }
-        life.open(new Session(connection(), transport, options, rest), protocol, extensions);
+        life.open(
+          new Session(connection(extension), transport, options, rest),
+          protocol,
+          extensions,
+        );
       },
       (error: unknown) => {
         signal?.removeEventListener('abort', onAbort);

@@ -96,6 +96,24 @@ export function validateDeflateOptions(o: PerMessageDeflateOptions): void {
     throw new RangeError('perMessageDeflate.threshold must be a non-negative number');
 }
 
+/** The `perMessageDeflate` option of the client and the server: false turns compression off, true or an object turns it on. */
+export type PerMessageDeflateOption = boolean | PerMessageDeflateOptions;
+
+/**
+ * The option resolved: null when off, else the validated tuning (`{}` for
+ * the defaults). Throws TypeError or RangeError on a bad value.
+ */
+export function resolveDeflateOption(
+  option: PerMessageDeflateOption | undefined,
+): PerMessageDeflateOptions | null {
+  if (option === false) return null;
+  if (option === undefined || option === true) return {};
+  if (typeof option !== 'object' || option === null)
+    throw new TypeError('perMessageDeflate must be a boolean or an object');
+  validateDeflateOptions(option);
+  return option;
+}
+
 const KNOWN = new Set([
   'server_no_context_takeover',
   'client_no_context_takeover',

@@ -18,6 +18,8 @@ export type DecodeResult =
 export interface MessageTransform {
   /** The agreed extension as it appears in the handshake, e.g. `permessage-deflate; server_max_window_bits=12`. */
   readonly header: string;
+  /** Messages shorter than this many bytes are never encoded (a hint: {@link encode} decides). */
+  readonly threshold: number;
   /**
    * Encodes one outgoing message payload. Returns the bytes to send with RSV1
    * set, or null to send the message unchanged with RSV1 clear (a message below

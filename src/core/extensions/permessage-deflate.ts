@@ -64,7 +64,7 @@ export class PerMessageDeflate implements MessageTransform {
   readonly #receiveTakeover: boolean;
   readonly #memLevel: number;
   readonly #level: number;
-  readonly #threshold: number;
+  readonly threshold: number;
   #sendHistory: Uint8Array | null = null;
   #receiveHistory: Uint8Array | null = null;
 
@@ -86,7 +86,7 @@ export class PerMessageDeflate implements MessageTransform {
     this.#memLevel =
       options.memLevel ?? (client ? DEFAULT_CLIENT_MEM_LEVEL : DEFAULT_SERVER_MEM_LEVEL);
     this.#level = options.level ?? 6;
-    this.#threshold = options.threshold ?? DEFAULT_DEFLATE_THRESHOLD;
+    this.threshold = options.threshold ?? DEFAULT_DEFLATE_THRESHOLD;
   }
 
   /** Bytes of LZ77 history held between messages (both directions). */
@@ -95,7 +95,7 @@ export class PerMessageDeflate implements MessageTransform {
   }
 
   encode(payload: Uint8Array): Uint8Array | null {
-    if (payload.length === 0 || payload.length < this.#threshold) return null;
+    if (payload.length === 0 || payload.length < this.threshold) return null;
     const out = this.#engine.deflate(payload, {
       windowBits: this.#sendBits,
       memLevel: this.#memLevel,
