@@ -8,7 +8,7 @@
  *   client that writes the opening handshake by hand.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { acceptKey } from '../src/core/handshake.js';
+import { acceptKey } from '../src/core/handshake/index.js';
 import { WebSocketStream } from '../src/index.js';
 import { serve, type WebSocketConnection, type WebSocketServer } from '../src/server.js';
 import type { WebSocketOpenInfo } from '../src/streams/websocket-stream.js';

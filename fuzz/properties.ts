@@ -28,7 +28,7 @@ import {
   parseResponseHead,
   validateClientRequest,
   validateServerResponse,
-} from '../src/core/handshake.js';
+} from '../src/core/handshake/index.js';
 import { FrameParser, type FrameHandler } from '../src/core/parser.js';
 import { isValidUtf8, Utf8Validator } from '../src/core/utf8.js';
 

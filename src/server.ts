@@ -18,4 +18,4 @@ export {
 export { WebSocketError, type WebSocketCloseInfo } from './streams/websocket-error.js';
 export { DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_PENDING_PONGS } from './streams/session.js';
 export { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_FRAGMENTS } from './core/connection.js';
-export { DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_HEADER_COUNT } from './core/handshake.js';
+export { DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_HEADER_COUNT } from './core/handshake/index.js';

@@ -35,8 +35,54 @@ import { Utf8Validator } from './utf8.js';
 /** Which end of the connection we are. */
 export type Role = 'client' | 'server';
 
-/** OPEN: both directions carry data. CLOSING: we sent Close and wait for the peer's. CLOSED: done. */
-export type ConnectionState = 'OPEN' | 'CLOSING' | 'CLOSED';
+/** The peer's Close: its code (1005 when the frame had no body) and reason. */
+export interface PeerClose {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/**
+ * The one state of a {@link Connection}, after tungstenite's
+ * `WebSocketState`. Every combination the connection can be in is one
+ * member; nothing else records where the closing handshake stands.
+ *
+ * - `active`: both directions carry data.
+ * - `closedByUs`: we sent Close and wait for the peer's; its data frames are
+ *   still received.
+ * - `closedByPeer`: the peer's Close arrived and ours is not sent yet (our
+ *   echo is queued in the same step, so this is seen only inside it).
+ * - `acknowledged`: both Close frames were exchanged without a failure: the
+ *   closing handshake is complete (RFC 6455 7.1.4 calls this a clean close).
+ * - `failed`: we failed the connection (RFC 6455 7.1.7); a Close with the
+ *   failure's code was queued unless one had been sent before.
+ * - `terminated`: the transport's input ended ({@link Connection.receiveEof}),
+ *   what RFC 6455 7.1.4 calls _The WebSocket Connection is Closed_. `from`
+ *   is the state it ended in (`acknowledged` for a clean close).
+ */
+export type ConnectionState =
+  | { readonly kind: 'active' }
+  | { readonly kind: 'closedByUs' }
+  | { readonly kind: 'closedByPeer'; readonly peerClose: PeerClose }
+  | { readonly kind: 'acknowledged'; readonly peerClose: PeerClose }
+  | {
+      readonly kind: 'failed';
+      readonly error: ProtocolError | ConnectionFailure;
+      readonly closeSent: boolean;
+    }
+  | { readonly kind: 'terminated'; readonly from: LiveState };
+
+/** The states before the transport's input ended. */
+export type LiveState = Exclude<ConnectionState, { kind: 'terminated' }>;
+
+/**
+ * The standard's `readyState` words: OPEN while `active`, CLOSING once the
+ * closing handshake has started or the connection failed, CLOSED once the
+ * transport's input ended.
+ */
+export type ReadyState = 'OPEN' | 'CLOSING' | 'CLOSED';
+
+const ACTIVE: ConnectionState = { kind: 'active' };
+const CLOSED_BY_US: ConnectionState = { kind: 'closedByUs' };
 
 /** Default of {@link ConnectionOptions.maxMessageSize}: 64 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
@@ -143,13 +189,7 @@ export class Connection implements InPlacePayloadHandler {
   /** The message being received arrived with RSV1 set (compressed). */
   #msgCompressed = false;
 
-  #state: ConnectionState = 'OPEN';
-  #closeSent = false;
-  #closeReceived = false;
-  #failure: ProtocolError | ConnectionFailure | null = null;
-  #peerCloseCode: number = CloseCode.ABNORMAL_CLOSURE;
-  #peerCloseReason = '';
-  #eof = false;
+  #state: ConnectionState = ACTIVE;
 
   #events: ConnectionEvent[] = [];
   #outgoing: Uint8Array[] = [];
@@ -194,33 +234,40 @@ export class Connection implements InPlacePayloadHandler {
     });
   }
 
-  /** Current state. */
+  /** The current state. */
   get state(): ConnectionState {
     return this.#state;
   }
+  /** The state in the standard's words (see {@link ReadyState}). */
+  get readyState(): ReadyState {
+    const state = this.#state;
+    if (state.kind === 'active') return 'OPEN';
+    return state.kind === 'terminated' ? 'CLOSED' : 'CLOSING';
+  }
   /** Whether we sent a Close frame (or queued one in the outgoing bytes). */
   get closeSent(): boolean {
-    return this.#closeSent;
+    return closeSentIn(liveState(this.#state));
   }
   /** Whether the peer's Close frame arrived. */
   get closeReceived(): boolean {
-    return this.#closeReceived;
+    return peerCloseOf(liveState(this.#state)) !== null;
   }
   /** Whether both Close frames were exchanged without a failure (a clean close, RFC 6455 7.1.4). */
   get closedCleanly(): boolean {
-    return this.#closeSent && this.#closeReceived && this.#failure === null;
+    return liveState(this.#state).kind === 'acknowledged';
   }
   /** The failure that closed the connection, if any. */
   get failure(): ProtocolError | ConnectionFailure | null {
-    return this.#failure;
+    const state = liveState(this.#state);
+    return state.kind === 'failed' ? state.error : null;
   }
   /** The code of the peer's Close frame: 1005 if it had no body, 1006 if none arrived. */
   get peerCloseCode(): number {
-    return this.#peerCloseCode;
+    return peerCloseOf(liveState(this.#state))?.code ?? CloseCode.ABNORMAL_CLOSURE;
   }
   /** The reason of the peer's Close frame. */
   get peerCloseReason(): string {
-    return this.#peerCloseReason;
+    return peerCloseOf(liveState(this.#state))?.reason ?? '';
   }
   /** Bytes held for the message being assembled. */
   get bufferedMessageBytes(): number {
@@ -228,7 +275,8 @@ export class Connection implements InPlacePayloadHandler {
   }
   /** Whether input is still wanted: false once the peer's Close arrived or the connection failed. */
   get receiving(): boolean {
-    return !this.#closeReceived && this.#failure === null && !this.#eof;
+    const kind = this.#state.kind;
+    return kind === 'active' || kind === 'closedByUs';
   }
 
   // ---- input -------------------------------------------------------------
@@ -302,9 +350,9 @@ export class Connection implements InPlacePayloadHandler {
 
   /** The transport's input ended (TCP FIN or reset). */
   receiveEof(): void {
-    this.#eof = true;
     this.#parser.stop();
-    this.#state = 'CLOSED';
+    const state = this.#state;
+    if (state.kind !== 'terminated') this.#state = { kind: 'terminated', from: state };
   }
 
   /** Events since the last call, in order. */
@@ -447,7 +495,7 @@ export class Connection implements InPlacePayloadHandler {
         // RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
         // frame in response, unless it already received a Close frame." The Pong
         // "MUST have identical Application data" (5.5.3).
-        if (this.#autoPong && !this.#closeSent) this.#queueFrame(Opcode.PONG, payload);
+        if (this.#autoPong && !this.closeSent) this.#queueFrame(Opcode.PONG, payload);
         this.#events.push({ type: 'ping', data: payload });
       } else if (opcode === Opcode.PONG) {
         this.#events.push({ type: 'pong', data: payload });
@@ -541,20 +589,20 @@ export class Connection implements InPlacePayloadHandler {
             : 'Close frame reason is not valid UTF-8',
       );
     }
-    this.#closeReceived = true;
-    this.#peerCloseCode = parsed.code;
-    this.#peerCloseReason = parsed.reason;
+    const peerClose: PeerClose = { code: parsed.code, reason: parsed.reason };
     this.#parser.stop();
-    if (!this.#closeSent) {
+    if (this.#state.kind === 'closedByUs') {
+      this.#state = { kind: 'acknowledged', peerClose };
+    } else {
+      this.#state = { kind: 'closedByPeer', peerClose };
       // RFC 6455 5.5.1: "If an endpoint receives a Close frame and did not
       // previously send a Close frame, the endpoint MUST send a Close frame in
       // response. (When sending a Close frame in response, the endpoint
       // typically echos the status code it received.)"
-      this.#closeSent = true;
       const code = parsed.code === CloseCode.NO_STATUS_RECEIVED ? undefined : parsed.code;
       this.#queueFrame(Opcode.CLOSE, encodeClosePayload(code));
+      this.#state = { kind: 'acknowledged', peerClose };
     }
-    this.#state = 'CLOSED';
     this.#events.push({ type: 'close', code: parsed.code, reason: parsed.reason });
     return false;
   }
@@ -566,18 +614,19 @@ export class Connection implements InPlacePayloadHandler {
   }
 
   #failWith(error: ProtocolError | ConnectionFailure): void {
-    if (this.#failure !== null || this.#state === 'CLOSED') return;
-    this.#failure = error;
+    const state = this.#state;
+    if (state.kind !== 'active' && state.kind !== 'closedByUs') return;
     this.#msgBuffer = EMPTY;
     this.#parser.stop();
+    let closeSent = state.kind === 'closedByUs';
     // RFC 6455 7.1.7: "If _The WebSocket Connection is Established_ prior to the
     // point where the endpoint is required to _Fail the WebSocket Connection_, the
     // endpoint SHOULD send a Close frame with an appropriate status code".
-    if (!this.#closeSent && isValidWireCloseCode(error.closeCode)) {
-      this.#closeSent = true;
+    if (!closeSent && isValidWireCloseCode(error.closeCode)) {
+      closeSent = true;
       this.#queueFrame(Opcode.CLOSE, encodeClosePayload(error.closeCode));
     }
-    this.#state = 'CLOSED';
+    this.#state = { kind: 'failed', error, closeSent };
     this.#events.push({ type: 'fail', error });
   }
 
@@ -669,15 +718,15 @@ export class Connection implements InPlacePayloadHandler {
   #sendControl(opcode: number, data: Uint8Array): void {
     if (data.length > MAX_CONTROL_PAYLOAD)
       throw new RangeError('Control frame payload must be at most 125 bytes');
-    if (this.#closeSent) throw new InvalidStateError('The closing handshake has started');
+    if (this.closeSent) throw new InvalidStateError('The closing handshake has started');
     this.#queueFrame(opcode, data);
   }
 
   /**
    * Starts the closing handshake (or answers the peer's Close). `code`
-   * undefined sends a Close with no body. Does nothing if Close was already
-   * sent or the connection is already CLOSED (after `receiveEof()` or a failure
-   * that sent no Close): the state never goes back from CLOSED to CLOSING.
+   * undefined sends a Close with no body. Does nothing unless the state is
+   * `active`: once Close was sent, the connection failed or the input ended,
+   * there is nothing to start.
    */
   sendClose(code?: number, reason = ''): void {
     if (code !== undefined && !isValidWireCloseCode(code)) {
@@ -687,10 +736,11 @@ export class Connection implements InPlacePayloadHandler {
       throw new RangeError('A close reason needs a close code');
     if (utf8Length(reason) > MAX_CLOSE_REASON_BYTES)
       throw new RangeError('Close reason longer than 123 bytes');
-    if (this.#closeSent || this.#state === 'CLOSED') return;
-    this.#closeSent = true;
+    // Only an active connection starts the closing handshake; after the
+    // peer's Close our echo is already queued, and a failure queued its own.
+    if (this.#state.kind !== 'active') return;
     this.#queueFrame(Opcode.CLOSE, encodeClosePayload(code, reason));
-    this.#state = this.#closeReceived ? 'CLOSED' : 'CLOSING';
+    this.#state = CLOSED_BY_US;
   }
 
   /**
@@ -703,8 +753,8 @@ export class Connection implements InPlacePayloadHandler {
 
   #assertCanSendData(): void {
     // RFC 6455 5.5.1: "After sending a Close frame, the endpoint MUST NOT send any further data frames."
-    if (this.#closeSent) throw new InvalidStateError('The closing handshake has started');
-    if (this.#state === 'CLOSED') throw new InvalidStateError('The connection is closed');
+    if (this.closeSent) throw new InvalidStateError('The closing handshake has started');
+    if (this.#state.kind !== 'active') throw new InvalidStateError('The connection is closed');
   }
 
   #nextMaskKey(): Uint8Array | null {
@@ -714,4 +764,28 @@ export class Connection implements InPlacePayloadHandler {
   #queueFrame(opcode: number, payload: Uint8Array): void {
     this.#outgoing.push(encodeFrame(opcode, payload, { maskKey: this.#nextMaskKey() }));
   }
+}
+
+/** The state a connection is in, or ended in once terminated. */
+function liveState(state: ConnectionState): LiveState {
+  return state.kind === 'terminated' ? state.from : state;
+}
+
+/** Whether a Close frame of ours was sent (or queued) in `state`. */
+function closeSentIn(state: LiveState): boolean {
+  switch (state.kind) {
+    case 'active':
+    case 'closedByPeer':
+      return false;
+    case 'closedByUs':
+    case 'acknowledged':
+      return true;
+    case 'failed':
+      return state.closeSent;
+  }
+}
+
+/** The peer's Close in `state`, if it arrived. */
+function peerCloseOf(state: LiveState): PeerClose | null {
+  return state.kind === 'closedByPeer' || state.kind === 'acknowledged' ? state.peerClose : null;
 }

@@ -6,7 +6,7 @@ export * from './close.js';
 export * from './connection.js';
 export * from './errors.js';
 export * from './frame.js';
-export * from './handshake.js';
+export * from './handshake/index.js';
 export * from './mask.js';
 export * from './parser.js';
 export { sha1 } from './sha1.js';

@@ -12,16 +12,12 @@ import {
   HttpHeadReader,
   parseResponseHead,
   validateServerResponse,
-} from '../core/handshake.js';
-import {
-  clientOffer,
-  PERMESSAGE_DEFLATE,
-  validateAnswer,
-} from '../core/extensions/deflate-negotiation.js';
+} from '../core/handshake/index.js';
+import { PerMessageDeflateClient } from '../core/extensions/deflate-handshake.js';
 import { PerMessageDeflate } from '../core/extensions/permessage-deflate.js';
 import type { ConnectRequest, ConnectResult } from '../streams/connector.js';
-import { nodeDeflateEngine } from './zlib-deflate.js';
 import { createWebSocketError } from '../streams/websocket-error.js';
+import { nodeDeflateEngine } from './zlib-deflate.js';
 import { ReadRelay, SocketTransport } from './socket-transport.js';
 
 function hostOf(url: URL): string {
@@ -85,7 +81,10 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
     }
 
     const key = generateKey();
-    const deflate = request.perMessageDeflate;
+    const deflate =
+      request.perMessageDeflate === null
+        ? undefined
+        : new PerMessageDeflateClient(request.perMessageDeflate);
     const reader = new HttpHeadReader();
     const onConnect = (): void => {
       const path = `${url.pathname === '' ? '/' : url.pathname}${url.search}`;
@@ -96,7 +95,7 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
           key,
           protocols: request.protocols,
           headers: request.headers,
-          extensions: deflate === null ? undefined : clientOffer(deflate),
+          extensions: deflate?.offer(),
         }),
       );
     };
@@ -109,20 +108,10 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
         const negotiated = validateServerResponse(response, {
           key,
           protocols: request.protocols,
-          extensions: deflate === null ? [] : [PERMESSAGE_DEFLATE],
+          // RFC 7692 7.1: a bad answer fails the handshake, naming the parameter.
+          extensions: deflate,
         });
-        // RFC 7692 7.1: the client fails the connection on an answer it did not
-        // allow or cannot use; the error names the parameter.
-        const answer =
-          deflate === null
-            ? null
-            : validateAnswer(response.headers.get('sec-websocket-extensions'), deflate);
-        if (answer !== null && !answer.ok) {
-          throw new HandshakeError(
-            'UNREQUESTED_EXTENSION',
-            `bad permessage-deflate answer (${answer.param}): ${answer.message}`,
-          );
-        }
+        const agreed = deflate?.agreed ?? null;
         if (done) return;
         done = true;
         cleanup();
@@ -130,15 +119,11 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
         resolve({
           transport: new SocketTransport(socket, relay),
           protocol: negotiated.protocol,
-          extensions: answer?.params ? answer.header : negotiated.extensions,
-          extension: answer?.params
-            ? new PerMessageDeflate(
-                'client',
-                { params: answer.params, header: answer.header },
-                nodeDeflateEngine,
-                deflate ?? {},
-              )
-            : undefined,
+          extensions: negotiated.extensions,
+          extension:
+            agreed === null
+              ? undefined
+              : new PerMessageDeflate('client', agreed, nodeDeflateEngine, deflate!.options),
           // A copy: the chunk may be a view of the reused read buffer.
           rest: Uint8Array.prototype.slice.call(result.rest),
         });

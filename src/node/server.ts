@@ -22,14 +22,9 @@ import { CloseCode } from '../core/close.js';
 import { Connection } from '../core/connection.js';
 import {
   buildErrorResponse,
-  buildServerResponse,
   DEFAULT_MAX_HEADER_COUNT,
   DEFAULT_MAX_HEADER_SIZE,
-  HandshakeError,
-  validateClientRequest,
-  validateUserHeaders,
-  type RequestLike,
-} from '../core/handshake.js';
+} from '../core/handshake/index.js';
 import {
   readBatchWrites,
   Session,
@@ -41,27 +36,21 @@ import {
   readCloseInfo,
   validateCloseInfo,
   type WebSocketCloseInfo,
-  type WebSocketError,
 } from '../streams/websocket-error.js';
 import { ConnectionLifecycle, type WebSocketOpenInfo } from '../streams/lifecycle.js';
+import {
+  answerAndClose,
+  DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
+  PendingHandshake,
+  type HandshakeOptions,
+} from './server-handshake.js';
 import { SocketTransport } from './socket-transport.js';
 import {
-  acceptOffer,
   resolveDeflateOption,
   type PerMessageDeflateOption,
 } from '../core/extensions/deflate-negotiation.js';
-import { PerMessageDeflate } from '../core/extensions/permessage-deflate.js';
-import { nodeDeflateEngine } from './zlib-deflate.js';
 
-/**
- * Bytes a client may send between its request and our 101 that are kept for
- * the session; past it, reading stops until the handshake ends (a bound on
- * what a client can make us buffer while `authenticate` runs).
- */
-const EARLY_DATA_LIMIT = 64 * 1024;
-
-/** Default of {@link UpgradeOptions.handshakeTimeout}: 10 s. */
-export const DEFAULT_SERVER_HANDSHAKE_TIMEOUT = 10_000;
+export { DEFAULT_SERVER_HANDSHAKE_TIMEOUT };
 
 /** A refusal from {@link UpgradeOptions.authenticate}. */
 export interface Refusal {
@@ -134,7 +123,7 @@ export interface UpgradeOptions extends SessionOptions {
   fragmentSize?: number;
   /**
    * permessage-deflate (RFC 7692); default on: the first acceptable offer of
-   * the client is accepted with window bits 12 and memLevel 5 (about 8 KiB
+   * the client is accepted with window bits 12 and memLevel 5 (at most 8 KiB
    * of history held per connection between messages, no zlib state), and
    * messages under 1 KiB are sent uncompressed. `false` turns it off; an
    * object tunes it (see docs/compression.md). `maxMessageSize` bounds the
@@ -149,27 +138,6 @@ export interface UpgradeOptions extends SessionOptions {
   responseHeaders?: Record<string, string>;
 }
 
-function requestLike(req: IncomingMessage): RequestLike {
-  const raw = req.rawHeaders;
-  return {
-    method: req.method ?? '',
-    httpVersion: req.httpVersion,
-    header(name: string): string | undefined {
-      let out: string | undefined;
-      for (let i = 0; i < raw.length; i += 2) {
-        if (raw[i]!.toLowerCase() === name)
-          out = out === undefined ? raw[i + 1]! : `${out}, ${raw[i + 1]!}`;
-      }
-      return out;
-    },
-    headerCount(name: string): number {
-      let c = 0;
-      for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) c++;
-      return c;
-    },
-  };
-}
-
 function urlOf(req: IncomingMessage, socket: Duplex): string {
   const secure = (socket as { encrypted?: boolean }).encrypted === true;
   const host = req.headers.host ?? 'localhost';
@@ -181,20 +149,6 @@ function urlOf(req: IncomingMessage, socket: Duplex): string {
 }
 
 const noop = (): void => {};
-
-/** The validated `responseHeaders`; throws if one is invalid (answered with 500). */
-function responseHeadersOf(options: UpgradeOptions): Array<[string, string]> {
-  const headers = options.responseHeaders;
-  return headers === undefined ? [] : validateUserHeaders(Object.entries(headers));
-}
-
-/** The outcome of authentication and subprotocol selection. */
-interface Negotiation {
-  protocol: string;
-  /** Validated extra headers: of the 101 response, or of the refusal. */
-  headers: Array<[string, string]>;
-  refusal?: Refusal;
-}
 
 /**
  * A WebSocket connection accepted by the server, with the client's shape:
@@ -208,218 +162,37 @@ export class WebSocketConnection {
   readonly #socket: Duplex;
   #url: string | undefined;
   readonly #life = new ConnectionLifecycle();
-  #abort: ((error: WebSocketError) => void) | null = null;
+  readonly #handshake: PendingHandshake;
 
   /** @internal Use {@link upgrade}. */
-  constructor(request: IncomingMessage, socket: Duplex, head: Uint8Array, options: UpgradeOptions) {
+  constructor(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Uint8Array,
+    options: HandshakeOptions,
+  ) {
     this.request = request;
     this.#socket = socket;
     const life = this.#life;
-    const s = socket as Socket;
-    s.pause();
-    /** Bytes the client sent after its request head, kept for the session. */
-    const early: Uint8Array[] = head.length > 0 ? [head] : [];
-    /** Set while an asynchronous handshake (authenticate, selectProtocol) is in progress. */
-    let waiting: { timer: ReturnType<typeof setTimeout>; stop: () => void } | null = null;
-    this.#abort = (error) => {
-      this.#abort = null;
-      waiting?.stop();
-      socket.destroy();
-      life.fail(error);
-    };
-
-    const refuse = (
-      status: number,
-      message: string,
-      headers: ReadonlyArray<readonly [string, string]> = [],
-      cause?: unknown,
-    ): void => {
-      if (this.#abort === null) return;
-      this.#abort = null;
-      waiting?.stop();
-      if (!socket.destroyed) {
-        socket.on('error', noop);
-        socket.end(buildErrorResponse(status, message, headers));
-        // Discard whatever the client still sends, so its FIN is seen and the
-        // socket closes; do not wait more than a second for it.
-        socket.resume();
-        setTimeout(() => socket.destroy(), 1000).unref();
-      }
-      life.fail(
-        createWebSocketError(
-          `Opening handshake refused with ${status}: ${message}`,
-          null,
-          '',
-          cause,
-        ),
-      );
-    };
-
-    const accept = (protocol: string, headers: ReadonlyArray<readonly [string, string]>): void => {
-      if (this.#abort === null) return;
-      this.#abort = null;
-      waiting?.stop();
-      if (socket.destroyed) {
-        life.fail(
-          createWebSocketError(
-            'The client closed the connection during the opening handshake',
-            CloseCode.ABNORMAL_CLOSURE,
-          ),
+    this.#handshake = new PendingHandshake(request, socket, head, options, {
+      opened: (protocol, early, extension) => {
+        const connection = new Connection({
+          role: 'server',
+          maxMessageSize: options.maxMessageSize,
+          maxFragments: options.maxFragments,
+          fragmentSize: options.fragmentSize,
+          extension,
+        });
+        const session = new Session(
+          connection,
+          new SocketTransport(socket as Socket),
+          options,
+          early,
         );
-        return;
-      }
-      s.setTimeout(0);
-      s.setNoDelay(true);
-      // The first acceptable permessage-deflate offer, if any (never throws on what the client sent).
-      const deflate = resolveDeflateOption(options.perMessageDeflate);
-      const agreed = deflate === null ? null : acceptOffer(handshake.extensions, deflate);
-      socket.write(
-        buildServerResponse({ key: handshake.key, protocol, headers, extensions: agreed?.header }),
-      );
-      const connection = new Connection({
-        role: 'server',
-        maxMessageSize: options.maxMessageSize,
-        maxFragments: options.maxFragments,
-        fragmentSize: options.fragmentSize,
-        extension:
-          agreed === null
-            ? undefined
-            : new PerMessageDeflate('server', agreed, nodeDeflateEngine, deflate ?? {}),
-      });
-      const session = new Session(
-        connection,
-        new SocketTransport(s),
-        options,
-        early.length === 1 ? early[0] : Buffer.concat(early),
-      );
-      life.open(session, protocol, agreed?.header ?? '');
-    };
-
-    let handshake: ReturnType<typeof validateClientRequest>;
-    try {
-      handshake = validateClientRequest(requestLike(request));
-    } catch (error) {
-      if (error instanceof HandshakeError) refuse(error.status, error.message, error.headers);
-      else refuse(400, 'Bad Request');
-      return;
-    }
-    const origin = request.headers.origin;
-    if (
-      options.allowOrigins !== undefined &&
-      origin !== undefined &&
-      !options.allowOrigins.includes(origin)
-    ) {
-      refuse(403, `Origin ${origin} is not allowed`);
-      return;
-    }
-
-    if (options.authenticate === undefined && options.selectProtocol === undefined) {
-      // Nothing to wait for: answer within the 'upgrade' event.
-      let headers: ReadonlyArray<readonly [string, string]>;
-      try {
-        headers = responseHeadersOf(options);
-      } catch (error) {
-        refuse(500, 'Internal Server Error', [], error);
-        return;
-      }
-      const offered = handshake.protocols;
-      const mine = options.protocols;
-      accept(mine === undefined ? '' : (offered.find((p) => mine.includes(p)) ?? ''), headers);
-      return;
-    }
-
-    // Read on while the application decides (authentication may take a
-    // while), so a client that hangs up is noticed at once; keep what it sends
-    // early (RFC 6455 4.1 says it MUST wait for the 101, but some do not) for
-    // the session, up to a bound.
-    const timeout = options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT;
-    const onEarlyClose = (): void => {
-      this.#abort?.(
-        createWebSocketError(
-          'The client closed the connection during the opening handshake',
-          CloseCode.ABNORMAL_CLOSURE,
-        ),
-      );
-    };
-    let earlyBytes = head.length;
-    const onEarlyData = (chunk: Buffer): void => {
-      early.push(chunk);
-      earlyBytes += chunk.length;
-      if (earlyBytes >= EARLY_DATA_LIMIT) s.pause();
-    };
-    waiting = {
-      timer: setTimeout(() => {
-        this.#abort?.(
-          createWebSocketError(
-            `Opening handshake did not complete within ${timeout} ms`,
-            CloseCode.ABNORMAL_CLOSURE,
-          ),
-        );
-      }, timeout),
-      stop: () => {
-        clearTimeout(waiting!.timer);
-        s.pause();
-        socket.removeListener('data', onEarlyData);
-        socket.removeListener('end', onEarlyClose);
-        socket.removeListener('close', onEarlyClose);
-        socket.removeListener('error', noop);
-        waiting = null;
+        life.open(session, protocol, extension?.header ?? '');
       },
-    };
-    socket.on('close', onEarlyClose);
-    socket.on('error', noop);
-    socket.on('data', onEarlyData);
-    socket.on('end', onEarlyClose);
-    s.resume();
-    void this.#negotiate(request, handshake.protocols, options).then(
-      (result) => {
-        if (result.refusal !== undefined) {
-          const r = result.refusal;
-          refuse(r.status, r.message ?? 'Refused', result.headers);
-        } else {
-          accept(result.protocol, result.headers);
-        }
-      },
-      // The application's error stays on the server: `opened` rejects with it as `cause`.
-      (error: unknown) => refuse(500, 'Internal Server Error', [], error),
-    );
-  }
-
-  async #negotiate(
-    request: IncomingMessage,
-    offered: string[],
-    options: UpgradeOptions,
-  ): Promise<Negotiation> {
-    if (options.authenticate !== undefined) {
-      const verdict = await options.authenticate(request);
-      if (verdict === false) {
-        return { protocol: '', headers: [], refusal: { status: 401, message: 'Unauthorized' } };
-      }
-      if (typeof verdict === 'object' && verdict !== null) {
-        const status = verdict.status;
-        if (!Number.isInteger(status) || status < 400 || status > 599) {
-          throw new RangeError(`A refusal needs a 4xx or 5xx status, got ${status}`);
-        }
-        // Throws on CR/LF/NUL or a handshake field: answered with 500.
-        const headers = validateUserHeaders(Object.entries(verdict.headers ?? {}));
-        return { protocol: '', headers, refusal: verdict };
-      }
-    }
-    let protocol = '';
-    if (options.selectProtocol !== undefined) {
-      const chosen = await options.selectProtocol(offered, request);
-      if (chosen !== null && chosen !== undefined && chosen !== '') {
-        if (!offered.includes(chosen))
-          throw new Error(`selectProtocol returned "${chosen}", which the client did not offer`);
-        protocol = chosen;
-      }
-    } else if (options.protocols !== undefined) {
-      protocol = offered.find((p) => options.protocols!.includes(p)) ?? '';
-    }
-    return {
-      protocol,
-      headers: responseHeadersOf(options),
-    };
+      failed: (error) => life.fail(error),
+    });
   }
 
   /** The URL the client asked for (scheme from the socket, host from the Host header). */
@@ -461,7 +234,7 @@ export class WebSocketConnection {
 
   #closeWith(code: number | undefined, reason: string): void {
     if (this.#life.state === 'connecting') {
-      this.#abort?.(
+      this.#handshake.abort(
         createWebSocketError(
           'The connection was closed before the handshake completed',
           CloseCode.ABNORMAL_CLOSURE,
@@ -475,7 +248,7 @@ export class WebSocketConnection {
   /** Drops the connection without a closing handshake (the outcome is 1006). */
   terminate(): void {
     if (this.#life.state === 'connecting') {
-      this.#abort?.(
+      this.#handshake.abort(
         createWebSocketError('The connection was terminated', CloseCode.ABNORMAL_CLOSURE),
       );
       return;
@@ -535,9 +308,9 @@ export interface ServeOptions extends UpgradeOptions {
    */
   maxHeaderSize?: number;
   /**
-   * Most request header lines read; default 100. Node ignores the lines past
-   * it, so a request whose Sec-WebSocket-Key comes later is answered with 400
-   * (never a crash: ws CVE-2024-37890). Stops header floods.
+   * Most request header lines accepted; default 100. A request with more is
+   * refused with 431 Request Header Fields Too Large, as the client refuses a
+   * response with more (never a crash: ws CVE-2024-37890). Stops header floods.
    */
   maxHeaderCount?: number;
   /**
@@ -594,7 +367,11 @@ export async function serve(
     tls !== undefined
       ? createHttpsServer({ handshakeTimeout, ...tls, ...httpOptions })
       : createHttpServer(httpOptions);
-  server.maxHeadersCount = options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT;
+  const maxHeaderCount = options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT;
+  // One line more than the limit is read, so that the handshake sees a head
+  // over it and refuses it with 431, as the client refuses such a response.
+  server.maxHeadersCount = maxHeaderCount + 1;
+  const handshakeOptions: HandshakeOptions = { ...options, maxHeaderCount };
   server.headersTimeout = handshakeTimeout;
   server.requestTimeout = handshakeTimeout;
   const connections = new Set<WebSocketConnection>();
@@ -656,17 +433,13 @@ export async function serve(
       return;
     }
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    socket.end(
+    answerAndClose(
+      socket,
       buildErrorResponse(
         status,
         status === 431 ? 'Request header fields too large' : 'Bad Request',
       ),
     );
-    // Read and discard what the client still sends, so closing does not reset
-    // the connection before the client has read the answer.
-    socket.on('data', noop);
-    socket.resume();
-    setTimeout(() => socket.destroy(), 1000).unref();
   });
   // Accept errors (EMFILE...) are transient: the server keeps listening.
   server.on('error', noop);
@@ -684,13 +457,10 @@ export async function serve(
     idle.delete(socket);
     if (closing) {
       settle(socket);
-      socket.on('error', noop);
-      socket.end(buildErrorResponse(503, 'Server is shutting down'));
-      socket.resume();
-      setTimeout(() => socket.destroy(), 1000).unref();
+      answerAndClose(socket, buildErrorResponse(503, 'Server is shutting down'));
       return;
     }
-    const connection = upgrade(req, socket, head, options);
+    const connection = new WebSocketConnection(req, socket, head, handshakeOptions);
     pending.add(connection);
     connection.opened.then(
       () => {

@@ -551,6 +551,8 @@ export class Session {
   #onTransportClose(): void {
     this.#transportClosed = true;
     this.#clearTimers();
+    // The core's CLOSED: the transport is gone (a reset may come without an end).
+    this.#conn.receiveEof();
     if (this.#conn.closedCleanly) {
       this.#settleClean();
     } else {

@@ -6,7 +6,7 @@ import { CloseCode } from '../core/close.js';
 import { Connection } from '../core/connection.js';
 import { resolveDeflateOption } from '../core/extensions/deflate-negotiation.js';
 import type { MessageTransform } from '../core/extensions/extension.js';
-import { isToken, validateUserHeaders } from '../core/handshake.js';
+import { isToken, validateUserHeaders } from '../core/handshake/index.js';
 import { getConnector } from './connector.js';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT,

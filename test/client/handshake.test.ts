@@ -7,6 +7,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketError, WebSocketStream, type HeadersInput } from '../../src/index.js';
+import { HandshakeError } from '../../src/core/handshake/index.js';
 import {
   acceptHandshake,
   assertSame,
@@ -194,6 +195,26 @@ void describe('handshake with a raw server', { timeout: 30_000 }, () => {
     };
     const error = await assertFailed(new WebSocketStream(server.url, { perMessageDeflate: false }));
     assert.match(error.message, /permessage-deflate/);
+  });
+
+  void it('a response with more than 100 header lines fails (431 on the server side); 100 lines are fine', async () => {
+    // 3 handshake lines (Upgrade, Connection, Sec-WebSocket-Accept) plus filler.
+    const filler = (n: number): string[] =>
+      Array.from({ length: n }, (_, i) => `X-Filler-${i}: ${i}`);
+    behaviour = async (socket) => {
+      await acceptHandshake(socket, filler(97));
+    };
+    const fine = new WebSocketStream(server.url);
+    await within(fine.opened, 5000, 'opened with 100 header lines');
+    fine.close();
+    behaviour = async (socket) => {
+      await acceptHandshake(socket, filler(98));
+    };
+    const error = await assertFailed(new WebSocketStream(server.url));
+    assert.match(error.message, /More than 100 header fields/);
+    assert.ok(error.cause instanceof HandshakeError);
+    assert.equal(error.cause.code, 'TOO_MANY_HEADERS');
+    assert.equal(error.cause.status, 431);
   });
 
   void it('a wrong Sec-WebSocket-Accept: WebSocketError', async () => {

@@ -30,6 +30,7 @@ import {
   peerOf,
   rawFrame,
   rawHeader64,
+  stateKind,
   takeFrames,
   utf8,
   type RawFrame,
@@ -669,10 +670,11 @@ describe('violations: the connection fails with the close code, and queues a Clo
       const conn = makeConnection(role);
       conn.sendClose(1000);
       assertQueuedClose(conn, 1000);
-      assert.equal(conn.state, 'CLOSING');
+      assert.equal(conn.readyState, 'CLOSING');
       const events = feed(conn, toward(role, { opcode: 0x0, payload: utf8('x') }));
       assert.deepEqual(summary(events), [['fail', 1002]]);
-      assert.equal(conn.state, 'CLOSED');
+      assert.deepEqual(conn.state, { kind: 'failed', error: conn.failure, closeSent: true });
+      assert.equal(conn.readyState, 'CLOSING');
       assert.equal(conn.hasOutgoing, false);
       assert.equal(conn.closedCleanly, false);
     }
@@ -764,7 +766,9 @@ describe('the closing handshake', () => {
         );
         assert.deepEqual(summary(events), [['close', code, 'bye']]);
         assertQueuedClose(conn, code);
-        assert.equal(conn.state, 'CLOSED');
+        assert.deepEqual(conn.state, { kind: 'acknowledged', peerClose: { code, reason: 'bye' } });
+        // The closing handshake is complete; CLOSED comes with the end of the transport.
+        assert.equal(conn.readyState, 'CLOSING');
         assert.equal(conn.closeReceived, true);
         assert.equal(conn.closeSent, true);
         assert.equal(conn.closedCleanly, true);
@@ -797,12 +801,14 @@ describe('the closing handshake', () => {
       }
     });
 
-    test(`${role} starts the close: OPEN → CLOSING → CLOSED, closedCleanly, one Close sent`, () => {
+    test(`${role} starts the close: active → closedByUs → acknowledged → terminated, one Close sent`, () => {
       const conn = makeConnection(role);
-      assert.equal(conn.state, 'OPEN');
+      assert.equal(conn.readyState, 'OPEN');
+      assert.equal(stateKind(conn), 'active');
       assert.equal(conn.closedCleanly, false);
       conn.sendClose(1000, 'done');
-      assert.equal(conn.state, 'CLOSING');
+      assert.equal(conn.readyState, 'CLOSING');
+      assert.equal(stateKind(conn), 'closedByUs');
       assert.equal(conn.closeSent, true);
       assert.equal(conn.receiving, true);
       const reason = assertQueuedClose(conn, 1000);
@@ -813,10 +819,18 @@ describe('the closing handshake', () => {
       ]);
       const events = feed(conn, toward(role, { opcode: 0x8, payload: Uint8Array.of(0x03, 0xe8) }));
       assert.deepEqual(summary(events), [['close', 1000, '']]);
-      assert.equal(conn.state, 'CLOSED');
+      assert.equal(stateKind(conn), 'acknowledged');
+      assert.equal(conn.readyState, 'CLOSING');
       assert.equal(conn.closedCleanly, true);
       assert.equal(conn.hasOutgoing, false, 'no second Close');
       assert.equal(conn.receiving, false);
+      conn.receiveEof();
+      assert.deepEqual(conn.state, {
+        kind: 'terminated',
+        from: { kind: 'acknowledged', peerClose: { code: 1000, reason: '' } },
+      });
+      assert.equal(conn.readyState, 'CLOSED');
+      assert.equal(conn.closedCleanly, true);
     });
 
     test(`${role}: the peer's Close echoes; a later sendClose does nothing`, () => {
@@ -825,7 +839,7 @@ describe('the closing handshake', () => {
       assertQueuedClose(conn, 1001);
       conn.sendClose(1000);
       assert.equal(conn.hasOutgoing, false);
-      assert.equal(conn.state, 'CLOSED');
+      assert.equal(stateKind(conn), 'acknowledged');
     });
 
     test(`${role} ignores data after a received Close, in the same chunk or later`, () => {
@@ -933,7 +947,7 @@ describe('sending', () => {
       assert.throws(() => conn.sendClose(1000, 'é'.repeat(62)), RangeError);
       assert.throws(() => conn.sendClose(undefined, 'why'), RangeError);
       assert.equal(conn.hasOutgoing, false);
-      assert.equal(conn.state, 'OPEN');
+      assert.equal(conn.readyState, 'OPEN');
       assert.equal(conn.closeSent, false);
       const reason = 'é'.repeat(61) + 'x';
       conn.sendClose(4000, reason);
@@ -948,7 +962,7 @@ describe('sending', () => {
       assert.equal(frames[0]!.length, 0);
       conn.sendClose(1000);
       assert.equal(conn.hasOutgoing, false);
-      assert.equal(conn.state, 'CLOSING');
+      assert.equal(conn.readyState, 'CLOSING');
     });
 
     test(`${role}: fragmentSize splits outgoing messages and the parts reassemble on the other side`, () => {
@@ -1077,7 +1091,8 @@ describe('local failure: fail()', () => {
       assert.equal(ev.error.closeCode, 1011);
       assert.equal(ev.error.message, 'internal');
       assertQueuedClose(conn, 1011);
-      assert.equal(conn.state, 'CLOSED');
+      assert.deepEqual(conn.state, { kind: 'failed', error: ev.error, closeSent: true });
+      assert.equal(conn.readyState, 'CLOSING');
       assert.equal(conn.receiving, false);
       assert.equal(conn.closedCleanly, false);
       assert.deepEqual(feed(conn, toward(role, { opcode: 0x1, payload: utf8('x') })), []);
@@ -1089,7 +1104,8 @@ describe('local failure: fail()', () => {
       conn.fail(1006, 'socket gone');
       assert.equal(conn.takeEvents()[0]?.type, 'fail');
       assert.equal(conn.hasOutgoing, false);
-      assert.equal(conn.state, 'CLOSED');
+      assert.equal(stateKind(conn), 'failed');
+      assert.equal(conn.closeSent, false);
     });
 
     test(`${role}: fail() after the close completed or a first failure does nothing`, () => {
@@ -1114,7 +1130,7 @@ describe('receiveEof', () => {
       const conn = makeConnection(role);
       feed(conn, toward(role, { opcode: 0x1, payload: utf8('partial'), fin: false }));
       conn.receiveEof();
-      assert.equal(conn.state, 'CLOSED');
+      assert.equal(conn.readyState, 'CLOSED');
       assert.equal(conn.receiving, false);
       assert.equal(conn.closedCleanly, false);
       assert.equal(conn.peerCloseCode, 1006);
@@ -1130,7 +1146,7 @@ describe('receiveEof', () => {
       const conn = makeConnection(role);
       conn.receiveEof();
       conn.sendClose(1000);
-      assert.equal(conn.state, 'CLOSED');
+      assert.equal(conn.readyState, 'CLOSED');
       assert.equal(conn.closeSent, false);
       assert.equal(conn.hasOutgoing, false);
     });
@@ -1140,7 +1156,7 @@ describe('receiveEof', () => {
       conn.fail(1006, 'transport lost');
       conn.takeEvents();
       conn.sendClose(1000);
-      assert.equal(conn.state, 'CLOSED');
+      assert.equal(stateKind(conn), 'failed');
       assert.equal(conn.hasOutgoing, false);
     });
 
@@ -1148,7 +1164,7 @@ describe('receiveEof', () => {
       const conn = makeConnection(role);
       conn.sendClose(1000);
       conn.receiveEof();
-      assert.equal(conn.state, 'CLOSED');
+      assert.equal(conn.readyState, 'CLOSED');
       assert.equal(conn.closedCleanly, false);
       assert.equal(conn.peerCloseCode, 1006);
     });
@@ -1157,7 +1173,7 @@ describe('receiveEof', () => {
       const conn = makeConnection(role);
       feed(conn, toward(role, { opcode: 0x8, payload: Uint8Array.of(0x03, 0xe8) }));
       conn.receiveEof();
-      assert.equal(conn.state, 'CLOSED');
+      assert.equal(conn.readyState, 'CLOSED');
       assert.equal(conn.closedCleanly, true);
       assert.equal(conn.peerCloseCode, 1000);
     });

@@ -16,6 +16,7 @@ import {
   isToken,
   isValidHeaderValue,
   isValidKey,
+  offerExtensionsByName,
   parseRequestHead,
   parseResponseHead,
   splitList,
@@ -27,7 +28,7 @@ import {
   type HandshakeErrorCode,
   type RequestHead,
   type RequestLike,
-} from '../../src/core/handshake.js';
+} from '../../src/core/handshake/index.js';
 import { assertBytes, concat, everyPairOfSplits, everySplit, utf8 } from './helpers.js';
 
 const RFC_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
@@ -527,7 +528,10 @@ describe('validateServerResponse', () => {
       'Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover',
     ]);
     assert.deepEqual(
-      validateServerResponse(res, { ...offer, extensions: ['permessage-deflate'] }),
+      validateServerResponse(res, {
+        ...offer,
+        extensions: offerExtensionsByName(['permessage-deflate']),
+      }),
       {
         protocol: '',
         extensions: 'permessage-deflate; server_no_context_takeover',
@@ -661,7 +665,7 @@ describe('validateServerResponse', () => {
           response([...good, 'Sec-WebSocket-Extensions: permessage-deflate, x-other']),
           {
             ...offer,
-            extensions: ['permessage-deflate'],
+            extensions: offerExtensionsByName(['permessage-deflate']),
           },
         ),
       'UNREQUESTED_EXTENSION',

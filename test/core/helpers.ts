@@ -21,6 +21,11 @@ import { FrameParser, type FrameHandler } from '../../src/core/parser.js';
 export { utf8 } from '../../conformance/wire.js';
 
 /** Concatenation of `parts` into a fresh buffer. */
+/** The kind of the connection's state, read afresh (no narrowing across calls). */
+export function stateKind(conn: Connection): string {
+  return conn.state.kind;
+}
+
 export function concat(...parts: Uint8Array[]): Uint8Array {
   return concatList(parts);
 }
@@ -372,7 +377,9 @@ export function assertFailed(
   assert.equal(ev.error.code, code, `error.code (message: ${ev.error.message})`);
   assert.equal(ev.error.closeCode, closeCode, 'error.closeCode');
   assert.equal(conn.failure, ev.error);
-  assert.equal(conn.state, 'CLOSED');
+  assert.equal(stateKind(conn), 'failed');
+  // Failed, not CLOSED: the transport is still to be closed (RFC 6455 7.1.4).
+  assert.equal(conn.readyState, 'CLOSING');
   assert.equal(conn.receiving, false);
   assertQueuedClose(conn, closeCode);
   return ev.error;

@@ -10,7 +10,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { closeTargets, openServerTarget } from '../../conformance/targets.js';
 import { Op } from '../../conformance/wire.js';
-import { acceptKey } from '../../src/core/handshake.js';
+import { acceptKey } from '../../src/core/handshake/index.js';
 import { WebSocketError, WebSocketStream } from '../../src/index.js';
 import { serve, type WebSocketServer } from '../../src/server.js';
 

@@ -3,3 +3,4 @@ export * from './extension.js';
 export * from './header.js';
 export * from './deflate-negotiation.js';
 export * from './permessage-deflate.js';
+export * from './deflate-handshake.js';
