@@ -48,6 +48,7 @@ const OPTIONS = {
   'ping-interval': { type: 'string' },
   'handshake-timeout': { type: 'string' },
   'batch-writes': { type: 'boolean' },
+  'no-deflate': { type: 'boolean' },
 } as const;
 
 /** Runs `connect`; resolves with the exit code. */
@@ -104,6 +105,7 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
   }
 
   if (flag(values, 'batch-writes')) options.batchWrites = true;
+  if (flag(values, 'no-deflate')) options.perMessageDeflate = false;
 
   let ws: WebSocketStream;
   try {
@@ -182,8 +184,12 @@ async function run(ws: WebSocketStream, stdio: Stdio, o: RunOptions): Promise<nu
   input.pipe(duplex, { end: o.exitOnEof });
 
   ws.opened.then(
-    ({ protocol }) =>
-      log(`connected to ${ws.url}${protocol !== '' ? ` (subprotocol ${protocol})` : ''}`),
+    ({ protocol, extensions }) =>
+      log(
+        `connected to ${ws.url}${protocol !== '' ? ` (subprotocol ${protocol})` : ''}${
+          extensions !== '' ? ` (extensions ${extensions})` : ''
+        }`,
+      ),
     () => {},
   );
 

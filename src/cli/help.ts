@@ -50,6 +50,8 @@ Options:
       --batch-writes     send the messages of one turn of the event loop in one
                          system call: many short lines go two to three times as
                          fast; a write then counts as done once it joined the batch
+      --no-deflate       do not offer permessage-deflate compression (offered by
+                         default; the agreed extension is shown on connecting)
   -h, --help             this help
 
 SIZE: bytes, or with k, M, G (powers of 1024). DURATION: seconds, or with ms, s, m.
@@ -93,6 +95,8 @@ Options:
       --ping-interval DURATION  keepalive pings (default off)
       --batch-writes     send the messages of one turn of the event loop in one
                          system call (see connect --help)
+      --no-deflate       refuse permessage-deflate (accepted by default with
+                         window bits 12; the connection log shows what was agreed)
   -q, --quiet            no connection log on stderr
   -h, --help             this help
 

@@ -38,6 +38,7 @@ const OPTIONS = {
   'max-message-size': { type: 'string' },
   'ping-interval': { type: 'string' },
   'batch-writes': { type: 'boolean' },
+  'no-deflate': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
@@ -99,6 +100,7 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
     options.pingInterval = parsePositiveDuration(pingInterval, '--ping-interval');
 
   if (flag(values, 'batch-writes')) options.batchWrites = true;
+  if (flag(values, 'no-deflate')) options.perMessageDeflate = false;
 
   const quiet = flag(values, 'quiet');
   const log = (line: string): void => {
@@ -113,7 +115,13 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
 
   const handler = (connection: WebSocketConnection): void => {
     const who = `${connection.remoteAddress ?? '?'}:${connection.request.socket.remotePort ?? '?'}`;
-    trace(`+ ${who} ${connection.request.url ?? '/'}`);
+    void connection.opened.then(
+      ({ extensions }) =>
+        trace(
+          `+ ${who} ${connection.request.url ?? '/'}${extensions !== '' ? ` (${extensions})` : ''}`,
+        ),
+      () => {},
+    );
     connection.closed.then(
       (info) => trace(`- ${who} ${describeClose(info)}`),
       (error: unknown) => trace(`- ${who} ${describeError(error)}`),
