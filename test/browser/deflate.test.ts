@@ -45,9 +45,12 @@ void describe(
             const side: ServerSide = { extensions, socket: socket as Socket, received: 0 };
             sides.push(side);
             const writer = writable.getWriter();
-            for await (const message of readable) {
-              side.received += typeof message === 'string' ? message.length : message.length;
-              await writer.write(message);
+            const reader = readable.getReader();
+            for (;;) {
+              const { value, done } = await reader.read();
+              if (done) break;
+              side.received += value.length;
+              await writer.write(value);
             }
           },
           () => {},
