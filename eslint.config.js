@@ -38,6 +38,105 @@ export default tseslint.config(
       ],
     },
   },
+  // Imports point down the layers: the sans-I/O core imports nothing of ours
+  // and no runtime module; the WHATWG streams layer imports the core only; the
+  // Node layer imports streams and core, never the CLI.
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                'node:*',
+                '**/streams/*',
+                '**/node/*',
+                '**/deno/*',
+                '**/browser/*',
+                '**/cli/*',
+                '**/hub/*',
+              ],
+              message: 'src/core is sans-I/O: it imports only other files of src/core.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/streams/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                'node:*',
+                '**/node/*',
+                '**/cli/*',
+                '../index.js',
+                '../server.js',
+                '../global.js',
+              ],
+              message: 'src/streams imports only src/core and itself (no runtime modules).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/node/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/cli/*', '../index.js', '../server.js', '../global.js'],
+              message: 'src/node imports streams and core, never the CLI or the entry points.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/browser/**/*.ts', 'src/browser.ts', 'src/browser-global.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:*', '**/node/*', '**/deno/*', '**/cli/*', './index.js', '../index.js'],
+              message: 'The browser build imports streams and core only: no node:* module.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/deno/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/cli/*', '../index.js', '../server.js', '../global.js'],
+              message:
+                'src/deno imports node, streams and core, never the CLI or the entry points.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['test/**', 'conformance/**', 'bench/**', 'fuzz/**'],
     rules: {

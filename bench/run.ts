@@ -7,19 +7,25 @@
  *
  *   npm run bench                   full run (medians of 3 runs)
  *   npm run bench -- --quick        one run, smaller sizes
- *   npm run bench -- --only=a,c     some scenarios (a b c d e f g h)
+ *   npm run bench -- --only=a,c     some scenarios (a b c d e f g h i)
  *   npm run bench -- --runs=5       more runs
  *   npm run bench -- --impls=wsstream,ws+bufferutil
  *   npm run bench -- --cpu-prof     write a CPU profile of every wsstream process to .tmp/prof/
  *   npm run bench -- --node=PATH    run every client and server with another node binary
+ *   npm run bench -- --deno=PATH --bun=PATH   the native peers' binaries
+ *                                   (default .tmp/runtimes/bin/{deno,bun}; skipped with a note where missing)
+ *   npm run bench -- --svg=FILE     also write the table as a chart (default .tmp/bench.svg)
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClientResult, Job } from './client.js';
+import { chart } from './chart.js';
+import { MESSAGE_PREFIX } from './wire.js';
 import type { FloorResult } from './streams-floor.js';
+import { runFanout } from './fanout.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -27,7 +33,7 @@ const flag = (name: string): string | undefined =>
   args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`))?.split('=')[1] ??
   (args.includes(`--${name}`) ? '' : undefined);
 const quick = flag('quick') !== undefined;
-const only = new Set((flag('only') ?? 'a,b,c,d,e,f,g,h').split(',').filter(Boolean));
+const only = new Set((flag('only') ?? 'a,b,c,d,e,f,g,h,i').split(',').filter(Boolean));
 const profile = flag('cpu-prof') !== undefined;
 const PROFILE_ARGS = ['--cpu-prof', '--cpu-prof-dir=.tmp/prof'];
 const runs = Number(flag('runs') ?? (quick ? 1 : 3));
@@ -67,18 +73,51 @@ const FLOOD_RATE = 5_000_000;
 /** (e): a client whose RSS passes this is killed. */
 const RSS_CAP = GiB;
 
+/** The repository: run.js runs from .tmp/bench-build. */
+const root = join(here, '..', '..');
+
+/**
+ * The native peers: each runs client.js on its own runtime (from
+ * scripts/install-runtimes.sh, or --deno= / --bun=), skipped where missing.
+ */
+const RUNTIMES: Record<string, { bin: string; args: string[]; label: string }> = {
+  deno: {
+    bin: flag('deno') || join(root, '.tmp/runtimes/bin/deno'),
+    // WebSocketStream is behind --unstable-net in Deno 2.
+    args: ['run', '--allow-all', '--unstable-net'],
+    label: 'Deno',
+  },
+  bun: { bin: flag('bun') || join(root, '.tmp/runtimes/bin/bun'), args: ['run'], label: 'Bun' },
+};
+const runtimeVersion: Record<string, string> = {};
+const skipped: string[] = [];
+for (const [name, rt] of Object.entries(RUNTIMES)) {
+  if (existsSync(rt.bin)) {
+    runtimeVersion[name] = execFileSync(rt.bin, ['--version'], { encoding: 'utf8' })
+      .split('\n')[0]!
+      .trim();
+  } else {
+    skipped.push(
+      `${rt.label}: not found at ${rt.bin} (run scripts/install-runtimes.sh); its column is left out`,
+    );
+  }
+}
+
 const CLIENTS = [
   'wsstream',
-  'wsstream-batch',
+  'wsstream-exact',
   'ws',
   'ws+bufferutil',
   'undici-ws',
   'undici-wss',
-] as const;
+  ...Object.keys(RUNTIMES).filter((name) => runtimeVersion[name] !== undefined),
+];
 const implFilter = flag('impls')?.split(',');
 const LABEL: Record<string, string> = {
   wsstream: 'wsstream',
-  'wsstream-batch': 'wsstream batchWrites',
+  'wsstream-exact': 'wsstream batchWrites: false',
+  deno: 'Deno WebSocketStream',
+  bun: 'Bun WebSocket',
   ws: 'ws',
   'ws+bufferutil': 'ws+bufferutil',
   'undici-ws': 'undici WebSocket',
@@ -172,12 +211,21 @@ async function runClient(
   // undici prints an "experimental" warning for WebSocketStream.
   if (impl.startsWith('undici')) env.NODE_NO_WARNINGS = '1';
   const before = await server.cpu();
-  const child = fork(join(here, 'client.js'), [JSON.stringify(job)], {
-    execPath: nodeBin,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env,
-    execArgv: profile && impl.startsWith('wsstream') ? PROFILE_ARGS : [],
-  });
+  const runtime = RUNTIMES[impl];
+  const child =
+    runtime !== undefined
+      ? spawn(runtime.bin, [...runtime.args, join(here, 'client.js'), JSON.stringify(job)], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+          env,
+        })
+      : fork(join(here, 'client.js'), [JSON.stringify(job)], {
+          execPath: nodeBin,
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          env,
+          execArgv: profile && impl.startsWith('wsstream') ? PROFILE_ARGS : [],
+        });
+  // Deno and Bun have no IPC channel with node: their messages come as stdout lines.
+  if (runtime !== undefined) relayStdoutMessages(child);
   let peakRss = 0;
   let killed: string | undefined;
   const poll = setInterval(() => {
@@ -252,6 +300,41 @@ function add(r: Row, impl: string, value: number, note?: string): void {
 function value(r: Row | undefined, impl: string): number {
   const v = r?.values.get(impl);
   return v === undefined || v.length === 0 ? NaN : median(v);
+}
+
+/** `impl`'s ratio to the best of `impls` in `r` (1 = best, smaller = worse; NaN: not measured). */
+function ratioToBest(r: Row, impl: string, impls: string[]): number {
+  const finite = impls.map((i) => value(r, i)).filter((v) => Number.isFinite(v));
+  const v = value(r, impl);
+  if (finite.length === 0 || !Number.isFinite(v)) return NaN;
+  const best = r.higherBetter ? Math.max(...finite) : Math.min(...finite);
+  return r.higherBetter ? v / best : best / v;
+}
+
+/** wsstream against the best native runtime (Deno, Bun), scenario by scenario. */
+function nativeTable(list: Row[], natives: string[]): string {
+  const lines = [
+    '### wsstream against the fastest native runtime',
+    '',
+    "The ratio is wsstream's result to the best of the native clients (above 1: wsstream is ahead).",
+    '',
+    '| scenario | wsstream | fastest native runtime | ratio |',
+    '|---|---:|---|---:|',
+  ];
+  for (const r of list) {
+    const ours = value(r, 'wsstream');
+    const theirs = natives
+      .map((i) => ({ i, v: value(r, i) }))
+      .filter((x) => Number.isFinite(x.v))
+      .sort((a, b) => (r.higherBetter ? b.v - a.v : a.v - b.v))[0];
+    if (theirs === undefined || !Number.isFinite(ours)) continue;
+    const ratio = r.higherBetter ? ours / theirs.v : theirs.v / ours;
+    lines.push(
+      `| ${r.label}, ${r.unit} | ${fmt(ours)} | ${LABEL[theirs.i] ?? theirs.i} ${fmt(theirs.v)} | ${ratio.toFixed(2)} |`,
+    );
+  }
+  lines.push('');
+  return lines.join('\n');
 }
 
 function table(title: string, list: Row[], impls: string[]): string {
@@ -342,7 +425,9 @@ async function main(): Promise<void> {
       if (failed(rEcho, impl, o)) continue;
       add(rEcho!, impl, size.echo / (o.result!.ms / 1000));
       add(rEchoc!, impl, o.result!.cpu / size.echo);
-      if (o.result!.writes > 0) add(rEchow!, impl, o.result!.writes / size.echo);
+      // Deno and Bun write to sockets with send(2), which /proc/self/io does not count.
+      if (o.result!.writes > 0 && RUNTIMES[impl] === undefined)
+        add(rEchow!, impl, o.result!.writes / size.echo);
       load(rEcho, o);
       log(`  (a) ${impl}: ${fmt(size.echo / (o.result!.ms / 1000))} msg/s`);
     }
@@ -406,7 +491,7 @@ async function main(): Promise<void> {
         `  (e) ${impl}: peak RSS ${mb(o.peakRss)} MB (base ${mb(o.result!.baseRss)} MB), held ${mb(sent - o.result!.consumed!)} MB`,
       );
     }
-    for (const impl of only.has('f') ? clients : []) {
+    for (const impl of only.has('f') ? withNet : []) {
       const o = await runClient(ref, impl, 'connect', { count: size.connect });
       if (failed(rCo, impl, o)) continue;
       add(rCo!, impl, size.connect / (o.result!.ms / 1000));
@@ -436,13 +521,11 @@ async function main(): Promise<void> {
     sRows.push(r);
     return r;
   };
-  const servers = ['wsstream', 'wsstream-batch', 'ws'].filter(
+  const servers = ['wsstream', 'wsstream-exact', 'ws'].filter(
     (s) => s === 'ws' || implFilter === undefined || implFilter.includes(s),
   );
-  let gEchoRow: Row | undefined;
   if (only.has('g')) {
     const gEcho = srow(`(g) echo 64 B, window ${WINDOW}`, 'msg/s', true);
-    gEchoRow = gEcho;
     const gDl = srow(`(g) download ${size.download / MiB} MiB as 64 KiB`, 'MB/s', true);
     const gDlc = srow('(g) download, server CPU', 's/GB', false);
     const gOpen = srow(`(g) ${size.conns} concurrent connections, opened`, '/s', true);
@@ -499,6 +582,9 @@ async function main(): Promise<void> {
   // ---- output ----
   const out: string[] = [];
   out.push(`Machine: ${describeMachine()}`);
+  const versions = Object.entries(runtimeVersion).map(([k, v]) => `${RUNTIMES[k]!.label} ${v}`);
+  if (versions.length > 0) out.push(`Native peers: ${versions.join(', ')}`);
+  for (const note of skipped) out.push(`Skipped: ${note}`);
   out.push(
     `Command: npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}; medians of ${runs} run(s), (ratio to the best); wall ${Math.round((Date.now() - startedAt) / 1000)} s`,
   );
@@ -516,6 +602,9 @@ async function main(): Promise<void> {
         .replace(/ \|  \|$/gm, ' |'),
     );
   }
+
+  const natives = withNet.filter((i) => RUNTIMES[i] !== undefined);
+  if (rows.length > 0 && natives.length > 0) out.push(nativeTable(rows, natives));
 
   if (floors.length > 0) {
     const med = (k: keyof FloorResult): string => fmt(median(floors.map((f) => f[k])));
@@ -558,15 +647,6 @@ async function main(): Promise<void> {
       `${r.label}: wsstream ${fmt(value(r, a))} vs ${sRows.includes(r) ? 'ws server' : 'ws+bufferutil'} ${fmt(value(r, b))} ${r.unit}`,
     );
   }
-  // The option batchWrites, where it matters: many small messages.
-  for (const r of [rEcho, rEchoc, rP50, rP99, gEchoRow]) {
-    if (r === undefined || !r.values.has('wsstream-batch')) continue;
-    const b = sRows.includes(r) ? 'ws' : 'ws+bufferutil';
-    check(
-      ahead(r, 'wsstream-batch', b),
-      `${r.label}, with batchWrites: wsstream ${fmt(value(r, 'wsstream-batch'))} vs ${sRows.includes(r) ? 'ws server' : 'ws+bufferutil'} ${fmt(value(r, b))} ${r.unit}`,
-    );
-  }
   for (const r of [rD64, rD1m]) {
     if (r === undefined) continue;
     const ratio = value(r, 'wsstream') / value(r, 'net');
@@ -589,7 +669,32 @@ async function main(): Promise<void> {
     );
   }
   out.push(t.join('\n'), '');
+  // (i) fan-out over Redis: its own section, skipped with a note when redis-server is missing.
+  if (only.has('i')) out.push(await runFanout(quick, nodeBin));
   process.stdout.write(out.join('\n'));
+
+  const svgFile = flag('svg') || join(root, '.tmp/bench.svg');
+  writeFileSync(
+    svgFile,
+    chart(
+      `wsstream and its peers on Node ${nodeVersion}: ratio to the best per scenario (1 = best)`,
+      [
+        { title: 'Clients against the reference server', rows, impls: withNet },
+        { title: 'Servers with the same raw client', rows: sRows, impls: servers },
+      ].map((part) => ({
+        title: part.title,
+        impls: part.impls.map((i) => LABEL[i] ?? i),
+        rows: part.rows
+          .filter((r) => r !== rEchow && r !== rFh)
+          .map((r) => ({
+            label: `${r.label}, ${r.unit}`,
+            ratios: part.impls.map((i) => ratioToBest(r, i, part.impls)),
+            notes: part.impls.map((i) => r.notes.get(i)),
+          })),
+      })),
+    ),
+  );
+  log(`chart: ${svgFile}`);
 }
 
 /** (h): one run of streams-floor.js in its own process, on the benchmarked node binary. */
@@ -602,6 +707,23 @@ function runFloor(): Promise<FloorResult> {
   return new Promise((resolve, reject) => {
     child.once('message', (m: { result: FloorResult }) => resolve(m.result));
     child.once('exit', (code) => reject(new Error(`streams-floor.js exited with ${code}`)));
+  });
+}
+
+/** Turns the message lines a client writes to stdout (no IPC channel) into 'message' events. */
+function relayStdoutMessages(child: ChildProcess): void {
+  let text = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (chunk: string) => {
+    text += chunk;
+    let nl: number;
+    while ((nl = text.indexOf('\n')) >= 0) {
+      const line = text.slice(0, nl);
+      text = text.slice(nl + 1);
+      if (line.startsWith(MESSAGE_PREFIX)) {
+        child.emit('message', JSON.parse(line.slice(MESSAGE_PREFIX.length)) as unknown);
+      } else if (line.length > 0) process.stderr.write(`${line}\n`);
+    }
   });
 }
 

@@ -1,6 +1,6 @@
 /**
  * The server under test for the server-side scenarios (g): wsstream's
- * serve() (wsstream-batch: with batchWrites) or ws's WebSocketServer, in its own process, written the way an
+ * serve() (wsstream-exact: with batchWrites: false) or ws's WebSocketServer, in its own process, written the way an
  * application would use each. Paths:
  *   /echo                   echoes every message
  *   /download?size&total    after the client's first message, sends `total` bytes as `size`-byte messages
@@ -77,7 +77,7 @@ async function startWs(): Promise<number> {
   return typeof address === 'object' && address !== null ? address.port : 0;
 }
 
-const port = impl === 'ws' ? await startWs() : await startWsstream(impl === 'wsstream-batch');
+const port = impl === 'ws' ? await startWs() : await startWsstream(impl !== 'wsstream-exact');
 send({ type: 'ready', port });
 
 process.on('message', (msg: { type: string }) => {

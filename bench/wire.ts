@@ -162,3 +162,6 @@ export function readHead(
   if (end < 0) return { partial: all };
   return { head: all.toString('latin1', 0, end), rest: all.subarray(end + 4) };
 }
+
+/** Marks a message line a client writes to stdout when it has no IPC channel (Deno, Bun). */
+export const MESSAGE_PREFIX = '\u0000bench ';

@@ -9,6 +9,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { acceptKey } from '../src/core/handshake/index.js';
+import { sha1Base64 } from '../src/node/sha1.js';
 import { WebSocketStream } from '../src/index.js';
 import { serve, type WebSocketConnection, type WebSocketServer } from '../src/server.js';
 import type { WebSocketOpenInfo } from '../src/streams/websocket-stream.js';
@@ -109,7 +110,7 @@ export async function openClientTarget(
     const key = headerOf(head, 'sec-websocket-key') ?? '';
     socket.write(
       'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`,
+        `Sec-WebSocket-Accept: ${acceptKey(key, sha1Base64)}\r\n\r\n`,
     );
     const peer = new Peer(socket, 'client', outcome, rest);
     socket.resume();
@@ -187,7 +188,7 @@ export async function openServerTarget(
   const { head, rest } = await readHead(socket);
   if (
     !head.startsWith('HTTP/1.1 101') ||
-    headerOf(head, 'sec-websocket-accept') !== acceptKey(key)
+    headerOf(head, 'sec-websocket-accept') !== acceptKey(key, sha1Base64)
   ) {
     socket.destroy();
     throw new Error(`The server refused the handshake: ${head.split('\r\n')[0]}`);

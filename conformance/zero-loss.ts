@@ -8,7 +8,10 @@
  * flight are sampled to prove that memory stays bounded.
  */
 import { createHash, randomFillSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { WebSocketStream } from '../src/index.js';
+import { getConnector, setConnector } from '../src/streams/connector.js';
+import type { Transport } from '../src/streams/transport.js';
 import { serve, type WebSocketConnection } from '../src/server.js';
 import type { WebSocketMessage } from '../src/streams/session.js';
 import { prng } from './wire.js';
@@ -22,7 +25,7 @@ export interface ZeroLossOptions {
   seed?: number;
   /** Called about every 64 MiB received. */
   onProgress?: (receivedBytes: number) => void;
-  /** Client and server both with `batchWrites`; default false. */
+  /** `batchWrites` of client and server both; default true (as theirs). */
   batchWrites?: boolean;
 }
 
@@ -38,8 +41,20 @@ export interface ZeroLossResult {
   /** What passed through the server's echo. */
   relayed: Tally;
   received: Tally;
-  /** Most bytes written by the client and not yet read back, sampled at every message read. */
+  /**
+   * Most bytes written by the client and not yet read back, sampled at every
+   * message read: what wsstream holds plus what the kernel buffers hold.
+   */
   maxInFlight: number;
+  /**
+   * Most bytes wsstream held in user space at both ends together, sampled at
+   * every message read: frames not yet handed to the kernel (both sockets)
+   * plus bytes read from the kernel but not yet handed to the application
+   * (both ends; frame headers included, so it is an upper bound).
+   */
+  maxUserSpace: number;
+  /** The share of in-flight bytes the kernel buffers may hold on this machine (see {@link kernelBufferBound}). */
+  kernelBound: number;
   /** Most bytes the server's transport held unwritten, sampled every 5 ms. */
   maxServerBuffered: number;
   /** How the two ends saw the close. */
@@ -95,8 +110,41 @@ function makeMessage(next: () => number, maxMessage: number): WebSocketMessage {
   return text;
 }
 
+/**
+ * The most payload the kernel buffers of one loopback TCP connection can
+ * hold in both directions on this machine: each direction has a send and a
+ * receive buffer, each at most the maximum of net.ipv4.tcp_wmem and tcp_rmem
+ * (autotuning never goes past them). Infinity where /proc does not say.
+ */
+export function kernelBufferBound(): number {
+  try {
+    const max = (name: string): number => {
+      const fields = readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8').trim().split(/\s+/);
+      const value = Number(fields[2]);
+      if (!Number.isFinite(value)) throw new Error(`unreadable ${name}`);
+      return value;
+    };
+    return 2 * (max('tcp_rmem') + max('tcp_wmem'));
+  } catch {
+    return Infinity;
+  }
+}
+
 function sizeOf(m: WebSocketMessage): number {
   return typeof m === 'string' ? encoder.encode(m).length : m.length;
+}
+
+/**
+ * The most {@link ZeroLossResult.maxUserSpace} may be for `messages` messages
+ * of at most `maxMessage` bytes: at each end one socket read (1 MiB) and a few
+ * messages (the readable's queue, the one being assembled, the relay's
+ * queue), what a socket may hold unwritten (3 MiB at the server, a frame and a
+ * 64 KiB batch at the client), and the frame headers counted with the bytes
+ * read (at most 14 a message at each end). Nowhere near the whole transfer.
+ */
+export function userSpaceBound(maxMessage: number, messages: number): number {
+  const MIB = 1024 * 1024;
+  return 2 * MIB + 8 * maxMessage + 3 * MIB + 64 * 1024 + 28 * messages;
 }
 
 /** Runs the zero-loss transfer; resolves with what each end counted. */
@@ -110,7 +158,7 @@ export async function zeroLoss(options: ZeroLossOptions): Promise<ZeroLossResult
       host: '127.0.0.1',
       port: 0,
       maxMessageSize: options.maxMessage * 3,
-      batchWrites: options.batchWrites ?? false,
+      batchWrites: options.batchWrites ?? true,
     },
     (connection) => {
       serverConnection = connection;
@@ -134,17 +182,28 @@ export async function zeroLoss(options: ZeroLossOptions): Promise<ZeroLossResult
     const session = serverConnection?.session;
     if (session) maxServerBuffered = Math.max(maxServerBuffered, session.transport.bufferedAmount);
   }, 5);
+  // Keep the client's transport, to count what its socket read and holds.
+  const connector = getConnector();
+  let clientTransport: Transport | undefined;
+  setConnector(async (request) => {
+    const result = await connector(request);
+    clientTransport = result.transport;
+    return result;
+  });
   try {
     const ws = new WebSocketStream(server.url, {
       maxMessageSize: options.maxMessage * 3,
-      batchWrites: options.batchWrites ?? false,
+      batchWrites: options.batchWrites ?? true,
     });
     const { readable, writable } = await ws.opened;
+    setConnector(connector);
+    const client = clientTransport!;
     const writer = writable.getWriter();
     const reader = readable.getReader();
     const sent = new Hasher();
     const received = new Hasher();
     let maxInFlight = 0;
+    let maxUserSpace = 0;
     const next = prng(options.seed ?? 1);
 
     let sendingDone = false;
@@ -168,6 +227,15 @@ export async function zeroLoss(options: ZeroLossOptions): Promise<ZeroLossResult
       if (done) break;
       received.add(value);
       maxInFlight = Math.max(maxInFlight, sent.bytes - received.bytes + sizeOf(value));
+      const serverTransport = serverConnection?.session?.transport;
+      if (serverTransport !== undefined) {
+        const held =
+          client.bufferedAmount +
+          (client.bytesRead - received.bytes) +
+          serverTransport.bufferedAmount +
+          (serverTransport.bytesRead - relayed.bytes);
+        maxUserSpace = Math.max(maxUserSpace, held);
+      }
       // Now and then the reader is slower than the writer, so every queue on the way fills up.
       if (pause() % 64 === 0) await new Promise((resolve) => setTimeout(resolve, 2));
       if (received.bytes - reported >= 64 * 1024 * 1024) {
@@ -187,12 +255,15 @@ export async function zeroLoss(options: ZeroLossOptions): Promise<ZeroLossResult
       relayed: relayed.tally(),
       received: received.tally(),
       maxInFlight,
+      maxUserSpace,
+      kernelBound: kernelBufferBound(),
       maxServerBuffered,
       clientClose,
       serverClose,
       ms: performance.now() - start,
     };
   } finally {
+    setConnector(connector);
     clearInterval(sampler);
     await server.close();
   }

@@ -30,6 +30,7 @@ import {
   validateServerResponse,
 } from '../src/core/handshake/index.js';
 import { FrameParser, type FrameHandler } from '../src/core/parser.js';
+import { sha1Base64 } from '../src/node/sha1.js';
 import { isValidUtf8, Utf8Validator } from '../src/core/utf8.js';
 
 /** A named property; `run` asserts it with `numRuns` runs. */
@@ -191,7 +192,15 @@ function feed(
         `Buffered ${conn.bufferedMessageBytes} bytes, over the ${LIMITS.maxMessageSize}-byte limit`,
       );
     }
-    events.push(...conn.takeEvents());
+    for (const event of conn.takeEvents()) {
+      // The transport's part: fail the connection at a violation (queues the Close).
+      if (event.type === 'violation') {
+        conn.fail(event.error);
+        events.push(...conn.takeEvents());
+      } else {
+        events.push(event);
+      }
+    }
   }
   return { events, out: concat(conn.takeOutgoing()) };
 }
@@ -496,7 +505,7 @@ const handshakeRoundTrip: FuzzProperty = {
           if (hs.key !== key || JSON.stringify(hs.protocols) !== JSON.stringify(protocols))
             throw new Error('Offer differs');
           const chosen = protocols[protocols.length - 1] ?? '';
-          const response = buildServerResponse({ key, protocol: chosen });
+          const response = buildServerResponse({ key, sha1Base64, protocol: chosen });
           const reader2 = new HttpHeadReader();
           let head2: { head: string; rest: Uint8Array } | null = null;
           const framed = new TextEncoder().encode(`${response}\x81\x02hi`);
@@ -509,9 +518,9 @@ const handshakeRoundTrip: FuzzProperty = {
           if (head2 === null || new TextDecoder().decode(head2.rest) !== '\x81\x02hi')
             throw new Error('Rest differs');
           const res = parseResponseHead(head2.head);
-          const negotiated = validateServerResponse(res, { key, protocols });
+          const negotiated = validateServerResponse(res, { key, sha1Base64, protocols });
           if (negotiated.protocol !== chosen) throw new Error('Protocol differs');
-          if (res.headers.get('sec-websocket-accept') !== acceptKey(key))
+          if (res.headers.get('sec-websocket-accept') !== acceptKey(key, sha1Base64))
             throw new Error('Accept differs');
         },
       ),

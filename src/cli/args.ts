@@ -116,3 +116,11 @@ export function list(values: Record<string, unknown>, name: string): string[] {
 export function flag(values: Record<string, unknown>, name: string): boolean {
   return values[name] === true;
 }
+
+/**
+ * Read-ahead of the connect and serve commands, in bytes of messages (text
+ * counted in UTF-8): 64 KiB. Many small messages (lines) are read ahead
+ * together, a large one alone, so what waits for stdout or the command is
+ * bounded by bytes, not by a number of messages of any size.
+ */
+export const READ_AHEAD_BYTES = 64 * 1024;

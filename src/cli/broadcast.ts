@@ -1,91 +1,130 @@
 /**
- * `serve --broadcast`: every message is relayed to every other client.
+ * `serve --broadcast`: every message is relayed to every other client of the
+ * same request path (the topic: `/room/a` and `/room/b` are separate rooms),
+ * through a `wsstream/hub` Hub — in this process, and with a broker
+ * (`--redis`, or the cluster primary under `--workers`) in every process
+ * that joined.
  *
  * A relay must not let one slow client make the server buffer without limit
  * (uWebSockets.js users learned this, and also that dropping in silence
- * hurts). Each client's outgoing queue is its Duplex's buffer, bounded by
- * `maxQueue` bytes: a message that would take a non-empty queue past the
- * bound is not queued, and the policy decides the rest — `close` (default)
- * closes that client with 4008 and a reason naming the bound; `drop` skips
- * the message for that client only, counts it, and reports the count when the
- * client leaves. Senders are never slowed down by a slow receiver. Memory is
- * at most clients × (maxQueue + one message).
+ * hurts): the hub bounds each client's queue by `maxQueue` bytes and applies
+ * the policy — `close` (default) closes that client with 4008 and a reason
+ * naming the bound; `drop` skips the message for that client only, counts
+ * it, and the count is logged when the client leaves. Senders are never
+ * slowed down by a slow receiver; they are slowed down by the broker when it
+ * has more than PUBLISH_WINDOW of their messages unacknowledged.
  */
+import { HubError, type BrokerEvent, type HubBroker } from '../hub/broker.js';
+import { Hub } from '../hub/hub.js';
+import type { HubConnection, SlowPolicy } from '../hub/subscriber.js';
 import type { WebSocketConnection } from '../node/server.js';
-import { toDuplex, type WebSocketDuplex } from '../node/duplex.js';
 
-/** Default of `--max-queue`: 1 MiB queued per client. */
-export const DEFAULT_MAX_QUEUE = 1024 * 1024;
+export {
+  DEFAULT_MAX_QUEUE,
+  SLOW_CONSUMER_CLOSE_CODE as SLOW_CLIENT_CLOSE_CODE,
+} from '../hub/subscriber.js';
+export type { SlowPolicy } from '../hub/subscriber.js';
 
-/** Close code for a client closed as too slow (application range; no IANA code fits). */
-export const SLOW_CLIENT_CLOSE_CODE = 4008;
-
-/** What happens to a client whose queue is full. */
-export type SlowPolicy = 'close' | 'drop';
-
-interface Client {
-  readonly connection: WebSocketConnection;
-  readonly duplex: WebSocketDuplex;
-  readonly name: string;
-  dropped: number;
-  closing: boolean;
-}
+/** Messages of one sender the broker may have unacknowledged before its next one is read. */
+const PUBLISH_WINDOW = 64;
 
 export class Broadcast {
-  readonly #clients = new Set<Client>();
-  readonly #maxQueue: number;
-  readonly #slow: SlowPolicy;
+  readonly #hub: Hub;
+  readonly #names = new Map<HubConnection, string>();
   readonly #log: (line: string) => void;
+  /** Messages that reached this process's clients only, since the last broker log line. */
+  #unpublished = 0;
+  #lastError = '';
 
-  constructor(o: { maxQueue: number; slow: SlowPolicy; log: (line: string) => void }) {
-    this.#maxQueue = o.maxQueue;
-    this.#slow = o.slow;
+  constructor(o: {
+    maxQueue: number;
+    slow: SlowPolicy;
+    log: (line: string) => void;
+    broker?: HubBroker;
+  }) {
     this.#log = o.log;
+    this.#hub = new Hub({
+      maxQueue: o.maxQueue,
+      slow: o.slow,
+      ...(o.broker !== undefined ? { broker: o.broker } : {}),
+      onSlow: (c, queued) =>
+        this.#log(`closing ${this.#name(c)}: too slow (${queued} bytes queued)`),
+      onLeave: (c, dropped) => {
+        if (dropped > 0) this.#log(`dropped ${dropped} messages for ${this.#name(c)}`);
+        this.#names.delete(c);
+      },
+      onBrokerEvent: (event) => this.#brokerEvent(event),
+    });
   }
 
-  /** The clients currently relayed to. */
-  get size(): number {
-    return this.#clients.size;
+  /** The topics with clients in this process. */
+  get topics(): string[] {
+    return this.#hub.topics;
   }
 
   add(connection: WebSocketConnection): void {
-    const duplex = toDuplex(connection, { highWaterMark: this.#maxQueue });
-    const client: Client = {
+    const topic = new URL(connection.request.url ?? '/', 'ws://localhost').pathname;
+    this.#names.set(
       connection,
-      duplex,
-      name: `${connection.remoteAddress ?? '?'}:${connection.request.socket.remotePort ?? '?'}`,
-      dropped: 0,
-      closing: false,
-    };
-    this.#clients.add(client);
-    duplex.on('error', () => {});
-    duplex.on('data', (message: string | Buffer) => this.#relay(client, message));
-    const leave = (): void => {
-      this.#clients.delete(client);
-      if (client.dropped > 0) this.#log(`dropped ${client.dropped} messages for ${client.name}`);
-    };
-    connection.closed.then(leave, leave);
+      `${connection.remoteAddress ?? '?'}:${connection.request.socket.remotePort ?? '?'}`,
+    );
+    this.#hub.subscribe(connection, topic);
+    void this.#relay(connection, topic);
   }
 
-  #relay(from: Client, message: string | Buffer): void {
-    const size = typeof message === 'string' ? Buffer.byteLength(message) : message.length;
-    for (const to of this.#clients) {
-      if (to === from || to.closing) continue;
-      const queued = to.duplex.writableLength;
-      if (queued > 0 && queued + size > this.#maxQueue) {
-        if (this.#slow === 'drop') {
-          to.dropped++;
-          continue;
-        }
-        to.closing = true;
-        this.#log(`closing ${to.name}: too slow (${queued} bytes queued)`);
-        to.connection.close({
-          closeCode: SLOW_CLIENT_CLOSE_CODE,
-          reason: `too slow: over ${this.#maxQueue} bytes queued`,
-        });
-        continue;
-      }
-      to.duplex.write(message);
+  /** Leaves the broker (the connections are closed by the server). */
+  close(): Promise<void> {
+    return this.#hub.close();
+  }
+
+  async #relay(connection: WebSocketConnection, topic: string): Promise<void> {
+    let reader: ReadableStreamDefaultReader<string | Uint8Array>;
+    try {
+      reader = (await connection.opened).readable.getReader();
+    } catch {
+      return;
     }
+    const window: Promise<void>[] = [];
+    for (;;) {
+      let next: ReadableStreamReadResult<string | Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch {
+        return; // The connection failed; its outcome is logged by the server's handler.
+      }
+      if (next.done) return;
+      let published: Promise<void>;
+      try {
+        published = this.#hub.publish(topic, next.value, { except: connection });
+      } catch {
+        return; // The hub was closed: the server is shutting down.
+      }
+      window.push(published.catch((error: unknown) => this.#notPublished(error)));
+      if (window.length >= PUBLISH_WINDOW) await window.shift();
+    }
+  }
+
+  #notPublished(error: unknown): void {
+    this.#unpublished++;
+    const text = error instanceof Error ? error.message : String(error);
+    if (!(error instanceof HubError) || text !== this.#lastError) {
+      this.#lastError = text;
+      this.#log(`not relayed to other processes: ${text}`);
+    }
+  }
+
+  #brokerEvent(event: BrokerEvent): void {
+    if (event.type === 'connected' && this.#unpublished > 0) {
+      this.#log(
+        `${this.#unpublished} messages reached this process's clients only while the broker was away`,
+      );
+      this.#unpublished = 0;
+      this.#lastError = '';
+    }
+    this.#log(event.message);
+  }
+
+  #name(c: HubConnection): string {
+    return this.#names.get(c) ?? '?';
   }
 }

@@ -7,6 +7,7 @@ import { finished } from 'node:stream/promises';
 import { toDuplex } from '../node/duplex.js';
 import type { TlsClientOptions, WebSocketStreamOptions } from '../streams/options.js';
 import { WebSocketStream } from '../streams/websocket-stream.js';
+import { MessageSizeQueuingStrategy } from '../streams/message-size-strategy.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../core/connection.js';
 import {
   flag,
@@ -15,13 +16,17 @@ import {
   parseHeader,
   parsePositiveDuration,
   parseSize,
+  READ_AHEAD_BYTES,
   readPem,
   str,
   UsageError,
 } from './args.js';
 import { describeClose, describeError, ExitCode, exitCodeForClose } from './exit-codes.js';
 import { CONNECT_HELP } from './help.js';
-import { formatLine, LineFormatter, LineSplitter } from './lines.js';
+import { openReconnecting } from './hub-reconnect.js';
+import { formatLine, LineFormatter, LineSplitter, type Separator } from './lines.js';
+import { CONNECT_EXTRA_OPTIONS, readConnectExtras, type Direction } from './connect-extras.js';
+import { listenCommand } from './listen.js';
 
 /** The process's standard streams (replaceable in tests). */
 export interface Stdio {
@@ -48,6 +53,12 @@ const OPTIONS = {
   'ping-interval': { type: 'string' },
   'handshake-timeout': { type: 'string' },
   'batch-writes': { type: 'boolean' },
+  'no-batch-writes': { type: 'boolean' },
+  reconnect: { type: 'boolean' },
+  ...CONNECT_EXTRA_OPTIONS,
+  proxy: { type: 'string' },
+  'no-proxy': { type: 'boolean' },
+  unix: { type: 'string' },
   'no-deflate': { type: 'boolean' },
 } as const;
 
@@ -69,14 +80,18 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
   const binary = flag(values, 'binary') || flag(values, 'raw');
   if (binary && flag(values, 'line'))
     throw new UsageError('--line and --binary exclude each other');
-  const lineMode = flag(values, 'line') || (!binary && stdio.stdin.isTTY === true);
+  const headers = list(values, 'header').map(parseHeader);
+  // --listen, --basic-auth (added to headers), -0, -u, -U.
+  const extras = readConnectExtras(values, headers);
+  const lineMode =
+    flag(values, 'line') || extras.separator === '\0' || (!binary && stdio.stdin.isTTY === true);
   const once = flag(values, 'once');
-  const exitOnEof = flag(values, 'exit-on-eof');
+  // -u only sends: once stdin has ended there is nothing left to do.
+  const exitOnEof = flag(values, 'exit-on-eof') || extras.direction === 'send';
 
   const options: WebSocketStreamOptions = {};
   const protocols = list(values, 'subprotocol');
   if (protocols.length > 0) options.protocols = protocols;
-  const headers = list(values, 'header').map(parseHeader);
   const origin = str(values, 'origin');
   if (origin !== undefined) headers.push(['Origin', origin]);
   if (headers.length > 0) options.headers = headers;
@@ -104,17 +119,40 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
     options.handshakeTimeout = parsePositiveDuration(handshakeTimeout, '--handshake-timeout');
   }
 
-  if (flag(values, 'batch-writes')) options.batchWrites = true;
+  if (flag(values, 'no-batch-writes')) {
+    if (flag(values, 'batch-writes'))
+      throw new UsageError('--batch-writes and --no-batch-writes contradict each other');
+    options.batchWrites = false;
+  }
+  // Like curl, the CLI follows HTTPS_PROXY / HTTP_PROXY / NO_PROXY unless told otherwise.
+  const proxy = str(values, 'proxy');
+  if (proxy !== undefined && flag(values, 'no-proxy'))
+    throw new UsageError('--proxy and --no-proxy exclude each other');
+  options.socketPath = str(values, 'unix');
+  if (options.socketPath === undefined)
+    options.proxy = flag(values, 'no-proxy') ? false : (proxy ?? 'env');
+  else if (proxy !== undefined) throw new UsageError('--proxy and --unix exclude each other');
+  options.readableStrategy = new MessageSizeQueuingStrategy({ highWaterMark: READ_AHEAD_BYTES });
   if (flag(values, 'no-deflate')) options.perMessageDeflate = false;
 
-  let ws: WebSocketStream;
+  if (extras.listen !== undefined) return listenCommand(url, options, extras.listen, stdio);
+  let ws: Connection;
   try {
-    ws = new WebSocketStream(url, options);
+    ws = flag(values, 'reconnect')
+      ? openReconnecting(url, options, stdio.stderr)
+      : new WebSocketStream(url, options);
   } catch (error) {
     // A bad URL, subprotocol or header: the caller's mistake.
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
-  return run(ws, stdio, { lineMode, once, exitOnEof, maxLine: options.maxMessageSize });
+  return run(ws, stdio, {
+    lineMode,
+    once,
+    exitOnEof,
+    maxLine: options.maxMessageSize,
+    separator: extras.separator,
+    direction: extras.direction,
+  });
 }
 
 interface RunOptions {
@@ -122,9 +160,14 @@ interface RunOptions {
   once: boolean;
   exitOnEof: boolean;
   maxLine: number;
+  separator: Separator;
+  direction: Direction;
 }
 
-async function run(ws: WebSocketStream, stdio: Stdio, o: RunOptions): Promise<number> {
+/** A WebSocketStream, or the reconnecting client of `--reconnect`. */
+type Connection = Pick<WebSocketStream, 'url' | 'opened' | 'closed' | 'close'>;
+
+async function run(ws: Connection, stdio: Stdio, o: RunOptions): Promise<number> {
   const { stdin, stdout, stderr } = stdio;
   const log = (line: string): void => {
     stderr.write(`wsstream: ${line}\n`);
@@ -141,14 +184,17 @@ async function run(ws: WebSocketStream, stdio: Stdio, o: RunOptions): Promise<nu
   const escape = o.lineMode && stdout.isTTY === true;
   // Resolves once every message received was written out (or the output was abandoned).
   let output: Promise<unknown> = Promise.resolve();
-  if (o.once) {
+  if (o.direction === 'send') {
+    // -u: what arrives is read (so the peer is not held back and its Close is seen) and dropped.
+    duplex.resume();
+  } else if (o.once) {
     duplex.once('data', (message: string | Buffer) => {
       duplex.pause();
-      stdout.write(o.lineMode ? formatLine(message, escape) : message);
+      stdout.write(o.lineMode ? formatLine(message, escape, o.separator) : message);
       ws.close({ closeCode: 1000 });
     });
   } else if (o.lineMode) {
-    const formatter = new LineFormatter(escape);
+    const formatter = new LineFormatter(escape, o.separator);
     duplex.pipe(formatter).pipe(stdout, { end: false });
     // The formatter ends after the Duplex's readable side ended normally; after an error it never does.
     output = finished(duplex, { writable: false }).then(() =>
@@ -169,8 +215,8 @@ async function run(ws: WebSocketStream, stdio: Stdio, o: RunOptions): Promise<nu
 
   // stdin -> network. stdin is not read while the Duplex is past its high-water mark.
   let input: Readable = stdin;
-  if (o.lineMode) {
-    const splitter = new LineSplitter(o.maxLine);
+  if (o.lineMode && o.direction !== 'receive') {
+    const splitter = new LineSplitter(o.maxLine, o.separator);
     splitter.on('error', (error: Error) => {
       failure = `stdin: ${error.message}`;
       ws.close({ closeCode: 1000 });
@@ -181,7 +227,8 @@ async function run(ws: WebSocketStream, stdio: Stdio, o: RunOptions): Promise<nu
     failure = `stdin: ${error.message}`;
     ws.close({ closeCode: 1000 });
   });
-  input.pipe(duplex, { end: o.exitOnEof });
+  // -U: stdin is not read at all.
+  if (o.direction !== 'receive') input.pipe(duplex, { end: o.exitOnEof });
 
   ws.opened.then(
     ({ protocol, extensions }) =>
@@ -205,6 +252,8 @@ async function run(ws: WebSocketStream, stdio: Stdio, o: RunOptions): Promise<nu
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // ssh ends a ProxyCommand with SIGHUP: close cleanly then too.
+  process.on('SIGHUP', onSignal);
 
   let code: number;
   try {
@@ -223,6 +272,7 @@ async function run(ws: WebSocketStream, stdio: Stdio, o: RunOptions): Promise<nu
   }
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  process.off('SIGHUP', onSignal);
   input.unpipe(duplex);
   stdin.pause();
   return code;

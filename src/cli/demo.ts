@@ -64,7 +64,7 @@ class ReceiveCounters {
 
   /** Bytes held on the receiving side right now. */
   held(): number {
-    const partial = this.connection?.session?.connection.bufferedMessageBytes ?? 0;
+    const partial = this.connection?.stats.bufferedBytes ?? 0;
     return this.queued + partial + this.holding;
   }
 }

@@ -6,7 +6,8 @@ export const MAIN_HELP = `wsstream: WebSocket from the command line, with backpr
 
 Usage:
   wsstream connect URL [options]     stdin -> messages, messages -> stdout
-  wsstream serve --port P (--echo | --exec CMD | --broadcast) [options]
+  wsstream connect URL --listen tcp:[HOST:]PORT   a local port tunnelled to URL
+  wsstream serve --port P (--echo | --exec CMD | --broadcast | --forward ADDR)
   wsstream demo                      a live backpressure demonstration (npm start)
   wsstream <command> --help          the options of a command
   wsstream --version
@@ -27,15 +28,32 @@ Modes (default: --line when stdin is a terminal, --binary otherwise):
                          written as a line (escaped on a terminal)
   --binary, --raw        stdin is sent in chunks as binary messages; messages
                          are written to stdout unchanged, with nothing added
+      --reconnect        when the connection drops (1001 Going Away, a restart,
+                         a network failure), reconnect with exponential backoff
+                         and jitter (250 ms doubling up to 30 s), saying so on
+                         stderr; input waits meanwhile. Not after 1000 or 1002,
+                         1003, 1007-1010
   --once                 send stdin, print the first message received, close
   --exit-on-eof          close the connection when stdin ends (the Close goes
                          after everything stdin gave); replies still on their
                          way can be cut short, as the server answers the Close
                          at once. By default the connection stays open after
                          stdin ends, until the server closes or Ctrl-C
+  -0, --nul              like --line, with NUL instead of newline between
+                         messages (for messages that contain newlines)
+  -u, --unidirectional   only stdin -> connection: messages received are
+                         dropped, and stdin's end closes the connection
+  -U, --unidirectional-reverse  only connection -> stdout: stdin is not read
+
+Tunnel (instead of stdin and stdout):
+      --listen ADDR      listen on ADDR (tcp:[HOST:]PORT, HOST default
+                         127.0.0.1, or unix:PATH); each connection there gets
+                         its own WebSocket connection to URL, bytes both ways as
+                         binary messages (see serve --forward). Runs until Ctrl-C
 
 Options:
   -H, --header "N: V"    extra request header (repeatable)
+      --basic-auth USER:PASS  Authorization: Basic header (HTTP basic auth)
   -s, --subprotocol P    subprotocol to offer (repeatable, in order of preference)
       --origin ORIGIN    Origin header
   -k, --insecure         do not verify the server's TLS certificate
@@ -47,9 +65,16 @@ Options:
       --ping-interval DURATION  send a Ping after this much silence and drop
                          the connection if nothing comes back (default off)
       --handshake-timeout DURATION  give up connecting after this (default 30s)
-      --batch-writes     send the messages of one turn of the event loop in one
-                         system call: many short lines go two to three times as
-                         fast; a write then counts as done once it joined the batch
+      --proxy URL        tunnel through this HTTP proxy (http://[user:pass@]host:port);
+                         by default HTTPS_PROXY (wss:) / HTTP_PROXY (ws:) and
+                         NO_PROXY are followed, lowercase names first
+      --no-proxy         connect directly, whatever the environment says
+      --unix PATH        connect to this Unix domain socket (the URL still gives
+                         the Host header and the path)
+      --no-batch-writes  a write counts as done only once the operating system
+                         took it (one system call per message); by default short
+                         messages of one turn of the event loop leave in one
+                         system call, two to three times as fast (--batch-writes)
       --no-deflate       do not offer permessage-deflate compression (offered by
                          default; the agreed extension is shown on connecting)
   -h, --help             this help
@@ -63,9 +88,12 @@ Examples:
   cat big.bin | wsstream connect --binary --exit-on-eof ws://host/upload
   echo '{"op":"ping"}' | wsstream connect --line --once ws://host/api
   wsstream connect -H "Authorization: Bearer $T" -s chat.v2 wss://host/chat
+  ssh -o ProxyCommand='wsstream connect --binary wss://host/ssh' user@host
+  wsstream connect wss://host/db --listen tcp:5433     then: psql -h 127.0.0.1 -p 5433
 `;
 
-export const SERVE_HELP = `Usage: wsstream serve --port P [--host H] (--echo | --exec CMD | --broadcast) [options]
+export const SERVE_HELP = `Usage: wsstream serve --port P [--host H] (--echo | --exec CMD | --broadcast
+                      | --forward ADDR) [options]
 
 Behaviours (exactly one):
   --echo                 send every message back to its sender
@@ -74,7 +102,15 @@ Behaviours (exactly one):
                          its exit closes the connection (status 0: 1000; status N:
                          4000+N; killed by signal S: 4128+S). The connection's
                          closing ends its stdin. Backpressure both ways.
-  --broadcast            relay every message to every other client
+  --broadcast            relay every message to every other client of the same
+                         request path (the path is the room)
+  --forward ADDR         connect every client to ADDR (tcp:HOST:PORT or
+                         unix:PATH), bytes both ways as binary messages, with
+                         backpressure both ways. The target's FIN closes with
+                         1000 (after its bytes); the client's Close ends the
+                         target's connection. An unreachable target closes with
+                         4502, a reset or failed one with 4500. ADDR is fixed
+                         here: clients cannot choose it
 
 Options:
   -p, --port P           port to listen on (0 picks a free one)
@@ -88,13 +124,17 @@ Options:
       --slow POLICY      (--broadcast) what happens to a client whose queue is
                          full: "close" (default) closes it with 4008, "drop"
                          skips the messages it cannot take
+      --redis URL        (--broadcast) join the rooms of every process using this
+                         Redis (redis://host:port; needs npm's redis package)
+      --workers N        run N processes on the port (node:cluster); --broadcast
+                         without --redis is relayed by the primary
   -s, --subprotocol P    subprotocol this server speaks (repeatable)
       --cert FILE        TLS certificate (PEM): serve wss: (needs --key)
       --key FILE         TLS private key (PEM)
       --max-message-size SIZE  largest message accepted (default 64M)
       --ping-interval DURATION  keepalive pings (default off)
-      --batch-writes     send the messages of one turn of the event loop in one
-                         system call (see connect --help)
+      --no-batch-writes  one system call per message; a write counts as done only
+                         once the operating system took it (see connect --help)
       --no-deflate       refuse permessage-deflate (accepted by default with
                          window bits 12; the connection log shows what was agreed)
   -q, --quiet            no connection log on stderr
@@ -107,6 +147,7 @@ Examples:
   wsstream serve --port 8080 --echo
   wsstream serve --port 8080 --exec 'tr a-z A-Z' --line
   wsstream serve --port 8443 --broadcast --cert cert.pem --key key.pem
+  wsstream serve --port 8080 --host 0.0.0.0 --forward tcp:127.0.0.1:22
 `;
 
 export const DEMO_HELP = `Usage: wsstream demo [--slow-mb N] [--fast-mb N]

@@ -1,13 +1,18 @@
 /**
  * Line mode: bytes split into lines (one text message each), and messages
- * formatted as lines.
+ * formatted as lines. The separator is `\n` (`--line`) or NUL (`-0/--nul`,
+ * for messages that contain newlines).
  */
 import { StringDecoder } from 'node:string_decoder';
 import { Transform, type TransformCallback } from 'node:stream';
 import { escapeBytes, escapeText } from './escape.js';
 
+/** What ends a line: a newline (`--line`) or a NUL byte (`-0/--nul`). */
+export type Separator = '\n' | '\0';
+
 /**
- * Splits a byte stream into lines (without their `\n` or `\r\n`), decoded as
+ * Splits a byte stream into lines (without their `\n` or `\r\n`; with the
+ * NUL separator, without their NUL, and a CR is kept), decoded as
  * UTF-8 (invalid bytes become U+FFFD), one string chunk per line; a last line
  * without a newline is kept. A line longer than `maxLineLength` UTF-16 code
  * units fails the stream: it bounds the memory a peer or a file without
@@ -16,11 +21,13 @@ import { escapeBytes, escapeText } from './escape.js';
 export class LineSplitter extends Transform {
   readonly #decoder = new StringDecoder('utf8');
   readonly #maxLineLength: number;
+  readonly #separator: Separator;
   #partial = '';
 
-  constructor(maxLineLength: number) {
+  constructor(maxLineLength: number, separator: Separator = '\n') {
     super({ readableObjectMode: true, readableHighWaterMark: 16 });
     this.#maxLineLength = maxLineLength;
+    this.#separator = separator;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -30,16 +37,16 @@ export class LineSplitter extends Transform {
   override _flush(callback: TransformCallback): void {
     const rest = this.#partial + this.#decoder.end();
     this.#partial = '';
-    if (rest !== '') this.push(stripCr(rest));
+    if (rest !== '') this.push(this.#strip(rest));
     callback();
   }
 
   #split(text: string, callback: TransformCallback): void {
     let start = 0;
     for (;;) {
-      const nl = text.indexOf('\n', start);
+      const nl = text.indexOf(this.#separator, start);
       if (nl < 0) break;
-      this.push(stripCr(text.slice(start, nl)));
+      this.push(this.#strip(text.slice(start, nl)));
       start = nl + 1;
     }
     this.#partial = text.slice(start);
@@ -49,6 +56,10 @@ export class LineSplitter extends Transform {
     }
     callback();
   }
+
+  #strip(line: string): string {
+    return this.#separator === '\n' ? stripCr(line) : line;
+  }
 }
 
 function stripCr(line: string): string {
@@ -56,15 +67,18 @@ function stripCr(line: string): string {
 }
 
 /**
- * Messages to lines: each message followed by `\n`. With `escape` (a
- * terminal), control characters are escaped so one message is one line.
+ * Messages to lines: each message followed by `separator` (default `\n`).
+ * With `escape` (a terminal), control characters are escaped so one message
+ * is one line.
  */
 export class LineFormatter extends Transform {
   readonly #escape: boolean;
+  readonly #separator: Separator;
 
-  constructor(escape: boolean) {
+  constructor(escape: boolean, separator: Separator = '\n') {
     super({ writableObjectMode: true, writableHighWaterMark: 1 });
     this.#escape = escape;
+    this.#separator = separator;
   }
 
   override _transform(
@@ -72,20 +86,25 @@ export class LineFormatter extends Transform {
     _encoding: BufferEncoding,
     callback: TransformCallback,
   ): void {
-    callback(null, formatLine(message, this.#escape));
+    callback(null, formatLine(message, this.#escape, this.#separator));
   }
 }
 
-/** One message as a line of output. */
-export function formatLine(message: string | Buffer, escape: boolean): Buffer {
+/** One message as a line of output, followed by `separator` (default `\n`). */
+export function formatLine(
+  message: string | Buffer,
+  escape: boolean,
+  separator: Separator = '\n',
+): Buffer {
   if (escape) {
     return Buffer.from(
-      `${typeof message === 'string' ? escapeText(message) : escapeBytes(message)}\n`,
+      `${typeof message === 'string' ? escapeText(message) : escapeBytes(message)}${separator}`,
     );
   }
   return typeof message === 'string'
-    ? Buffer.from(`${message}\n`)
-    : Buffer.concat([message, NEWLINE]);
+    ? Buffer.from(`${message}${separator}`)
+    : Buffer.concat([message, separator === '\n' ? NEWLINE : NUL]);
 }
 
 const NEWLINE = Buffer.from('\n');
+const NUL = Buffer.from([0]);

@@ -5,7 +5,9 @@
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../core/connection.js';
 import { serve, type ServeOptions, type WebSocketConnection } from '../node/server.js';
 import { toDuplex } from '../node/duplex.js';
+import { MessageSizeQueuingStrategy } from '../streams/message-size-strategy.js';
 import {
+  READ_AHEAD_BYTES,
   flag,
   list,
   parse,
@@ -16,10 +18,13 @@ import {
   UsageError,
 } from './args.js';
 import { Broadcast, DEFAULT_MAX_QUEUE } from './broadcast.js';
+import { hubBroker, hubWorkers } from './hub-options.js';
 import type { Stdio } from './connect.js';
 import { bridgeExec } from './exec.js';
 import { describeClose, describeError, ExitCode } from './exit-codes.js';
 import { SERVE_HELP } from './help.js';
+import { parseEndpoint, formatEndpoint } from './endpoint.js';
+import { forwardConnection } from './forward.js';
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -28,6 +33,7 @@ const OPTIONS = {
   echo: { type: 'boolean' },
   exec: { type: 'string' },
   broadcast: { type: 'boolean' },
+  forward: { type: 'string' },
   line: { type: 'boolean' },
   binary: { type: 'boolean' },
   'max-queue': { type: 'string' },
@@ -38,6 +44,9 @@ const OPTIONS = {
   'max-message-size': { type: 'string' },
   'ping-interval': { type: 'string' },
   'batch-writes': { type: 'boolean' },
+  'no-batch-writes': { type: 'boolean' },
+  redis: { type: 'string' },
+  workers: { type: 'string' },
   'no-deflate': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
@@ -57,9 +66,14 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
     throw new UsageError(`--port: "${portText}" is not a port`);
 
   const command = str(values, 'exec');
+  const forwardText = str(values, 'forward');
+  const target = forwardText === undefined ? undefined : parseEndpoint(forwardText, '--forward');
   const behaviours = [flag(values, 'echo'), command !== undefined, flag(values, 'broadcast')];
+  behaviours.push(target !== undefined);
   if (behaviours.filter(Boolean).length !== 1) {
-    throw new UsageError('serve needs exactly one of --echo, --exec CMD, --broadcast');
+    throw new UsageError(
+      'serve needs exactly one of --echo, --exec CMD, --broadcast, --forward ADDR',
+    );
   }
   if (flag(values, 'line') && flag(values, 'binary')) {
     throw new UsageError('--line and --binary exclude each other');
@@ -99,8 +113,13 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
   if (pingInterval !== undefined)
     options.pingInterval = parsePositiveDuration(pingInterval, '--ping-interval');
 
-  if (flag(values, 'batch-writes')) options.batchWrites = true;
+  if (flag(values, 'no-batch-writes')) {
+    if (flag(values, 'batch-writes'))
+      throw new UsageError('--batch-writes and --no-batch-writes contradict each other');
+    options.batchWrites = false;
+  }
   if (flag(values, 'no-deflate')) options.perMessageDeflate = false;
+  options.readableStrategy = new MessageSizeQueuingStrategy({ highWaterMark: READ_AHEAD_BYTES });
 
   const quiet = flag(values, 'quiet');
   const log = (line: string): void => {
@@ -108,8 +127,11 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
   };
   const trace = quiet ? () => {} : log;
 
+  const primary = await hubWorkers(values, log);
+  if (primary !== null) return primary;
+  const broker = await hubBroker(values);
   const broadcast = flag(values, 'broadcast')
-    ? new Broadcast({ maxQueue, slow: slow, log: trace })
+    ? new Broadcast({ maxQueue, slow: slow, log: trace, ...(broker !== null ? { broker } : {}) })
     : null;
   const children = new Set<() => void>();
 
@@ -128,6 +150,8 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
     );
     if (broadcast !== null) {
       broadcast.add(connection);
+    } else if (target !== undefined) {
+      void forwardConnection(connection, target, (line) => trace(`${who} ${line}`));
     } else if (command !== undefined) {
       const { kill, exited } = bridgeExec(connection, command, {
         lineMode: flag(values, 'line'),
@@ -150,8 +174,8 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
     log(describeError(error));
     return ExitCode.ERROR;
   }
-  const what =
-    broadcast !== null ? 'broadcast' : command !== undefined ? `exec ${command}` : 'echo';
+  let what = broadcast !== null ? 'broadcast' : command !== undefined ? `exec ${command}` : 'echo';
+  if (target !== undefined) what = `forward to ${formatEndpoint(target)}`;
   log(`listening on ${server.url} (${what})`);
 
   await new Promise<void>((resolve) => {
@@ -160,6 +184,7 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
   });
   trace('shutting down');
   await server.close();
+  await broadcast?.close();
   for (const kill of children) kill();
   return ExitCode.OK;
 }

@@ -32,6 +32,18 @@ import { copyUnmasked, MaskKeyPool, maskInPlace } from './mask.js';
 import { FrameParser, type InPlacePayloadHandler } from './parser.js';
 import { Utf8Validator } from './utf8.js';
 
+/** The payload length of an encoded frame, read back from its header (RFC 6455 5.2). */
+function payloadLength(frame: Uint8Array): number {
+  const length = frame[1]! & 0x7f;
+  if (length < 126) return length;
+  if (length === 126) return (frame[2]! << 8) | frame[3]!;
+  // 64-bit length: frames this library encodes stay far below 2^53.
+  return (
+    (frame[2]! * 0x1000000 + (frame[3]! << 16) + (frame[4]! << 8) + frame[5]!) * 0x100000000 +
+    (frame[6]! * 0x1000000 + (frame[7]! << 16) + (frame[8]! << 8) + frame[9]!)
+  );
+}
+
 /** Which end of the connection we are. */
 export type Role = 'client' | 'server';
 
@@ -53,6 +65,10 @@ export interface PeerClose {
  *   echo is queued in the same step, so this is seen only inside it).
  * - `acknowledged`: both Close frames were exchanged without a failure: the
  *   closing handshake is complete (RFC 6455 7.1.4 calls this a clean close).
+ * - `violated`: the peer broke the protocol. Input up to the violation was
+ *   processed and its events reported; nothing after it is. Nothing was
+ *   queued for it yet: data may still be sent (replies to the messages before
+ *   the violation) until the transport calls {@link Connection.fail}.
  * - `failed`: we failed the connection (RFC 6455 7.1.7); a Close with the
  *   failure's code was queued unless one had been sent before.
  * - `terminated`: the transport's input ended ({@link Connection.receiveEof}),
@@ -64,6 +80,7 @@ export type ConnectionState =
   | { readonly kind: 'closedByUs' }
   | { readonly kind: 'closedByPeer'; readonly peerClose: PeerClose }
   | { readonly kind: 'acknowledged'; readonly peerClose: PeerClose }
+  | { readonly kind: 'violated'; readonly error: ProtocolError; readonly closeSent: boolean }
   | {
       readonly kind: 'failed';
       readonly error: ProtocolError | ConnectionFailure;
@@ -75,9 +92,9 @@ export type ConnectionState =
 export type LiveState = Exclude<ConnectionState, { kind: 'terminated' }>;
 
 /**
- * The standard's `readyState` words: OPEN while `active`, CLOSING once the
- * closing handshake has started or the connection failed, CLOSED once the
- * transport's input ended.
+ * The standard's `readyState` words: OPEN while `active` (and `violated`
+ * before our Close), CLOSING once the closing handshake has started or the
+ * connection failed, CLOSED once the transport's input ended.
  */
 export type ReadyState = 'OPEN' | 'CLOSING' | 'CLOSED';
 
@@ -138,8 +155,16 @@ export type ConnectionEvent =
   | { type: 'binary'; data: Uint8Array }
   | { type: 'ping'; data: Uint8Array }
   | { type: 'pong'; data: Uint8Array }
-  /** The peer's Close frame arrived (code 1005 when it had no body). If we had not sent Close, the echo is queued. */
+  /** The peer's Close frame arrived (code 1005 when it had no body). If we had not sent Close, the echo (its code and reason) is queued. */
   | { type: 'close'; code: number; reason: string }
+  /**
+   * The peer broke the protocol. The events before this one are everything
+   * the input held before the violation; nothing after it is processed.
+   * Nothing is queued for it yet, and data may still be sent: call
+   * {@link Connection.fail}(error) when the transport is ready to fail the
+   * connection (it queues the Close with `error.closeCode` and reports `fail`).
+   */
+  | { type: 'violation'; error: ProtocolError }
   /** We failed the connection; a Close frame with `error.closeCode` is queued. Close the transport after flushing. */
   | { type: 'fail'; error: ProtocolError | ConnectionFailure };
 
@@ -205,6 +230,10 @@ export class Connection implements InPlacePayloadHandler {
   #msgOpcode = 0;
   #msgBuffer: Uint8Array = EMPTY;
   #msgLength = 0;
+  #messagesReceived = 0;
+  #bytesReceived = 0;
+  #messagesSent = 0;
+  #bytesSent = 0;
   #msgFragments = 0;
   #msgStart = 0;
   readonly #utf8 = new Utf8Validator();
@@ -242,6 +271,7 @@ export class Connection implements InPlacePayloadHandler {
   get readyState(): ReadyState {
     const state = this.#state;
     if (state.kind === 'active') return 'OPEN';
+    if (state.kind === 'violated') return state.closeSent ? 'CLOSING' : 'OPEN';
     return state.kind === 'terminated' ? 'CLOSED' : 'CLOSING';
   }
   /** Whether we sent a Close frame (or queued one in the outgoing bytes). */
@@ -270,6 +300,26 @@ export class Connection implements InPlacePayloadHandler {
     return peerCloseOf(liveState(this.#state))?.reason ?? '';
   }
   /** Bytes held for the message being assembled. */
+  /** Data messages received whole so far. */
+  get messagesReceived(): number {
+    return this.#messagesReceived;
+  }
+
+  /** Payload bytes of the data messages received whole so far. */
+  get bytesReceived(): number {
+    return this.#bytesReceived;
+  }
+
+  /** Data messages queued for sending so far. */
+  get messagesSent(): number {
+    return this.#messagesSent;
+  }
+
+  /** Payload bytes of the data messages queued for sending so far (text as UTF-8). */
+  get bytesSent(): number {
+    return this.#bytesSent;
+  }
+
   get bufferedMessageBytes(): number {
     return this.#msgBuffer.length;
   }
@@ -532,6 +582,9 @@ export class Connection implements InPlacePayloadHandler {
         }
       }
     }
+    // Decompressed bytes: what the application receives.
+    this.#messagesReceived++;
+    this.#bytesReceived += length;
     if (type === Opcode.TEXT) {
       if (!this.#utf8.complete) {
         return this.#protocolError('INVALID_UTF8', 'Text message ends inside a UTF-8 sequence');
@@ -557,7 +610,7 @@ export class Connection implements InPlacePayloadHandler {
 
   /** @internal */
   frameError(error: ProtocolError): void {
-    this.#failWith(error);
+    this.#violate(error);
   }
 
   #copyIn(
@@ -599,8 +652,14 @@ export class Connection implements InPlacePayloadHandler {
       // previously send a Close frame, the endpoint MUST send a Close frame in
       // response. (When sending a Close frame in response, the endpoint
       // typically echos the status code it received.)"
+      // We echo the reason too, as ws and python-websockets do (already
+      // validated UTF-8 of at most 123 bytes); a Close without a body is
+      // answered without a body.
       const code = parsed.code === CloseCode.NO_STATUS_RECEIVED ? undefined : parsed.code;
-      this.#queueFrame(Opcode.CLOSE, encodeClosePayload(code));
+      this.#queueFrame(
+        Opcode.CLOSE,
+        encodeClosePayload(code, code === undefined ? '' : parsed.reason),
+      );
       this.#state = { kind: 'acknowledged', peerClose };
     }
     this.#events.push({ type: 'close', code: parsed.code, reason: parsed.reason });
@@ -608,17 +667,26 @@ export class Connection implements InPlacePayloadHandler {
   }
 
   #protocolError(code: ConstructorParameters<typeof ProtocolError>[0], message: string): false {
-    this.#parser.stop();
-    this.#failWith(new ProtocolError(code, message));
+    this.#violate(new ProtocolError(code, message));
     return false;
+  }
+
+  /** Input stops at a violation; the events before it stand, nothing is queued for it yet. */
+  #violate(error: ProtocolError): void {
+    const state = this.#state;
+    if (state.kind !== 'active' && state.kind !== 'closedByUs') return;
+    this.#parser.stop();
+    this.#msgBuffer = EMPTY;
+    this.#state = { kind: 'violated', error, closeSent: state.kind === 'closedByUs' };
+    this.#events.push({ type: 'violation', error });
   }
 
   #failWith(error: ProtocolError | ConnectionFailure): void {
     const state = this.#state;
-    if (state.kind !== 'active' && state.kind !== 'closedByUs') return;
+    if (state.kind !== 'active' && state.kind !== 'closedByUs' && state.kind !== 'violated') return;
     this.#msgBuffer = EMPTY;
     this.#parser.stop();
-    let closeSent = state.kind === 'closedByUs';
+    let closeSent = state.kind === 'violated' ? state.closeSent : state.kind === 'closedByUs';
     // RFC 6455 7.1.7: "If _The WebSocket Connection is Established_ prior to the
     // point where the endpoint is required to _Fail the WebSocket Connection_, the
     // endpoint SHOULD send a Close frame with an appropriate status code".
@@ -635,9 +703,12 @@ export class Connection implements InPlacePayloadHandler {
   /** Queues a text message. */
   sendText(text: string): void {
     this.#assertCanSendData();
+    this.#messagesSent++;
     const ext = this.#extension;
     if (ext !== null && text.length * 3 >= ext.threshold) {
       const bytes = new TextEncoder().encode(text);
+      // The application's payload, before compression.
+      this.#bytesSent += bytes.length;
       if (this.#sendEncoded(Opcode.TEXT, ext.encode(bytes))) return;
       if (this.#fragmentSize > 0 && bytes.length > this.#fragmentSize) {
         this.#sendFragmented(Opcode.TEXT, bytes);
@@ -647,15 +718,22 @@ export class Connection implements InPlacePayloadHandler {
       return;
     }
     if (this.#fragmentSize > 0 && text.length > this.#fragmentSize / 3) {
-      this.#sendFragmented(Opcode.TEXT, new TextEncoder().encode(text));
+      const data = new TextEncoder().encode(text);
+      this.#bytesSent += data.length;
+      this.#sendFragmented(Opcode.TEXT, data);
       return;
     }
-    this.#outgoing.push(encodeTextFrame(Opcode.TEXT, text, { maskKey: this.#nextMaskKey() }));
+    const frame = encodeTextFrame(Opcode.TEXT, text, { maskKey: this.#nextMaskKey() });
+    this.#bytesSent += payloadLength(frame);
+    this.#outgoing.push(frame);
   }
 
   /** Queues a binary message (a copy of `data` is sent). */
   sendBinary(data: Uint8Array): void {
     this.#assertCanSendData();
+    this.#messagesSent++;
+    // The application's payload, before compression.
+    this.#bytesSent += data.length;
     if (this.#extension !== null && this.#sendEncoded(Opcode.BINARY, this.#extension.encode(data)))
       return;
     if (this.#fragmentSize > 0 && data.length > this.#fragmentSize) {
@@ -663,16 +741,6 @@ export class Connection implements InPlacePayloadHandler {
       return;
     }
     this.#outgoing.push(encodeFrame(Opcode.BINARY, data, { maskKey: this.#nextMaskKey() }));
-  }
-
-  /** Queues one frame of a message the caller fragments itself. */
-  sendFrame(
-    opcode: typeof Opcode.TEXT | typeof Opcode.BINARY | typeof Opcode.CONTINUATION,
-    data: Uint8Array,
-    fin: boolean,
-  ): void {
-    this.#assertCanSendData();
-    this.#outgoing.push(encodeFrame(opcode, data, { fin, maskKey: this.#nextMaskKey() }));
   }
 
   /** Queues a message the extension encoded (null: it left the message as is, nothing queued). */
@@ -719,6 +787,8 @@ export class Connection implements InPlacePayloadHandler {
     if (data.length > MAX_CONTROL_PAYLOAD)
       throw new RangeError('Control frame payload must be at most 125 bytes');
     if (this.closeSent) throw new InvalidStateError('The closing handshake has started');
+    // After the end of input or a failure nothing can reach the peer: no frame is queued.
+    if (!this.canSend) return;
     this.#queueFrame(opcode, data);
   }
 
@@ -744,17 +814,36 @@ export class Connection implements InPlacePayloadHandler {
   }
 
   /**
-   * Fails the connection (RFC 6455 7.1.7) for a local reason: queues a Close
-   * with `closeCode` if none was sent, stops reading, reports a `fail` event.
+   * Fails the connection (RFC 6455 7.1.7): queues a Close with the error's
+   * close code if none was sent, stops reading, reports a `fail` event. Takes
+   * the peer's violation (from a `violation` event) or a local reason
+   * (`closeCode` and `message`: a timeout, an application error). Does
+   * nothing once the connection failed, the closing handshake completed or
+   * the input ended.
    */
-  fail(closeCode: number, message: string): void {
-    this.#failWith(new ConnectionFailure(closeCode, message));
+  fail(error: ProtocolError): void;
+  fail(closeCode: number, message: string): void;
+  fail(closeCodeOrError: number | ProtocolError, message = ''): void {
+    this.#failWith(
+      typeof closeCodeOrError === 'number'
+        ? new ConnectionFailure(closeCodeOrError, message)
+        : closeCodeOrError,
+    );
+  }
+
+  /**
+   * Whether frames may still be queued: while `active`, and after a violation
+   * until our Close (replies to what arrived before it).
+   */
+  get canSend(): boolean {
+    const state = this.#state;
+    return state.kind === 'active' || (state.kind === 'violated' && !state.closeSent);
   }
 
   #assertCanSendData(): void {
     // RFC 6455 5.5.1: "After sending a Close frame, the endpoint MUST NOT send any further data frames."
     if (this.closeSent) throw new InvalidStateError('The closing handshake has started');
-    if (this.#state.kind !== 'active') throw new InvalidStateError('The connection is closed');
+    if (!this.canSend) throw new InvalidStateError('The connection is closed');
   }
 
   #nextMaskKey(): Uint8Array | null {
@@ -780,6 +869,7 @@ function closeSentIn(state: LiveState): boolean {
     case 'closedByUs':
     case 'acknowledged':
       return true;
+    case 'violated':
     case 'failed':
       return state.closeSent;
   }

@@ -9,5 +9,4 @@ export * from './frame.js';
 export * from './handshake/index.js';
 export * from './mask.js';
 export * from './parser.js';
-export { sha1 } from './sha1.js';
 export * from './utf8.js';

@@ -1,9 +1,10 @@
 /**
- * The Node.js connector: TCP (node:net) or TLS (node:tls), then the opening
- * handshake of RFC 6455 4.1 read with the core's HTTP head reader.
+ * The Node.js connector: a socket from the Dialer (TCP, TLS, a Unix socket or
+ * a proxy tunnel), then the opening handshake of RFC 6455 4.1 read with the
+ * core's HTTP head reader.
  */
-import { isIP, connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import './diagnostics.js';
+import type { Socket } from 'node:net';
 import { CloseCode } from '../core/close.js';
 import {
   buildClientRequest,
@@ -15,60 +16,39 @@ import {
 } from '../core/handshake/index.js';
 import { PerMessageDeflateClient } from '../core/extensions/deflate-handshake.js';
 import { PerMessageDeflate } from '../core/extensions/permessage-deflate.js';
+import { sha1Base64 } from './sha1.js';
 import type { ConnectRequest, ConnectResult } from '../streams/connector.js';
 import { createWebSocketError } from '../streams/websocket-error.js';
+import { Dialer, type Dialed } from './dial.js';
+import { type ReadRelay, SocketTransport } from './socket-transport.js';
 import { nodeDeflateEngine } from './zlib-deflate.js';
-import { ReadRelay, SocketTransport } from './socket-transport.js';
-
-function hostOf(url: URL): string {
-  const h = url.hostname;
-  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
-}
 
 /** Opens a WebSocket connection to `request.url`. Rejects with a WebSocketError naming what went wrong. */
 export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
   const { url, signal } = request;
-  const secure = url.protocol === 'wss:';
-  const host = hostOf(url);
-  const port = url.port !== '' ? Number(url.port) : secure ? 443 : 80;
   const target = url.href;
 
   return new Promise<ConnectResult>((resolve, reject) => {
     let done = false;
-    let socket: Socket;
-    // TCP reads go into a large reused buffer (onread): no allocation per read.
-    const relay = secure ? undefined : new ReadRelay();
-    const tls = request.tls;
-    if (secure) {
-      socket = tlsConnect({
-        host,
-        port,
-        servername: tls?.servername ?? (isIP(host) === 0 ? host : undefined),
-        ALPNProtocols: ['http/1.1'],
-        ca: tls?.ca as never,
-        cert: tls?.cert as never,
-        key: tls?.key as never,
-        passphrase: tls?.passphrase,
-        rejectUnauthorized: tls?.rejectUnauthorized ?? true,
-      });
-    } else {
-      socket = netConnect({ host, port, onread: relay!.onread });
-    }
-    socket.setNoDelay(true);
+    let socket: Socket | undefined;
+    let relay: ReadRelay | undefined;
+    // TCP, TLS, a Unix socket or a proxy tunnel: see dial.ts.
+    const dialer = new Dialer(request);
 
     const fail = (error: unknown): void => {
       if (done) return;
       done = true;
       cleanup();
-      socket.destroy();
+      dialer.destroy();
       // An abort rejects with the signal's reason as given, whatever it is (WebSocketStream standard).
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
       reject(error);
     };
+    // The deadline covers everything: proxy CONNECT, TLS and the HTTP upgrade.
     const timer = setTimeout(() => {
       fail(
         createWebSocketError(
-          `Opening handshake with ${target} timed out after ${request.handshakeTimeout} ms`,
+          `Opening handshake with ${target} timed out after ${request.handshakeTimeout} ms (${dialer.phase})`,
           CloseCode.ABNORMAL_CLOSURE,
         ),
       );
@@ -86,7 +66,15 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
         ? undefined
         : new PerMessageDeflateClient(request.perMessageDeflate);
     const reader = new HttpHeadReader();
-    const onConnect = (): void => {
+    const onConnect = (dialed: Dialed): void => {
+      if (done) return;
+      socket = dialed.socket;
+      relay = dialed.relay;
+      if (relay !== undefined) relay.setHandler(onData);
+      else socket.on('data', onData);
+      socket.on('error', onError);
+      socket.on('close', onClose);
+      dialer.phase = `waiting for the handshake response of ${target}`;
       const path = `${url.pathname === '' ? '/' : url.pathname}${url.search}`;
       socket.write(
         buildClientRequest({
@@ -107,6 +95,7 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
         const response = parseResponseHead(result.head, reader.maxHeaderCount);
         const negotiated = validateServerResponse(response, {
           key,
+          sha1Base64,
           protocols: request.protocols,
           // RFC 7692 7.1: a bad answer fails the handshake, naming the parameter.
           extensions: deflate,
@@ -115,9 +104,9 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
         if (done) return;
         done = true;
         cleanup();
-        socket.pause();
+        socket!.pause();
         resolve({
-          transport: new SocketTransport(socket, relay),
+          transport: new SocketTransport(socket!, relay),
           protocol: negotiated.protocol,
           extensions: negotiated.extensions,
           extension:
@@ -140,13 +129,9 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
       }
     };
     const onError = (error: Error): void => {
-      const what =
-        secure && !(socket as { authorized?: boolean }).authorized
-          ? 'Connection (TLS)'
-          : 'Connection';
       fail(
         createWebSocketError(
-          `${what} to ${target} failed: ${error.message}`,
+          `Connection to ${target} failed: ${error.message}`,
           CloseCode.ABNORMAL_CLOSURE,
           '',
           error,
@@ -164,16 +149,12 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
     const cleanup = (): void => {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
-      socket.removeListener(secure ? 'secureConnect' : 'connect', onConnect);
+      if (socket === undefined) return;
       if (relay !== undefined) relay.setHandler(null);
       else socket.removeListener('data', onData);
       socket.removeListener('error', onError);
       socket.removeListener('close', onClose);
     };
-    socket.once(secure ? 'secureConnect' : 'connect', onConnect);
-    if (relay !== undefined) relay.setHandler(onData);
-    else socket.on('data', onData);
-    socket.on('error', onError);
-    socket.on('close', onClose);
+    dialer.start(onConnect, fail);
   });
 }

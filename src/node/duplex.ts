@@ -11,6 +11,7 @@
  * only when the Duplex's readable buffer is below its high-water mark, so a
  * consumer that stops reading pauses the socket and the peer's writes block.
  */
+import { readDictionary } from '../streams/dictionary.js';
 import { Duplex } from 'node:stream';
 import type { WebSocketMessage } from '../streams/session.js';
 import type { WebSocketCloseInfo } from '../streams/websocket-error.js';
@@ -103,7 +104,8 @@ export class WebSocketDuplex extends Duplex {
   #extensions = '';
 
   /** Use {@link toDuplex}. */
-  constructor(source: DuplexSource, options: WebSocketDuplexOptions = {}) {
+  constructor(source: DuplexSource, options?: WebSocketDuplexOptions | null) {
+    options = readDictionary<WebSocketDuplexOptions>(options, 'toDuplex options');
     const highWaterMark = options.highWaterMark ?? DEFAULT_DUPLEX_HIGH_WATER_MARK;
     const readableHighWaterMark =
       options.readableHighWaterMark ?? DEFAULT_DUPLEX_READABLE_HIGH_WATER_MARK;
@@ -310,6 +312,9 @@ function toError(error: unknown): Error {
  * await pipeline(process.stdin, toDuplex(ws, { stringsAs: 'binary' }), process.stdout);
  * ```
  */
-export function toDuplex(source: DuplexSource, options?: WebSocketDuplexOptions): WebSocketDuplex {
+export function toDuplex(
+  source: DuplexSource,
+  options?: WebSocketDuplexOptions | null,
+): WebSocketDuplex {
   return new WebSocketDuplex(source, options);
 }

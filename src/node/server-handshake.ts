@@ -24,6 +24,7 @@ import {
 } from '../core/handshake/index.js';
 import { createWebSocketError, type WebSocketError } from '../streams/websocket-error.js';
 import type { Refusal, UpgradeOptions } from './server.js';
+import { sha1Base64 } from './sha1.js';
 
 /**
  * Bytes a client may send between its request and our 101 that are kept for
@@ -131,6 +132,7 @@ export class PendingHandshake {
       protocols: options.protocols,
       allowOrigins: options.allowOrigins,
       maxHeaderCount: options.maxHeaderCount,
+      sha1Base64,
       extensions: this.#deflate ?? undefined,
     });
     (socket as Socket).pause();

@@ -6,6 +6,9 @@
  * event (what Express, Fastify and Hono's Node server hand out); `serve()`
  * runs a standalone server on top of it.
  */
+import './diagnostics.js';
+import type { WebSocketStats } from '../streams/statistics.js';
+import { readDictionary } from '../streams/dictionary.js';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -25,12 +28,8 @@ import {
   DEFAULT_MAX_HEADER_COUNT,
   DEFAULT_MAX_HEADER_SIZE,
 } from '../core/handshake/index.js';
-import {
-  readBatchWrites,
-  Session,
-  type SessionOptions,
-  type WebSocketMessage,
-} from '../streams/session.js';
+import { Session, type SessionOptions, type WebSocketMessage } from '../streams/session.js';
+import { readMilliseconds, validateSessionOptions } from '../streams/session-options.js';
 import {
   createWebSocketError,
   readCloseInfo,
@@ -45,10 +44,6 @@ import {
   type HandshakeOptions,
 } from './server-handshake.js';
 import { SocketTransport } from './socket-transport.js';
-import {
-  resolveDeflateOption,
-  type PerMessageDeflateOption,
-} from '../core/extensions/deflate-negotiation.js';
 
 export { DEFAULT_SERVER_HANDSHAKE_TIMEOUT };
 
@@ -109,28 +104,6 @@ export interface UpgradeOptions extends SessionOptions {
    */
   handshakeTimeout?: number;
   /**
-   * Largest message accepted, in bytes; default 64 MiB. A larger one fails
-   * the connection with 1009 before it is buffered. Stops memory exhaustion by
-   * one huge message.
-   */
-  maxMessageSize?: number;
-  /**
-   * Most frames per message; default 16384. More fail the connection with
-   * 1009. Stops memory exhaustion by floods of tiny fragments (ws CVE-2026-48779).
-   */
-  maxFragments?: number;
-  /** Send messages longer than this many bytes as frames of at most this many payload bytes; default 0, never fragment. */
-  fragmentSize?: number;
-  /**
-   * permessage-deflate (RFC 7692); default on: the first acceptable offer of
-   * the client is accepted with window bits 12 and memLevel 5 (at most 8 KiB
-   * of history held per connection between messages, no zlib state), and
-   * messages under 1 KiB are sent uncompressed. `false` turns it off; an
-   * object tunes it (see docs/compression.md). `maxMessageSize` bounds the
-   * decompressed size of each message.
-   */
-  perMessageDeflate?: PerMessageDeflateOption;
-  /**
    * Extra headers for the 101 response (e.g. Set-Cookie). Names must be HTTP
    * tokens and values free of CR, LF and NUL (no response splitting); the
    * handshake's own fields cannot be set. An invalid one answers 500.
@@ -174,6 +147,7 @@ export class WebSocketConnection {
     this.request = request;
     this.#socket = socket;
     const life = this.#life;
+    life.describe(this, 'server', () => this.url);
     this.#handshake = new PendingHandshake(request, socket, head, options, {
       opened: (protocol, early, extension) => {
         const connection = new Connection({
@@ -209,6 +183,15 @@ export class WebSocketConnection {
   /** Fulfils with `{closeCode, reason}` after a clean close; rejects with a WebSocketError otherwise. */
   get closed(): Promise<Required<WebSocketCloseInfo>> {
     return this.#life.closed;
+  }
+
+  /**
+   * A snapshot of the connection's counters (extension): messages and bytes in
+   * and out, socket bytes, what wsstream holds, the last ping's round trip.
+   * Zeros before the connection opened.
+   */
+  get stats(): WebSocketStats {
+    return this.#life.stats();
   }
 
   /** The client's address. */
@@ -278,10 +261,11 @@ export function upgrade(
   request: IncomingMessage,
   socket: Duplex,
   head: Uint8Array,
-  options: UpgradeOptions = {},
+  options?: UpgradeOptions | null,
 ): WebSocketConnection {
-  readBatchWrites(options.batchWrites);
-  resolveDeflateOption(options.perMessageDeflate);
+  options = readDictionary<UpgradeOptions>(options, 'upgrade options');
+  validateSessionOptions(options);
+  readMilliseconds(options.handshakeTimeout, 'handshakeTimeout', 0);
   return new WebSocketConnection(request, socket, head, options);
 }
 
@@ -294,6 +278,13 @@ export interface ServeOptions extends UpgradeOptions {
   port?: number;
   /** Address to listen on; default all interfaces (use "127.0.0.1" or "::1" for loopback only). */
   host?: string;
+  /**
+   * Listen on this Unix domain socket instead of TCP (not with `port` or
+   * `host`); clients connect with the `socketPath` option. Node removes the
+   * socket file when the server closes; a stale file from a crashed process
+   * makes `serve()` reject with EADDRINUSE. Default: none (TCP).
+   */
+  path?: string;
   /** Length of the queue of pending TCP connections; default 511 (Node's). */
   backlog?: number;
   /**
@@ -326,10 +317,15 @@ export const DEFAULT_SHUTDOWN_TIMEOUT = 5_000;
 
 /** A running server returned by {@link serve}. */
 export interface WebSocketServer {
-  /** The bound address (port included). */
+  /** The bound address (port included); for a Unix socket `{ address: path, family: 'unix', port: 0 }`. */
   readonly address: AddressInfo;
-  /** `ws://host:port/` (or `wss:`) of the bound address. */
+  /**
+   * `ws://host:port/` (or `wss:`) of the bound address; for a Unix socket
+   * `ws://localhost/` (connect with `{ socketPath: server.socketPath }`).
+   */
   readonly url: string;
+  /** The Unix socket listened on (the `path` option), else undefined. */
+  readonly socketPath: string | undefined;
   /** The open connections (added once `opened` fulfilled, removed once `closed` settled). */
   readonly connections: ReadonlySet<WebSocketConnection>;
   /** The underlying node:http(s) server. */
@@ -355,12 +351,22 @@ export interface WebSocketServer {
  * ```
  */
 export async function serve(
-  options: ServeOptions,
+  options: ServeOptions | null | undefined,
   handler: (connection: WebSocketConnection) => void | Promise<void>,
 ): Promise<WebSocketServer> {
-  readBatchWrites(options.batchWrites);
-  resolveDeflateOption(options.perMessageDeflate);
-  const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT;
+  options = readDictionary<ServeOptions>(options, 'serve options');
+  if (typeof handler !== 'function') {
+    throw new TypeError('serve() needs a handler function as its second argument');
+  }
+  validateSessionOptions(options);
+  const socketPath = options.path;
+  if (socketPath !== undefined && (options.port !== undefined || options.host !== undefined))
+    throw new TypeError('serve(): path cannot be combined with port or host');
+  const handshakeTimeout = readMilliseconds(
+    options.handshakeTimeout,
+    'handshakeTimeout',
+    DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
+  );
   const httpOptions = { maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE };
   const tls = options.tls;
   const server: HttpServer =
@@ -492,14 +498,26 @@ export async function serve(
   await new Promise<void>((resolve, reject) => {
     const onListenError = (error: Error): void => reject(error);
     server.once('error', onListenError);
-    server.listen({ port: options.port ?? 0, host: options.host, backlog: options.backlog }, () => {
+    const where =
+      socketPath !== undefined
+        ? { path: socketPath }
+        : { port: options.port ?? 0, host: options.host };
+    server.listen({ ...where, backlog: options.backlog }, () => {
       server.removeListener('error', onListenError);
       resolve();
     });
   });
-  const address = server.address() as AddressInfo;
-  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `${tls !== undefined ? 'wss' : 'ws'}://${shownHost}:${address.port}/`;
+  const scheme = tls !== undefined ? 'wss' : 'ws';
+  let address: AddressInfo;
+  let url: string;
+  if (socketPath !== undefined) {
+    address = { address: socketPath, family: 'unix', port: 0 };
+    url = `${scheme}://localhost/`;
+  } else {
+    address = server.address() as AddressInfo;
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    url = `${scheme}://${shownHost}:${address.port}/`;
+  }
   const shutdownTimeout = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
   const serverClosed = new Promise<void>((resolve) => server.once('close', () => resolve()));
   let shutdown: Promise<void> | null = null;
@@ -527,6 +545,7 @@ export async function serve(
   return {
     address,
     url,
+    socketPath,
     connections,
     httpServer: server,
     close(): Promise<void> {

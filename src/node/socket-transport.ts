@@ -13,11 +13,12 @@ import type { Transport, TransportHandlers } from '../streams/transport.js';
 const SMALL_ALLOCATION = 4096;
 
 // Message and frame buffers are written in full before use: skip the zero fill
-// (about 4x faster for 64 KiB). A plain Uint8Array over the Buffer's own memory.
+// (see bench/RESULTS.md, "Measurements behind the code"). A plain Uint8Array
+// over the Buffer's own memory.
 setAllocator((size) => {
   if (size < SMALL_ALLOCATION) return new Uint8Array(size);
-  const b = Buffer.allocUnsafeSlow(size);
-  return new Uint8Array(b.buffer, b.byteOffset, size);
+  const buffer = Buffer.allocUnsafeSlow(size);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, size);
 });
 // Frames only go to sockets: as Buffers (and slices of them), a socket takes
 // them without wrapping each one in a new Buffer first.
@@ -53,6 +54,11 @@ export class ReadRelay {
   #placement: Pick<TransportHandlers, 'nextRead' | 'inPlace'> | null = null;
   /** The buffer of the session's own that the next read goes into, if any. */
   #target: Uint8Array | null = null;
+  /**
+   * Bytes this relay was handed. Counted here because Bun leaves
+   * `socket.bytesRead` at 0 for sockets that read with `onread` (Bun 1.4).
+   */
+  bytesRead = 0;
 
   /** The `onread` option for net.connect: where each read goes, and a callback that hands it on. */
   get onread(): {
@@ -63,6 +69,7 @@ export class ReadRelay {
       // Called once at the start, then after every callback, for the next read.
       buffer: () => this.#nextBuffer(),
       callback: (n, buf) => {
+        this.bytesRead += n;
         if (buf === this.#target && this.#target !== null) {
           this.#target = null;
           this.#placement!.inPlace!(n);
@@ -106,9 +113,40 @@ export class ReadRelay {
  * Most bytes of frames one turn's batch of writes may hold: 64 KiB (see
  * `batchWrites`). A write that would take the batch past it waits for the
  * operating system, as writes do without batching; so does every write while
- * an earlier batch still waits for the kernel to take it.
+ * an earlier batch still waits for the kernel to take it. This is the most a
+ * resolved `write()` may leave in user space.
  */
 export const BATCH_LIMIT = 64 * 1024;
+
+/**
+ * Largest write (a message's frames) that joins a batch: 16 KiB. Larger ones
+ * wait for the operating system as without batching: their system call costs
+ * little next to their bytes, and a resolved write of them means "the kernel
+ * has it", exactly.
+ */
+export const BATCH_WRITE_MAX = 16 * 1024;
+
+/** The transports whose batch the next tick hands to the kernel. */
+let batchesDue: SocketTransport[] = [];
+/** Counts the turns in which something was written (see {@link endTurn}). */
+let turn = 0;
+let endOfTurnScheduled = false;
+
+/** Ends a turn: flushes every batch of it, in the order they were started. */
+function endTurn(): void {
+  endOfTurnScheduled = false;
+  turn++;
+  const due = batchesDue;
+  batchesDue = [];
+  for (let i = 0; i < due.length; i++) SocketTransport.flushBatch(due[i]!);
+}
+
+/** One tick ends the turn for every socket (thousands of connections schedule one, not one each). */
+function scheduleEndOfTurn(): void {
+  if (endOfTurnScheduled) return;
+  endOfTurnScheduled = true;
+  process.nextTick(endTurn);
+}
 
 export class SocketTransport implements Transport {
   readonly socket: Socket;
@@ -117,6 +155,8 @@ export class SocketTransport implements Transport {
   /** The socket is corked for this turn's batch; it is uncorked on the next tick. */
   #batching = false;
   #batchBytes = 0;
+  /** The turn of this socket's last unbatched small write. */
+  #directTurn = -1;
 
   /**
    * `socket` must be paused; the session resumes it when the readable wants
@@ -128,17 +168,17 @@ export class SocketTransport implements Transport {
     this.#relay = relay;
   }
 
-  attach(h: TransportHandlers): void {
+  attach(handlers: TransportHandlers): void {
     if (this.#attached) throw new Error('Transport already attached');
     this.#attached = true;
     const socket = this.socket;
     // The handlers are installed as they are: no wrapper per connection.
-    if (this.#relay !== undefined) this.#relay.setHandler(h.data, h);
-    else socket.on('data', h.data);
-    socket.on('end', h.end);
-    socket.on('error', h.error);
-    socket.on('close', h.close);
-    if (socket.destroyed) queueMicrotask(h.close);
+    if (this.#relay !== undefined) this.#relay.setHandler(handlers.data, handlers);
+    else socket.on('data', handlers.data);
+    socket.on('end', handlers.end);
+    socket.on('error', handlers.error);
+    socket.on('close', handlers.close);
+    if (socket.destroyed) queueMicrotask(handlers.close);
   }
 
   write(
@@ -155,23 +195,33 @@ export class SocketTransport implements Transport {
     if (batch) {
       let size = 0;
       for (let i = 0; i < n; i++) size += chunks[i]!.length;
-      // Join this turn's batch; start one only when the kernel took everything before.
+      // Adaptive: the first small write of a turn goes to the kernel at once
+      // (a lone message, as in a request/response exchange, waits for
+      // nothing); the next small writes of the same turn join a batch, which
+      // is started only when the kernel took everything written before. A
+      // socket that has bytes pending, or a large message, gets the exact path.
       if (
-        this.#batching
+        size <= BATCH_WRITE_MAX &&
+        (this.#batching
           ? this.#batchBytes + size <= BATCH_LIMIT
-          : socket.writableLength === 0 && size <= BATCH_LIMIT
+          : socket.writableLength === 0 && this.#directTurn === turn)
       ) {
         if (!this.#batching) {
           this.#batching = true;
           socket.cork();
           // After the microtasks of this turn (where the writable hands over the
           // next chunks), before any I/O: one writev for the whole batch.
-          process.nextTick(SocketTransport.#flushBatch, this);
+          scheduleEndOfTurn();
+          batchesDue.push(this);
         }
         this.#batchBytes += size;
         for (let i = 0; i < n - 1; i++) socket.write(chunks[i]!);
         socket.write(chunks[n - 1]!, callback);
         return 'batched';
+      }
+      if (size <= BATCH_WRITE_MAX && !this.#batching) {
+        this.#directTurn = turn;
+        scheduleEndOfTurn();
       }
     }
     if (n === 1) {
@@ -188,8 +238,8 @@ export class SocketTransport implements Transport {
     return socket.writableLength === 0 && !socket.destroyed;
   }
 
-  /** Ends the turn's batch: one writev for everything corked since it started. */
-  static #flushBatch(transport: SocketTransport): void {
+  /** @internal Ends the turn's batch: one writev for everything corked since it started. */
+  static flushBatch(transport: SocketTransport): void {
     transport.#batching = false;
     transport.#batchBytes = 0;
     transport.socket.uncork();
@@ -216,6 +266,6 @@ export class SocketTransport implements Transport {
   }
 
   get bytesRead(): number {
-    return this.socket.bytesRead;
+    return this.#relay !== undefined ? this.#relay.bytesRead : this.socket.bytesRead;
   }
 }

@@ -6,8 +6,8 @@
  * ArrayBuffer behind them. Reading `.buffer` of such an array (the only way to
  * tell a view of a SharedArrayBuffer or of a resizable ArrayBuffer, which a
  * write must refuse) makes V8 allocate an ArrayBuffer and move the bytes
- * there: about 1 µs, more than the rest of a small message's trip through
- * the session. An echo or a proxy writes back messages the library itself
+ * there, which costs more than the rest of a small message's trip through
+ * the session (bench/RESULTS.md, "Measurements behind the code"). An echo or a proxy writes back messages the library itself
  * received moments ago, and many senders write the same small array again
  * and again; the last few such arrays are recognised by identity instead. A
  * typed array never changes its buffer, and a buffer never becomes shared or

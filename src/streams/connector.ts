@@ -5,6 +5,7 @@
 import type { MessageTransform } from '../core/extensions/extension.js';
 import type { PerMessageDeflateOptions } from '../core/extensions/deflate-negotiation.js';
 import type { TlsClientOptions } from './options.js';
+import type { ProxySetting } from './proxy-option.js';
 import type { Transport } from './transport.js';
 
 export interface ConnectRequest {
@@ -14,6 +15,10 @@ export interface ConnectRequest {
   headers: Array<[string, string]>;
   tls: TlsClientOptions | undefined;
   handshakeTimeout: number;
+  /** The checked `proxy` option. */
+  proxy: ProxySetting;
+  /** A Unix domain socket to connect to instead of the URL's host and port. */
+  socketPath: string | undefined;
   /** Aborted when the application aborts or closes during the handshake. */
   signal: AbortSignal;
   /** permessage-deflate to offer (validated), or null for none. */

@@ -4,7 +4,9 @@
  * failed opening handshake rejects both with the same error; once open,
  * `closed` follows the session's outcome.
  */
+import { observing, publish, type ObservedConnection } from './diagnostics.js';
 import type { Session, WebSocketMessage } from './session.js';
+import { emptyStats, type WebSocketStats } from './statistics.js';
 import type { WebSocketCloseInfo } from './websocket-error.js';
 
 /** What `opened` fulfils with. */
@@ -26,6 +28,9 @@ export class ConnectionLifecycle {
   state: 'connecting' | 'open' | 'done' = 'connecting';
   /** The session, once open. */
   session: Session | null = null;
+  #observed: ObservedConnection = this;
+  #role: 'client' | 'server' = 'client';
+  #url: () => string = () => '';
   #resolveOpened!: (info: WebSocketOpenInfo) => void;
   #rejectOpened!: (error: unknown) => void;
   #resolveClosed!: (info: Required<WebSocketCloseInfo>) => void;
@@ -45,13 +50,43 @@ export class ConnectionLifecycle {
     this.closed.catch(noop);
   }
 
+  /** Names the public connection, its role and URL in diagnostics events. */
+  describe(connection: ObservedConnection, role: 'client' | 'server', url: () => string): void {
+    this.#observed = connection;
+    this.#role = role;
+    this.#url = url;
+  }
+
+  /** The session's counters, or zeros before it opened. */
+  stats(): WebSocketStats {
+    return this.session?.stats() ?? emptyStats();
+  }
+
   /** The opening handshake failed: `opened` and `closed` reject with `error`. */
   fail(error: unknown): void {
+    if (this.state === 'connecting' && observing('failure')) {
+      publish('failure', { connection: this.#observed, phase: 'handshake', error });
+    }
     this.state = 'done';
     this.#rejectOpened(error);
     this.#rejectClosed(error);
     this.#releaseOpened();
     this.#releaseClosed();
+  }
+
+  #publishUnclean(error: unknown): void {
+    if (observing('failure')) {
+      publish('failure', { connection: this.#observed, phase: 'open', error });
+    }
+    if (observing('close')) {
+      const { closeCode, reason } = error as { closeCode?: number | null; reason?: string };
+      publish('close', {
+        connection: this.#observed,
+        clean: false,
+        closeCode: closeCode ?? 1006,
+        reason: reason ?? '',
+      });
+    }
   }
 
   // A settled promise's resolving functions are of no more use: let them go
@@ -70,14 +105,33 @@ export class ConnectionLifecycle {
   open(session: Session, protocol: string, extensions: string): void {
     this.session = session;
     this.state = 'open';
+    session.observe(this.#observed);
+    if (observing('open')) {
+      publish('open', {
+        connection: this.#observed,
+        role: this.#role,
+        url: this.#url(),
+        protocol,
+        extensions,
+      });
+    }
     session.closed.then(
       (info) => {
         this.state = 'done';
+        if (observing('close')) {
+          publish('close', {
+            connection: this.#observed,
+            clean: true,
+            closeCode: info.closeCode,
+            reason: info.reason,
+          });
+        }
         this.#resolveClosed(info);
         this.#releaseClosed();
       },
       (error: unknown) => {
         this.state = 'done';
+        this.#publishUnclean(error);
         this.#rejectClosed(error);
         this.#releaseClosed();
       },

@@ -2,7 +2,6 @@
  * Options of WebSocketStream: the two of the standard (`protocols`, `signal`)
  * and wsstream's documented extensions.
  */
-import type { PerMessageDeflateOption } from '../core/extensions/deflate-negotiation.js';
 import type { SessionOptions } from './session.js';
 
 /** PEM text or DER bytes. */
@@ -45,33 +44,24 @@ export interface WebSocketStreamOptions extends SessionOptions {
   /** TLS options for `wss:` (extension). */
   tls?: TlsClientOptions;
   /**
+   * HTTP proxy to tunnel through with CONNECT, for `ws:` and `wss:` alike
+   * (extension): `http://[user:password@]host[:port]` (Basic authentication
+   * from the URL's credentials), `'env'` to follow HTTPS_PROXY / HTTP_PROXY /
+   * NO_PROXY, `false` or `null` for a direct connection. Default: direct,
+   * unless Node runs with NODE_USE_ENV_PROXY=1 (then `'env'`). See docs/proxy.md.
+   */
+  proxy?: string | URL | false | null;
+  /**
+   * Connect to this Unix domain socket instead of the URL's host and port
+   * (extension; ws's `ws+unix:`); the URL still gives the Host header, the
+   * path and, for `wss:`, the name the certificate is checked against.
+   * No proxy is used. Default: none.
+   */
+  socketPath?: string;
+  /**
    * Milliseconds for TCP connect, TLS and the HTTP upgrade together before the
    * attempt fails (extension); default 30 s. Stops a silent server from
    * holding the attempt forever.
    */
   handshakeTimeout?: number;
-  /**
-   * Largest message accepted, in bytes (extension); default 64 MiB. Larger
-   * messages fail the connection with 1009 before they are buffered.
-   */
-  maxMessageSize?: number;
-  /** Most frames per message (extension); default 16384. More fail the connection with 1009. */
-  maxFragments?: number;
-  /**
-   * Send messages longer than this many bytes as several frames of at most
-   * this many payload bytes (extension); default 0, never fragment. Lets a
-   * peer with small buffers (or an intermediary) process a large message as
-   * it arrives. Text is split between bytes, so a fragment may end inside a
-   * UTF-8 sequence, as RFC 6455 5.4 allows.
-   */
-  fragmentSize?: number;
-  /**
-   * permessage-deflate, RFC 7692 (extension); default on: offers
-   * `permessage-deflate; client_max_window_bits` as browsers do, and
-   * `extensions` in `opened` shows what the server agreed to. `false` offers
-   * nothing; an object tunes the offer (see docs/compression.md). Messages
-   * under 1 KiB are sent uncompressed; `maxMessageSize` bounds the
-   * decompressed size of each message received.
-   */
-  perMessageDeflate?: PerMessageDeflateOption;
 }

@@ -44,7 +44,8 @@ export interface Transport {
    * `callback` runs once the batch was handed over). It does so only while
    * nothing it was given earlier is still waiting for the operating system
    * and the batch stays within a bound of its own, so what a batched write
-   * leaves in user space is bounded too.
+   * leaves in user space is bounded too; it may also keep large writes out
+   * of batches (the Node transport batches writes of at most 16 KiB).
    */
   write(
     chunks: Uint8Array[],

@@ -85,13 +85,16 @@ export class WebSocketError extends DOMException {
    * @param init `closeCode` (1000 or 3000-4999) and `reason` (at most 123 UTF-8 bytes);
    *   a reason without a code implies 1000.
    */
-  constructor(message = '', init: WebSocketCloseInfo = {}) {
+  constructor(message = '', init?: WebSocketCloseInfo | null) {
     super(message, 'WebSocketError');
     // Node 24.6-24.7 lost the subclass prototype of DOMException subclasses
     // (nodejs/node#59677), hiding the getters below; restore it where needed.
     if (Object.getPrototypeOf(this) !== new.target.prototype)
       Object.setPrototypeOf(this, new.target.prototype);
-    const internal = (init as { [INTERNAL]?: boolean })[INTERNAL] === true;
+    const internal =
+      typeof init === 'object' &&
+      init !== null &&
+      (init as { [INTERNAL]?: boolean })[INTERNAL] === true;
     if (internal) {
       this.#closeCode = init.closeCode ?? null;
       this.#reason = init.reason ?? '';

@@ -5,16 +5,19 @@
 import { CloseCode } from '../core/close.js';
 import { Connection } from '../core/connection.js';
 import { resolveDeflateOption } from '../core/extensions/deflate-negotiation.js';
-import type { MessageTransform } from '../core/extensions/extension.js';
 import { isToken, validateUserHeaders } from '../core/handshake/index.js';
 import { getConnector } from './connector.js';
+import { readDictionary } from './dictionary.js';
+import type { WebSocketStats } from './statistics.js';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT,
   type HeadersInput,
   type WebSocketStreamOptions,
 } from './options.js';
+import { readProxyOption, readSocketPath } from './proxy-option.js';
 import { ConnectionLifecycle, type WebSocketOpenInfo } from './lifecycle.js';
-import { readBatchWrites, Session } from './session.js';
+import { Session } from './session.js';
+import { readMilliseconds, validateSessionOptions } from './session-options.js';
 import {
   createWebSocketError,
   readCloseInfo,
@@ -51,7 +54,8 @@ export function parseWebSocketUrl(input: string | URL, base?: string | URL): URL
   return url;
 }
 
-function readProtocols(protocols: unknown): string[] {
+/** Reads the `protocols` option as WebIDL would: a sequence of unique HTTP tokens. */
+export function readProtocols(protocols: unknown): string[] {
   if (protocols === undefined) return [];
   if (typeof protocols !== 'object' || protocols === null || !(Symbol.iterator in protocols)) {
     throw new TypeError('protocols must be a sequence of strings');
@@ -71,6 +75,12 @@ function readProtocols(protocols: unknown): string[] {
   return list;
 }
 
+function readSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  if (!(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+  return signal;
+}
+
 function readHeaders(headers: HeadersInput | undefined): Array<[string, string]> {
   if (headers === undefined) return [];
   const pairs: Array<readonly [string, string]> =
@@ -80,14 +90,6 @@ function readHeaders(headers: HeadersInput | undefined): Array<[string, string]>
   return validateUserHeaders(pairs);
 }
 
-function readTimeout(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n))
-    throw new RangeError(`${name} must be a positive number of milliseconds`);
-  return n;
-}
-
 export class WebSocketStream {
   readonly #url: string;
   readonly #life = new ConnectionLifecycle();
@@ -95,32 +97,43 @@ export class WebSocketStream {
 
   /**
    * @param url a ws:, wss:, http: or https: URL without a fragment
-   * @param options `protocols` and `signal` (standard) and the extensions of {@link WebSocketStreamOptions}
+   * @param options `protocols` and `signal` (standard) and the extensions of {@link WebSocketStreamOptions};
+   *   `undefined` and `null` mean none, any other value that is not an object is a TypeError
    */
-  constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
+  constructor(url: string | URL, options?: WebSocketStreamOptions | null) {
+    // WebIDL: `url` is a required argument; `undefined` given explicitly is
+    // converted to the string "undefined" (a SyntaxError below), as in browsers.
+
+    if (arguments.length === 0) {
+      throw new TypeError(
+        "Failed to construct 'WebSocketStream': 1 argument required, but only 0 present",
+      );
+    }
+    // The arguments are converted (TypeError) before the URL is parsed (SyntaxError).
+    options = readDictionary<WebSocketStreamOptions>(options, 'WebSocketStream options');
+    const signal = readSignal(options.signal);
     const parsed = parseWebSocketUrl(url);
     this.#url = parsed.href;
+    this.#life.describe(this, 'client', () => this.#url);
     const protocols = readProtocols(options.protocols);
-    const signal = options.signal;
     const headers = readHeaders(options.headers);
-    const handshakeTimeout = readTimeout(
+    const handshakeTimeout = readMilliseconds(
       options.handshakeTimeout,
       'handshakeTimeout',
       DEFAULT_HANDSHAKE_TIMEOUT,
     );
+    // Bad limits or timeouts fail now, not after connecting.
+    validateSessionOptions(options);
     const perMessageDeflate = resolveDeflateOption(options.perMessageDeflate);
-    const connection = (extension?: MessageTransform): Connection =>
-      new Connection({
-        role: 'client',
-        maxMessageSize: options.maxMessageSize,
-        maxFragments: options.maxFragments,
-        fragmentSize: options.fragmentSize,
-        extension,
-      });
-    // Fail on bad limits now, not after connecting.
-    connection();
-    if (options.closeTimeout !== undefined) readTimeout(options.closeTimeout, 'closeTimeout', 0);
-    readBatchWrites(options.batchWrites);
+    const limits = {
+      maxMessageSize: options.maxMessageSize,
+      maxFragments: options.maxFragments,
+      fragmentSize: options.fragmentSize,
+    };
+    const proxy = readProxyOption(options.proxy);
+    const socketPath = readSocketPath(options.socketPath);
+    if (socketPath !== undefined && proxy.kind === 'url')
+      throw new TypeError('socketPath and proxy cannot be used together');
 
     const life = this.#life;
     if (signal?.aborted === true) {
@@ -139,6 +152,8 @@ export class WebSocketStream {
       headers,
       tls: options.tls,
       handshakeTimeout,
+      proxy,
+      socketPath,
       signal: this.#handshake.signal,
       perMessageDeflate,
     }).then(
@@ -149,11 +164,21 @@ export class WebSocketStream {
           life.fail(this.#handshake.signal.reason);
           return;
         }
-        life.open(
-          new Session(connection(extension), transport, options, rest),
-          protocol,
-          extensions,
-        );
+        let session: Session;
+        try {
+          session = new Session(
+            new Connection({ role: 'client', ...limits, extension }),
+            transport,
+            options,
+            rest,
+          );
+        } catch (error) {
+          // A strategy the session cannot use (its highWaterMark getter throws): fail, never throw here.
+          transport.destroy();
+          life.fail(error);
+          return;
+        }
+        life.open(session, protocol, extensions);
       },
       (error: unknown) => {
         signal?.removeEventListener('abort', onAbort);
@@ -165,6 +190,15 @@ export class WebSocketStream {
   /** The URL, serialized after conversion (http: → ws:, https: → wss:). */
   get url(): string {
     return this.#url;
+  }
+
+  /**
+   * A snapshot of the connection's counters (extension): messages and bytes in
+   * and out, socket bytes, what wsstream holds, the last ping's round trip.
+   * Zeros before the connection opened.
+   */
+  get stats(): WebSocketStats {
+    return this.#life.stats();
   }
 
   /** Fulfils with the streams once the handshake succeeded; rejects with a WebSocketError if it failed. */

@@ -89,6 +89,8 @@ void describe('chromium against our server', { skip, timeout: 55_000 }, () => {
         res
           .writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' })
           .end(CLASSIC_PAGE.replaceAll('WS_URL', JSON.stringify(wsUrl)));
+      } else if (req.url === '/blank.html') {
+        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end('<!doctype html>');
       } else {
         res.writeHead(404).end();
       }
@@ -179,8 +181,8 @@ void describe('chromium against our server', { skip, timeout: 55_000 }, () => {
       'RECEIVED: ping',
     ]);
     assert.ok(lines.includes('RECEIVED: undefined'), 'the readable ended after the close');
-    // Our server echoes the code of the browser's Close (not its reason).
-    assert.equal(lines.at(-1), 'DISCONNECTED: code 1000, message ""');
+    // Our server echoes the code and the reason of the browser's Close.
+    assert.equal(lines.at(-1), 'DISCONNECTED: code 1000, message "That\'s all folks"');
 
     const server = seen.find((s) => s.path === '/stream')!;
     assert.ok(server, 'the server saw the WebSocketStream connection');
@@ -202,7 +204,7 @@ void describe('chromium against our server', { skip, timeout: 55_000 }, () => {
       'A text:hello ✓',
       'A binary:1,2,3,255',
       'A text:',
-      'A close 4321 "" clean=true',
+      'A close 4321 "classic bye" clean=true',
     ]);
     assert.deepEqual(b, ['B close 4000 "server bye" clean=true']);
 
@@ -213,6 +215,30 @@ void describe('chromium against our server', { skip, timeout: 55_000 }, () => {
     assert.deepEqual(serverB.messages, ['close me']);
     // Chrome echoes the code and the reason of the server's Close.
     assert.deepEqual(await serverB.outcome, { closeCode: 4000, reason: 'server bye' });
+  });
+
+  void test("native WebSocketStream: close({closeCode: 4000, reason: 'bye'}) sees 'bye' come back", async () => {
+    const page = await browser.newPage();
+    // An empty page of our origin (allowOrigins).
+    await page.goto(`http://127.0.0.1:${port}/blank.html`);
+    const closed = await page.evaluate(async (url) => {
+      const wss = new (
+        globalThis as unknown as {
+          WebSocketStream: new (u: string) => {
+            opened: Promise<unknown>;
+            closed: Promise<{ closeCode: number; reason: string }>;
+            close(info: { closeCode: number; reason: string }): void;
+          };
+        }
+      ).WebSocketStream(url);
+      await wss.opened;
+      wss.close({ closeCode: 4000, reason: 'bye' });
+      return wss.closed;
+    }, `ws://127.0.0.1:${port}/stream-reason`);
+    await page.close();
+    assert.deepEqual(closed, { closeCode: 4000, reason: 'bye' });
+    const server = seen.find((s) => s.path === '/stream-reason')!;
+    assert.deepEqual(await server.outcome, { closeCode: 4000, reason: 'bye' });
   });
 
   void test('a page from another origin is refused (403) by allowOrigins', async () => {

@@ -169,22 +169,32 @@ describe('connect', () => {
   });
 });
 
-describe('connect --batch-writes', () => {
-  it('20,000 lines arrive at the server as 20,000 messages, in order', async () => {
-    expectConnection();
-    behave = () => {};
-    const lines = Array.from({ length: 20_000 }, (_, i) => `line ${i} ${'x'.repeat(i % 50)}`);
-    const r = await run(
-      ['connect', '--line', '--batch-writes', '--exit-on-eof', url],
-      lines.join('\n') + '\n',
-    );
-    assert.equal(r.code, 0, r.stderr);
-    const seen = await lastSeen;
-    assert.deepEqual(
-      seen.messages.map((m) => m.data.toString()),
-      lines,
-    );
-    assert.ok(seen.messages.every((m) => !m.binary));
+describe('connect, batched (default) and --no-batch-writes', () => {
+  for (const extra of [[], ['--no-batch-writes']]) {
+    it(`20,000 lines arrive at the server as 20,000 messages, in order (${extra.join(' ') || 'default'})`, async () => {
+      expectConnection();
+      behave = () => {};
+      const lines = Array.from({ length: 20_000 }, (_, i) => `line ${i} ${'x'.repeat(i % 50)}`);
+      const r = await run(
+        ['connect', '--line', ...extra, '--exit-on-eof', url],
+        lines.join('\n') + '\n',
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const seen = await lastSeen;
+      assert.deepEqual(
+        seen.messages.map((m) => m.data.toString()),
+        lines,
+      );
+      assert.ok(seen.messages.every((m) => !m.binary));
+    });
+  }
+});
+
+describe('connect: --batch-writes with --no-batch-writes', () => {
+  it('is a usage error (2)', async () => {
+    const r = await run(['connect', '--batch-writes', '--no-batch-writes', url], '');
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /contradict/);
   });
 });
 

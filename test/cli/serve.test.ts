@@ -212,25 +212,27 @@ describe('TLS: serve --cert --key, connect --ca / --insecure', () => {
   });
 });
 
-describe('serve --echo --batch-writes', () => {
-  it('a ws client gets 5,000 messages back in order, text as text', async () => {
-    const server = await serveCli(['--echo', '--batch-writes']);
-    try {
-      const c = await client(server.url);
-      const sent = Array.from({ length: 5000 }, (_, i) => `${i}:${'y'.repeat(i % 100)}`);
-      for (const m of sent) c.ws.send(m);
-      for (let waited = 0; c.messages.length < sent.length && waited < 20_000; waited += 20) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
+describe('serve --echo, batched (default) and --no-batch-writes', () => {
+  for (const extra of [[], ['--no-batch-writes']]) {
+    it(`a ws client gets 5,000 messages back in order, text as text (${extra.join(' ') || 'default'})`, async () => {
+      const server = await serveCli(['--echo', ...extra]);
+      try {
+        const c = await client(server.url);
+        const sent = Array.from({ length: 5000 }, (_, i) => `${i}:${'y'.repeat(i % 100)}`);
+        for (const m of sent) c.ws.send(m);
+        for (let waited = 0; c.messages.length < sent.length && waited < 20_000; waited += 20) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        assert.deepEqual(
+          c.messages.map((m) => m.data.toString()),
+          sent,
+        );
+        assert.ok(c.messages.every((m) => !m.binary));
+        c.ws.close(1000);
+        await c.closed;
+      } finally {
+        assert.equal(await server.stop(), 0);
       }
-      assert.deepEqual(
-        c.messages.map((m) => m.data.toString()),
-        sent,
-      );
-      assert.ok(c.messages.every((m) => !m.binary));
-      c.ws.close(1000);
-      await c.closed;
-    } finally {
-      assert.equal(await server.stop(), 0);
-    }
-  });
+    });
+  }
 });

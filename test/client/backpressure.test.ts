@@ -166,6 +166,7 @@ void describe('send backpressure reaches TCP', { timeout: 60_000 }, () => {
     await server.close();
   });
 
+  // 1 MiB messages are past the batch bound: by default they resolve only once the kernel took them.
   void it('a server that never reads: write() promises stop resolving, and the client holds at most two chunks', async (t) => {
     const CHUNK = MiB;
     const LIMIT = 256 * MiB;
@@ -227,11 +228,11 @@ void describe('send backpressure reaches TCP', { timeout: 60_000 }, () => {
     assert.ok(drained > stalledResolved!, 'the server received what the kernel had acknowledged');
   });
 
-  void it('batchWrites, a server that never reads: write() promises stop resolving, with at most one batch resolved ahead of the kernel', async (t) => {
+  void it('small messages, by default (batched): write() promises stop resolving, with at most one batch resolved ahead of the kernel', async (t) => {
     const SIZE = 1000;
     const LIMIT = 512 * 1024 * 1024;
     serverSocket = undefined;
-    const wss = new WebSocketStream(server.url, { batchWrites: true });
+    const wss = new WebSocketStream(server.url);
     const { writable } = await within(wss.opened, 5000, 'opened');
     await waitUntil(() => serverSocket !== undefined, 5000, 'server ready');
     const transport = lastTransport();
@@ -290,9 +291,72 @@ void describe('send backpressure reaches TCP', { timeout: 60_000 }, () => {
     await within(producer, 5000, 'producer ends');
   });
 
-  void it('batchWrites, the connection drops with a batch in the socket: pending writes reject with the error of closed (1006)', async () => {
+  void it('small messages, batchWrites: false: no resolved write() leaves a byte in user space', async (t) => {
+    const SIZE = 1000;
+    const LIMIT = 512 * 1024 * 1024;
     serverSocket = undefined;
-    const wss = new WebSocketStream(server.url, { batchWrites: true });
+    const wss = new WebSocketStream(server.url, { batchWrites: false });
+    const { writable } = await within(wss.opened, 5000, 'opened');
+    await waitUntil(() => serverSocket !== undefined, 5000, 'server ready');
+    const transport = lastTransport();
+    const writer = writable.getWriter();
+    const chunk = new Uint8Array(SIZE);
+    let accepted = 0;
+    let resolved = 0;
+    let maxBuffered = 0;
+    // A producer that writes a few messages a turn, then lets the event loop
+    // run: every turn would start a new batch if a batch waiting for the
+    // kernel did not hold the next writes back.
+    const PER_TURN = 8;
+    const producer = (async () => {
+      try {
+        while (accepted < LIMIT) {
+          await writer.ready;
+          for (let k = 0; k < PER_TURN; k++) {
+            accepted += SIZE;
+            maxBuffered = Math.max(maxBuffered, transport.bufferedAmount);
+            void writer.write(chunk).then(
+              () => (resolved += SIZE),
+              () => {},
+            );
+          }
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      } catch {
+        // The connection ended while waiting for ready.
+      }
+    })();
+    const [stalledResolved, stalledAccepted, socketHolds] = await waitStable(() => [
+      resolved,
+      accepted,
+      transport.bufferedAmount,
+    ]);
+    t.diagnostic(
+      `stalled: ${stalledResolved} bytes acknowledged, ${stalledAccepted! - stalledResolved!} held by the client, ` +
+        `socket.writableLength ${socketHolds}, at most ${maxBuffered}`,
+    );
+    assert.ok(stalledAccepted! < LIMIT, 'the producer was stopped by backpressure');
+    assert.ok(stalledResolved! > 0, 'some writes went through');
+    // In the socket: only the one write that waits for the kernel (not resolved).
+    const frame = SIZE + 8;
+    assert.ok(socketHolds! <= frame, `socket.writableLength ${socketHolds}`);
+    assert.ok(maxBuffered <= frame, `socket.writableLength reached ${maxBuffered}`);
+    // Not resolved yet: the write waiting for the kernel and the rest of that turn's chunks.
+    assert.ok(
+      stalledAccepted! - stalledResolved! <= PER_TURN * SIZE,
+      `holds ${stalledAccepted! - stalledResolved!} bytes`,
+    );
+
+    serverSocket!.resume();
+    await waitUntil(() => resolved > stalledResolved! + 4 * BATCH_LIMIT, 10_000, 'writes resume');
+    serverSocket!.destroy();
+    await wss.closed.catch(() => {});
+    await within(producer, 5000, 'producer ends');
+  });
+
+  void it('by default (batched), the connection drops with a batch in the socket: pending writes reject with the error of closed (1006)', async () => {
+    serverSocket = undefined;
+    const wss = new WebSocketStream(server.url);
     const { writable } = await within(wss.opened, 5000, 'opened');
     await waitUntil(() => serverSocket !== undefined, 5000, 'server ready');
     const writer = writable.getWriter();

@@ -1,6 +1,6 @@
 /**
- * The batchWrites extension: the messages written in one turn of the event
- * loop leave in one system call, and everything still arrives in order and
+ * The batchWrites extension (on by default): the small messages written in
+ * one turn of the event loop leave in one system call, and everything still arrives in order and
  * intact (checked by a ws server). That backpressure still reaches TCP is
  * counted in bytes in backpressure.test.ts.
  */
@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketStream } from '../../src/index.js';
+import { BATCH_WRITE_MAX } from '../../src/node/socket-transport.js';
 import { lastTransport, startWsServer, waitUntil, within, type WsFixture } from './helpers.js';
 
 /** Counts the socket's calls to its write implementations (one per system call it makes). */
@@ -44,8 +45,8 @@ void describe('batchWrites', { timeout: 60_000 }, () => {
     );
   });
 
-  for (const batchWrites of [true, false]) {
-    void it(`100 messages written in one turn leave in ${batchWrites ? 'one system call' : '100 system calls'} (batchWrites: ${batchWrites})`, async () => {
+  for (const batchWrites of [undefined, true, false]) {
+    void it(`100 messages written in one turn leave in ${batchWrites !== false ? 'two system calls' : '100 system calls'} (batchWrites: ${batchWrites ?? 'default'})`, async () => {
       const wss = new WebSocketStream(server.url, { batchWrites });
       const peerReady = server.next();
       const { writable } = await within(wss.opened, 5000, 'opened');
@@ -62,12 +63,35 @@ void describe('batchWrites', { timeout: 60_000 }, () => {
         received,
         Array.from({ length: 100 }, (_, i) => `message ${i}`),
       );
-      if (batchWrites) assert.deepEqual({ ...counts }, { write: 0, writev: 1 });
+      // Batched: the first goes out at once, the other 99 in one writev at the end of the turn.
+      if (batchWrites !== false) assert.deepEqual({ ...counts }, { write: 1, writev: 1 });
       else assert.deepEqual({ ...counts }, { write: 100, writev: 0 });
       wss.close();
       await within(wss.closed, 5000, 'closed');
     });
   }
+
+  void it(`messages larger than ${BATCH_WRITE_MAX / 1024} KiB are not batched: each resolves once the kernel took it`, async () => {
+    const wss = new WebSocketStream(server.url);
+    const peerReady = server.next();
+    const { writable } = await within(wss.opened, 5000, 'opened');
+    const peer = await peerReady;
+    let received = 0;
+    peer.ws.on('message', () => received++);
+    const transport = lastTransport();
+    const counts = countWrites(transport.socket);
+    const writer = writable.getWriter();
+    const big = new Uint8Array(BATCH_WRITE_MAX + 1);
+    for (let i = 0; i < 10; i++) {
+      await within(writer.write(big), 5000, 'write');
+      // Resolved: the kernel has every byte of it, nothing waits in user space.
+      assert.equal(transport.bufferedAmount, 0);
+    }
+    await waitUntil(() => received === 10, 5000, 'all messages at the server');
+    assert.deepEqual({ ...counts }, { write: 10, writev: 0 });
+    wss.close();
+    await within(wss.closed, 5000, 'closed');
+  });
 
   void it('10,000 messages of mixed sizes (up to 256 KiB, past the batch bound) arrive in order and intact', async () => {
     const wss = new WebSocketStream(server.url, { batchWrites: true });

@@ -13,6 +13,7 @@ import {
   acceptHandshake,
   assertSame,
   closePayload,
+  lastTransport,
   outcome,
   readClientFrames,
   rejection,
@@ -235,8 +236,8 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
       closeCode: 4100,
       reason: 'héllo ✓',
     });
-    // Our echo carried the same code.
-    assert.deepEqual(await seen, { code: 4100, reason: '' });
+    // Our echo carried the same code and reason, as ws and python-websockets answer.
+    assert.deepEqual(await seen, { code: 4100, reason: 'héllo ✓' });
     assert.deepEqual(await readable.getReader().read(), { value: undefined, done: true });
     assertDomException(await rejection(writable.getWriter().closed), 'InvalidStateError');
   });
@@ -330,6 +331,31 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
       error,
       'a later write rejects with the same error',
     );
+  });
+
+  void it('the server closes while our 20 MiB write is unwritten: unclean, with the server code and reason (as Chrome)', async () => {
+    const { wss, writable, peer } = await connect();
+    // ws stops reading: our write cannot be handed to the operating system completely.
+    const serverSocket = (peer.ws as unknown as { _socket: Socket })._socket;
+    serverSocket.pause();
+    const writer = writable.getWriter();
+    const pending = outcome(writer.write(new Uint8Array(20 * 1024 * 1024)), 10_000);
+    await waitUntil(() => lastTransport().bufferedAmount > 0, 5000, 'the write is backed up');
+    peer.ws.close(4000, 'bye');
+    const closedError = await rejection(wss.closed);
+    assert.ok(closedError instanceof WebSocketError, 'closed rejects with a WebSocketError');
+    assert.equal(closedError.closeCode, 4000, "the peer's code");
+    assert.equal(closedError.reason, 'bye', "the peer's reason");
+    const write = await pending;
+    assert.equal(write.ok, false, 'the pending write rejects');
+    const writeError = (write as { error: unknown }).error;
+    assertDomException(writeError, 'InvalidStateError');
+    assertSame(
+      await rejection(writer.write('later')),
+      writeError,
+      'a later write rejects with the same error object',
+    );
+    peer.ws.terminate();
   });
 
   void it('writes after close() reject with InvalidStateError and never hang', async () => {

@@ -52,6 +52,8 @@ function summary(events: ConnectionEvent[]): unknown[] {
         return ['close', e.code, e.reason];
       case 'fail':
         return ['fail', e.error.closeCode];
+      case 'violation':
+        return ['violation', e.error.closeCode];
     }
   });
 }
@@ -106,7 +108,7 @@ function assertViolation(
     const events = feed(conn, ...chunks);
     assertFailed(conn, events, code, closeCode);
     assert.equal(
-      events.filter((e) => e.type !== 'fail' && e.type !== 'ping').length,
+      events.filter((e) => e.type !== 'violation' && e.type !== 'ping').length,
       0,
       'no message delivered',
     );
@@ -393,7 +395,7 @@ describe('violations: the connection fails with the close code, and queues a Clo
       );
       assert.deepEqual(summary(events), [
         ['text', 'ab'],
-        ['fail', 1002],
+        ['violation', 1002],
       ]);
       assertFailed(conn, events, 'UNEXPECTED_CONTINUATION', 1002);
     });
@@ -639,7 +641,7 @@ describe('violations: the connection fails with the close code, and queues a Clo
     }
   });
 
-  test('a violation in the same chunk as earlier valid frames: those are delivered, then the failure', () => {
+  test('a violation in the same chunk as earlier valid frames: those are delivered, then the violation; replies may be sent; fail() queues the Close', () => {
     const conn = makeConnection('client');
     const events = feed(
       conn,
@@ -653,28 +655,89 @@ describe('violations: the connection fails with the close code, and queues a Clo
     assert.deepEqual(summary(events), [
       ['text', 'ok'],
       ['ping', [0x70]],
-      ['fail', 1002],
+      ['violation', 1002],
     ]);
-    const frames = takeFrames(conn);
+    assert.equal(stateKind(conn), 'violated');
+    assert.equal(conn.readyState, 'OPEN');
+    assert.equal(conn.canSend, true);
+    // The reply to 'ok' goes out after the Pong, before any Close.
+    conn.sendText('reply');
+    const violation = events[2]!;
+    assert.ok(violation.type === 'violation');
+    conn.fail(violation.error);
+    assert.deepEqual(conn.takeEvents(), [{ type: 'fail', error: violation.error }]);
     assert.deepEqual(
-      frames.map((f) => [f.opcode, Array.from(f.payload)]),
+      takeFrames(conn).map((f) => [f.opcode, Array.from(f.payload)]),
       [
         [0xa, [0x70]],
+        [0x1, Array.from(utf8('reply'))],
         [0x8, [0x03, 0xea]],
       ],
     );
+    assert.throws(() => conn.sendText('late'), InvalidStateError);
   });
 
-  test('a violation while CLOSING fails the connection without a second Close frame', () => {
+  for (const role of ROLES) {
+    test(`${role}: valid messages then a violation, split at every byte: the messages, then one violation, nothing after`, () => {
+      const cases: Array<[string, Uint8Array, number]> = [
+        ['a reserved opcode', toward(role, { opcode: 0x3 }), 1002],
+        ['RSV1', toward(role, { opcode: 0x1, rsv1: true, payload: utf8('x') }), 1002],
+        [
+          'a continuation with nothing to continue',
+          toward(role, { opcode: 0x0, payload: utf8('x') }),
+          1002,
+        ],
+        ['invalid UTF-8', toward(role, { opcode: 0x1, payload: Uint8Array.of(0x61, 0xff) }), 1007],
+        [
+          'a message over maxMessageSize',
+          toward(role, { opcode: 0x2, payload: new Uint8Array(65) }),
+          1009,
+        ],
+        ['a 1-byte Close', toward(role, { opcode: 0x8, payload: Uint8Array.of(3) }), 1002],
+      ];
+      for (const [what, bad, closeCode] of cases) {
+        const valid = concat(
+          toward(role, { opcode: 0x1, payload: utf8('first') }),
+          toward(role, { opcode: 0x2, payload: Uint8Array.of(1, 2), fin: false }),
+          toward(role, { opcode: 0x0, payload: Uint8Array.of(3), fin: true }),
+        );
+        const after = toward(role, { opcode: 0x1, payload: utf8('after') });
+        const bytes = concat(valid, bad, after);
+        for (const chunks of everySplit(bytes)) {
+          const conn = makeConnection(role, { maxMessageSize: 64 });
+          const events = feed(conn, ...chunks);
+          assert.deepEqual(
+            summary(events),
+            [
+              ['text', 'first'],
+              ['binary', [1, 2, 3]],
+              ['violation', closeCode],
+            ],
+            `${what}, split ${chunks.map((c) => c.length).join('+')}`,
+          );
+          assert.equal(conn.hasOutgoing, false, `${what}: nothing queued before fail()`);
+          conn.sendBinary(Uint8Array.of(9));
+          assert.equal(takeFrames(conn).length, 1);
+        }
+      }
+    });
+  }
+
+  test('a violation while CLOSING: reported, and fail() sends no second Close frame', () => {
     for (const role of ROLES) {
       const conn = makeConnection(role);
       conn.sendClose(1000);
       assertQueuedClose(conn, 1000);
       assert.equal(conn.readyState, 'CLOSING');
       const events = feed(conn, toward(role, { opcode: 0x0, payload: utf8('x') }));
-      assert.deepEqual(summary(events), [['fail', 1002]]);
-      assert.deepEqual(conn.state, { kind: 'failed', error: conn.failure, closeSent: true });
+      assert.deepEqual(summary(events), [['violation', 1002]]);
       assert.equal(conn.readyState, 'CLOSING');
+      assert.equal(conn.canSend, false);
+      assert.throws(() => conn.sendText('x'), InvalidStateError);
+      const violation = events[0]!;
+      assert.ok(violation.type === 'violation');
+      conn.fail(violation.error);
+      assert.deepEqual(conn.state, { kind: 'failed', error: violation.error, closeSent: true });
       assert.equal(conn.hasOutgoing, false);
       assert.equal(conn.closedCleanly, false);
     }
@@ -755,7 +818,7 @@ describe('the closing handshake', () => {
     for (const code of [
       1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999,
     ]) {
-      test(`${role} receives Close ${code}: reports it and echoes the same code`, () => {
+      test(`${role} receives Close ${code}: reports it and echoes the same code and reason`, () => {
         const conn = makeConnection(role);
         const events = feed(
           conn,
@@ -765,7 +828,7 @@ describe('the closing handshake', () => {
           }),
         );
         assert.deepEqual(summary(events), [['close', code, 'bye']]);
-        assertQueuedClose(conn, code);
+        assert.equal(assertQueuedClose(conn, code), 'bye');
         assert.deepEqual(conn.state, { kind: 'acknowledged', peerClose: { code, reason: 'bye' } });
         // The closing handshake is complete; CLOSED comes with the end of the transport.
         assert.equal(conn.readyState, 'CLOSING');
@@ -797,8 +860,21 @@ describe('the closing handshake', () => {
       for (const chunks of everyPairOfSplits(bytes)) {
         const conn = makeConnection(role);
         assert.deepEqual(summary(feed(conn, ...chunks)), [['close', 4000, 'réason']]);
-        assertQueuedClose(conn, 4000);
+        assert.equal(assertQueuedClose(conn, 4000), 'réason');
       }
+    });
+
+    test(`${role} receives a Close with a 123-byte reason: the echo carries it byte for byte`, () => {
+      const reason = 'é'.repeat(61) + 'x';
+      const conn = makeConnection(role);
+      const payload = concat(Uint8Array.of(0x0b, 0xb8), utf8(reason));
+      assert.equal(payload.length, 125);
+      assert.deepEqual(summary(feed(conn, toward(role, { opcode: 0x8, payload }))), [
+        ['close', 3000, reason],
+      ]);
+      const frames = takeFrames(conn);
+      assert.equal(frames.length, 1);
+      assertBytes(frames[0]!.payload, payload);
     });
 
     test(`${role} starts the close: active → closedByUs → acknowledged → terminated, one Close sent`, () => {
@@ -859,12 +935,11 @@ describe('the closing handshake', () => {
       assert.equal(conn.failure, null);
     });
 
-    test(`${role}: sendText, sendBinary and sendFrame after sendClose throw InvalidStateError`, () => {
+    test(`${role}: sendText and sendBinary after sendClose throw InvalidStateError`, () => {
       const conn = makeConnection(role);
       conn.sendClose();
       assert.throws(() => conn.sendText('x'), InvalidStateError);
       assert.throws(() => conn.sendBinary(new Uint8Array(1)), InvalidStateError);
-      assert.throws(() => conn.sendFrame(0x1, utf8('x'), true), InvalidStateError);
       assert.throws(() => conn.sendPing(), InvalidStateError);
       assert.throws(() => conn.sendPong(), InvalidStateError);
       assertQueuedClose(conn, undefined);
@@ -1030,14 +1105,6 @@ describe('sending', () => {
         ],
       );
     });
-
-    test(`${role}: sendFrame lets the caller fragment a message itself`, () => {
-      const conn = makeConnection(role);
-      conn.sendFrame(0x1, utf8('ab'), false);
-      conn.sendFrame(0x0, utf8('cd'), true);
-      const peer = makeConnection(peerOf(role));
-      assert.deepEqual(summary(feed(peer, ...conn.takeOutgoing())), [['text', 'abcd']]);
-    });
   }
 
   test('a client without injected keys masks every frame with a fresh random key', () => {
@@ -1139,6 +1206,14 @@ describe('receiveEof', () => {
       assert.deepEqual(feed(conn, toward(role, { opcode: 0x0, payload: utf8('rest') })), []);
       assert.throws(() => conn.sendText('x'), InvalidStateError);
       assert.throws(() => conn.sendBinary(new Uint8Array(1)), InvalidStateError);
+      assert.equal(conn.hasOutgoing, false);
+    });
+
+    test(`${role}: sendPing and sendPong after EOF queue no frame`, () => {
+      const conn = makeConnection(role);
+      conn.receiveEof();
+      conn.sendPing(Uint8Array.of(1));
+      conn.sendPong();
       assert.equal(conn.hasOutgoing, false);
     });
 

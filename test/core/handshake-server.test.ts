@@ -16,6 +16,7 @@ import {
   type RequestLike,
   type ServerExtensions,
 } from '../../src/core/handshake/index.js';
+import { sha1Base64 } from './helpers.js';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const ACCEPT = createHash('sha1')
@@ -49,7 +50,7 @@ function header(response: HandshakeResponse, name: string): string | undefined {
 
 describe('ServerHandshake', () => {
   test('check then accept: a 101 with the accept key, and the client side agrees', () => {
-    const decision = new ServerHandshake();
+    const decision = new ServerHandshake({ sha1Base64 });
     const checked = decision.check(request());
     assert.ok(checked.ok);
     const response = decision.accept(checked.request);
@@ -61,14 +62,14 @@ describe('ServerHandshake', () => {
     assert.ok(text.startsWith('HTTP/1.1 101 Switching Protocols\r\n'));
     assert.ok(text.endsWith('\r\n\r\n'));
     const head = parseResponseHead(text.slice(0, -4));
-    assert.deepEqual(validateServerResponse(head, { key: KEY, protocols: [] }), {
+    assert.deepEqual(validateServerResponse(head, { key: KEY, sha1Base64, protocols: [] }), {
       protocol: '',
       extensions: '',
     });
   });
 
   test('subprotocol: the first offered one the server speaks, chosen in one place', () => {
-    const decision = new ServerHandshake({ protocols: ['b', 'c'] });
+    const decision = new ServerHandshake({ sha1Base64, protocols: ['b', 'c'] });
     const checked = decision.check(request([['Sec-WebSocket-Protocol', 'a, c, b']]));
     assert.ok(checked.ok);
     assert.equal(decision.selectProtocol(checked.request.protocols), 'c');
@@ -87,7 +88,7 @@ describe('ServerHandshake', () => {
   });
 
   test('extra response headers are checked: a handshake field or CR/LF throws TypeError', () => {
-    const decision = new ServerHandshake();
+    const decision = new ServerHandshake({ sha1Base64 });
     const checked = decision.check(request());
     assert.ok(checked.ok);
     const ok = decision.accept(checked.request, { headers: [['Set-Cookie', 'a=b']] });
@@ -103,7 +104,7 @@ describe('ServerHandshake', () => {
   });
 
   test('an invalid request: the error and the response that refuses it', () => {
-    const decision = new ServerHandshake();
+    const decision = new ServerHandshake({ sha1Base64 });
     const checked = decision.check(request([], 'POST'));
     assert.ok(!checked.ok);
     assert.ok(checked.error instanceof HandshakeError);
@@ -116,7 +117,7 @@ describe('ServerHandshake', () => {
   });
 
   test('allowOrigins: another origin gets 403; no Origin (not a browser) passes', () => {
-    const decision = new ServerHandshake({ allowOrigins: ['https://good.test'] });
+    const decision = new ServerHandshake({ sha1Base64, allowOrigins: ['https://good.test'] });
     assert.ok(decision.check(request([['Origin', 'https://good.test']])).ok);
     assert.ok(decision.check(request()).ok);
     const bad = decision.check(request([['Origin', 'https://evil.test']]));
@@ -126,7 +127,7 @@ describe('ServerHandshake', () => {
   });
 
   test('maxHeaderCount: more lines get 431 (as the client refuses), exactly that many pass', () => {
-    const decision = new ServerHandshake({ maxHeaderCount: 7 });
+    const decision = new ServerHandshake({ sha1Base64, maxHeaderCount: 7 });
     assert.ok(
       decision.check(
         request([
@@ -149,7 +150,7 @@ describe('ServerHandshake', () => {
   });
 
   test('reject: any status with a plain-text body and extra headers', () => {
-    const response = new ServerHandshake().reject(401, 'Who are you?', [
+    const response = new ServerHandshake({ sha1Base64 }).reject(401, 'Who are you?', [
       ['WWW-Authenticate', 'Basic'],
     ]);
     assert.equal(response.status, 401);
@@ -169,7 +170,7 @@ describe('ServerHandshake', () => {
         return offer.includes('x-test') ? 'x-test; p=1' : '';
       },
     };
-    const decision = new ServerHandshake({ extensions });
+    const decision = new ServerHandshake({ sha1Base64, extensions });
     const client = offerExtensionsByName(['x-test']);
     const checked = decision.check(request([['Sec-WebSocket-Extensions', client.offer()]]));
     assert.ok(checked.ok);
@@ -178,12 +179,13 @@ describe('ServerHandshake', () => {
     assert.equal(header(response, 'Sec-WebSocket-Extensions'), 'x-test; p=1');
     const head = parseResponseHead(serializeResponse(response).slice(0, -4));
     assert.equal(
-      validateServerResponse(head, { key: KEY, protocols: [], extensions: client }).extensions,
+      validateServerResponse(head, { key: KEY, sha1Base64, protocols: [], extensions: client })
+        .extensions,
       'x-test; p=1',
     );
     // Without the offer the client fails on the same answer (RFC 6455 4.1).
     assert.throws(
-      () => validateServerResponse(head, { key: KEY, protocols: [] }),
+      () => validateServerResponse(head, { key: KEY, sha1Base64, protocols: [] }),
       (e: unknown) => e instanceof HandshakeError && e.code === 'UNREQUESTED_EXTENSION',
     );
     // A malformed offer: the server refuses with 400 instead of a 101.
@@ -191,7 +193,7 @@ describe('ServerHandshake', () => {
     assert.ok(broken.ok);
     assert.equal(decision.accept(broken.request).status, 400);
     // The default negotiates nothing, whatever is offered.
-    const plain = new ServerHandshake();
+    const plain = new ServerHandshake({ sha1Base64 });
     const offered = plain.check(request([['Sec-WebSocket-Extensions', 'permessage-deflate']]));
     assert.ok(offered.ok);
     assert.equal(header(plain.accept(offered.request), 'Sec-WebSocket-Extensions'), undefined);

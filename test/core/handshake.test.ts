@@ -29,7 +29,7 @@ import {
   type RequestHead,
   type RequestLike,
 } from '../../src/core/handshake/index.js';
-import { assertBytes, concat, everyPairOfSplits, everySplit, utf8 } from './helpers.js';
+import { assertBytes, concat, everyPairOfSplits, everySplit, sha1Base64, utf8 } from './helpers.js';
 
 const RFC_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 // RFC 6455 1.3 (and node:crypto) give this value for the example key.
@@ -62,17 +62,20 @@ function assertHandshakeError(
 
 describe('keys', () => {
   test('acceptKey matches the example of RFC 6455 1.3', () => {
-    assert.equal(acceptKey(RFC_KEY), RFC_ACCEPT);
+    assert.equal(acceptKey(RFC_KEY, sha1Base64), RFC_ACCEPT);
     assert.equal(WEBSOCKET_GUID, '258EAFA5-E914-47DA-95CA-C5AB0DC85B11');
   });
 
-  test('acceptKey is base64(SHA-1(key + GUID)), checked against node:crypto', () => {
+  test('acceptKey hashes key + GUID with the digest the I/O layer supplies', () => {
+    const inputs: string[] = [];
+    const digest = (text: string): string => {
+      inputs.push(text);
+      return createHash('sha1').update(text, 'latin1').digest('base64');
+    };
     for (let i = 0; i < 50; i++) {
       const key = generateKey();
-      const expected = createHash('sha1')
-        .update(key + WEBSOCKET_GUID)
-        .digest('base64');
-      assert.equal(acceptKey(key), expected);
+      assert.equal(acceptKey(key, digest), sha1Base64(key + WEBSOCKET_GUID));
+      assert.equal(inputs.pop(), key + WEBSOCKET_GUID);
     }
   });
 
@@ -485,7 +488,7 @@ describe('buildClientRequest', () => {
 });
 
 describe('validateServerResponse', () => {
-  const offer: ClientOffer = { key: RFC_KEY, protocols: ['chat', 'superchat'] };
+  const offer: ClientOffer = { key: RFC_KEY, sha1Base64, protocols: ['chat', 'superchat'] };
   const good = [
     'HTTP/1.1 101 Switching Protocols',
     'Upgrade: websocket',
@@ -606,7 +609,7 @@ describe('validateServerResponse', () => {
         validateServerResponse(
           response([
             ...without('sec-websocket-accept'),
-            `Sec-WebSocket-Accept: ${acceptKey(generateKey())}`,
+            `Sec-WebSocket-Accept: ${acceptKey(generateKey(), sha1Base64)}`,
           ]),
           offer,
         ),
@@ -628,6 +631,7 @@ describe('validateServerResponse', () => {
       () =>
         validateServerResponse(response([...good, 'Sec-WebSocket-Protocol: chat']), {
           key: RFC_KEY,
+          sha1Base64,
           protocols: [],
         }),
       'UNREQUESTED_PROTOCOL',
@@ -840,7 +844,7 @@ describe('validateClientRequest', () => {
 describe('buildServerResponse and buildErrorResponse', () => {
   test('the 101 response of RFC 6455 4.2.2', () => {
     assert.equal(
-      buildServerResponse({ key: RFC_KEY }),
+      buildServerResponse({ sha1Base64, key: RFC_KEY }),
       'HTTP/1.1 101 Switching Protocols\r\n' +
         'Upgrade: websocket\r\n' +
         'Connection: Upgrade\r\n' +
@@ -852,6 +856,7 @@ describe('buildServerResponse and buildErrorResponse', () => {
   test('with a protocol, extensions and extra headers', () => {
     assert.equal(
       buildServerResponse({
+        sha1Base64,
         key: RFC_KEY,
         protocol: 'chat',
         extensions: 'permessage-deflate',
@@ -866,7 +871,7 @@ describe('buildServerResponse and buildErrorResponse', () => {
         'Set-Cookie: a=b\r\n' +
         '\r\n',
     );
-    const empty = buildServerResponse({ key: RFC_KEY, protocol: '', extensions: '' });
+    const empty = buildServerResponse({ sha1Base64, key: RFC_KEY, protocol: '', extensions: '' });
     assert.ok(
       !empty.includes('Sec-WebSocket-Protocol') && !empty.includes('Sec-WebSocket-Extensions'),
     );
@@ -930,12 +935,16 @@ describe('a whole handshake through the core', () => {
       });
       assert.deepEqual(offer.protocols, ['v1', 'v2']);
       assert.equal(head.headers.get('origin'), 'https://example.com');
-      const response = latin1(buildServerResponse({ key: offer.key, protocol: 'v2' }));
+      const response = latin1(buildServerResponse({ key: offer.key, sha1Base64, protocol: 'v2' }));
       const resHead = new HttpHeadReader().push(concat(response, Uint8Array.of(0x81, 0)));
       assert.ok(resHead !== null);
       assertBytes(resHead.rest, Uint8Array.of(0x81, 0));
       assert.deepEqual(
-        validateServerResponse(parseResponseHead(resHead.head), { key, protocols: ['v1', 'v2'] }),
+        validateServerResponse(parseResponseHead(resHead.head), {
+          key,
+          sha1Base64,
+          protocols: ['v1', 'v2'],
+        }),
         {
           protocol: 'v2',
           extensions: '',

@@ -5,6 +5,7 @@
  * shortcuts to drive a {@link Connection} and decode what it queued.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { concat as concatList, writeFrame } from '../../conformance/wire.js';
 import {
   Connection,
@@ -21,6 +22,11 @@ import { FrameParser, type FrameHandler } from '../../src/core/parser.js';
 export { utf8 } from '../../conformance/wire.js';
 
 /** Concatenation of `parts` into a fresh buffer. */
+/** base64(SHA-1(text)) from node:crypto: what the I/O layer hands the handshake. */
+export function sha1Base64(text: string): string {
+  return createHash('sha1').update(text, 'latin1').digest('base64');
+}
+
 /** The kind of the connection's state, read afresh (no narrowing across calls). */
 export function stateKind(conn: Connection): string {
   return conn.state.kind;
@@ -365,17 +371,28 @@ export function assertFailed(
   code: ProtocolErrorCode,
   closeCode: number,
 ): ProtocolError {
-  const fails = events.filter((e) => e.type === 'fail');
+  const violations = events.filter((e) => e.type === 'violation');
   assert.equal(
-    fails.length,
+    violations.length,
     1,
-    `expected one fail event, got ${JSON.stringify(events.map((e) => e.type))}`,
+    `expected one violation event, got ${JSON.stringify(events.map((e) => e.type))}`,
   );
-  const ev = fails[0]!;
-  assert.equal(ev.type, 'fail');
-  assert.ok(ev.error instanceof ProtocolError, 'fail error is a ProtocolError');
+  assert.equal(events.at(-1), violations[0], 'the violation is the last event');
+  assert.ok(!events.some((e) => e.type === 'fail'), 'no fail event before fail() is called');
+  const ev = violations[0]!;
+  assert.equal(ev.type, 'violation');
+  assert.ok(ev.error instanceof ProtocolError, 'violation error is a ProtocolError');
   assert.equal(ev.error.code, code, `error.code (message: ${ev.error.message})`);
   assert.equal(ev.error.closeCode, closeCode, 'error.closeCode');
+  assert.equal(stateKind(conn), 'violated');
+  assert.equal(conn.receiving, false);
+  // Nothing is queued for the violation until the transport calls fail().
+  assert.ok(
+    !takeFrames(conn).some((f) => f.opcode === 0x8),
+    'no Close is queued before fail() is called',
+  );
+  conn.fail(ev.error);
+  assert.deepEqual(conn.takeEvents(), [{ type: 'fail', error: ev.error }]);
   assert.equal(conn.failure, ev.error);
   assert.equal(stateKind(conn), 'failed');
   // Failed, not CLOSED: the transport is still to be closed (RFC 6455 7.1.4).

@@ -121,14 +121,14 @@ for (const role of ['client', 'server'] as const satisfies readonly Role[]) {
       assert.throws(() => conn.receiveInPlace(601), RangeError);
     });
 
-    test('invalid UTF-8 written in place fails the connection with 1007', () => {
+    test('invalid UTF-8 written in place is a violation with 1007', () => {
       const payload = concat(utf8('a'.repeat(50_000)), Uint8Array.of(0xff), utf8('b'.repeat(10)));
       const conn = makeConnection(role);
       const { events } = feedInPlace(conn, frameFrom(sender, { opcode: OP.TEXT, payload }), (i) =>
         i === 0 ? 100 : 1 << 20,
       );
-      const fail = events.find((e) => e.type === 'fail');
-      assert.ok(fail !== undefined && fail.type === 'fail');
+      const fail = events.find((e) => e.type === 'violation');
+      assert.ok(fail !== undefined && fail.type === 'violation');
       assert.equal(fail.error.closeCode, 1007);
       assert.equal(conn.payloadTarget(1), null, 'no more input is wanted');
     });
@@ -141,8 +141,8 @@ for (const role of ['client', 'server'] as const satisfies readonly Role[]) {
         () => 100,
       );
       assert.equal(inPlace, 0);
-      const fail = events.find((e) => e.type === 'fail');
-      assert.ok(fail !== undefined && fail.type === 'fail');
+      const fail = events.find((e) => e.type === 'violation');
+      assert.ok(fail !== undefined && fail.type === 'violation');
       assert.equal(fail.error.closeCode, 1009);
     });
   });

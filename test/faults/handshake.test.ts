@@ -11,6 +11,7 @@ import { after, describe, test } from 'node:test';
 import { closeTargets, openServerTarget } from '../../conformance/targets.js';
 import { Op } from '../../conformance/wire.js';
 import { acceptKey } from '../../src/core/handshake/index.js';
+import { sha1Base64 } from '../../src/node/sha1.js';
 import { WebSocketError, WebSocketStream } from '../../src/index.js';
 import { serve, type WebSocketServer } from '../../src/server.js';
 
@@ -111,7 +112,7 @@ describe('faults during the handshake, our client', () => {
       socket.on('error', noop);
       void readHead(socket).then((head) => {
         const key = /sec-websocket-key: (.*)/i.exec(head)?.[1] ?? '';
-        const response = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`;
+        const response = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key, sha1Base64)}\r\n\r\n`;
         let i = 0;
         timer = setInterval(() => {
           if (i < response.length - 1 && !socket.destroyed) socket.write(response[i++]!);
@@ -140,7 +141,7 @@ describe('faults during the handshake, our client', () => {
         socket.on('error', noop);
         void readHead(socket).then((head) => {
           const key = /sec-websocket-key: (.*)/i.exec(head)?.[1] ?? '';
-          let res = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n`;
+          let res = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key, sha1Base64)}\r\n`;
           for (let i = 0; i < headers; i++) res += `X-Flood-${i}: ${'v'.repeat(4)}\r\n`;
           socket.write(`${res}\r\n`);
         });

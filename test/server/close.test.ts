@@ -70,6 +70,57 @@ async function withServer(
 }
 
 void describe('the server closes', { timeout: 20_000 }, () => {
+  void test('the ws client closes while our 20 MiB write is unwritten: unclean, with its code and reason (as Chrome)', async () => {
+    let writeResult: Promise<unknown> | undefined;
+    let laterWrite: (() => Promise<unknown>) | undefined;
+    let writing!: () => void;
+    const started = new Promise<void>((resolve) => (writing = resolve));
+    const { server, outcome } = await withServer((connection, { writable }) => {
+      const writer = writable.getWriter();
+      writeResult = writer.write(new Uint8Array(20 * 1024 * 1024)).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      laterWrite = () =>
+        writer.write('later').then(
+          () => null,
+          (e: unknown) => e,
+        );
+      writing();
+      void connection;
+    });
+    try {
+      // Without compression: 20 MiB of zeros deflate to a few KiB, which the
+      // kernel would take at once.
+      const ws = await wsOpen(server.url, undefined, { perMessageDeflate: false });
+      ws.send('go');
+      // ws stops reading: the server's write cannot be handed to the operating system completely.
+      (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      await started;
+      const connection = [...server.connections][0]!;
+      const transport = connection.session!.transport;
+      for (let i = 0; i < 500 && transport.bufferedAmount === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.ok(transport.bufferedAmount > 0, 'the write is backed up');
+      ws.close(4002, 'client bye');
+      const o = await outcome;
+      assert.equal(o.clean, false, 'not a clean close');
+      assert.equal(o.closeCode, 4002, "the client's code");
+      assert.equal(
+        (o as { error: WebSocketError }).error.reason,
+        'client bye',
+        "the client's reason",
+      );
+      const writeError = await writeResult;
+      assert.ok(writeError instanceof DOMException && writeError.name === 'InvalidStateError');
+      assert.equal(await laterWrite!(), writeError, 'a later write rejects with the same error');
+      ws.terminate();
+    } finally {
+      await server.close();
+    }
+  });
+
   void test('close({closeCode, reason}): the ws client sees them, the server sees the echo', async () => {
     const { server, outcome } = await withServer((c) =>
       c.close({ closeCode: 4001, reason: 'server bye' }),
@@ -258,7 +309,8 @@ void describe('the client closes', { timeout: 20_000 }, () => {
       const { messages, outcome: o } = await result;
       assert.deepEqual(messages, ['a', new Uint8Array([1, 2])]);
       assert.deepEqual(o, { clean: true, closeCode: 1000, reason: 'bye' });
-      assert.equal((await wsClosed(ws)).code, 1000);
+      // Our answer echoes the code and the reason, as ws and python-websockets do.
+      assert.deepEqual(await wsClosed(ws), { code: 1000, reason: 'bye' });
     } finally {
       await server.close();
     }
@@ -268,8 +320,11 @@ void describe('the client closes', { timeout: 20_000 }, () => {
     const { server, result } = await readAllThenOutcome();
     try {
       const ws = await wsOpen(server.url);
+      const wsSaw = wsClosed(ws);
       ws.close();
       assert.deepEqual((await result).outcome, { clean: true, closeCode: 1005, reason: '' });
+      // A Close without a body is answered without a body: ws reports 1005 too.
+      assert.deepEqual(await wsSaw, { code: 1005, reason: '' });
     } finally {
       await server.close();
     }

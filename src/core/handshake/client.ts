@@ -5,7 +5,7 @@
 import { HandshakeError } from './errors.js';
 import { NO_CLIENT_EXTENSIONS, type ClientExtensions } from './extensions.js';
 import { hasToken, type ResponseHead } from './http.js';
-import { acceptKey, WEBSOCKET_VERSION } from './keys.js';
+import { acceptKey, WEBSOCKET_VERSION, type Sha1Base64 } from './keys.js';
 
 /** What a client needs to build its request. */
 export interface ClientRequestOptions {
@@ -44,6 +44,8 @@ export function buildClientRequest(o: ClientRequestOptions): string {
 /** What the client offered, to check the response against. */
 export interface ClientOffer {
   key: string;
+  /** SHA-1 to check the accept key with, from the I/O layer. */
+  sha1Base64: Sha1Base64;
   protocols: readonly string[];
   /** The extension negotiation the request's offer came from; default none ({@link NO_CLIENT_EXTENSIONS}). */
   extensions?: ClientExtensions;
@@ -91,7 +93,10 @@ export function validateServerResponse(res: ResponseHead, offer: ClientOffer): N
     throw new HandshakeError('BAD_CONNECTION', 'Server response lacks "Connection: Upgrade"');
   }
   const accept = res.headers.get('sec-websocket-accept');
-  if (res.headers.count('sec-websocket-accept') !== 1 || accept !== acceptKey(offer.key)) {
+  if (
+    res.headers.count('sec-websocket-accept') !== 1 ||
+    accept !== acceptKey(offer.key, offer.sha1Base64)
+  ) {
     throw new HandshakeError(
       'BAD_ACCEPT',
       'Server response has a missing or wrong Sec-WebSocket-Accept',

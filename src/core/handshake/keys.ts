@@ -2,35 +2,18 @@
  * The keys of the opening handshake (RFC 6455 4.1 and 4.2.2): the client's
  * random Sec-WebSocket-Key and the server's Sec-WebSocket-Accept.
  */
-import { sha1 } from '../sha1.js';
+/**
+ * SHA-1 of `text` (ASCII), base64-encoded with padding: what a
+ * Sec-WebSocket-Accept value is made of. The I/O layer supplies it (Node,
+ * Deno and Bun have node:crypto; a browser never computes an accept key), so
+ * the core carries no hash of its own.
+ */
+export type Sha1Base64 = (text: string) => string;
 
 /** RFC 6455 1.3: the GUID concatenated with the key before hashing. */
 export const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** The only protocol version (RFC 6455 4.1: "The value of this header field MUST be 13"). */
 export const WEBSOCKET_VERSION = '13';
-
-const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-
-/** Standard base64 with padding (RFC 4648 4). */
-function toBase64(bytes: Uint8Array): string {
-  let s = '';
-  const n = bytes.length;
-  let i = 0;
-  for (; i + 3 <= n; i += 3) {
-    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    s += BASE64[v >>> 18]! + BASE64[(v >>> 12) & 63]! + BASE64[(v >>> 6) & 63]! + BASE64[v & 63]!;
-  }
-  if (i + 1 === n) {
-    const v = bytes[i]! << 16;
-    s += BASE64[v >>> 18]! + BASE64[(v >>> 12) & 63]! + '==';
-  } else if (i + 2 === n) {
-    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    s += BASE64[v >>> 18]! + BASE64[(v >>> 12) & 63]! + BASE64[(v >>> 6) & 63]! + '=';
-  }
-  return s;
-}
-
-const utf8Encoder = new TextEncoder();
 
 /**
  * Random bytes for keys, fetched 1 KiB (64 keys) at a time: one
@@ -51,12 +34,12 @@ export function generateKey(): string {
   }
   const bytes = keyPool.subarray(keyPoolOffset, keyPoolOffset + 16);
   keyPoolOffset += 16;
-  return toBase64(bytes);
+  return btoa(String.fromCharCode(...bytes));
 }
 
 /** Sec-WebSocket-Accept for `key`: base64(SHA-1(key + GUID)) (RFC 6455 4.2.2). */
-export function acceptKey(key: string): string {
-  return toBase64(sha1(utf8Encoder.encode(key + WEBSOCKET_GUID)));
+export function acceptKey(key: string, sha1Base64: Sha1Base64): string {
+  return sha1Base64(key + WEBSOCKET_GUID);
 }
 
 /** RFC 6455 4.2.1: the key "when decoded, is 16 bytes in length". */

@@ -8,7 +8,7 @@
 import { HandshakeError } from './errors.js';
 import { NO_SERVER_EXTENSIONS, type ServerExtensions } from './extensions.js';
 import { hasToken, isToken, splitList, validateUserHeaders } from './http.js';
-import { acceptKey, isValidKey, WEBSOCKET_VERSION } from './keys.js';
+import { acceptKey, isValidKey, WEBSOCKET_VERSION, type Sha1Base64 } from './keys.js';
 
 /** What a valid client request carries. */
 export interface ClientHandshake {
@@ -128,6 +128,8 @@ const STATUS_TEXT: Record<number, string> = {
 /** The 101 response that accepts a request with Sec-WebSocket-Key `key` (RFC 6455 4.2.2). */
 export function acceptResponse(o: {
   key: string;
+  /** The SHA-1 the I/O layer supplies. */
+  sha1Base64: Sha1Base64;
   protocol?: string;
   extensions?: string;
   headers?: ReadonlyArray<readonly [string, string]>;
@@ -135,7 +137,7 @@ export function acceptResponse(o: {
   const headers: Array<readonly [string, string]> = [
     ['Upgrade', 'websocket'],
     ['Connection', 'Upgrade'],
-    ['Sec-WebSocket-Accept', acceptKey(o.key)],
+    ['Sec-WebSocket-Accept', acceptKey(o.key, o.sha1Base64)],
   ];
   if (o.protocol !== undefined && o.protocol !== '')
     headers.push(['Sec-WebSocket-Protocol', o.protocol]);
@@ -190,6 +192,8 @@ export function buildErrorResponse(
 
 /** Options of {@link ServerHandshake}. */
 export interface ServerHandshakeOptions {
+  /** SHA-1 for the accept key, from the I/O layer (node:crypto's, in Node, Deno and Bun). */
+  sha1Base64: Sha1Base64;
   /**
    * Subprotocols the server speaks: the first protocol of the client's offer
    * that is in this list is selected; default none.
@@ -222,8 +226,10 @@ export class ServerHandshake {
   readonly #allowOrigins: readonly string[] | undefined;
   readonly #maxHeaderCount: number;
   readonly #extensions: ServerExtensions;
+  readonly #sha1Base64: Sha1Base64;
 
-  constructor(options: ServerHandshakeOptions = {}) {
+  constructor(options: ServerHandshakeOptions) {
+    this.#sha1Base64 = options.sha1Base64;
     this.#protocols = options.protocols ?? [];
     this.#allowOrigins = options.allowOrigins;
     this.#maxHeaderCount = options.maxHeaderCount ?? Infinity;
@@ -294,7 +300,13 @@ export class ServerHandshake {
       if (!(error instanceof HandshakeError)) throw error;
       return this.reject(error.status, error.message, error.headers);
     }
-    return acceptResponse({ key: request.key, protocol, extensions, headers });
+    return acceptResponse({
+      key: request.key,
+      sha1Base64: this.#sha1Base64,
+      protocol,
+      extensions,
+      headers,
+    });
   }
 
   /** The response that refuses a request: `status` (4xx or 5xx) with `message` as its body. */

@@ -52,7 +52,7 @@ describe('Connection with permessage-deflate', () => {
     conn.receiveData(frame(compressed(new Uint8Array(10)), true, 0x2, false));
     conn.receiveData(frame(new Uint8Array(1), true, 0x0, true));
     const e = conn.takeEvents().at(-1) as { type: string; error: { closeCode: number } };
-    assert.equal(e.type, 'fail');
+    assert.equal(e.type, 'violation');
     assert.equal(e.error.closeCode, 1002);
   });
 
@@ -60,7 +60,7 @@ describe('Connection with permessage-deflate', () => {
     const conn = client({ maxMessageSize: 1000 });
     conn.receiveData(frame(compressed(new Uint8Array(1001))));
     const e = conn.takeEvents().at(-1) as { type: string; error: { closeCode: number } };
-    assert.equal(e.type, 'fail');
+    assert.equal(e.type, 'violation');
     assert.equal(e.error.closeCode, 1009);
   });
 

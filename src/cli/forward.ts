@@ -1,0 +1,29 @@
+/**
+ * `serve --forward ADDR`: every accepted WebSocket connection gets its own
+ * connection to ADDR (`tcp:HOST:PORT` or `unix:PATH`), bridged by a
+ * {@link Tunnel}. The address is the operator's: nothing the client sends
+ * (path, query, headers, messages) can change where the server connects.
+ */
+import type { WebSocketConnection } from '../node/server.js';
+import { connectEndpoint, type Endpoint } from './endpoint.js';
+import { Tunnel } from './tunnel.js';
+
+/**
+ * Bridges `connection` to a new connection to `target`, opened once the
+ * WebSocket handshake has succeeded (a refused handshake costs the target
+ * nothing). If the target cannot be reached, the WebSocket closes with
+ * {@link TunnelCloseCode.UNREACHABLE}. Resolves when both ends have closed.
+ */
+export async function forwardConnection(
+  connection: WebSocketConnection,
+  target: Endpoint,
+  log: (line: string) => void,
+): Promise<void> {
+  try {
+    await connection.opened;
+  } catch {
+    return; // the handshake failed: serve's log says why
+  }
+  const tunnel = new Tunnel(connectEndpoint(target), connection, { name: 'target', log });
+  await tunnel.done;
+}

@@ -1,0 +1,254 @@
+/**
+ * One tunnel: a TCP or Unix socket bridged to a WebSocket connection, bytes
+ * both ways as binary messages (websocat's `tcp:` to `ws:`), used by
+ * `serve --forward` (the socket is the target) and `connect --listen` (the
+ * socket is a local client).
+ *
+ * Backpressure both ways, with nothing buffered beyond fixed bounds: a chunk
+ * read from the socket is one binary message, and the socket is paused while
+ * the WebSocket's Duplex is past its high-water mark (64 KiB), so a WebSocket
+ * that cannot send stops the socket's reads and its peer's writes block in
+ * TCP; a message is written to the socket and the WebSocket is not read
+ * while the socket is past its own high-water mark, so a socket peer that
+ * does not read stops the WebSocket's reads, and the far end's sends block.
+ *
+ * Endings map to each other: the socket's FIN becomes a Close 1000 after
+ * everything it sent; a Close 1000, 1001 or without code becomes a FIN after
+ * everything received; a socket that fails becomes a Close with
+ * {@link TunnelCloseCode}; a WebSocket that fails or closes with any other
+ * code resets the socket (RST), as data may have been lost.
+ */
+import type { Socket } from 'node:net';
+import { toDuplex, type WebSocketDuplex, type WebSocketLike } from '../node/duplex.js';
+import { WebSocketError, type WebSocketCloseInfo } from '../streams/websocket-error.js';
+
+/**
+ * Close codes of a tunnel whose socket failed. Both are in the private range
+ * 4000-4999 (the only codes besides 1000 that the WebSocketStream API lets an
+ * application send), read as the HTTP status a reverse proxy answers in the
+ * same case, and lie outside 4000-4255 (used by `serve --exec` for exit
+ * statuses and signals) and 4008 (`serve --broadcast`'s "too slow"). Like
+ * every code but 1000, 1001 and 1005, they make `wsstream connect` exit 1.
+ */
+export const TunnelCloseCode = {
+  /**
+   * The target could not be reached: connection refused, no such Unix
+   * socket, host unreachable, name not found. Nothing was exchanged, so
+   * trying again is safe. (nginx answers 502 Bad Gateway when it cannot
+   * connect to an upstream.)
+   */
+  UNREACHABLE: 4502,
+  /**
+   * The socket failed after it was connected: reset by its peer (ECONNRESET)
+   * or another socket error. Bytes in flight may have been lost; the far end
+   * of the tunnel resets its own socket in turn. (500: the error happened
+   * behind the gateway, after the exchange began.)
+   */
+  RESET: 4500,
+} as const;
+export type TunnelCloseCode = (typeof TunnelCloseCode)[keyof typeof TunnelCloseCode];
+
+/**
+ * Milliseconds a socket may stay idle after its WebSocket closed before it is
+ * destroyed: 5 s. The socket gets a FIN after everything received, and its
+ * peer should answer with its own; this bounds how long a peer that never
+ * does (or never reads the rest) can keep the tunnel's socket open.
+ */
+export const DEFAULT_TUNNEL_LINGER = 5_000;
+
+/** Close codes that end a tunnel normally: the socket gets a FIN, not a reset. */
+const NORMAL_CLOSE_CODES = new Set([1000, 1001, 1005]);
+
+const noop = (): void => {};
+
+/** Options of a {@link Tunnel}. */
+export interface TunnelOptions {
+  /** What the socket is, in close reasons and logs: `target` or `client`. */
+  readonly name: string;
+  /** Where to report socket errors (default: nowhere). */
+  readonly log?: (line: string) => void;
+  /** See {@link DEFAULT_TUNNEL_LINGER}; milliseconds. */
+  readonly linger?: number;
+}
+
+/**
+ * Bridges `socket` (connected or still connecting) and `ws` (open or still
+ * opening) until both have ended. Bytes flow once both are connected.
+ */
+export class Tunnel {
+  readonly #socket: Socket;
+  readonly #duplex: WebSocketDuplex;
+  readonly #name: string;
+  readonly #log: (line: string) => void;
+  readonly #linger: number;
+  #connected = false;
+  /** Bytes read from the socket and not yet handed to the operating system as messages. */
+  #upHeld = 0;
+  /** Bytes received as messages and not yet handed to the operating system by the socket. */
+  #downHeld = 0;
+  #bytesUp = 0;
+  #bytesDown = 0;
+  /** Whether the WebSocket closed normally (1000, 1001, no code); false if it failed. */
+  readonly #normal: Promise<boolean>;
+  /** Settles when the socket has closed and the WebSocket's outcome is known. */
+  readonly done: Promise<void>;
+
+  constructor(socket: Socket, ws: WebSocketLike, options: TunnelOptions) {
+    this.#socket = socket;
+    this.#name = options.name;
+    this.#log = options.log ?? noop;
+    this.#linger = options.linger ?? DEFAULT_TUNNEL_LINGER;
+    // Strings written are bytes; a text message from the peer arrives as its UTF-8 bytes.
+    this.#duplex = toDuplex(ws, { stringsAs: 'binary', textAs: 'buffer' });
+    // The outcome is read from ws.closed; the Duplex's errors repeat it.
+    this.#duplex.on('error', noop);
+    socket.on('error', (error: NodeJS.ErrnoException) => this.#socketFailed(error));
+    if (socket.connecting) socket.once('connect', () => this.#start());
+    else this.#start();
+    const socketClosed = new Promise<void>((resolve) => {
+      if (socket.destroyed) resolve();
+      else socket.once('close', () => resolve());
+    });
+    this.#normal = ws.closed.then(
+      (info) => NORMAL_CLOSE_CODES.has(info.closeCode),
+      () => false,
+    );
+    const wsClosed = this.#normal.then((normal) => this.#wsClosed(normal));
+    this.done = Promise.all([socketClosed, wsClosed]).then(noop);
+  }
+
+  /** Bytes read from the socket so far (sent as messages). */
+  get bytesUp(): number {
+    return this.#bytesUp;
+  }
+
+  /** Bytes received as messages so far (written to the socket). */
+  get bytesDown(): number {
+    return this.#bytesDown;
+  }
+
+  /**
+   * Bytes the tunnel holds in user space right now: the socket's read buffer,
+   * bytes read but not yet handed to the operating system by the WebSocket,
+   * and bytes received but not yet taken by the socket's kernel buffer.
+   * Beyond this, the Duplex and the WebSocketStream each queue at most one
+   * received message (a socket chunk, at most 64 KiB, from a wsstream peer).
+   */
+  held(): number {
+    return this.#upHeld + this.#downHeld + this.#socket.readableLength;
+  }
+
+  /** Ends both sides at once: the socket is reset, the WebSocket closed without waiting. */
+  abort(): void {
+    reset(this.#socket);
+    this.#duplex.destroy();
+  }
+
+  #start(): void {
+    this.#connected = true;
+    const socket = this.#socket;
+    const duplex = this.#duplex;
+
+    // Socket -> WebSocket: a chunk is a binary message; stop reading while the Duplex is full.
+    socket.on('data', (chunk: Buffer) => {
+      if (duplex.writableEnded || duplex.destroyed) return; // the WebSocket is gone: discard
+      this.#bytesUp += chunk.length;
+      this.#upHeld += chunk.length;
+      const more = duplex.write(chunk, () => {
+        this.#upHeld -= chunk.length;
+      });
+      if (!more) socket.pause();
+    });
+    duplex.on('drain', () => socket.resume());
+    // A listener's socket starts paused (pauseOnConnect), so that nothing is read before now.
+    socket.resume();
+    // The socket's FIN: the Close follows everything it sent.
+    socket.on('end', () => {
+      if (duplex.writableEnded || duplex.destroyed) return;
+      duplex.endWith(this.#closeInfo(1000, `${this.#name} closed the connection`));
+    });
+
+    // WebSocket -> socket: stop reading messages while the socket's buffer is full.
+    duplex.on('data', (message: Buffer) => {
+      if (socket.destroyed || socket.writableEnded) return;
+      this.#bytesDown += message.length;
+      this.#downHeld += message.length;
+      const more = socket.write(message, () => {
+        this.#downHeld -= message.length;
+      });
+      if (!more) duplex.pause();
+    });
+    socket.on('drain', () => duplex.resume());
+    // The peer's Close arrived and every message before it was written: FIN after them, unless
+    // its code says something went wrong.
+    duplex.on('end', () => {
+      void this.#normal.then((normal) => (normal ? this.#endSocket() : reset(socket)));
+    });
+  }
+
+  #closeInfo(closeCode: number, reason: string): WebSocketCloseInfo {
+    // RFC 6455 5.5: control frame payloads are at most 125 bytes, so a reason at most 123.
+    let r = reason;
+    while (Buffer.byteLength(r) > 123) r = r.slice(0, -1);
+    return { closeCode, reason: r };
+  }
+
+  #socketFailed(error: NodeJS.ErrnoException): void {
+    const code = error.code ?? 'error';
+    this.#log(`${this.#name}: ${error.message}`);
+    let info: WebSocketCloseInfo;
+    if (!this.#connected) {
+      info = this.#closeInfo(TunnelCloseCode.UNREACHABLE, `${this.#name} unreachable (${code})`);
+    } else if (code === 'ECONNRESET') {
+      info = this.#closeInfo(TunnelCloseCode.RESET, `${this.#name} reset the connection`);
+    } else {
+      info = this.#closeInfo(TunnelCloseCode.RESET, `${this.#name} connection failed (${code})`);
+    }
+    // Destroyed with a WebSocketError, the Duplex closes with its code and reason at once.
+    this.#duplex.destroy(new WebSocketError(info.reason, info));
+  }
+
+  /** FIN after every byte written so far; then the socket has {@link #linger} ms of idleness to close. */
+  #endSocket(): void {
+    const socket = this.#socket;
+    if (socket.destroyed) return;
+    if (!socket.writableEnded) socket.end();
+    // Nothing read from here on can be delivered: read on only to see the peer's FIN.
+    socket.resume();
+    this.#lingerThenDestroy();
+  }
+
+  #lingerThenDestroy(): void {
+    const socket = this.#socket;
+    socket.setTimeout(this.#linger, () => socket.destroy());
+  }
+
+  #wsClosed(normal: boolean): void {
+    const socket = this.#socket;
+    if (socket.destroyed) return;
+    if (!this.#connected) {
+      // The WebSocket ended before the target answered: give the attempt up.
+      socket.destroy();
+      return;
+    }
+    if (normal) {
+      // The FIN goes once every received message was written (the Duplex's 'end'); until then
+      // the socket may be slow to take the rest, but not idle for longer than the linger.
+      this.#lingerThenDestroy();
+      return;
+    }
+    // Failed, or closed with a code that says something went wrong: data may be missing, so
+    // the socket's peer must not take the end for a normal one.
+    reset(socket);
+  }
+}
+
+/** Destroys `socket` with an RST where the platform allows it (TCP), else plainly. */
+export function reset(socket: Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    // Not TCP (a Unix socket has no RST).
+    socket.destroy();
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * A hub broker between node:cluster workers on one machine, with the cluster
+ * primary as the relay: a worker sends each published message to the
+ * primary over IPC, the primary sends it to every other worker, each worker
+ * fans it out to its local subscribers. Nothing else to run on one machine;
+ * for several machines, use `wsstream/hub/redis`.
+ *
+ * Messages travel in the envelope of `envelope.ts` (text stays text, binary
+ * stays binary). The primary relays every message to every other worker
+ * (workers without subscribers for the topic drop it): IPC is cheap next to
+ * the WebSocket writes, and it keeps the primary stateless.
+ *
+ * Memory: a worker rejects a publish (`BROKER_BACKLOG`) while more than
+ * `maxPendingBytes` it sent are still in its IPC channel; the primary skips a
+ * worker whose channel holds more than that, and counts it.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { HubError, HubErrorCode, type BrokerEvents, type HubBroker } from './broker.js';
+import { decodeEnvelope, encodeEnvelope, newNodeId } from './envelope.js';
+import type { HubMessage } from './message.js';
+
+/** Default of `maxPendingBytes` of {@link clusterBroker} and {@link clusterRelay}: 8 MiB. */
+export const DEFAULT_MAX_IPC_PENDING_BYTES = 8 * 1024 * 1024;
+
+/** The IPC message between workers and the primary. */
+interface Relayed {
+  readonly wsstreamHub: 1;
+  readonly topic: string;
+  readonly data: Uint8Array;
+}
+
+function isRelayed(m: unknown): m is Relayed {
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    (m as Relayed).wsstreamHub === 1 &&
+    typeof (m as Relayed).topic === 'string' &&
+    (m as Relayed).data instanceof Uint8Array
+  );
+}
+
+/**
+ * The primary's side: relays hub messages between the workers. Call it in
+ * the primary before forking, with `cluster.setupPrimary({ serialization:
+ * 'advanced' })` so that bytes cross IPC as bytes. Returns a function that
+ * stops relaying and reports how many messages were skipped for workers
+ * whose IPC channel was over `maxPendingBytes`.
+ */
+export function clusterRelay(
+  options: { maxPendingBytes?: number; onSkip?: (worker: Worker) => void } = {},
+): () => number {
+  const max = options.maxPendingBytes ?? DEFAULT_MAX_IPC_PENDING_BYTES;
+  const pending = new Map<Worker, number>();
+  let skipped = 0;
+  const onMessage = (from: Worker, message: unknown): void => {
+    if (!isRelayed(message)) return;
+    const size = message.data.byteLength;
+    for (const to of Object.values(cluster.workers ?? {})) {
+      if (to === undefined || to === from || !to.isConnected()) continue;
+      const held = pending.get(to) ?? 0;
+      if (held > 0 && held + size > max) {
+        skipped++;
+        try {
+          options.onSkip?.(to);
+        } catch {
+          // A logging hook must not stop the relay.
+        }
+        continue;
+      }
+      pending.set(to, held + size);
+      to.send(message, undefined, () => {
+        const left = (pending.get(to) ?? size) - size;
+        if (left > 0) pending.set(to, left);
+        else pending.delete(to);
+      });
+    }
+  };
+  const onExit = (worker: Worker): void => {
+    pending.delete(worker);
+  };
+  cluster.on('message', onMessage);
+  cluster.on('exit', onExit);
+  return () => {
+    cluster.off('message', onMessage);
+    cluster.off('exit', onExit);
+    return skipped;
+  };
+}
+
+/**
+ * A worker's side: a broker that sends through the primary (which must run
+ * {@link clusterRelay}). Throws when this process is not a cluster worker.
+ */
+export function clusterBroker(options: { maxPendingBytes?: number } = {}): HubBroker {
+  if (!cluster.isWorker || process.send === undefined) {
+    throw new Error('clusterBroker() works in a node:cluster worker (see clusterRelay())');
+  }
+  return new ClusterBroker(options.maxPendingBytes ?? DEFAULT_MAX_IPC_PENDING_BYTES);
+}
+
+class ClusterBroker implements HubBroker {
+  readonly #nodeId = newNodeId();
+  readonly #topics = new Set<string>();
+  readonly #max: number;
+  #events: BrokerEvents | null = null;
+  #pending = 0;
+  #closed = false;
+
+  constructor(max: number) {
+    this.#max = max;
+    process.on('message', this.#onMessage);
+  }
+
+  attach(events: BrokerEvents): void {
+    if (this.#events !== null) throw new Error('this broker is already attached to a hub');
+    this.#events = events;
+  }
+
+  subscribe(topic: string): void {
+    this.#topics.add(topic);
+  }
+
+  unsubscribe(topic: string): void {
+    this.#topics.delete(topic);
+  }
+
+  publish(topic: string, message: HubMessage): Promise<void> {
+    if (this.#closed)
+      return Promise.reject(new HubError(HubErrorCode.CLOSED, 'the cluster broker is closed'));
+    if (process.connected !== true) {
+      return Promise.reject(
+        new HubError(
+          HubErrorCode.BROKER_UNAVAILABLE,
+          'the IPC channel to the cluster primary is closed',
+        ),
+      );
+    }
+    const data = encodeEnvelope(this.#nodeId, message);
+    const size = data.byteLength;
+    if (this.#pending > 0 && this.#pending + size > this.#max) {
+      return Promise.reject(
+        new HubError(
+          HubErrorCode.BROKER_BACKLOG,
+          `over ${this.#max} bytes waiting in the IPC channel to the primary`,
+        ),
+      );
+    }
+    this.#pending += size;
+    const relayed: Relayed = { wsstreamHub: 1, topic, data };
+    return new Promise<void>((resolve, reject) => {
+      process.send!(relayed, undefined, {}, (error: Error | null) => {
+        this.#pending -= size;
+        if (error === null) resolve();
+        else
+          reject(
+            new HubError(HubErrorCode.BROKER_UNAVAILABLE, `IPC send failed: ${error.message}`, {
+              cause: error,
+            }),
+          );
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    process.off('message', this.#onMessage);
+  }
+
+  readonly #onMessage = (message: unknown): void => {
+    if (!isRelayed(message) || !this.#topics.has(message.topic)) return;
+    const envelope = decodeEnvelope(message.data);
+    if (envelope === null || envelope.nodeId.equals(this.#nodeId)) return;
+    this.#events?.message(message.topic, envelope.message);
+  };
+}

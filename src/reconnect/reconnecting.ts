@@ -1,0 +1,299 @@
+/**
+ * A client connection that outlives its WebSocket connections: when one
+ * drops (the server drains with 1001 Going Away, a restart, a network
+ * failure), the next is opened after a capped exponential backoff with
+ * jitter, and the readable and writable carry on across them.
+ *
+ * What happens to a message (the contract, exactly):
+ * - A message written while no connection is open waits: `write()` does not
+ *   resolve until a connection is open and took it (backpressure, never a
+ *   silent drop, never an unbounded buffer: one message is in hand at a time).
+ * - A message whose `write()` had not resolved when its connection dropped
+ *   (or was closing) is written again on the next connection. It may arrive
+ *   twice if the old connection had carried it to the server before the drop.
+ * - A message whose `write()` had resolved was handed to the operating
+ *   system; if the connection drops before the server read it, it is lost
+ *   (WebSocket has no acknowledgements: use the application's own for
+ *   exactly-once).
+ * - Messages received are delivered in order per connection; nothing is
+ *   replayed across connections.
+ */
+import { WebSocketError, type WebSocketCloseInfo } from '../streams/websocket-error.js';
+import type { WebSocketStreamOptions } from '../streams/options.js';
+import type { WebSocketMessage } from '../streams/session.js';
+import { WebSocketStream, type WebSocketOpenInfo } from '../streams/websocket-stream.js';
+import { backoffDelay } from './backoff.js';
+import { Gate } from './gate.js';
+
+/** Default of {@link ReconnectingOptions.reconnectDelay}: 250 ms. */
+export const DEFAULT_RECONNECT_DELAY = 250;
+/** Default of {@link ReconnectingOptions.maxReconnectDelay}: 30 s. */
+export const DEFAULT_MAX_RECONNECT_DELAY = 30_000;
+
+/**
+ * Close codes after which no reconnect is attempted by default: a normal
+ * closure (the server is done with us), and the codes that say our own
+ * messages were wrong, which a new connection would repeat.
+ */
+export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
+  1000, 1002, 1003, 1007, 1008, 1009, 1010,
+]);
+
+/** What the helper reports to {@link ReconnectingOptions.onEvent}. */
+export type ReconnectEvent =
+  | { readonly type: 'open'; readonly url: string; readonly attempt: number }
+  | {
+      readonly type: 'close';
+      /** The close code (1006 when the connection failed or could not be opened). */
+      readonly closeCode: number;
+      readonly reason: string;
+      readonly error?: unknown;
+    }
+  | { readonly type: 'retry'; readonly attempt: number; readonly delay: number }
+  | { readonly type: 'give-up'; readonly attempts: number };
+
+/** Options of {@link reconnecting}: those of WebSocketStream (used for every connection), and these. */
+export interface ReconnectingOptions extends WebSocketStreamOptions {
+  /** First delay before reconnecting, in milliseconds; default 250. Doubles after each failed attempt. */
+  reconnectDelay?: number;
+  /** Longest delay, in milliseconds; default 30 s. Each delay is jittered to 50-100% of its value, so that the clients of a drained server do not all come back at once. */
+  maxReconnectDelay?: number;
+  /**
+   * Consecutive failed attempts (connections that could not be opened)
+   * before giving up; default Infinity. Then `closed` rejects and the streams
+   * error. An open connection resets the count.
+   */
+  maxAttempts?: number;
+  /**
+   * Decides whether to reconnect after a close: default, every close except
+   * those of {@link FINAL_CLOSE_CODES} and those we started. A function that
+   * throws counts as `false`.
+   */
+  shouldReconnect?: (closeCode: number, reason: string) => boolean;
+  /** Told what happens (for logs). Errors it throws are ignored. */
+  onEvent?: (event: ReconnectEvent) => void;
+}
+
+interface Live {
+  readonly ws: WebSocketStream;
+  readonly reader: ReadableStreamDefaultReader<WebSocketMessage>;
+  readonly writer: WritableStreamDefaultWriter<unknown>;
+  /** Settles when the connection is closed (either way). */
+  readonly ended: Promise<unknown>;
+}
+
+/**
+ * A WebSocketStream-shaped client that reconnects (see the module comment
+ * for what happens to messages). `opened` fulfils at the first connection
+ * with streams that span every connection; `closed` fulfils when we closed
+ * it or the server closed with a final code, and rejects when it gave up.
+ */
+export class ReconnectingWebSocketStream {
+  readonly url: string;
+  readonly opened: Promise<WebSocketOpenInfo>;
+  readonly closed: Promise<Required<WebSocketCloseInfo>>;
+  readonly #options: ReconnectingOptions;
+  readonly #gate = new Gate<Live>();
+  #closing: WebSocketCloseInfo | null = null;
+  #wakeSleep: (() => void) | null = null;
+
+  constructor(url: string | URL, options: ReconnectingOptions = {}) {
+    // Validates the URL and options the way WebSocketStream does, before any attempt.
+    const first = new WebSocketStream(url, options);
+    this.url = first.url;
+    this.#options = options;
+    let resolveOpened!: (info: WebSocketOpenInfo) => void;
+    let rejectOpened!: (error: unknown) => void;
+    this.opened = new Promise((resolve, reject) => {
+      resolveOpened = resolve;
+      rejectOpened = reject;
+    });
+    this.closed = this.#run(first, (info) => resolveOpened(this.#openInfo(info)), rejectOpened);
+    this.opened.catch(() => {});
+    this.closed.catch(() => {});
+  }
+
+  /** Closes the current connection (if any) with `closeInfo` and stops reconnecting. */
+  close(closeInfo?: WebSocketCloseInfo): void {
+    if (this.#closing !== null) return;
+    this.#closing = closeInfo ?? {};
+    this.#gate.current?.ws.close(closeInfo);
+    this.#wakeSleep?.();
+  }
+
+  async #run(
+    first: WebSocketStream,
+    opened: (info: WebSocketOpenInfo) => void,
+    failed: (error: unknown) => void,
+  ): Promise<Required<WebSocketCloseInfo>> {
+    const o = this.#options;
+    let ws: WebSocketStream | null = first;
+    let attempts = 0;
+    let everOpened = false;
+    for (;;) {
+      ws ??= new WebSocketStream(this.url, o);
+      let info: WebSocketOpenInfo;
+      try {
+        info = await ws.opened;
+      } catch (error) {
+        ws = null;
+        attempts++;
+        this.#emit({ type: 'close', closeCode: 1006, reason: describe(error), error });
+        if (this.#closing !== null) return this.#end({ closeCode: 1005, reason: '' });
+        if (attempts >= (o.maxAttempts ?? Infinity)) {
+          this.#emit({ type: 'give-up', attempts });
+          const gaveUp = new WebSocketError(
+            `gave up after ${attempts} failed attempts to connect to ${this.url}: ${describe(error)}`,
+            {},
+          );
+          failed(gaveUp);
+          this.#gate.fail(gaveUp);
+          throw gaveUp;
+        }
+        await this.#sleep(attempts);
+        if (this.#closing !== null) return this.#end({ closeCode: 1005, reason: '' });
+        continue;
+      }
+      const live: Live = {
+        ws,
+        reader: info.readable.getReader(),
+        writer: info.writable.getWriter(),
+        ended: ws.closed.then(
+          () => {},
+          () => {},
+        ),
+      };
+      live.writer.closed.catch(() => {});
+      live.reader.closed.catch(() => {});
+      this.#emit({ type: 'open', url: this.url, attempt: attempts });
+      attempts = 0;
+      if (!everOpened) {
+        everOpened = true;
+        opened(info);
+      }
+      this.#gate.open(live);
+      if (this.#closing !== null) ws.close(this.#closing);
+      let closeCode: number;
+      let reason: string;
+      try {
+        ({ closeCode, reason } = await ws.closed);
+        this.#emit({ type: 'close', closeCode, reason });
+      } catch (error) {
+        closeCode = error instanceof WebSocketError ? (error.closeCode ?? 1006) : 1006;
+        reason = error instanceof WebSocketError ? error.reason : '';
+        this.#emit({ type: 'close', closeCode, reason, error });
+      }
+      this.#gate.shut();
+      ws = null;
+      if (this.#closing !== null || !this.#wantsReconnect(closeCode, reason)) {
+        return this.#end({ closeCode, reason });
+      }
+      await this.#sleep(0);
+      if (this.#closing !== null) return this.#end({ closeCode, reason });
+    }
+  }
+
+  #wantsReconnect(closeCode: number, reason: string): boolean {
+    const decide = this.#options.shouldReconnect;
+    if (decide === undefined) return !FINAL_CLOSE_CODES.has(closeCode);
+    try {
+      return decide(closeCode, reason) === true;
+    } catch {
+      return false;
+    }
+  }
+
+  #end(info: Required<WebSocketCloseInfo>): Required<WebSocketCloseInfo> {
+    this.#gate.end();
+    return info;
+  }
+
+  /** Waits the backoff delay for `attempt` (0 after a drop), unless close() is called. */
+  async #sleep(attempt: number): Promise<void> {
+    const first = this.#options.reconnectDelay ?? DEFAULT_RECONNECT_DELAY;
+    const max = this.#options.maxReconnectDelay ?? DEFAULT_MAX_RECONNECT_DELAY;
+    const delay = backoffDelay(attempt, first, max);
+    this.#emit({ type: 'retry', attempt: attempt + 1, delay });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, delay);
+      this.#wakeSleep = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wakeSleep = null;
+  }
+
+  #openInfo(first: WebSocketOpenInfo): WebSocketOpenInfo {
+    const gate = this.#gate;
+    const readable = new ReadableStream<WebSocketMessage>(
+      {
+        async pull(controller) {
+          for (;;) {
+            const live = await gate.next();
+            if (live === null) return controller.close();
+            try {
+              const next = await live.reader.read();
+              if (!next.done) return controller.enqueue(next.value);
+            } catch {
+              // This connection failed: go on with the next one.
+            }
+            await live.ended;
+            await gate.settled(live);
+          }
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const writable = new WritableStream<unknown>(
+      {
+        async write(chunk) {
+          for (;;) {
+            const live = await gate.next();
+            if (live === null)
+              throw new DOMException('the connection was closed', 'InvalidStateError');
+            try {
+              await live.writer.write(chunk);
+              return;
+            } catch {
+              // Not sent (the connection dropped or is closing): again on the next connection.
+              await live.ended;
+              await gate.settled(live);
+            }
+          }
+        },
+        close: () => {
+          this.close({ closeCode: 1000 });
+          return this.closed.then(() => {});
+        },
+        abort: () => this.close(),
+      },
+      { highWaterMark: 1 },
+    );
+    return { readable, writable, protocol: first.protocol, extensions: first.extensions };
+  }
+
+  #emit(event: ReconnectEvent): void {
+    try {
+      this.#options.onEvent?.(event);
+    } catch {
+      // A logging hook must not stop reconnecting.
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Opens a reconnecting client connection to `url` (see
+ * {@link ReconnectingWebSocketStream}). It has the WebSocketStream shape,
+ * so `toDuplex()` takes it too.
+ */
+export function reconnecting(
+  url: string | URL,
+  options?: ReconnectingOptions,
+): ReconnectingWebSocketStream {
+  return new ReconnectingWebSocketStream(url, options);
+}

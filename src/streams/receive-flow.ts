@@ -1,0 +1,327 @@
+/**
+ * The receiving half of a session: the readable stream, the inbox of messages
+ * parsed but not yet asked for, and the decision to pause or resume reading.
+ *
+ * Backpressure: reading is paused whenever the readable has no demand
+ * (desiredSize <= 0) or messages wait in the inbox, and resumed by the
+ * readable's pull(). The flow knows nothing of sockets or of the protocol:
+ * it calls {@link ReceiveFlowHooks.pause} and {@link ReceiveFlowHooks.resume}
+ * (python-websockets' message assembler takes the same two callbacks).
+ */
+import { rememberPlain } from './bytes.js';
+
+/** A received message: a string for text, a fresh Uint8Array for binary. */
+export type WebSocketMessage = string | Uint8Array;
+
+/**
+ * Once we started closing, messages the readable has not asked for yet are
+ * kept up to this many bytes (UTF-16 units for text) and discarded past it:
+ * 1 MiB. A reader that is a step behind loses nothing the peer sent before it
+ * saw our Close, while an application that stopped reading cannot make us
+ * hold more than this as we read on to find the peer's Close.
+ */
+export const CLOSING_HOLD_LIMIT = 1 << 20;
+
+/**
+ * Once this many delivered messages sit at the front of the inbox array and
+ * they are more than half of it, the array is compacted: 1024.
+ */
+const COMPACT_AFTER = 1024;
+
+/** What the flow asks of the session around it. */
+export interface ReceiveFlowHooks {
+  /** Stop reading input (the transport's pause). */
+  pause(): void;
+  /** Read input again (the transport's resume). */
+  resume(): void;
+  /** The application cancelled the readable with `reason`. */
+  cancel(reason: unknown): void;
+  /** Whether the protocol still wants input (false once the peer's Close arrived or the connection failed). */
+  receiving(): boolean;
+  /** Whether input read earlier was held back (the core's inflate budget) and waits to be processed. */
+  heldInput(): boolean;
+  /** Processes the input held back, before any new input is read. */
+  takeHeldInput(): void;
+}
+
+export class ReceiveFlow {
+  readonly readable: ReadableStream<WebSocketMessage>;
+  readonly #hooks: ReceiveFlowHooks;
+  #controller!: ReadableStreamDefaultController<WebSocketMessage>;
+
+  /** Reading is paused (a transport starts paused). */
+  #paused = true;
+  /** Input has ended for good (the transport closed): pause and resume do nothing. */
+  #inputClosed = false;
+  /** The readable was closed, errored or cancelled: messages are discarded. */
+  #readableDone = false;
+  /** A microtask will decide whether to pause reading (see {@link afterInput}). */
+  #pauseCheckPending = false;
+  /** Messages handed to the readable so far, and their number when the pending check was (re)scheduled. */
+  #delivered = 0;
+  #deliveredAtCheck = 0;
+  /**
+   * Messages parsed but not yet enqueued: the readable only ever gets what it
+   * asks for (desiredSize > 0). A read chunk can hold thousands of tiny
+   * messages, and the stream's own queue dequeues in linear time, so putting
+   * them all in it would cost quadratic CPU (a peer sending 1-byte messages
+   * could burn seconds per 64 KiB read).
+   */
+  #inbox: WebSocketMessage[] = [];
+  #inboxHead = 0;
+  /** No more messages will come: close the readable once the inbox is empty. */
+  #closeWhenDrained = false;
+  #delivering = false;
+  /** Nothing more is delivered: the connection is being failed. */
+  #halted = false;
+  /** Ends the pull() kept pending while reading flows (see the readable's pull). */
+  #endPull: (() => void) | null = null;
+  /** We started the closing handshake: read on regardless of demand, to find the peer's Close. */
+  #readingOn = false;
+  /** Bytes of messages kept since then beyond what the readable asked for (see CLOSING_HOLD_LIMIT). */
+  #heldWhileClosing = 0;
+
+  constructor(strategy: QueuingStrategy<WebSocketMessage>, hooks: ReceiveFlowHooks) {
+    this.#hooks = hooks;
+    this.readable = new ReadableStream<WebSocketMessage>(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+        },
+        pull: () => {
+          this.#deliver();
+          if (this.#inboxHead === this.#inbox.length) this.resume();
+          // While reading flows and nothing waits in the inbox, pull() has
+          // nothing to do: it stays pending, so the stream stops calling it
+          // twice per message (each call costs a promise and a microtask). It
+          // ends as soon as a demand signal is needed again: when reading
+          // pauses or messages are left waiting (#releasePull).
+          if (this.#paused || this.#readableDone || this.#inboxHead < this.#inbox.length) return;
+          return new Promise<void>((resolve) => {
+            this.#endPull = resolve;
+          });
+        },
+        cancel: (reason) => {
+          this.#discard();
+          this.#hooks.cancel(reason);
+        },
+      },
+      strategy,
+    );
+  }
+
+  /** Whether reading is paused by backpressure. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Messages handed to the readable so far. */
+  get messagesDelivered(): number {
+    return this.#delivered;
+  }
+
+  /** Messages parsed and waiting in the inbox for the readable to ask for them. */
+  get messagesWaiting(): number {
+    return this.#inbox.length - this.#inboxHead;
+  }
+
+  /** Whether the readable still takes messages (not closed, errored or cancelled, and not ending). */
+  get accepting(): boolean {
+    return !this.#readableDone && !this.#closeWhenDrained;
+  }
+
+  /**
+   * A message arrived. Once we are closing, we read on to find the peer's
+   * Close: beyond what the readable asks for, a bounded amount is kept and
+   * the rest discarded.
+   */
+  push(message: WebSocketMessage): void {
+    if (this.#readableDone || this.#closeWhenDrained) return;
+    if (this.#readingOn && (this.#inboxHead < this.#inbox.length || this.#desiredSize() <= 0)) {
+      const size = message.length;
+      if (this.#heldWhileClosing + size > CLOSING_HOLD_LIMIT) return;
+      this.#heldWhileClosing += size;
+    }
+    this.#inbox.push(message);
+  }
+
+  /**
+   * After a batch of input was processed: hands the readable what it asks
+   * for, and pauses reading if it wants no more.
+   */
+  afterInput(): void {
+    this.#deliver();
+    if (!this.#wantsPause()) return;
+    if (this.#pauseCheckPending) {
+      // Another read before the check ran (a transport handing out chunks it
+      // had buffered, in a row): no more of them.
+      this.#pauseCheckPending = false;
+      this.#pause();
+      return;
+    }
+    // Decide once the reader's current turn is over: no read can happen
+    // before a microtask runs, so the bound on what we hold stays the same,
+    // and a reader that empties the queue in this turn costs no pause and
+    // resume of the transport.
+    this.#pauseCheckPending = true;
+    this.#deliveredAtCheck = this.#delivered;
+    queueMicrotask(this.#pauseCheck);
+  }
+
+  /**
+   * Whether messages are read on regardless of demand: we are closing, or
+   * the readable is done and discards them.
+   */
+  get readsOn(): boolean {
+    return this.#readingOn || this.#readableDone;
+  }
+
+  /** Input is held back: pause reading now, until the readable asks again. */
+  holdInput(): void {
+    if (this.readsOn) return;
+    this.#pauseCheckPending = false;
+    this.#pause();
+  }
+
+  /** We are closing: read on regardless of demand (bounded by CLOSING_HOLD_LIMIT). */
+  readOn(): void {
+    this.#readingOn = true;
+    this.resume();
+  }
+
+  /** No more messages will come: the readable closes once the messages already received were read. */
+  endWhenDrained(): void {
+    if (this.#readableDone) return;
+    this.#closeWhenDrained = true;
+    this.#deliver();
+  }
+
+  /**
+   * An unclean close: errors the readable with `error` and drops the inbox,
+   * unless the readable is already ending (after the peer's Close, the
+   * messages before it stay readable) and delivery was not halted.
+   */
+  error(error: unknown): void {
+    if (this.#readableDone || (this.#closeWhenDrained && !this.#halted)) return;
+    this.#discard();
+    this.#controller.error(error);
+  }
+
+  /** Whether the flow is inside its own enqueue() (where the readable's size() runs). */
+  get delivering(): boolean {
+    return this.#delivering;
+  }
+
+  /** Stops delivering: the connection is about to be failed. */
+  halt(): void {
+    this.#halted = true;
+  }
+
+  /** Input ended for good: pausing and resuming do nothing from now on. */
+  inputClosed(): void {
+    this.#inputClosed = true;
+  }
+
+  /** Reads input again (if it was paused). */
+  resume(): void {
+    if (!this.#paused || this.#inputClosed) return;
+    if (this.#hooks.heldInput()) {
+      // Input held back comes first, without waiting for more socket data;
+      // reading stays paused while some is still held or there is no demand.
+      this.#hooks.takeHeldInput();
+      if (!this.#paused || this.#inputClosed) return;
+      if (
+        !this.readsOn &&
+        this.#hooks.receiving() &&
+        (this.#hooks.heldInput() ||
+          this.#inboxHead < this.#inbox.length ||
+          this.#desiredSize() <= 0)
+      )
+        return;
+    }
+    this.#paused = false;
+    this.#hooks.resume();
+  }
+
+  #desiredSize(): number {
+    return this.#controller.desiredSize ?? 0;
+  }
+
+  #discard(): void {
+    this.#readableDone = true;
+    this.#inbox = [];
+    this.#inboxHead = 0;
+  }
+
+  /** Whether reading should stop: messages are waiting, or the readable has no room. */
+  #wantsPause(): boolean {
+    return (
+      !this.#paused &&
+      !this.#readingOn &&
+      this.#hooks.receiving() &&
+      !this.#readableDone &&
+      (this.#inboxHead < this.#inbox.length || this.#desiredSize() <= 0)
+    );
+  }
+
+  readonly #pauseCheck = (): void => {
+    if (!this.#pauseCheckPending) return;
+    if (!this.#wantsPause()) {
+      this.#pauseCheckPending = false;
+      return;
+    }
+    if (this.#delivered !== this.#deliveredAtCheck) {
+      // The reader is taking messages: look again after its next step.
+      this.#deliveredAtCheck = this.#delivered;
+      queueMicrotask(this.#pauseCheck);
+      return;
+    }
+    this.#pauseCheckPending = false;
+    this.#pause();
+  };
+
+  /** Ends a pending pull(): the next read that finds room calls pull() again. */
+  #releasePull(): void {
+    const end = this.#endPull;
+    if (end === null) return;
+    this.#endPull = null;
+    end();
+  }
+
+  #pause(): void {
+    this.#releasePull();
+    if (this.#paused || this.#inputClosed) return;
+    this.#paused = true;
+    this.#hooks.pause();
+  }
+
+  /** Moves messages from the inbox to the readable while it asks for more. */
+  #deliver(): void {
+    // enqueue() may call pull() synchronously, which delivers too: one loop at a time.
+    if (this.#readableDone || this.#delivering || this.#halted) return;
+    this.#delivering = true;
+    while (!this.#halted && this.#inboxHead < this.#inbox.length && this.#desiredSize() > 0) {
+      const message = this.#inbox[this.#inboxHead]!;
+      this.#inbox[this.#inboxHead++] = '';
+      this.#delivered++;
+      if (typeof message !== 'string') rememberPlain(message);
+      this.#controller.enqueue(message);
+    }
+    this.#delivering = false;
+    if (this.#halted) return;
+    if (this.#inboxHead < this.#inbox.length) this.#releasePull();
+    if (this.#inboxHead === this.#inbox.length) {
+      if (this.#inbox.length > 0) {
+        this.#inbox = [];
+        this.#inboxHead = 0;
+      }
+      if (this.#closeWhenDrained) {
+        this.#readableDone = true;
+        this.#controller.close();
+      }
+    } else if (this.#inboxHead > COMPACT_AFTER && this.#inboxHead * 2 > this.#inbox.length) {
+      this.#inbox = this.#inbox.slice(this.#inboxHead);
+      this.#inboxHead = 0;
+    }
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * The sending half of a session: the writable stream, its writes (one at a
+ * time, or joined to the turn's batch with `batchWrites`), the control frames
+ * the core queues (Pongs, Close), and the bound on Pongs a peer that does not
+ * read can make us hold.
+ *
+ * Backpressure: a write's promise settles in the transport's write callback,
+ * once its bytes were handed to the operating system (or once they joined a
+ * bounded batch that is about to be). Pong and Close frames bypass the
+ * writable's queue and go straight to the transport.
+ */
+import { CloseCode } from '../core/close.js';
+import { type Connection, InvalidStateError as CoreInvalidStateError } from '../core/connection.js';
+import { releaseFrame } from '../core/frame.js';
+import { toBytes } from './bytes.js';
+import type { CloseOutcome } from './close-outcome.js';
+import type { Transport } from './transport.js';
+import { createWebSocketError } from './websocket-error.js';
+
+/** Default of {@link SenderOptions.maxPendingPongs}: 60 (as ws's `maxPendingAutoPongs`). */
+export const DEFAULT_MAX_PENDING_PONGS = 60;
+
+const noop = (): void => {};
+
+/** An InvalidStateError DOMException (the writable's error once the closing handshake started). */
+export function invalidState(message: string): DOMException {
+  return new DOMException(message, 'InvalidStateError');
+}
+
+/** Options of a {@link Sender}. */
+export interface SenderOptions {
+  strategy: QueuingStrategy<unknown>;
+  batchWrites: boolean;
+  maxPendingPongs: number;
+}
+
+/** What the sender asks of the session around it. */
+export interface SenderHooks {
+  /** writable.close(): start the closing handshake with no code. */
+  close(): void;
+  /** writable.abort(reason): start the closing handshake from `reason`. */
+  abort(reason: unknown): void;
+  /** The transport reported a write that can never complete (`cause`): the connection is lost. */
+  lost(cause: Error): void;
+}
+
+export class Sender {
+  readonly writable: WritableStream<unknown>;
+  readonly #conn: Connection;
+  readonly #transport: Transport;
+  readonly #outcome: CloseOutcome;
+  readonly #hooks: SenderHooks;
+  readonly #batchWrites: boolean;
+  readonly #maxPendingPongs: number;
+  #controller!: WritableStreamDefaultController;
+
+  /** Automatic Pongs queued by the core and not yet handed to the transport. */
+  #pongsQueued = 0;
+  /** Automatic Pongs handed to the transport whose write has not completed. */
+  #pongsPending = 0;
+  #transportClosed = false;
+
+  // The transport calls back once per data write, in order: #writesIssued and
+  // #writesConfirmed number them, so the callback of a write that was already
+  // resolved is told apart from that of the write still pending.
+  #writesIssued = 0;
+  #writesConfirmed = 0;
+  /** Number of the last write that was not handed to the operating system when issued. */
+  #lastUnconfirmed = 0;
+  /**
+   * Number of the write whose promise is pending (0: none). The writable
+   * calls its sink's write() only after the previous one settled, so there
+   * is at most one.
+   */
+  #pendingWrite = 0;
+  #resolvePending: (() => void) | null = null;
+  #rejectPending: ((error: unknown) => void) | null = null;
+  /** The frames of that write, handed back to the encoder once written. */
+  #pendingFrames: Uint8Array[] | null = null;
+  /** writable.close() calls waiting for the closing handshake to end. */
+  #closeWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+
+  // Counters (read by statistics).
+  #bytesWritten = 0;
+  #messagesSent = 0;
+
+  constructor(
+    conn: Connection,
+    transport: Transport,
+    outcome: CloseOutcome,
+    options: SenderOptions,
+    hooks: SenderHooks,
+  ) {
+    this.#conn = conn;
+    this.#transport = transport;
+    this.#outcome = outcome;
+    this.#hooks = hooks;
+    this.#batchWrites = options.batchWrites;
+    this.#maxPendingPongs = options.maxPendingPongs;
+    this.writable = new WritableStream<unknown>(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+        },
+        write: (chunk) => this.#write(chunk),
+        close: () => this.#closeWritable(),
+        abort: (reason) => {
+          this.#hooks.abort(reason);
+        },
+      },
+      options.strategy,
+    );
+  }
+
+  /** Messages handed to the transport so far. */
+  /** Bytes of frames handed to the transport. */
+  get bytesWritten(): number {
+    return this.#bytesWritten;
+  }
+
+  get messagesSent(): number {
+    return this.#messagesSent;
+  }
+
+  /** Automatic Pongs handed to the transport whose write has not completed. */
+  get pongsPending(): number {
+    return this.#pongsPending;
+  }
+
+  /**
+   * Whether one of our messages has not been completely handed to the
+   * operating system (a write pending, or a batch the kernel has not taken yet).
+   */
+  get unwritten(): boolean {
+    return this.#writesConfirmed < this.#lastUnconfirmed;
+  }
+
+  /**
+   * The core queued a Pong for a Ping. Returns false, and fails the
+   * connection with 1008, when `maxPendingPongs` earlier Pongs are still
+   * stuck in the write queue: the peer is not reading them, and the queue
+   * must not grow without bound.
+   */
+  acceptPing(): boolean {
+    if (this.#pongsPending >= this.#maxPendingPongs) {
+      this.#conn.fail(
+        CloseCode.POLICY_VIOLATION,
+        `More than ${this.#maxPendingPongs} pongs pending: the peer sends pings but does not read`,
+      );
+      return false;
+    }
+    this.#pongsQueued++;
+    return true;
+  }
+
+  /** Hands the frames the core queued (Pongs, Pings, Close) to the transport. */
+  flush(): void {
+    const out = this.#conn.takeOutgoing();
+    const pongs = this.#pongsQueued;
+    this.#pongsQueued = 0;
+    if (out.length === 0 || this.#transportClosed) return;
+    for (let i = 0; i < out.length; i++) this.#bytesWritten += out[i]!.length;
+    if (pongs === 0) {
+      this.#transport.write(out, noop);
+      return;
+    }
+    this.#pongsPending += pongs;
+    this.#transport.write(out, () => {
+      this.#pongsPending -= pongs;
+    });
+  }
+
+  /** The transport closed: frames the core queues from now on are dropped. */
+  transportClosed(): void {
+    this.#transportClosed = true;
+  }
+
+  /** A clean close: writable.close() fulfils, the writable and a pending write fail with InvalidStateError. */
+  closeClean(): void {
+    for (const waiter of this.#closeWaiters) waiter.resolve();
+    this.#closeWaiters = [];
+    const closedError = invalidState('The WebSocket is closed');
+    this.#rejectPendingWrite(closedError);
+    this.#controller.error(closedError);
+  }
+
+  /** An unclean close: `error` errors the writable and rejects a pending write and writable.close(). */
+  closeUnclean(error: unknown): void {
+    this.#controller.error(error);
+    this.#rejectPendingWrite(error);
+    for (const waiter of this.#closeWaiters) waiter.reject(error);
+    this.#closeWaiters = [];
+  }
+
+  #write(chunk: unknown): Promise<void> | undefined {
+    const conn = this.#conn;
+    if (this.#outcome.settled || conn.closeSent) {
+      return Promise.reject(invalidState('Cannot write: the closing handshake has started'));
+    }
+    try {
+      const bytes = toBytes(chunk);
+      if (bytes === null) conn.sendText(String(chunk));
+      else conn.sendBinary(bytes);
+    } catch (error) {
+      if (error instanceof CoreInvalidStateError)
+        return Promise.reject(invalidState(error.message));
+      return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
+    }
+    const out = conn.takeOutgoing();
+    for (let i = 0; i < out.length; i++) this.#bytesWritten += out[i]!.length;
+    const number = ++this.#writesIssued;
+    this.#messagesSent++;
+    const written = this.#transport.write(out, this.#onWritten, this.#batchWrites);
+    if (written === true) {
+      // Handed to the operating system already: the write is done.
+      for (let i = 0; i < out.length; i++) releaseFrame(out[i]!);
+      return undefined;
+    }
+    if (written === 'batched') {
+      // In this turn's batch (batchWrites): done; the frames stay the socket's until it leaves.
+      this.#lastUnconfirmed = number;
+      return undefined;
+    }
+    // The write failed at once (the transport is closed): the session settled.
+    if (this.#outcome.settled)
+      return Promise.reject(this.#outcome.error ?? invalidState('The WebSocket is closed'));
+    this.#lastUnconfirmed = number;
+    this.#pendingWrite = number;
+    this.#pendingFrames = out;
+    return new Promise<void>((resolve, reject) => {
+      this.#resolvePending = resolve;
+      this.#rejectPending = reject;
+    });
+  }
+
+  /** The transport's callback of every data write, in order. */
+  readonly #onWritten = (error?: Error | null): void => {
+    const number = ++this.#writesConfirmed;
+    if (error === undefined || error === null) {
+      if (number !== this.#pendingWrite) return;
+      const resolve = this.#resolvePending;
+      const frames = this.#pendingFrames;
+      this.#pendingWrite = 0;
+      this.#resolvePending = null;
+      this.#rejectPending = null;
+      this.#pendingFrames = null;
+      if (frames !== null) for (let i = 0; i < frames.length; i++) releaseFrame(frames[i]!);
+      resolve?.();
+      return;
+    }
+    // The bytes will never reach the peer: the connection is lost. One
+    // error for the write, both streams and `closed` (WebSocketStream: the same object).
+    this.#hooks.lost(error);
+    this.#rejectPendingWrite(this.#outcome.error ?? invalidState('The WebSocket is closed'));
+  };
+
+  #rejectPendingWrite(error: unknown): void {
+    const reject = this.#rejectPending;
+    this.#pendingWrite = 0;
+    this.#resolvePending = null;
+    this.#rejectPending = null;
+    // The transport may still hold these frames: never reuse them.
+    this.#pendingFrames = null;
+    reject?.(error);
+  }
+
+  #closeWritable(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.#outcome.settled) {
+        reject(invalidState('The WebSocket is closed'));
+        return;
+      }
+      this.#closeWaiters.push({ resolve, reject });
+      this.#hooks.close();
+    });
+  }
+}
+
+/** The error of a connection lost under a write: 1006 with the transport's cause. */
+export function connectionLost(cause: Error): ReturnType<typeof createWebSocketError> {
+  return createWebSocketError(
+    `The connection was lost: ${cause.message}`,
+    CloseCode.ABNORMAL_CLOSURE,
+    '',
+    cause,
+  );
+}

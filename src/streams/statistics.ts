@@ -1,0 +1,46 @@
+/**
+ * Per-connection statistics (a wsstream extension): what went in and out, what
+ * wsstream holds right now, and the round-trip time of the last ping.
+ */
+
+/** A snapshot of one connection's counters, from `stats` on a client or server connection. */
+export interface WebSocketStats {
+  /** Data messages received whole. */
+  messagesReceived: number;
+  /** Payload bytes of those messages (text as UTF-8; after decompression where compression was negotiated). */
+  bytesReceived: number;
+  /** Data messages written (taken by the writable's sink). */
+  messagesSent: number;
+  /** Payload bytes of those messages (text as UTF-8; before compression). */
+  bytesSent: number;
+  /** Bytes read from the socket: the wire, with frame headers, masks and control frames. */
+  socketBytesRead: number;
+  /** Bytes handed to the socket: the wire, with frame headers, masks and control frames. */
+  socketBytesWritten: number;
+  /**
+   * Bytes wsstream holds in user space right now: the incoming message being
+   * assembled plus what was handed to the socket and not yet taken by the
+   * operating system. The readable's own queue is not counted: its queuing
+   * strategy bounds it (count it with that strategy's `size()` if needed).
+   */
+  bufferedBytes: number;
+  /** Messages received and waiting for the readable to ask for them (a burst in one read, or while closing). */
+  messagesWaiting: number;
+  /** Milliseconds between the last Ping we sent and the Pong that answered it; null until one was answered. */
+  lastPingRtt: number | null;
+}
+
+/** The statistics of a connection that has not opened (or never did). */
+export function emptyStats(): WebSocketStats {
+  return {
+    messagesReceived: 0,
+    bytesReceived: 0,
+    messagesSent: 0,
+    bytesSent: 0,
+    socketBytesRead: 0,
+    socketBytesWritten: 0,
+    bufferedBytes: 0,
+    messagesWaiting: 0,
+    lastPingRtt: null,
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * `connect --reconnect` against a `serve` that drains (1001) and comes back;
+ * `serve --workers N --broadcast`: N processes on one port, relayed by the
+ * cluster primary.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { before, describe, it } from 'node:test';
+import WebSocket, { type RawData } from 'ws';
+import { freePort } from '../hub/redis-server.js';
+import { ensureBuilt, run, serveCli, start } from './helpers.js';
+
+before(() => ensureBuilt());
+
+async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('connect --reconnect', () => {
+  it('says what it does on stderr; a line typed during the gap is sent once the server is back', async () => {
+    const port = await freePort();
+    let server = await serveCli(['--port', String(port), '--echo']);
+    const client = start(['connect', '--reconnect', '--line', `ws://127.0.0.1:${port}/`]);
+    let out = '';
+    let err = '';
+    client.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    client.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    await until(() => /connected to/.test(err), 'connected');
+    client.stdin.write('first\n');
+    await until(() => out === 'first\n', 'the echo of the first line');
+
+    assert.equal(await server.stop(), 0); // drains: 1001 Going Away
+    await until(
+      () => /code 1001/.test(err) && /reconnecting in \d+ ms \(attempt 1\)/.test(err),
+      'the log of the drop',
+    );
+    client.stdin.write('during the gap\n');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(out, 'first\n');
+
+    server = await serveCli(['--port', String(port), '--echo']);
+    await until(() => out === 'first\nduring the gap\n', 'the line written during the gap', 20_000);
+    assert.match(err, /connected again to/);
+    const closed = once(client, 'close');
+    client.kill('SIGINT');
+    const [code] = (await closed) as [number];
+    assert.equal(code, 0);
+    assert.equal(await server.stop(), 0);
+  });
+});
+
+describe('serve --workers N --broadcast', () => {
+  it('two processes on one port; the primary relays between them; SIGINT drains all and exits 0', async () => {
+    const server = await serveCli(['--workers', '2', '--broadcast']);
+    try {
+      await until(
+        () => (server.log().match(/listening on/g) ?? []).length === 2,
+        'two workers listening',
+      );
+      // Enough clients that both workers get some (the primary hands connections out round-robin).
+      const clients: Array<{ ws: WebSocket; got: string[] }> = [];
+      for (let i = 0; i < 6; i++) {
+        const ws = new WebSocket(`${server.url}room`);
+        const got: string[] = [];
+        ws.on('message', (d: RawData, binary: boolean) =>
+          got.push(`${binary ? 'b' : 't'}:${(d as Buffer).toString()}`),
+        );
+        ws.on('error', () => {});
+        await once(ws, 'open');
+        clients.push({ ws, got });
+      }
+      clients[0]!.ws.send('hello');
+      clients[1]!.ws.send(Buffer.from('bytes'));
+      await until(
+        () => clients.slice(2).every((c) => c.got.length === 2),
+        'every other client got both messages',
+      );
+      for (const c of clients.slice(2)) assert.deepEqual(c.got.sort(), ['b:bytes', 't:hello']);
+      assert.deepEqual(clients[0]!.got, ['b:bytes']);
+      assert.deepEqual(clients[1]!.got, ['t:hello']);
+      const closes = clients.map((c) => once(c.ws, 'close'));
+      assert.equal(await server.stop(), 0);
+      for (const [code] of (await Promise.all(closes)) as [number][]) assert.equal(code, 1001);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('serve --redis / --workers: usage errors (exit 2)', () => {
+  for (const [args, pattern] of [
+    [['--echo', '--redis', 'redis://127.0.0.1:1'], /--redis applies to --broadcast/],
+    [['--broadcast', '--redis', 'http://x'], /is not a redis:\/\/ or rediss:\/\/ URL/],
+    [['--broadcast', '--workers', '0'], /--workers: "0" is not a number from 1 to 256/],
+    [['--broadcast', '--workers', '257'], /--workers: "257" is not a number from 1 to 256/],
+  ] as const) {
+    it(args.join(' '), async () => {
+      const r = await run(['serve', '--port', '0', ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, pattern);
+    });
+  }
+});

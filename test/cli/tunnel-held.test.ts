@@ -1,0 +1,122 @@
+/**
+ * What a tunnel holds in user space, counted in bytes: both tunnels of a
+ * `connect --listen` / `serve --forward` pair run in this process (the same
+ * Tunnel class the commands use), between a real TCP target and a real TCP
+ * client, and `held()` is sampled all along a flood into a client that stops
+ * reading, then reads slowly, then fast. Also: the linger that bounds a
+ * socket that never closes after its tunnel has.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { after, before, it } from 'node:test';
+import { WebSocketStream } from '../../src/index.js';
+import { serve, type WebSocketServer } from '../../src/server.js';
+import { connectEndpoint } from '../../src/cli/endpoint.js';
+import { Tunnel } from '../../src/cli/tunnel.js';
+import { dial, KiB, MiB, sleep, tcpTarget } from './tunnel-helpers.js';
+
+let target: Awaited<ReturnType<typeof tcpTarget>>;
+let targetBehaviour: (s: Socket) => void = () => {};
+let wss: WebSocketServer;
+let local: Server;
+let localPort: number;
+const tunnels: { server: Tunnel[]; client: Tunnel[] } = { server: [], client: [] };
+let clientLinger: number | undefined;
+
+before(async () => {
+  target = await tcpTarget((s) => targetBehaviour(s));
+  wss = await serve({ host: '127.0.0.1', port: 0 }, (connection) => {
+    const tunnel = new Tunnel(
+      connectEndpoint({ kind: 'tcp', host: '127.0.0.1', port: target.port }),
+      connection,
+      { name: 'target' },
+    );
+    tunnels.server.push(tunnel);
+    return tunnel.done;
+  });
+  local = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+    tunnels.client.push(
+      new Tunnel(socket, new WebSocketStream(wss.url), { name: 'client', linger: clientLinger }),
+    );
+  });
+  local.listen(0, '127.0.0.1');
+  await once(local, 'listening');
+  localPort = (local.address() as { port: number }).port;
+});
+after(async () => {
+  local.close();
+  await wss.close();
+  await target.close();
+});
+
+it('a flood into a client that stops, then reads slowly, then fast: each tunnel holds at most 256 KiB', async (t) => {
+  let written = 0;
+  let stop = false;
+  targetBehaviour = (s) => {
+    const chunk = Buffer.alloc(64 * KiB, 1);
+    const pump = (): void => {
+      while (!stop && !s.destroyed) {
+        written += chunk.length;
+        if (!s.write(chunk)) {
+          s.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  };
+  const c = await dial(localPort);
+  let read = 0;
+  c.on('data', (d: Buffer) => (read += d.length));
+  c.pause();
+
+  const peak = { server: 0, client: 0 };
+  const sampler = setInterval(() => {
+    for (const x of tunnels.server) peak.server = Math.max(peak.server, x.held());
+    for (const x of tunnels.client) peak.client = Math.max(peak.client, x.held());
+  }, 1);
+  try {
+    await sleep(1500); // stalled
+    const stalledAt = written;
+    for (let i = 0; i < 10; i++) {
+      c.resume();
+      await sleep(20);
+      c.pause();
+      await sleep(80);
+    }
+    assert.ok(read > 0 && written > stalledAt, 'the slow reader sets the pace');
+    c.resume();
+    const goal = read + 32 * MiB;
+    while (read < goal) await sleep(20);
+  } finally {
+    clearInterval(sampler);
+    stop = true;
+  }
+  t.diagnostic(
+    `${(read / MiB).toFixed(1)} MiB read; peak held: serve side ${(peak.server / KiB).toFixed(0)} KiB, listen side ${(peak.client / KiB).toFixed(0)} KiB`,
+  );
+  assert.ok(peak.server > 0 && peak.client > 0, 'the counters saw data');
+  assert.ok(peak.server <= 256 * KiB, `serve side held ${peak.server} bytes`);
+  assert.ok(peak.client <= 256 * KiB, `listen side held ${peak.client} bytes`);
+  c.destroy();
+});
+
+it('a socket that stays half open after its tunnel closed is destroyed after the linger', async () => {
+  clientLinger = 300;
+  targetBehaviour = (s) => s.end('bye');
+  // allowHalfOpen: this client never sends its own FIN.
+  const c = connect({ port: localPort, host: '127.0.0.1', allowHalfOpen: true });
+  let text = '';
+  c.on('data', (d: Buffer) => (text += d.toString()));
+  await once(c, 'end');
+  const started = performance.now();
+  // Its tunnel's socket is destroyed after the linger (our end of the socket: the client, having
+  // had its FIN, notices only when it next writes).
+  await tunnels.client.at(-1)!.done;
+  const ms = performance.now() - started;
+  assert.equal(text, 'bye');
+  assert.ok(ms >= 250, `destroyed after ${ms.toFixed(0)} ms, not before the linger`);
+  c.destroy();
+  clientLinger = undefined;
+});

@@ -1,0 +1,162 @@
+/**
+ * WebIDL argument rules: a required `url`, dictionaries that take `undefined`
+ * and `null` as empty and refuse any other non-object with TypeError, and the
+ * `[EnforceRange] unsigned short closeCode` conversion, for the constructor,
+ * `close()`, the WebSocketError constructor and every options bag
+ * (`serve`, `upgrade`, `toDuplex`). Nothing is connected when they throw.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { describe, it } from 'node:test';
+import { toDuplex, WebSocketError, WebSocketStream } from '../../src/index.js';
+import { serve, upgrade } from '../../src/server.js';
+import { requests } from './helpers.js';
+
+const NOT_DICTIONARIES: unknown[] = [true, false, 1, 0, 'x', '', Symbol('s'), 10n];
+
+void describe('the WebSocketStream constructor', () => {
+  void it('with no argument at all throws TypeError, not SyntaxError', () => {
+    const Ctor = WebSocketStream as unknown as new () => WebSocketStream;
+    assert.throws(() => new Ctor(), TypeError);
+  });
+
+  void it('an explicit undefined URL is converted to "undefined": SyntaxError', () => {
+    assert.throws(
+      () => new WebSocketStream(undefined as unknown as string),
+      (e: unknown) => e instanceof DOMException && e.name === 'SyntaxError',
+    );
+  });
+
+  void it('options undefined or null mean {}', () => {
+    for (const options of [undefined, null]) {
+      const wss = new WebSocketStream('ws://127.0.0.1:9/', options);
+      assert.equal(wss.url, 'ws://127.0.0.1:9/');
+      wss.close();
+      wss.opened.catch(() => {});
+    }
+  });
+
+  void it('options of any other non-object type throw TypeError before anything connects', () => {
+    const before = requests.length;
+    for (const options of NOT_DICTIONARIES) {
+      assert.throws(
+        () => new WebSocketStream('ws://127.0.0.1:9/', options as never),
+        TypeError,
+        String(options),
+      );
+    }
+    assert.equal(requests.length, before);
+  });
+
+  void it('a bad options argument wins over a bad URL (conversion comes first)', () => {
+    assert.throws(() => new WebSocketStream('ftp://x/', 1 as never), TypeError);
+  });
+
+  void it('a function is an object: its members are read', () => {
+    const options = Object.assign(() => {}, { signal: AbortSignal.abort('stop') });
+    const wss = new WebSocketStream('ws://127.0.0.1:9/', options);
+    return assert.rejects(wss.opened, (e) => e === 'stop');
+  });
+
+  void it('signal must be an AbortSignal', () => {
+    for (const signal of [null, {}, 'x', 1, { aborted: true }]) {
+      assert.throws(
+        () => new WebSocketStream('ws://127.0.0.1:9/', { signal: signal as never }),
+        TypeError,
+      );
+    }
+  });
+});
+
+void describe('close() and the WebSocketError constructor', () => {
+  void it('close(undefined) and close(null) take the dictionary as empty', () => {
+    for (const info of [undefined, null]) {
+      const wss = new WebSocketStream('ws://127.0.0.1:9/', { signal: AbortSignal.abort() });
+      wss.close(info as never);
+    }
+  });
+
+  void it('close() with a non-object throws TypeError', () => {
+    const wss = new WebSocketStream('ws://127.0.0.1:9/', { signal: AbortSignal.abort() });
+    for (const info of NOT_DICTIONARIES) {
+      assert.throws(() => wss.close(info as never), TypeError, String(info));
+    }
+  });
+
+  void it('closeCode is [EnforceRange] unsigned short: non-finite or out of range is TypeError', () => {
+    const wss = new WebSocketStream('ws://127.0.0.1:9/', { signal: AbortSignal.abort() });
+    for (const closeCode of [NaN, Infinity, -Infinity, -1, 65536, 1e10, 'abc']) {
+      assert.throws(() => wss.close({ closeCode: closeCode as number }), TypeError);
+      assert.throws(() => new WebSocketError('', { closeCode: closeCode as number }), TypeError);
+    }
+  });
+
+  void it('closeCode in range but not sendable is InvalidAccessError; fractions truncate', () => {
+    const wss = new WebSocketStream('ws://127.0.0.1:9/', { signal: AbortSignal.abort() });
+    const invalidAccess = (e: unknown): boolean =>
+      e instanceof DOMException && e.name === 'InvalidAccessError';
+    assert.throws(() => wss.close({ closeCode: 1001 }), invalidAccess);
+    assert.throws(() => wss.close({ closeCode: 0 }), invalidAccess);
+    assert.equal(new WebSocketError('', { closeCode: 3000.9 }).closeCode, 3000);
+  });
+
+  void it('the WebSocketError init takes undefined and null as empty, refuses other non-objects', () => {
+    assert.equal(new WebSocketError('m', undefined).closeCode, null);
+    assert.equal(new WebSocketError('m', null).closeCode, null);
+    for (const init of NOT_DICTIONARIES) {
+      assert.throws(() => new WebSocketError('m', init as never), TypeError);
+    }
+  });
+});
+
+void describe('the options bags of serve, upgrade and toDuplex', () => {
+  void it('serve(): a non-object options argument or a missing handler is a TypeError, nothing listens', async () => {
+    for (const options of NOT_DICTIONARIES) {
+      await assert.rejects(
+        serve(options as never, () => {}),
+        TypeError,
+      );
+    }
+    await assert.rejects(serve({ port: 0 }, undefined as never), TypeError);
+    await assert.rejects(serve({ port: 0 }, 'x' as never), TypeError);
+  });
+
+  void it('serve(null, handler) listens with the defaults', async () => {
+    const server = await serve(null, () => {});
+    assert.match(server.url, /^ws:\/\//);
+    await server.close();
+  });
+
+  void it('upgrade(): a non-object options argument is a TypeError; null means defaults', async () => {
+    const outcomes: string[] = [];
+    const http = createServer();
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      assert.throws(() => upgrade(req, socket, head, 7 as never), TypeError);
+      const connection = upgrade(req, socket, head, null);
+      connection.opened.then(
+        () => outcomes.push('opened'),
+        () => outcomes.push('refused'),
+      );
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const { port } = http.address() as AddressInfo;
+    const wss = new WebSocketStream(`ws://127.0.0.1:${port}/`);
+    await wss.opened;
+    wss.close();
+    await wss.closed;
+    assert.deepEqual(outcomes, ['opened']);
+    await new Promise((resolve) => http.close(resolve));
+  });
+
+  void it('toDuplex(): a non-object options argument is a TypeError', () => {
+    const wss = new WebSocketStream('ws://127.0.0.1:9/', { signal: AbortSignal.abort() });
+    for (const options of NOT_DICTIONARIES) {
+      assert.throws(() => toDuplex(wss, options as never), TypeError);
+    }
+    const duplex = toDuplex(wss, null);
+    duplex.on('error', () => {});
+    duplex.destroy();
+  });
+});

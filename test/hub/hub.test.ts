@@ -1,0 +1,306 @@
+/**
+ * The in-process hub against real peers: a wsstream server whose
+ * connections are subscribed, `ws` clients that read, and raw TCP clients
+ * that stop reading (slow consumers).
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import { after, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { Hub, SLOW_CONSUMER_CLOSE_CODE, type HubOptions } from '../../src/hub/index.js';
+import { serve, type WebSocketConnection, type WebSocketServer } from '../../src/server.js';
+import { WebSocketStream } from '../../src/index.js';
+import { parseFrames, tcp, upgradeRequest } from '../server/helpers.js';
+
+const servers: WebSocketServer[] = [];
+after(async () => {
+  for (const s of servers) await s.close();
+});
+
+/** A server whose every connection is subscribed to its request path. */
+async function hubServer(options: HubOptions = {}): Promise<{
+  hub: Hub;
+  server: WebSocketServer;
+  port: number;
+  connections: WebSocketConnection[];
+}> {
+  const hub = new Hub(options);
+  const connections: WebSocketConnection[] = [];
+  const server = await serve({ port: 0, host: '127.0.0.1' }, (c) => {
+    connections.push(c);
+    hub.subscribe(c, new URL(c.url).pathname);
+  });
+  servers.push(server);
+  return { hub, server, port: server.address.port, connections };
+}
+
+async function wsClient(
+  port: number,
+  path: string,
+): Promise<{ ws: WebSocket; got: (string | Buffer)[] }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
+  const got: (string | Buffer)[] = [];
+  ws.on('message', (data: Buffer, isBinary: boolean) =>
+    got.push(isBinary ? data : data.toString()),
+  );
+  await once(ws, 'open');
+  return { ws, got };
+}
+
+/** A client that completes the handshake and then never reads again. */
+async function stalledClient(port: number, path: string): Promise<Socket> {
+  const socket = await tcp(port);
+  socket.write(upgradeRequest(port, [], path));
+  const [head] = (await once(socket, 'data')) as [Buffer];
+  assert.match(head.toString('latin1'), /^HTTP\/1.1 101/);
+  socket.pause();
+  return socket;
+}
+
+async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('Hub, in-process', () => {
+  test('every subscriber of a topic gets each message once, in order, text as text and binary as binary', async () => {
+    const { hub, port, connections } = await hubServer();
+    const a = await wsClient(port, '/room/a');
+    const b = await wsClient(port, '/room/a');
+    const other = await wsClient(port, '/room/b');
+    await until(
+      () => connections.length === 3 && hub.subscriberCount('/room/a') === 2,
+      'subscriptions',
+    );
+    for (let i = 0; i < 100; i++) {
+      await hub.publish('/room/a', i % 2 === 0 ? `text ${i}` : new Uint8Array([i, 255 - i]));
+    }
+    await until(() => a.got.length === 100 && b.got.length === 100, 'delivery');
+    for (const c of [a, b]) {
+      c.got.forEach((m, i) => {
+        if (i % 2 === 0) assert.equal(m, `text ${i}`);
+        else assert.deepEqual([...(m as Buffer)], [i, 255 - i]);
+      });
+    }
+    assert.equal(other.got.length, 0);
+    for (const c of [a, b, other]) c.ws.close();
+  });
+
+  test('except: the sender does not get its own message', async () => {
+    const { hub, port, connections } = await hubServer();
+    const a = await wsClient(port, '/t');
+    const b = await wsClient(port, '/t');
+    await until(() => hub.subscriberCount('/t') === 2, 'subscriptions');
+    await hub.publish('/t', 'hello', { except: connections[0] });
+    await until(() => b.got.length === 1, 'delivery');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(a.got, []);
+    a.ws.close();
+    b.ws.close();
+  });
+
+  test('a connection that closes leaves its topics; the last one out removes the topic', async () => {
+    const { hub, port } = await hubServer();
+    const a = await wsClient(port, '/x');
+    await until(() => hub.subscriberCount('/x') === 1, 'subscription');
+    assert.deepEqual(hub.topics, ['/x']);
+    a.ws.terminate();
+    await until(() => hub.subscriberCount('/x') === 0, 'leave');
+    assert.deepEqual(hub.topics, []);
+  });
+
+  test('unsubscribe(connection, topic) and unsubscribe(connection)', async () => {
+    const { hub, port, connections } = await hubServer();
+    const a = await wsClient(port, '/one');
+    await until(() => connections.length === 1, 'connection');
+    const c = connections[0]!;
+    hub.subscribe(c, '/two');
+    assert.deepEqual(hub.topicsOf(c).sort(), ['/one', '/two']);
+    hub.unsubscribe(c, '/one');
+    await hub.publish('/one', 'not for a');
+    await hub.publish('/two', 'for a');
+    await until(() => a.got.length === 1, 'delivery');
+    assert.deepEqual(a.got, ['for a']);
+    hub.unsubscribe(c);
+    assert.deepEqual(hub.topics, []);
+    // The writable is released: the application can write to the connection again.
+    const { writable } = await c.opened;
+    const writer = writable.getWriter();
+    await writer.write('direct');
+    await until(() => a.got.length === 2, 'direct write');
+    writer.releaseLock();
+    a.ws.close();
+  });
+
+  test('a client WebSocketStream subscribed before it opened gets what was published meanwhile', async () => {
+    const received: string[] = [];
+    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
+      const { readable } = await c.opened;
+      const reader = readable.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        received.push(String(value));
+      }
+    });
+    servers.push(server);
+    const hub = new Hub();
+    const ws = new WebSocketStream(server.url);
+    hub.subscribe(ws, 'upstream');
+    await hub.publish('upstream', 'early 1');
+    await hub.publish('upstream', 'early 2');
+    await ws.opened;
+    await hub.publish('upstream', 'late');
+    await until(() => received.length === 3, 'delivery');
+    assert.deepEqual(received, ['early 1', 'early 2', 'late']);
+    ws.close();
+  });
+
+  test('a hook that throws does not stop delivery', async () => {
+    const { hub, port } = await hubServer({
+      maxQueue: 1,
+      slow: 'drop',
+      onLeave: () => {
+        throw new Error('hook');
+      },
+    });
+    const a = await wsClient(port, '/h');
+    await until(() => hub.subscriberCount('/h') === 1, 'subscription');
+    await hub.publish('/h', 'x');
+    await until(() => a.got.length === 1, 'delivery');
+    a.ws.terminate();
+    await until(() => hub.subscriberCount('/h') === 0, 'leave');
+  });
+
+  test('send(): one connection, through its queue, in order with topic messages', async () => {
+    const { hub, port, connections } = await hubServer();
+    const a = await wsClient(port, '/s1');
+    const b = await wsClient(port, '/s1');
+    await until(() => hub.subscriberCount('/s1') === 2, 'subscriptions');
+    await hub.publish('/s1', 'one');
+    assert.equal(hub.send(connections[0]!, 'direct'), true);
+    await hub.publish('/s1', 'two');
+    await until(() => a.got.length === 3 && b.got.length === 2, 'delivery');
+    assert.deepEqual(a.got, ['one', 'direct', 'two']);
+    assert.deepEqual(b.got, ['one', 'two']);
+    a.ws.close();
+    b.ws.close();
+  });
+
+  test('options are checked', () => {
+    assert.throws(() => new Hub({ maxQueue: 0 }), RangeError);
+    assert.throws(() => new Hub({ slow: 'wait' as 'drop' }), TypeError);
+    assert.throws(() => new Hub().publish('t', 42 as unknown as string), TypeError);
+  });
+});
+
+/**
+ * Publishes `count` messages of `size` bytes at a pace a reading client keeps
+ * up with, and records the largest queue the hub held for `watch`.
+ */
+async function publishPaced(
+  hub: Hub,
+  topic: string,
+  count: number,
+  size: number,
+  watch: () => number,
+): Promise<number> {
+  let maxQueued = 0;
+  const payload = new Uint8Array(size);
+  for (let i = 0; i < count; i++) {
+    payload[0] = i >> 8;
+    payload[1] = i & 0xff;
+    await hub.publish(topic, payload);
+    maxQueued = Math.max(maxQueued, watch());
+    if (i % 8 === 7) await new Promise((r) => setTimeout(r, 1));
+  }
+  return maxQueued;
+}
+
+describe('Hub, slow consumers', () => {
+  const MAX_QUEUE = 256 * 1024;
+  const SIZE = 8 * 1024;
+  const COUNT = 4000; // 32 MiB: more than loopback's socket buffers hold
+
+  test("policy 'close': the stalled subscriber is closed with 4008 at the bound; the reader gets everything", async () => {
+    const slowClosed: number[] = [];
+    const { hub, port, connections } = await hubServer({
+      maxQueue: MAX_QUEUE,
+      onSlow: (_c, queued) => slowClosed.push(queued),
+    });
+    const stalled = await stalledClient(port, '/s');
+    await until(() => connections.length === 1, 'stalled connection');
+    const slow = connections[0]!;
+    const fast = await wsClient(port, '/s');
+    await until(() => hub.subscriberCount('/s') === 2, 'subscriptions');
+    const maxQueued = await publishPaced(hub, '/s', COUNT, SIZE, () => hub.queuedBytes(slow));
+    await until(() => fast.got.length === COUNT, 'the reader got every message', 20_000);
+    assert.ok(maxQueued <= MAX_QUEUE, `queued ${maxQueued} bytes for the stalled subscriber`);
+    assert.equal(slowClosed.length, 1);
+    assert.ok(slowClosed[0]! + SIZE > MAX_QUEUE);
+    (fast.got as Buffer[]).forEach((m, i) => assert.equal(m.readUInt16BE(0), i));
+    // The Close frame is queued behind the data the stalled client never read: it is failed at the close timeout, or
+    // sees 4008 when it reads. Read everything and look for it.
+    stalled.resume();
+    const chunks: Buffer[] = [];
+    stalled.on('data', (c: Buffer) => chunks.push(c));
+    stalled.on('error', () => {});
+    await until(
+      () => {
+        const { frames } = parseFrames(Buffer.concat(chunks));
+        return frames.some((f) => f.opcode === 8);
+      },
+      'the Close frame',
+      20_000,
+    );
+    const close = parseFrames(Buffer.concat(chunks)).frames.find((f) => f.opcode === 8)!;
+    assert.equal(close.payload.readUInt16BE(0), SLOW_CONSUMER_CLOSE_CODE);
+    assert.match(close.payload.subarray(2).toString(), /too slow/);
+    stalled.destroy();
+    fast.ws.close();
+  });
+
+  test("policy 'drop': the stalled subscriber skips messages and they are counted; the reader gets everything", async () => {
+    const left: number[] = [];
+    const { hub, port, connections } = await hubServer({
+      maxQueue: MAX_QUEUE,
+      slow: 'drop',
+      onLeave: (_c, dropped) => left.push(dropped),
+    });
+    const stalled = await stalledClient(port, '/d');
+    await until(() => connections.length === 1, 'stalled connection');
+    const slow = connections[0]!;
+    const fast = await wsClient(port, '/d');
+    await until(() => hub.subscriberCount('/d') === 2, 'subscriptions');
+    const maxQueued = await publishPaced(hub, '/d', COUNT, SIZE, () => hub.queuedBytes(slow));
+    await until(() => fast.got.length === COUNT, 'the reader got every message', 20_000);
+    assert.ok(maxQueued <= MAX_QUEUE, `queued ${maxQueued} bytes for the stalled subscriber`);
+    const dropped = hub.dropped(slow);
+    assert.ok(dropped > 0, 'messages were dropped');
+    // Now it reads: it gets the messages that were not dropped, in order, and nothing more.
+    const chunks: Buffer[] = [];
+    stalled.on('data', (c: Buffer) => chunks.push(c));
+    stalled.resume();
+    await until(
+      () => parseFrames(Buffer.concat(chunks)).frames.length === COUNT - dropped,
+      'the rest',
+      20_000,
+    );
+    const frames = parseFrames(Buffer.concat(chunks)).frames;
+    let last = -1;
+    for (const f of frames) {
+      assert.equal(f.payload.length, SIZE);
+      const seq = f.payload.readUInt16BE(0);
+      assert.ok(seq > last, 'in order');
+      last = seq;
+    }
+    stalled.destroy();
+    await until(() => left.length === 1, 'leave');
+    assert.equal(left[0], dropped);
+    fast.ws.close();
+  });
+});

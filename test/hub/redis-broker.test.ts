@@ -1,0 +1,113 @@
+/**
+ * redisBroker() against a real redis-server: two hubs (two nodes) on one
+ * Redis, each message once per subscriber with its type, own messages
+ * ignored; Redis unreachable: publish fails fast and clearly, local delivery
+ * goes on; the pending-bytes bound.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Hub, HubError, type HubConnection } from '../../src/hub/index.js';
+import { redisBroker } from '../../src/hub/redis.js';
+import { freePort, HAVE_REDIS, startRedis, type RedisServer } from './redis-server.js';
+
+/** A connection whose writable records what it is given (the hub only writes to it). */
+function recorder(): HubConnection & { got: Array<string | Uint8Array> } {
+  const got: Array<string | Uint8Array> = [];
+  return {
+    got,
+    opened: Promise.resolve({
+      writable: new WritableStream<unknown>({
+        write(chunk) {
+          got.push(typeof chunk === 'string' ? chunk : new Uint8Array(chunk as Uint8Array));
+        },
+      }),
+    }),
+    closed: new Promise(() => {}),
+    close() {},
+  };
+}
+
+async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('redisBroker()', { skip: HAVE_REDIS ? false : 'redis-server is not installed' }, () => {
+  let redis: RedisServer;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+
+  it('two nodes: each subscriber gets each message once, text as text, binary as binary', async () => {
+    const connected: string[] = [];
+    const onBrokerEvent = (e: { type: string }): void => {
+      if (e.type === 'connected') connected.push(e.type);
+    };
+    const a = new Hub({ broker: await redisBroker({ url: redis.url }), onBrokerEvent });
+    const b = new Hub({ broker: await redisBroker({ url: redis.url }), onBrokerEvent });
+    const a1 = recorder();
+    const b1 = recorder();
+    a.subscribe(a1, 't');
+    b.subscribe(b1, 't');
+    await until(() => connected.length === 4, 'both brokers connected');
+    await new Promise((r) => setTimeout(r, 100)); // the SUBSCRIBE commands went out with the connection
+    for (let i = 0; i < 50; i++) await a.publish('t', i % 2 === 0 ? `m${i}` : new Uint8Array([i]));
+    await until(() => b1.got.length === 50, 'remote delivery');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(a1.got.length, 50, 'the publishing node ignored its own messages coming back');
+    for (const got of [a1.got, b1.got]) {
+      got.forEach((m, i) => assert.deepEqual(m, i % 2 === 0 ? `m${i}` : new Uint8Array([i])));
+    }
+    await a.close();
+    await b.close();
+  });
+
+  it('Redis unreachable: publish rejects at once with BROKER_UNAVAILABLE; local subscribers still get it', async () => {
+    const events: string[] = [];
+    const hub = new Hub({
+      broker: await redisBroker({
+        url: `redis://127.0.0.1:${await freePort()}`,
+        reconnectDelay: 20,
+        maxReconnectDelay: 50,
+      }),
+      onBrokerEvent: (e) => events.push(e.type),
+    });
+    const local = recorder();
+    hub.subscribe(local, 't');
+    await assert.rejects(
+      hub.publish('t', 'hello'),
+      (e: unknown) =>
+        e instanceof HubError && e.code === 'BROKER_UNAVAILABLE' && /not connected/.test(e.message),
+    );
+    await until(() => local.got.length === 1, 'local delivery');
+    await until(() => events.includes('reconnecting'), 'reconnect attempts');
+    await hub.close();
+  });
+
+  it('maxPendingBytes: publishes past the bound reject with BROKER_BACKLOG', async () => {
+    let ready = false;
+    const hub = new Hub({
+      broker: await redisBroker({ url: redis.url, maxPendingBytes: 1000 }),
+      onBrokerEvent: (e) => {
+        if (e.type === 'connected') ready = true;
+      },
+    });
+    await until(() => ready, 'connected');
+    await new Promise((r) => setTimeout(r, 100));
+    const results = await Promise.allSettled(
+      [...Array(20)].map(() => hub.publish('t', new Uint8Array(200))),
+    );
+    const backlog = results.filter(
+      (r) => r.status === 'rejected' && (r.reason as HubError).code === 'BROKER_BACKLOG',
+    );
+    assert.ok(backlog.length >= 10, `${backlog.length} rejected`);
+    assert.ok(results.some((r) => r.status === 'fulfilled'));
+    await hub.close();
+  });
+});

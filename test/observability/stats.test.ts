@@ -1,0 +1,191 @@
+/**
+ * Per-connection statistics and the diagnostics_channel events, on the client
+ * (against ws's server) and on our server (against ws's client).
+ */
+import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { describe, it } from 'node:test';
+import { WebSocket as WsClient } from 'ws';
+import { DIAGNOSTICS_CHANNELS, WebSocketStream, type WebSocketStats } from '../../src/index.js';
+import { serve, type WebSocketConnection } from '../../src/server.js';
+import { startWsServer, waitUntil } from '../client/helpers.js';
+
+type Recorded = { channel: string; message: Record<string, unknown> };
+
+/** Subscribes to every wsstream channel until `stop()`. */
+function record(): { events: Recorded[]; stop(): void } {
+  const events: Recorded[] = [];
+  const handlers = Object.values(DIAGNOSTICS_CHANNELS).map((name) => {
+    const handler = (message: unknown): void => {
+      events.push({ channel: name, message: message as Record<string, unknown> });
+    };
+    diagnosticsChannel.subscribe(name, handler);
+    return { name, handler };
+  });
+  return {
+    events,
+    stop() {
+      for (const { name, handler } of handlers) diagnosticsChannel.unsubscribe(name, handler);
+    },
+  };
+}
+
+void describe('stats', () => {
+  void it('client: zeros before the open, then messages and bytes both ways, socket bytes, the ping round trip', async () => {
+    const fixture = await startWsServer();
+    const wss = new WebSocketStream(fixture.url, { pingInterval: 50, pingTimeout: 1000 });
+    const before: WebSocketStats = wss.stats;
+    assert.equal(before.messagesSent, 0);
+    assert.equal(before.lastPingRtt, null);
+    const { readable, writable } = await wss.opened;
+    const { ws } = await fixture.next();
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    const writer = writable.getWriter();
+    const reader = readable.getReader();
+    await writer.write('héllo'); // 6 bytes of UTF-8
+    await writer.write(new Uint8Array(1000));
+    assert.equal((await reader.read()).value, 'héllo');
+    assert.equal(((await reader.read()).value as Uint8Array).length, 1000);
+    await waitUntil(() => wss.stats.lastPingRtt !== null, 5000, 'a keepalive ping answered');
+    const stats = wss.stats;
+    assert.equal(stats.messagesSent, 2);
+    assert.equal(stats.bytesSent, 1006);
+    assert.equal(stats.messagesReceived, 2);
+    assert.equal(stats.bytesReceived, 1006);
+    // Headers and masks come on top of the payload: 2+4+6 and 4+4+1000 at least.
+    assert.ok(stats.socketBytesWritten >= 1006 + 6 + 8, `written ${stats.socketBytesWritten}`);
+    assert.ok(stats.socketBytesRead >= 1006 + 2 + 4, `read ${stats.socketBytesRead}`);
+    assert.ok(stats.lastPingRtt! >= 0 && stats.lastPingRtt! < 1000);
+    assert.equal(stats.messagesWaiting, 0);
+    assert.equal(stats.bufferedBytes, 0);
+    wss.close();
+    await wss.closed;
+    await fixture.close();
+  });
+
+  void it('server: counts what a ws client sent and received', async () => {
+    let connection: WebSocketConnection | undefined;
+    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
+      connection = c;
+      const { readable, writable } = await c.opened;
+      await readable.pipeTo(writable).catch(() => {});
+    });
+    const client = new WsClient(server.url);
+    await new Promise((resolve) => client.once('open', resolve));
+    const echoed: unknown[] = [];
+    client.on('message', (data) => echoed.push(data));
+    for (let i = 0; i < 10; i++) client.send(Buffer.alloc(100, i));
+    await waitUntil(() => echoed.length === 10, 5000, '10 echoes');
+    const stats = connection!.stats;
+    assert.equal(stats.messagesReceived, 10);
+    assert.equal(stats.bytesReceived, 1000);
+    assert.equal(stats.messagesSent, 10);
+    assert.equal(stats.bytesSent, 1000);
+    assert.equal(stats.socketBytesWritten, 10 * (100 + 2));
+    client.close();
+    await connection!.closed;
+    await server.close();
+  });
+
+  void it('compressed messages count their payload before compression and after inflating, text too', async () => {
+    let connection: WebSocketConnection | undefined;
+    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
+      connection = c;
+      const { readable, writable } = await c.opened;
+      await readable.pipeTo(writable).catch(() => {});
+    });
+    const wss = new WebSocketStream(server.url);
+    const { readable, writable, extensions } = await wss.opened;
+    assert.match(extensions, /^permessage-deflate/);
+    const text = 'héllo wörld '.repeat(1000); // 14,000 bytes of UTF-8
+    const binary = new Uint8Array(50_000).fill(7);
+    const writer = writable.getWriter();
+    const reader = readable.getReader();
+    await writer.write(text);
+    await writer.write(binary);
+    assert.equal((await reader.read()).value, text);
+    assert.deepEqual((await reader.read()).value, binary);
+    const payload = 14_000 + 50_000;
+    for (const stats of [wss.stats, connection!.stats]) {
+      assert.equal(stats.messagesSent, 2);
+      assert.equal(stats.bytesSent, payload);
+      assert.equal(stats.messagesReceived, 2);
+      assert.equal(stats.bytesReceived, payload);
+    }
+    // The wire carried the compressed frames: far fewer bytes than the payload.
+    assert.ok(wss.stats.socketBytesWritten < payload / 10, `${wss.stats.socketBytesWritten}`);
+    assert.ok(connection!.stats.socketBytesWritten < payload / 10);
+    wss.close();
+    await wss.closed;
+    await server.close();
+  });
+});
+
+void describe('diagnostics_channel', () => {
+  void it('publishes open, ping, pong and close of a client connection, naming the WebSocketStream', async () => {
+    const recorder = record();
+    const fixture = await startWsServer();
+    const wss = new WebSocketStream(fixture.url, { pingInterval: 30, pingTimeout: 1000 });
+    await wss.opened;
+    const { ws } = await fixture.next();
+    ws.ping(Buffer.from('hi'));
+    await waitUntil(
+      () =>
+        recorder.events.some(
+          (e) => e.channel === 'wsstream:pong' && e.message.direction === 'received',
+        ) &&
+        recorder.events.some(
+          (e) => e.channel === 'wsstream:ping' && e.message.direction === 'received',
+        ),
+      5000,
+      'pings both ways',
+    );
+    wss.close({ closeCode: 4000, reason: 'done' });
+    await wss.closed;
+    await fixture.close();
+    recorder.stop();
+    const mine = recorder.events.filter((e) => e.message.connection === wss);
+    const open = mine.find((e) => e.channel === 'wsstream:open');
+    assert.deepEqual(
+      { role: open?.message.role, url: open?.message.url },
+      { role: 'client', url: fixture.url },
+    );
+    const pingIn = mine.find(
+      (e) => e.channel === 'wsstream:ping' && e.message.direction === 'received',
+    );
+    assert.deepEqual(Buffer.from(pingIn!.message.payload as Uint8Array).toString(), 'hi');
+    assert.ok(mine.some((e) => e.channel === 'wsstream:pong' && e.message.direction === 'sent'));
+    assert.ok(mine.some((e) => e.channel === 'wsstream:ping' && e.message.direction === 'sent'));
+    const close = mine.find((e) => e.channel === 'wsstream:close');
+    assert.equal(close?.message.clean, true);
+    assert.equal(close?.message.closeCode, 4000);
+    assert.equal(mine.filter((e) => e.channel === 'wsstream:failure').length, 0);
+  });
+
+  void it('publishes a failed handshake and an unclean close as failure', async () => {
+    const recorder = record();
+    const refused = new WebSocketStream('ws://127.0.0.1:1/');
+    await refused.opened.catch(() => {});
+    let connection: WebSocketConnection | undefined;
+    const server = await serve({ port: 0, host: '127.0.0.1' }, (c) => {
+      connection = c;
+    });
+    const client = new WsClient(server.url);
+    await new Promise((resolve) => client.once('open', resolve));
+    await waitUntil(() => connection !== undefined, 5000, 'the server connection');
+    await connection!.opened;
+    client.terminate();
+    await connection!.closed.catch(() => {});
+    await server.close();
+    recorder.stop();
+    const handshake = recorder.events.find(
+      (e) => e.channel === 'wsstream:failure' && e.message.connection === refused,
+    );
+    assert.equal(handshake?.message.phase, 'handshake');
+    const serverEvents = recorder.events.filter((e) => e.message.connection === connection);
+    assert.equal(serverEvents.find((e) => e.channel === 'wsstream:open')?.message.role, 'server');
+    assert.equal(serverEvents.find((e) => e.channel === 'wsstream:failure')?.message.phase, 'open');
+    const close = serverEvents.find((e) => e.channel === 'wsstream:close');
+    assert.deepEqual([close?.message.clean, close?.message.closeCode], [false, 1006]);
+  });
+});

@@ -1,0 +1,219 @@
+/**
+ * The proxy environment rules (curl's and undici's convention) and the
+ * checking of the `proxy` / `socketPath` options, without a network.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { WebSocketStream } from '../../src/index.js';
+import { buildConnectRequest, ConnectAnswerReader, ProxyError } from '../../src/node/proxy.js';
+import {
+  chooseProxy,
+  isExempt,
+  parseNoProxy,
+  proxyFromEnvironment,
+} from '../../src/node/proxy-env.js';
+import { parseProxyUrl, readProxyOption } from '../../src/streams/proxy-option.js';
+
+const ws = new URL('ws://example.com/chat');
+const wss = new URL('wss://example.com/chat');
+
+function pick(url: URL, env: Record<string, string>): string | null {
+  return proxyFromEnvironment(url, env)?.href ?? null;
+}
+
+void describe('HTTPS_PROXY / HTTP_PROXY', () => {
+  it('wss: takes https_proxy, ws: takes http_proxy, with no fallback between them', () => {
+    const env = { https_proxy: 'http://secure:3128', http_proxy: 'http://plain:3128' };
+    assert.equal(pick(wss, env), 'http://secure:3128/');
+    assert.equal(pick(ws, env), 'http://plain:3128/');
+    assert.equal(pick(wss, { http_proxy: 'http://plain:3128' }), null);
+    assert.equal(pick(ws, { https_proxy: 'http://secure:3128' }), null);
+  });
+
+  it('the lowercase name wins over the uppercase one; the uppercase one alone counts', () => {
+    assert.equal(
+      pick(wss, { https_proxy: 'http://lower:1', HTTPS_PROXY: 'http://upper:2' }),
+      'http://lower:1/',
+    );
+    assert.equal(pick(wss, { HTTPS_PROXY: 'http://upper:2' }), 'http://upper:2/');
+    assert.equal(pick(ws, { HTTP_PROXY: 'http://upper:2' }), 'http://upper:2/');
+    // A lowercase variable set to "" means no proxy, even with the uppercase one set.
+    assert.equal(pick(wss, { https_proxy: '', HTTPS_PROXY: 'http://upper:2' }), null);
+  });
+
+  it('a value without a scheme is taken as http:, credentials are kept', () => {
+    assert.equal(pick(ws, { http_proxy: 'proxy.corp:8080' }), 'http://proxy.corp:8080/');
+    assert.equal(
+      pick(ws, { http_proxy: 'http://u:p%40ss@proxy:8080' }),
+      'http://u:p%40ss@proxy:8080/',
+    );
+  });
+
+  it('a value that is not a proxy URL is an error naming the variable', () => {
+    assert.throws(() => pick(wss, { HTTPS_PROXY: 'socks5://x:1080' }), /HTTPS_PROXY proxy URL/);
+    assert.throws(() => pick(wss, { https_proxy: 'https://x:443' }), /only http: proxies/);
+  });
+
+  it("NODE_USE_ENV_PROXY=1 turns the environment on when the option is left out; 'env' always does", () => {
+    const env = { https_proxy: 'http://p:1' };
+    assert.equal(chooseProxy(wss, { kind: 'default' }, env), null);
+    assert.equal(
+      chooseProxy(wss, { kind: 'default' }, { ...env, NODE_USE_ENV_PROXY: '1' })?.host,
+      'p:1',
+    );
+    assert.equal(chooseProxy(wss, { kind: 'env' }, env)?.host, 'p:1');
+    assert.equal(chooseProxy(wss, { kind: 'none' }, { ...env, NODE_USE_ENV_PROXY: '1' }), null);
+    // An environment the runtime will not let us read (Deno without --allow-env): direct.
+    const denied = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('PermissionDenied: env access');
+        },
+      },
+    );
+    assert.equal(chooseProxy(wss, { kind: 'default' }, denied), null);
+    assert.throws(() => chooseProxy(wss, { kind: 'env' }, denied), /PermissionDenied/);
+  });
+});
+
+void describe('NO_PROXY', () => {
+  const cases: Array<[string, string, number, boolean]> = [
+    // [no_proxy, host, port, exempt]
+    ['*', 'anything.example', 443, true],
+    ['example.com', 'example.com', 443, true],
+    ['example.com', 'www.example.com', 443, true],
+    ['example.com', 'notexample.com', 443, false],
+    ['example.com', 'example.com.evil', 443, false],
+    ['.example.com', 'www.example.com', 443, true],
+    ['.example.com', 'example.com', 443, false],
+    ['*.example.com', 'a.b.example.com', 443, true],
+    ['*.example.com', 'example.com', 443, false],
+    ['EXAMPLE.com', 'Example.COM', 80, true],
+    ['example.com.', 'example.com', 80, true],
+    ['example.com:8443', 'example.com', 8443, true],
+    ['example.com:8443', 'example.com', 443, false],
+    ['localhost,127.0.0.1', '127.0.0.1', 9, true],
+    ['127.0.0.1', '127.0.0.10', 9, false],
+    ['::1', '[::1]', 80, true],
+    ['[::1]:8080', '[::1]', 8080, true],
+    ['[::1]:8080', '[::1]', 8081, false],
+    ['  a.com ,, b.com  c.com ', 'c.com', 1, true],
+    ['', 'example.com', 1, false],
+    ['a.com,*', 'z.org', 1, true],
+  ];
+  for (const [noProxy, host, port, exempt] of cases) {
+    it(`${JSON.stringify(noProxy)} ${exempt ? 'exempts' : 'does not exempt'} ${host}:${port}`, () => {
+      assert.equal(isExempt(noProxy, host, port), exempt);
+    });
+  }
+
+  it('is applied with the URL default port (443 for wss:, 80 for ws:) and lowercase first', () => {
+    const env = { https_proxy: 'http://p:1', http_proxy: 'http://p:1' };
+    assert.equal(pick(wss, { ...env, no_proxy: 'example.com:443' }), null);
+    assert.equal(pick(ws, { ...env, no_proxy: 'example.com:443' }), 'http://p:1/');
+    assert.equal(pick(ws, { ...env, no_proxy: 'example.com:80' }), null);
+    assert.equal(
+      pick(wss, { ...env, no_proxy: 'other.org', NO_PROXY: 'example.com' }),
+      'http://p:1/',
+    );
+    assert.equal(pick(wss, { ...env, NO_PROXY: 'example.com' }), null);
+  });
+
+  it('parses to entries', () => {
+    assert.equal(parseNoProxy(' * '), '*');
+    assert.deepEqual(parseNoProxy('*.a.com:81,b.org'), [
+      { host: '.a.com', port: 81 },
+      { host: 'b.org', port: 0 },
+    ]);
+  });
+});
+
+void describe('the proxy option', () => {
+  it('accepts http: URLs, host:port, URL objects, env, false and null', () => {
+    assert.deepEqual(readProxyOption(undefined), { kind: 'default' });
+    assert.deepEqual(readProxyOption(false), { kind: 'none' });
+    assert.deepEqual(readProxyOption(null), { kind: 'none' });
+    assert.deepEqual(readProxyOption('env'), { kind: 'env' });
+    const parsed = readProxyOption(new URL('http://u:p@proxy:3128'));
+    assert.equal(parsed.kind === 'url' && parsed.url.port, '3128');
+    assert.equal(parseProxyUrl('proxy').href, 'http://proxy/');
+  });
+
+  it('refuses other values at construction', () => {
+    const opts = (proxy: unknown) => ({ proxy }) as never;
+    assert.throws(() => new WebSocketStream('ws://x/', opts('ftp://p:1')), { name: 'SyntaxError' });
+    assert.throws(() => new WebSocketStream('ws://x/', opts('http://')), { name: 'SyntaxError' });
+    assert.throws(() => new WebSocketStream('ws://x/', opts(3128)), TypeError);
+    assert.throws(() => new WebSocketStream('ws://x/', opts(true)), TypeError);
+    assert.throws(() => new WebSocketStream('ws://x/', { socketPath: '' }), TypeError);
+    assert.throws(
+      () => new WebSocketStream('ws://x/', { socketPath: '/tmp/s', proxy: 'http://p:1' }),
+      /socketPath and proxy/,
+    );
+  });
+});
+
+void describe('CONNECT', () => {
+  it('sends the authority form, Host and Basic credentials (percent-decoded)', () => {
+    const req = buildConnectRequest(
+      new URL('wss://[::1]/x'),
+      new URL('http://al%20ice:p%40ss:w@proxy:3128'),
+    );
+    const basic = Buffer.from('al ice:p@ss:w').toString('base64');
+    assert.equal(
+      req,
+      `CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\nProxy-Authorization: Basic ${basic}\r\n\r\n`,
+    );
+    assert.doesNotMatch(buildConnectRequest(ws, new URL('http://proxy:1')), /Authorization/);
+  });
+
+  it('reads an answer split anywhere; 2xx opens the tunnel', () => {
+    const bytes = Buffer.from('HTTP/1.1 200 Connection established\r\nX: y\r\n\r\n');
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const reader = new ConnectAnswerReader(new URL('http://p:1'), ws);
+      const first = reader.push(bytes.subarray(0, cut));
+      assert.equal(first, cut === bytes.length);
+      if (!first) assert.equal(reader.push(bytes.subarray(cut)), true);
+    }
+  });
+
+  it('a refusal is a ProxyError with the status, without the credentials', () => {
+    const reader = new ConnectAnswerReader(new URL('http://u:secret@p:1'), wss);
+    const error = (() => {
+      try {
+        reader.push(Buffer.from('HTTP/1.0 407 Proxy Authentication Required\r\n\r\n'));
+      } catch (e) {
+        return e;
+      }
+    })();
+    assert.ok(error instanceof ProxyError);
+    assert.equal(error.status, 407);
+    assert.match(
+      error.message,
+      /^Proxy http:\/\/p:1 refused CONNECT example.com:443: 407 Proxy Authentication Required/,
+    );
+    assert.doesNotMatch(error.message, /secret/);
+  });
+
+  it('refuses an answer head over 16 KiB, garbage, and bytes after the answer', () => {
+    const big = new ConnectAnswerReader(new URL('http://p:1'), ws);
+    assert.equal(big.push(Buffer.from('HTTP/1.1 200 OK\r\n')), false);
+    assert.throws(
+      () => big.push(Buffer.alloc(16 * 1024, 'a')),
+      /invalid answer to CONNECT .*larger than 16384 bytes/,
+    );
+    assert.throws(
+      () =>
+        new ConnectAnswerReader(new URL('http://p:1'), ws).push(Buffer.from('SSH-2.0-x\r\n\r\n')),
+      /invalid answer.*Malformed HTTP status line/,
+    );
+    assert.throws(
+      () =>
+        new ConnectAnswerReader(new URL('http://p:1'), ws).push(
+          Buffer.from('HTTP/1.1 200 OK\r\n\r\nxx'),
+        ),
+      /2 unexpected bytes/,
+    );
+  });
+});

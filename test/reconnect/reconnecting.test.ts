@@ -1,0 +1,131 @@
+/**
+ * The reconnecting client against a real wsstream server that drains (1001
+ * Going Away) and comes back on the same port, and against a closed port.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { reconnecting, type ReconnectEvent } from '../../src/reconnecting.js';
+import { serve, type WebSocketServer } from '../../src/server.js';
+import { freePort } from '../hub/redis-server.js';
+
+const servers: WebSocketServer[] = [];
+after(async () => {
+  for (const s of servers) await s.close();
+});
+
+/** An echo server on `port` that records every message it got. */
+async function echo(port: number, got: string[]): Promise<WebSocketServer> {
+  const server = await serve({ port, host: '127.0.0.1' }, async (c) => {
+    const { readable, writable } = await c.opened;
+    const reader = readable.getReader();
+    const writer = writable.getWriter();
+    for (;;) {
+      const next = await reader.read();
+      if (next.done) return;
+      got.push(String(next.value));
+      await writer.write(next.value);
+    }
+  });
+  servers.push(server);
+  return server;
+}
+
+describe('reconnecting()', () => {
+  it('the server drains with 1001, the client reconnects, writes made in the gap wait and then arrive in order', async () => {
+    const port = await freePort();
+    const got1: string[] = [];
+    const server1 = await echo(port, got1);
+    const events: ReconnectEvent[] = [];
+    const ws = reconnecting(`ws://127.0.0.1:${port}/`, {
+      reconnectDelay: 50,
+      maxReconnectDelay: 200,
+      onEvent: (e) => events.push(e),
+    });
+    const { readable, writable } = await ws.opened;
+    const reader = readable.getReader();
+    const writer = writable.getWriter();
+    await writer.write('one');
+    assert.deepEqual(await reader.read(), { value: 'one', done: false });
+
+    await server1.close();
+    assert.ok(
+      events.some((e) => e.type === 'close' && e.closeCode === 1001),
+      'saw 1001 Going Away',
+    );
+    // While no server listens: the writes wait, none resolves.
+    let resolved = 0;
+    const w2 = writer.write('two').then(() => resolved++);
+    const w3 = writer.write('three').then(() => resolved++);
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(resolved, 0, 'writes wait while disconnected');
+    assert.ok(writer.desiredSize! <= 0, 'backpressure: the writable is full');
+    assert.ok(events.filter((e) => e.type === 'retry').length >= 2, 'kept retrying');
+
+    const got2: string[] = [];
+    await echo(port, got2);
+    await Promise.all([w2, w3]);
+    assert.deepEqual((await reader.read()).value, 'two');
+    assert.deepEqual((await reader.read()).value, 'three');
+    assert.deepEqual(got1, ['one']);
+    assert.deepEqual(got2, ['two', 'three']);
+    assert.ok(
+      events.some((e) => e.type === 'open' && e.attempt > 0),
+      'reconnected',
+    );
+    // Backoff: the retries' delays grow and stay within the cap (jitter: 50-100% of the step).
+    for (const e of events)
+      if (e.type === 'retry') assert.ok(e.delay >= 25 && e.delay <= 200, `delay ${e.delay}`);
+
+    ws.close({ closeCode: 1000 });
+    assert.deepEqual(await ws.closed, { closeCode: 1000, reason: '' });
+    assert.equal((await reader.read()).done, true);
+  });
+
+  it('a normal closure (1000) by the server is final: no reconnect', async () => {
+    const server = await serve({ port: 0, host: '127.0.0.1' }, (c) =>
+      c.close({ closeCode: 1000, reason: 'bye' }),
+    );
+    servers.push(server);
+    const events: ReconnectEvent[] = [];
+    const ws = reconnecting(server.url, { reconnectDelay: 10, onEvent: (e) => events.push(e) });
+    assert.deepEqual(await ws.closed, { closeCode: 1000, reason: 'bye' });
+    assert.equal(events.filter((e) => e.type === 'retry').length, 0);
+  });
+
+  it('maxAttempts: gives up after that many failed attempts; closed rejects, the streams error', async () => {
+    const port = await freePort(); // nothing listens
+    const events: ReconnectEvent[] = [];
+    const ws = reconnecting(`ws://127.0.0.1:${port}/`, {
+      reconnectDelay: 10,
+      maxAttempts: 3,
+      onEvent: (e) => events.push(e),
+    });
+    await assert.rejects(ws.closed, /gave up after 3 failed attempts/);
+    await assert.rejects(ws.opened, /gave up after 3 failed attempts/);
+    assert.equal(events.filter((e) => e.type === 'close').length, 3);
+    assert.deepEqual(events.at(-1), { type: 'give-up', attempts: 3 });
+  });
+
+  it('close() during the backoff stops it at once', async () => {
+    const port = await freePort();
+    const ws = reconnecting(`ws://127.0.0.1:${port}/`, { reconnectDelay: 60_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    ws.close();
+    assert.equal((await ws.closed).closeCode, 1005);
+  });
+
+  it('a hook that throws does not stop it', async () => {
+    const port = await freePort();
+    const ws = reconnecting(`ws://127.0.0.1:${port}/`, {
+      reconnectDelay: 5,
+      maxAttempts: 2,
+      onEvent: () => {
+        throw new Error('hook');
+      },
+      shouldReconnect: () => {
+        throw new Error('hook');
+      },
+    });
+    await assert.rejects(ws.closed, /gave up/);
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * One options definition, one validation: the client, `upgrade()` and
+ * `serve()` refuse the same bad values of the shared options with the same
+ * errors, before anything is connected or answered.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { describe, it } from 'node:test';
+import { WebSocketStream } from '../../src/index.js';
+import { serve, upgrade } from '../../src/server.js';
+
+const BAD: Array<[Record<string, unknown>, typeof TypeError | typeof RangeError, RegExp]> = [
+  [{ maxMessageSize: -1 }, RangeError, /maxMessageSize/],
+  [{ maxMessageSize: 1.5 }, RangeError, /maxMessageSize/],
+  [{ maxMessageSize: '10' }, TypeError, /maxMessageSize/],
+  [{ maxFragments: 0 }, RangeError, /maxFragments/],
+  [{ fragmentSize: -5 }, RangeError, /fragmentSize/],
+  [{ maxPendingPongs: NaN }, RangeError, /maxPendingPongs/],
+  [{ closeTimeout: 0 }, RangeError, /closeTimeout/],
+  [{ closeTimeout: Infinity }, RangeError, /closeTimeout/],
+  [{ pingInterval: -1 }, RangeError, /pingInterval/],
+  [{ pingTimeout: 0 }, RangeError, /pingTimeout/],
+  [{ handshakeTimeout: -1 }, RangeError, /handshakeTimeout/],
+  [{ handshakeTimeout: 'soon' }, TypeError, /handshakeTimeout/],
+  [{ readableStrategy: 5 }, TypeError, /readableStrategy/],
+  [{ writableStrategy: { size: 'big' } }, TypeError, /writableStrategy/],
+  [{ batchWrites: 'yes' }, TypeError, /batchWrites/],
+];
+
+void describe('shared options', () => {
+  void it('the client refuses each bad value at construction', () => {
+    for (const [options, type, message] of BAD) {
+      assert.throws(
+        () => new WebSocketStream('ws://127.0.0.1:1/', options),
+        (e: unknown) => e instanceof type && message.test((e).message),
+        JSON.stringify(options),
+      );
+    }
+  });
+
+  void it('serve() refuses the same values with the same errors, listening on nothing', async () => {
+    for (const [options, type, message] of BAD) {
+      await assert.rejects(
+        serve({ port: 0, ...options }, () => {}),
+        (e: unknown) => e instanceof type && message.test((e).message),
+        JSON.stringify(options),
+      );
+    }
+  });
+
+  void it('upgrade() refuses the same values with the same errors', async () => {
+    const seen: string[] = [];
+    const http = createServer();
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      for (const [options, type, message] of BAD) {
+        try {
+          upgrade(req, socket, head, options);
+          seen.push(`accepted ${JSON.stringify(options)}`);
+        } catch (e) {
+          seen.push(e instanceof type && message.test((e).message) ? 'ok' : String(e));
+        }
+      }
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const { port } = http.address() as AddressInfo;
+    const wss = new WebSocketStream(`ws://127.0.0.1:${port}/`);
+    await wss.opened.catch(() => {});
+    await new Promise((resolve) => http.close(resolve));
+    assert.deepEqual(
+      seen,
+      BAD.map(() => 'ok'),
+    );
+  });
+});
