@@ -138,6 +138,23 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../*/*', '!../hub/index.js', '!../hub/redis.js'],
+              message:
+                'The CLI uses the public entry points only, like any user: ../index.js, ../server.js, ../reconnecting.js, ../hub/index.js, ../hub/redis.js.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**', 'conformance/**', 'bench/**', 'fuzz/**'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -34,6 +34,18 @@ function oneByteFrames(peer: Peer, opcode: number, data: Uint8Array): Uint8Array
   return out;
 }
 
+/** One message split into frames of `size` bytes (the last may be shorter). */
+function sizedFrames(peer: Peer, opcode: number, data: Uint8Array, size: number): Uint8Array {
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < data.length; i += size) {
+    const end = Math.min(i + size, data.length);
+    frames.push(
+      peer.frame(i === 0 ? opcode : Op.CONT, data.subarray(i, end), { fin: end === data.length }),
+    );
+  }
+  return concat(frames);
+}
+
 /** A frame header declaring `length` payload bytes, with no payload. */
 function headerOnly(peer: Peer, opcode: number, length: bigint): Uint8Array {
   return peer.frame(opcode, new Uint8Array(0), { declaredLength: length, lengthForm: 64 });
@@ -194,13 +206,39 @@ export const limitCases: Case[] = [
   },
   {
     id: '9.3.3',
-    title: 'Binary message of 1 M frames of 1 byte, default maxFragments (16384)',
-    rule: 'maxFragments: a flood of tiny fragments is refused (ws CVE-2026-48779); 7.4.1: 1009',
+    title: 'Binary message of 2^20 + 1 frames of 1 byte, default maxFragments (2^20)',
+    rule: 'maxFragments: a message that never ends is refused at last; 7.4.1: 1009',
     expected: 'fail 1009',
     timeout: 60_000,
     async run(peer) {
-      await peer.send(oneByteFrames(peer, Op.BINARY, randomBytes(1 << 20, 8)));
+      await peer.send(oneByteFrames(peer, Op.BINARY, randomBytes((1 << 20) + 1, 8)));
       await peer.expectFail(1009, 30_000);
+    },
+  },
+  {
+    id: '9.3.4',
+    title: 'Binary message of 4 MiB in 64-byte fragments (65,536 frames), default limits',
+    rule: 'RFC 6455 5.4: a message may be fragmented; fragments cost only their bytes here',
+    expected: 'echo of the 4 MiB message',
+    timeout: 60_000,
+    async run(peer) {
+      const data = randomBytes(4 * MIB, 9);
+      await peer.send(sizedFrames(peer, Op.BINARY, data, 64));
+      await peer.expectEcho(Op.BINARY, data, 30_000);
+      await peer.closeHandshake();
+    },
+  },
+  {
+    id: '9.3.5',
+    title: 'Text message of 4 MiB in 256-byte fragments (16,384 frames), default limits',
+    rule: 'RFC 6455 5.4, 8.1: UTF-8 validity is checked across fragments, split anywhere',
+    expected: 'echo of the 4 MiB message',
+    timeout: 60_000,
+    async run(peer) {
+      const data = randomText(4 * MIB, 10);
+      await peer.send(sizedFrames(peer, Op.TEXT, data, 256));
+      await peer.expectEcho(Op.TEXT, data, 30_000);
+      await peer.closeHandshake();
     },
   },
   {

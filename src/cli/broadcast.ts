@@ -14,16 +14,16 @@
  * slowed down by a slow receiver; they are slowed down by the broker when it
  * has more than PUBLISH_WINDOW of their messages unacknowledged.
  */
-import { HubError, type BrokerEvent, type HubBroker } from '../hub/broker.js';
-import { Hub } from '../hub/hub.js';
-import type { HubConnection, SlowPolicy } from '../hub/subscriber.js';
-import type { WebSocketConnection } from '../node/server.js';
+import { HubError, type BrokerEvent, type HubBroker } from '../hub/index.js';
+import { Hub } from '../hub/index.js';
+import type { HubConnection, SlowPolicy } from '../hub/index.js';
+import type { WebSocketConnection } from '../server.js';
 
 export {
   DEFAULT_MAX_QUEUE,
   SLOW_CONSUMER_CLOSE_CODE as SLOW_CLIENT_CLOSE_CODE,
-} from '../hub/subscriber.js';
-export type { SlowPolicy } from '../hub/subscriber.js';
+} from '../hub/index.js';
+export type { SlowPolicy } from '../hub/index.js';
 
 /** Messages of one sender the broker may have unacknowledged before its next one is read. */
 const PUBLISH_WINDOW = 64;

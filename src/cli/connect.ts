@@ -4,11 +4,11 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { toDuplex } from '../node/duplex.js';
-import type { TlsClientOptions, WebSocketStreamOptions } from '../streams/options.js';
-import { WebSocketStream } from '../streams/websocket-stream.js';
-import { MessageSizeQueuingStrategy } from '../streams/message-size-strategy.js';
-import { DEFAULT_MAX_MESSAGE_SIZE } from '../core/connection.js';
+import { toDuplex } from '../index.js';
+import type { TlsClientOptions, WebSocketStreamOptions } from '../index.js';
+import { WebSocketStream } from '../index.js';
+import { MessageSizeQueuingStrategy } from '../index.js';
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../index.js';
 import {
   flag,
   list,

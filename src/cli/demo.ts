@@ -18,10 +18,10 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { serve, type WebSocketConnection } from '../node/server.js';
-import { toDuplex } from '../node/duplex.js';
-import type { WebSocketMessage } from '../streams/session.js';
-import { WebSocketStream } from '../streams/websocket-stream.js';
+import { serve, type WebSocketConnection } from '../server.js';
+import { toDuplex } from '../index.js';
+import type { WebSocketMessage } from '../index.js';
+import { WebSocketStream } from '../index.js';
 import { flag, parse, str, UsageError } from './args.js';
 import type { Stdio } from './connect.js';
 import { ExitCode } from './exit-codes.js';

@@ -7,9 +7,9 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
-import type { WebSocketConnection } from '../node/server.js';
-import { toDuplex } from '../node/duplex.js';
-import type { WebSocketCloseInfo } from '../streams/websocket-error.js';
+import type { WebSocketConnection } from '../server.js';
+import { toDuplex } from '../index.js';
+import type { WebSocketCloseInfo } from '../index.js';
 import { LineFormatter, LineSplitter } from './lines.js';
 
 /** Milliseconds a command may run on after its connection closed (and its stdin ended): 2 s. */

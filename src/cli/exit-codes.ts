@@ -2,7 +2,7 @@
  * The exit codes scripts can rely on, and the one line of stderr that says
  * how the connection ended.
  */
-import type { WebSocketCloseInfo } from '../streams/websocket-error.js';
+import type { WebSocketCloseInfo } from '../index.js';
 
 /** Exit codes of every wsstream command. */
 export const ExitCode = {

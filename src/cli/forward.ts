@@ -4,7 +4,7 @@
  * {@link Tunnel}. The address is the operator's: nothing the client sends
  * (path, query, headers, messages) can change where the server connects.
  */
-import type { WebSocketConnection } from '../node/server.js';
+import type { WebSocketConnection } from '../server.js';
 import { connectEndpoint, type Endpoint } from './endpoint.js';
 import { Tunnel } from './tunnel.js';
 

@@ -3,8 +3,8 @@
  * `--redis URL` (a Redis broker) and `--workers N` (node:cluster).
  */
 import cluster from 'node:cluster';
-import type { HubBroker } from '../hub/broker.js';
-import { clusterBroker } from '../hub/cluster.js';
+import type { HubBroker } from '../hub/index.js';
+import { clusterBroker } from '../hub/index.js';
 import { redisBroker } from '../hub/redis.js';
 import { flag, str, UsageError } from './args.js';
 import { MAX_WORKERS, runPrimary } from './hub-workers.js';

@@ -5,8 +5,8 @@
  * the pipe's buffer) and are sent once connected again.
  */
 import type { Writable } from 'node:stream';
-import type { WebSocketStreamOptions } from '../streams/options.js';
-import { ReconnectingWebSocketStream, type ReconnectEvent } from '../reconnect/reconnecting.js';
+import type { WebSocketStreamOptions } from '../index.js';
+import { ReconnectingWebSocketStream, type ReconnectEvent } from '../reconnecting.js';
 import { describeClose } from './exit-codes.js';
 
 function line(event: ReconnectEvent): string | null {

@@ -10,7 +10,7 @@
  * exits 0. A worker that dies otherwise is started again after a second.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { clusterRelay } from '../hub/cluster.js';
+import { clusterRelay } from '../hub/index.js';
 import { ExitCode } from './exit-codes.js';
 
 /** Largest `--workers`: more processes than this on one machine is a typo, not a deployment. */

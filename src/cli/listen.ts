@@ -5,8 +5,8 @@
  * `tcp-l:ADDR ws://URL`). Runs until SIGINT or SIGTERM.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import type { WebSocketStreamOptions } from '../streams/options.js';
-import { WebSocketStream } from '../streams/websocket-stream.js';
+import type { WebSocketStreamOptions } from '../index.js';
+import { WebSocketStream } from '../index.js';
 import { UsageError } from './args.js';
 import type { Stdio } from './connect.js';
 import { formatEndpoint, type Endpoint } from './endpoint.js';

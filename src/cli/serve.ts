@@ -2,10 +2,10 @@
  * `wsstream serve`: a server that echoes, runs a command per connection
  * (`--exec`) or relays messages between clients (`--broadcast`).
  */
-import { DEFAULT_MAX_MESSAGE_SIZE } from '../core/connection.js';
-import { serve, type ServeOptions, type WebSocketConnection } from '../node/server.js';
-import { toDuplex } from '../node/duplex.js';
-import { MessageSizeQueuingStrategy } from '../streams/message-size-strategy.js';
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../index.js';
+import { serve, type ServeOptions, type WebSocketConnection } from '../server.js';
+import { toDuplex } from '../index.js';
+import { MessageSizeQueuingStrategy } from '../index.js';
 import {
   READ_AHEAD_BYTES,
   flag,

@@ -19,8 +19,8 @@
  * code resets the socket (RST), as data may have been lost.
  */
 import type { Socket } from 'node:net';
-import { toDuplex, type WebSocketDuplex, type WebSocketLike } from '../node/duplex.js';
-import { WebSocketError, type WebSocketCloseInfo } from '../streams/websocket-error.js';
+import { toDuplex, type WebSocketDuplex, type WebSocketLike } from '../index.js';
+import { WebSocketError, type WebSocketCloseInfo } from '../index.js';
 
 /**
  * Close codes of a tunnel whose socket failed. Both are in the private range

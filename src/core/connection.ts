@@ -103,8 +103,21 @@ const CLOSED_BY_US: ConnectionState = { kind: 'closedByUs' };
 
 /** Default of {@link ConnectionOptions.maxMessageSize}: 64 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
-/** Default of {@link ConnectionOptions.maxFragments}: 16384 frames per message. */
-export const DEFAULT_MAX_FRAGMENTS = 16384;
+/**
+ * Default of {@link ConnectionOptions.maxFragments}: 1,048,576 (2^20) frames
+ * per message, so that a 4 MiB message in 4-byte fragments, or the default
+ * 64 MiB maximum in 64-byte fragments, passes.
+ *
+ * Why not a few thousand, as ws's 16384: ws keeps every fragment as a buffer
+ * of its own until the message ends, so for ws each fragment costs memory.
+ * Here each fragment's payload is copied straight into the message being
+ * assembled, so fragments cost no memory beyond the message's bytes (bounded
+ * by `maxMessageSize`) and constant work per frame header: a flood of empty or
+ * one-byte fragments costs what the same bytes cost as any other input, and
+ * the read loop yields between reads like for any input. The count limit is
+ * left as a backstop against a message that never ends.
+ */
+export const DEFAULT_MAX_FRAGMENTS = 1 << 20;
 /** Default of {@link ConnectionOptions.maxInflatePerRead}: 1 MiB. */
 export const DEFAULT_MAX_INFLATE_PER_READ = 1024 * 1024;
 
@@ -119,9 +132,10 @@ export interface ConnectionOptions {
    */
   maxMessageSize?: number;
   /**
-   * Most frames one message may be split into; default 16384. Stops a peer from
-   * burning CPU and memory with floods of tiny fragments. Exceeding it fails
-   * the connection with 1009.
+   * Most frames one message may be split into; default 2^20
+   * ({@link DEFAULT_MAX_FRAGMENTS}, which explains why fragments are bounded by
+   * what they cost rather than by a small count). Exceeding it fails the
+   * connection with 1009.
    */
   maxFragments?: number;
   /**

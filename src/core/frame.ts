@@ -97,6 +97,8 @@ const spares: Uint8Array[] = [];
  * system): its buffer may then be reused for a later frame of a similar size,
  * which spares the allocation and the page faults of fresh memory for every
  * large frame. Slab frames are ignored. Never call it for a frame anyone still holds.
+ *
+ * @internal Used by wsstream's own sender; not part of the published types.
  */
 export function releaseFrame(frame: Uint8Array): void {
   const buffer = frame.buffer;

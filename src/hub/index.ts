@@ -19,3 +19,4 @@ export {
   type BrokerEvents,
   type BrokerEvent,
 } from './broker.js';
+export { clusterBroker, clusterRelay } from './cluster.js';

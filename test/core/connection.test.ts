@@ -617,11 +617,11 @@ describe('violations: the connection fails with the close code, and queues a Clo
     });
   }
 
-  test('the default limits are 64 MiB and 16384 fragments', () => {
+  test('the default limits are 64 MiB and 2^20 fragments', () => {
     const conn = new Connection({ role: 'server' });
     assert.equal(conn.maxMessageSize, 64 * 1024 * 1024);
-    assert.equal(conn.maxFragments, 16384);
-    assert.equal(DEFAULT_MAX_FRAGMENTS, 16384);
+    assert.equal(conn.maxFragments, 1 << 20);
+    assert.equal(DEFAULT_MAX_FRAGMENTS, 1 << 20);
   });
 
   test('after a failure, later input is ignored and nothing more is queued', () => {

@@ -87,8 +87,8 @@ for (const under of UNDERS) {
       await peerClosed(peer);
     });
 
-    test('100,000 one-byte fragments: fail 1009 at the 16,385th (maxFragments)', async () => {
-      const peer = await openTarget(under);
+    test('100,000 one-byte fragments with maxFragments 16384: fail 1009 at the 16,385th', async () => {
+      const peer = await openTarget(under, { maxFragments: 16384 });
       const frames: Uint8Array[] = [];
       for (let i = 0; i < 100_000; i++) {
         frames.push(
