@@ -37,6 +37,7 @@ export const CATEGORIES: Record<number, string> = {
   7: 'Close handling',
   9: 'Limits and performance',
   10: 'Auto-fragmentation',
+  12: 'Compression',
 };
 
 /** The category number of a case id. */

@@ -49,6 +49,8 @@ export class Peer {
   ended = false;
   /** The TCP connection is fully closed. */
   closed = false;
+  /** The Sec-WebSocket-Extensions the handshake agreed on ('' for none). */
+  extensions = '';
   /** A socket error seen by the peer (a reset, a write after close). */
   error: Error | null = null;
   #wake: (() => void) | null = null;
@@ -180,6 +182,7 @@ export class Peer {
   /** Reads one whole message (reassembling fragments); control frames in between fail the expectation. */
   async readMessage(
     timeout = DEFAULT_WAIT,
+    allowRsv1 = false,
   ): Promise<{ opcode: number; data: Uint8Array; frames: WireFrame[] }> {
     const frames: WireFrame[] = [];
     for (;;) {
@@ -201,7 +204,9 @@ export class Peer {
         throw new ExpectationError(
           'The implementation interleaved a new message inside a fragmented one',
         );
-      if (f.rsv !== 0) throw new ExpectationError(`The implementation set reserved bits ${f.rsv}`);
+      // RFC 7692 6: with permessage-deflate, RSV1 may mark the first frame of a message.
+      if (f.rsv !== 0 && !(allowRsv1 && f.rsv === 4 && frames.length === 0))
+        throw new ExpectationError(`The implementation set reserved bits ${f.rsv}`);
       if (f.masked === this.masks)
         throw new ExpectationError(
           this.masks

@@ -9,6 +9,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { acceptKey } from '../src/core/handshake/index.js';
+import type { PerMessageDeflateOptions } from '../src/core/extensions/deflate-negotiation.js';
 import { sha1Base64 } from '../src/node/sha1.js';
 import { WebSocketStream } from '../src/index.js';
 import { serve, type WebSocketConnection, type WebSocketServer } from '../src/server.js';
@@ -25,6 +26,13 @@ export interface TargetOptions {
   maxPendingPongs?: number;
   pingInterval?: number;
   pingTimeout?: number;
+  /** permessage-deflate of the implementation under test; default: its own default (on). */
+  perMessageDeflate?: false | PerMessageDeflateOptions;
+  /**
+   * The peer's Sec-WebSocket-Extensions: its offer when our server is under
+   * test, its answer when our client is; default none (no compression).
+   */
+  peerExtensions?: string;
 }
 
 /**
@@ -100,7 +108,8 @@ export async function openClientTarget(
   await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
   const { port } = server.address() as { port: number };
   const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
-  const ws = new WebSocketStream(`ws://${HOST}:${port}/`, options);
+  const { peerExtensions, ...ours } = options;
+  const ws = new WebSocketStream(`ws://${HOST}:${port}/`, ours);
   ws.opened.then((info) => app(info, ws), noop);
   const outcome = toOutcome(ws.closed);
   try {
@@ -110,9 +119,12 @@ export async function openClientTarget(
     const key = headerOf(head, 'sec-websocket-key') ?? '';
     socket.write(
       'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        `Sec-WebSocket-Accept: ${acceptKey(key, sha1Base64)}\r\n\r\n`,
+        `Sec-WebSocket-Accept: ${acceptKey(key, sha1Base64)}\r\n` +
+        (peerExtensions === undefined ? '' : `Sec-WebSocket-Extensions: ${peerExtensions}\r\n`) +
+        '\r\n',
     );
     const peer = new Peer(socket, 'client', outcome, rest);
+    peer.extensions = peerExtensions ?? '';
     socket.resume();
     await ws.opened;
     return peer;
@@ -156,7 +168,8 @@ function serverTarget(options: TargetOptions, app: App): Promise<ServerTarget> {
   if (target === undefined) {
     target = (async () => {
       const t: ServerTarget = { server: undefined as never, outcomes: new Map() };
-      t.server = await serve({ ...options, host: HOST, port: 0 }, (connection) => {
+      const { peerExtensions: _, ...ours } = options;
+      t.server = await serve({ ...ours, host: HOST, port: 0 }, (connection) => {
         outcomeSlot(t, connection.request.url ?? '').resolve(toOutcome(connection.closed));
         connection.opened.then((info) => app(info, connection), noop);
       });
@@ -183,7 +196,11 @@ export async function openServerTarget(
   const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64');
   socket.write(
     `GET ${path} HTTP/1.1\r\nHost: ${HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+      (options.peerExtensions === undefined
+        ? ''
+        : `Sec-WebSocket-Extensions: ${options.peerExtensions}\r\n`) +
+      '\r\n',
   );
   const { head, rest } = await readHead(socket);
   if (
@@ -195,6 +212,7 @@ export async function openServerTarget(
   }
   const slot = outcomeSlot(target, path);
   const peer = new Peer(socket, 'server', slot.promise, rest);
+  peer.extensions = headerOf(head, 'sec-websocket-extensions') ?? '';
   void slot.promise.then(() => target.outcomes.delete(path));
   socket.resume();
   return peer;

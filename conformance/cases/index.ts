@@ -3,6 +3,7 @@
  */
 import type { Case } from '../case.js';
 import { autoFragmentationCases } from './auto-fragmentation.js';
+import { compressionCases } from './compression.js';
 import { closeCases } from './close.js';
 import { fragmentationCases } from './fragmentation.js';
 import { framingCases } from './framing.js';
@@ -21,6 +22,7 @@ export const allCases: Case[] = [
   ...closeCases,
   ...limitCases,
   ...autoFragmentationCases,
+  ...compressionCases,
 ];
 
 /** The cases of `category`. */

@@ -59,6 +59,7 @@ const OPTIONS = {
   proxy: { type: 'string' },
   'no-proxy': { type: 'boolean' },
   unix: { type: 'string' },
+  'no-deflate': { type: 'boolean' },
 } as const;
 
 /** Runs `connect`; resolves with the exit code. */
@@ -132,6 +133,7 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
     options.proxy = flag(values, 'no-proxy') ? false : (proxy ?? 'env');
   else if (proxy !== undefined) throw new UsageError('--proxy and --unix exclude each other');
   options.readableStrategy = new MessageSizeQueuingStrategy({ highWaterMark: READ_AHEAD_BYTES });
+  if (flag(values, 'no-deflate')) options.perMessageDeflate = false;
 
   if (extras.listen !== undefined) return listenCommand(url, options, extras.listen, stdio);
   let ws: Connection;
@@ -229,8 +231,12 @@ async function run(ws: Connection, stdio: Stdio, o: RunOptions): Promise<number>
   if (o.direction !== 'receive') input.pipe(duplex, { end: o.exitOnEof });
 
   ws.opened.then(
-    ({ protocol }) =>
-      log(`connected to ${ws.url}${protocol !== '' ? ` (subprotocol ${protocol})` : ''}`),
+    ({ protocol, extensions }) =>
+      log(
+        `connected to ${ws.url}${protocol !== '' ? ` (subprotocol ${protocol})` : ''}${
+          extensions !== '' ? ` (extensions ${extensions})` : ''
+        }`,
+      ),
     () => {},
   );
 

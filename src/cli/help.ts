@@ -75,6 +75,8 @@ Options:
                          took it (one system call per message); by default short
                          messages of one turn of the event loop leave in one
                          system call, two to three times as fast (--batch-writes)
+      --no-deflate       do not offer permessage-deflate compression (offered by
+                         default; the agreed extension is shown on connecting)
   -h, --help             this help
 
 SIZE: bytes, or with k, M, G (powers of 1024). DURATION: seconds, or with ms, s, m.
@@ -133,6 +135,8 @@ Options:
       --ping-interval DURATION  keepalive pings (default off)
       --no-batch-writes  one system call per message; a write counts as done only
                          once the operating system took it (see connect --help)
+      --no-deflate       refuse permessage-deflate (accepted by default with
+                         window bits 12; the connection log shows what was agreed)
   -q, --quiet            no connection log on stderr
   -h, --help             this help
 

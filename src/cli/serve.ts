@@ -47,6 +47,7 @@ const OPTIONS = {
   'no-batch-writes': { type: 'boolean' },
   redis: { type: 'string' },
   workers: { type: 'string' },
+  'no-deflate': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
@@ -117,6 +118,7 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
       throw new UsageError('--batch-writes and --no-batch-writes contradict each other');
     options.batchWrites = false;
   }
+  if (flag(values, 'no-deflate')) options.perMessageDeflate = false;
   options.readableStrategy = new MessageSizeQueuingStrategy({ highWaterMark: READ_AHEAD_BYTES });
 
   const quiet = flag(values, 'quiet');
@@ -135,7 +137,13 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
 
   const handler = (connection: WebSocketConnection): void => {
     const who = `${connection.remoteAddress ?? '?'}:${connection.request.socket.remotePort ?? '?'}`;
-    trace(`+ ${who} ${connection.request.url ?? '/'}`);
+    void connection.opened.then(
+      ({ extensions }) =>
+        trace(
+          `+ ${who} ${connection.request.url ?? '/'}${extensions !== '' ? ` (${extensions})` : ''}`,
+        ),
+      () => {},
+    );
     connection.closed.then(
       (info) => trace(`- ${who} ${describeClose(info)}`),
       (error: unknown) => trace(`- ${who} ${describeError(error)}`),

@@ -18,6 +18,7 @@ import {
   utf8Length,
 } from './close.js';
 import { ProtocolError } from './errors.js';
+import type { MessageTransform } from './extensions/extension.js';
 import {
   encodeFrame,
   encodeTextFrame,
@@ -117,6 +118,8 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
  * left as a backstop against a message that never ends.
  */
 export const DEFAULT_MAX_FRAGMENTS = 1 << 20;
+/** Default of {@link ConnectionOptions.maxInflatePerRead}: 1 MiB. */
+export const DEFAULT_MAX_INFLATE_PER_READ = 1024 * 1024;
 
 /** Options of {@link Connection}. */
 export interface ConnectionOptions {
@@ -144,6 +147,20 @@ export interface ConnectionOptions {
   maskKeys?: () => Uint8Array;
   /** Answer every Ping with a Pong automatically; default true (RFC 6455 5.5.2 requires an answer). */
   autoPong?: boolean;
+  /**
+   * The per-message extension the handshake agreed on (permessage-deflate),
+   * or none. Only with one may a data message arrive with RSV1 set; messages
+   * that do are decoded through it, within `maxMessageSize` of decoded bytes.
+   */
+  extension?: MessageTransform;
+  /**
+   * Decoded (inflated) bytes one input call may produce before the rest of
+   * that input is held back until the transport asks again ({@link
+   * hasPendingInput}); default 1 MiB. Stops one small read packed with
+   * compressed messages from expanding into an unbounded burst of work and
+   * memory: one read yields at most this plus one message.
+   */
+  maxInflatePerRead?: number;
 }
 
 /** What the core reports to the transport. */
@@ -202,6 +219,14 @@ export class Connection implements InPlacePayloadHandler {
   readonly #autoPong: boolean;
   readonly #maskKeys: (() => Uint8Array) | null;
   readonly #parser: FrameParser;
+  readonly #extension: MessageTransform | null;
+  readonly #maxInflatePerRead: number;
+  /** Decoded bytes produced by the current input call. */
+  #inflatedThisRead = 0;
+  /** Input held back by the inflate budget, parsed before any new input. */
+  #pendingInput: Uint8Array = EMPTY;
+  /** The message being received arrived with RSV1 set (compressed). */
+  #msgCompressed = false;
 
   #state: ConnectionState = ACTIVE;
 
@@ -234,6 +259,8 @@ export class Connection implements InPlacePayloadHandler {
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.#fragmentSize = options.fragmentSize ?? 0;
     this.#autoPong = options.autoPong ?? true;
+    this.#extension = options.extension ?? null;
+    this.#maxInflatePerRead = options.maxInflatePerRead ?? DEFAULT_MAX_INFLATE_PER_READ;
     if (!(this.maxMessageSize >= 0))
       throw new RangeError('maxMessageSize must be a non-negative number');
     if (!(this.maxFragments >= 1)) throw new RangeError('maxFragments must be at least 1');
@@ -243,7 +270,11 @@ export class Connection implements InPlacePayloadHandler {
       this.#maskKeys = null;
     }
     // RFC 6455 5.1: frames from a client are masked, frames from a server are not.
-    this.#parser = new FrameParser({ expectMasked: options.role === 'server' });
+    // RFC 6455 5.2: RSV1 "MUST be 0 unless an extension is negotiated that defines meanings".
+    this.#parser = new FrameParser({
+      expectMasked: options.role === 'server',
+      allowRsv1: this.#extension !== null,
+    });
   }
 
   /** The current state. */
@@ -314,10 +345,39 @@ export class Connection implements InPlacePayloadHandler {
 
   // ---- input -------------------------------------------------------------
 
-  /** Feeds bytes from the transport. They are copied out as needed; `data` may be reused afterwards. */
+  /**
+   * Feeds bytes from the transport. They are copied out as needed; `data` may
+   * be reused afterwards. With an extension, parsing may stop early once the
+   * input decoded to more than `maxInflatePerRead` bytes: the rest is kept
+   * ({@link hasPendingInput}) and parsed first by the next call, which may
+   * pass an empty array.
+   */
   receiveData(data: Uint8Array): void {
     if (!this.receiving) return;
-    this.#parser.parse(data, this);
+    let input = data;
+    if (this.#pendingInput.length > 0) {
+      input = new Uint8Array(this.#pendingInput.length + data.length);
+      input.set(this.#pendingInput, 0);
+      input.set(data, this.#pendingInput.length);
+      this.#pendingInput = EMPTY;
+    }
+    this.#inflatedThisRead = 0;
+    const consumed = this.#parser.parse(input, this);
+    if (consumed < input.length && this.#parser.suspended) {
+      this.#parser.resumeAfterSuspend();
+      // A copy: `data` may be the transport's reused read buffer.
+      this.#pendingInput = input === data ? data.slice(consumed) : input.subarray(consumed);
+    }
+  }
+
+  /** Whether input held back by the inflate budget waits for the next {@link receiveData} call. */
+  get hasPendingInput(): boolean {
+    return this.#pendingInput.length > 0 && this.receiving;
+  }
+
+  /** The extension in force, as agreed in the handshake ('' if none). */
+  get extensions(): string {
+    return this.#extension?.header ?? '';
   }
 
   /**
@@ -331,7 +391,8 @@ export class Connection implements InPlacePayloadHandler {
    */
   payloadTarget(min: number): Uint8Array | null {
     const remaining = this.#parser.payloadRemaining;
-    if (remaining === 0 || remaining < min || !this.receiving) return null;
+    if (remaining === 0 || remaining < min || !this.receiving || this.#pendingInput.length > 0)
+      return null;
     if (isControlOpcode(this.#frameOpcode)) return null;
     const at = this.#msgLength;
     return this.#msgBuffer.subarray(at, at + remaining);
@@ -340,7 +401,10 @@ export class Connection implements InPlacePayloadHandler {
   /** `n` bytes were written at the start of the last {@link payloadTarget}. */
   receiveInPlace(n: number): void {
     if (!this.receiving) return;
+    this.#inflatedThisRead = 0;
     this.#parser.skipPayload(n, this);
+    // Nothing of this input is left to hold back.
+    this.#parser.resumeAfterSuspend();
   }
 
   /** Payload length of the last data frame whose header was read (0 before the first). */
@@ -398,6 +462,11 @@ export class Connection implements InPlacePayloadHandler {
           'Continuation frame with no message to continue',
         );
       }
+      // RFC 7692 6.1: "An endpoint MUST NOT set the "Per-Message Compressed" bit
+      // of ... non-first fragments of a data message."
+      if (h.rsv1) {
+        return this.#protocolError('RESERVED_BITS', 'RSV1 set on a continuation frame');
+      }
     } else {
       // RFC 6455 5.4: "The fragments of one message MUST NOT be interleaved between
       // the fragments of another message".
@@ -408,6 +477,8 @@ export class Connection implements InPlacePayloadHandler {
         );
       }
       this.#msgOpcode = h.opcode;
+      // RFC 7692 6: the "Per-Message Compressed" bit is set on the first frame of a message.
+      this.#msgCompressed = h.rsv1;
       this.#msgLength = 0;
       this.#msgFragments = 0;
       this.#msgBuffer = EMPTY;
@@ -454,6 +525,7 @@ export class Connection implements InPlacePayloadHandler {
     this.#msgLength = at + (end - start);
     if (
       this.#msgOpcode === Opcode.TEXT &&
+      !this.#msgCompressed &&
       !this.#utf8.update(this.#msgBuffer, at, this.#msgLength)
     ) {
       return this.#protocolError('INVALID_UTF8', 'Text message is not valid UTF-8');
@@ -467,7 +539,11 @@ export class Connection implements InPlacePayloadHandler {
     const end = at + length;
     if (this.#frameMasked) maskInPlace(this.#msgBuffer, at, end, this.#frameMaskKey, offset);
     this.#msgLength = end;
-    if (this.#msgOpcode === Opcode.TEXT && !this.#utf8.update(this.#msgBuffer, at, end)) {
+    if (
+      this.#msgOpcode === Opcode.TEXT &&
+      !this.#msgCompressed &&
+      !this.#utf8.update(this.#msgBuffer, at, end)
+    ) {
       return this.#protocolError('INVALID_UTF8', 'Text message is not valid UTF-8');
     }
     return true;
@@ -494,11 +570,33 @@ export class Connection implements InPlacePayloadHandler {
     }
     // A data frame ended; the message is done if FIN was set.
     if (!this.#frameFin) return true;
-    const length = this.#msgLength;
+    let length = this.#msgLength;
     let buffer = this.#msgBuffer;
     this.#msgBuffer = EMPTY;
     const type = this.#msgOpcode;
     this.#msgOpcode = 0;
+    if (this.#msgCompressed) {
+      // Decoded within the message limit: a deflate bomb stops at maxMessageSize.
+      const decoded = this.#extension!.decode(buffer.subarray(0, length), this.maxMessageSize);
+      if (!decoded.ok) {
+        return decoded.reason === 'too-big'
+          ? this.#protocolError(
+              'MESSAGE_TOO_BIG',
+              `Message of more than ${this.maxMessageSize} bytes once decompressed`,
+            )
+          : this.#protocolError('INVALID_COMPRESSED_DATA', decoded.message);
+      }
+      buffer = decoded.data;
+      length = buffer.length;
+      this.#inflatedThisRead += length;
+      if (type === Opcode.TEXT) {
+        this.#utf8.reset();
+        if (!this.#utf8.update(buffer, 0, length)) {
+          return this.#protocolError('INVALID_UTF8', 'Text message is not valid UTF-8');
+        }
+      }
+    }
+    // Decompressed bytes: what the application receives.
     this.#messagesReceived++;
     this.#bytesReceived += length;
     if (type === Opcode.TEXT) {
@@ -515,6 +613,11 @@ export class Connection implements InPlacePayloadHandler {
       if (buffer === EMPTY) buffer = new Uint8Array(0);
       else if (buffer.length !== length) buffer = buffer.slice(0, length);
       this.#events.push({ type: 'binary', data: buffer });
+    }
+    // The input's decode budget is spent: hold the rest of it back until asked again.
+    if (this.#inflatedThisRead > this.#maxInflatePerRead) {
+      this.#parser.suspend();
+      return false;
     }
     return true;
   }
@@ -567,7 +670,10 @@ export class Connection implements InPlacePayloadHandler {
       // validated UTF-8 of at most 123 bytes); a Close without a body is
       // answered without a body.
       const code = parsed.code === CloseCode.NO_STATUS_RECEIVED ? undefined : parsed.code;
-      this.#queueFrame(Opcode.CLOSE, encodeClosePayload(code, code === undefined ? '' : parsed.reason));
+      this.#queueFrame(
+        Opcode.CLOSE,
+        encodeClosePayload(code, code === undefined ? '' : parsed.reason),
+      );
       this.#state = { kind: 'acknowledged', peerClose };
     }
     this.#events.push({ type: 'close', code: parsed.code, reason: parsed.reason });
@@ -612,6 +718,19 @@ export class Connection implements InPlacePayloadHandler {
   sendText(text: string): void {
     this.#assertCanSendData();
     this.#messagesSent++;
+    const ext = this.#extension;
+    if (ext !== null && text.length * 3 >= ext.threshold) {
+      const bytes = new TextEncoder().encode(text);
+      // The application's payload, before compression.
+      this.#bytesSent += bytes.length;
+      if (this.#sendEncoded(Opcode.TEXT, ext.encode(bytes))) return;
+      if (this.#fragmentSize > 0 && bytes.length > this.#fragmentSize) {
+        this.#sendFragmented(Opcode.TEXT, bytes);
+        return;
+      }
+      this.#outgoing.push(encodeFrame(Opcode.TEXT, bytes, { maskKey: this.#nextMaskKey() }));
+      return;
+    }
     if (this.#fragmentSize > 0 && text.length > this.#fragmentSize / 3) {
       const data = new TextEncoder().encode(text);
       this.#bytesSent += data.length;
@@ -627,7 +746,10 @@ export class Connection implements InPlacePayloadHandler {
   sendBinary(data: Uint8Array): void {
     this.#assertCanSendData();
     this.#messagesSent++;
+    // The application's payload, before compression.
     this.#bytesSent += data.length;
+    if (this.#extension !== null && this.#sendEncoded(Opcode.BINARY, this.#extension.encode(data)))
+      return;
     if (this.#fragmentSize > 0 && data.length > this.#fragmentSize) {
       this.#sendFragmented(Opcode.BINARY, data);
       return;
@@ -635,7 +757,20 @@ export class Connection implements InPlacePayloadHandler {
     this.#outgoing.push(encodeFrame(Opcode.BINARY, data, { maskKey: this.#nextMaskKey() }));
   }
 
-  #sendFragmented(opcode: number, data: Uint8Array): void {
+  /** Queues a message the extension encoded (null: it left the message as is, nothing queued). */
+  #sendEncoded(opcode: number, encoded: Uint8Array | null): boolean {
+    if (encoded === null) return false;
+    if (this.#fragmentSize > 0 && encoded.length > this.#fragmentSize) {
+      this.#sendFragmented(opcode, encoded, true);
+    } else {
+      this.#outgoing.push(
+        encodeFrame(opcode, encoded, { rsv1: true, maskKey: this.#nextMaskKey() }),
+      );
+    }
+    return true;
+  }
+
+  #sendFragmented(opcode: number, data: Uint8Array, compressed = false): void {
     const size = this.#fragmentSize;
     let op = opcode;
     for (let i = 0; i < data.length; i += size) {
@@ -643,6 +778,8 @@ export class Connection implements InPlacePayloadHandler {
       this.#outgoing.push(
         encodeFrame(op, data.subarray(i, end), {
           fin: end === data.length,
+          // RFC 7692 6: RSV1 on the first frame of a compressed message only.
+          rsv1: compressed && i === 0,
           maskKey: this.#nextMaskKey(),
         }),
       );

@@ -35,6 +35,8 @@ export const ProtocolErrorCode = {
   INVALID_CLOSE_REASON: CloseCode.INVALID_FRAME_PAYLOAD_DATA,
   /** Limit `maxMessageSize`: a message (or a single frame's declared length) is larger than allowed. */
   MESSAGE_TOO_BIG: CloseCode.MESSAGE_TOO_BIG,
+  /** RFC 7692 8: a compressed message that does not inflate (ws closes with 1007 too). */
+  INVALID_COMPRESSED_DATA: CloseCode.INVALID_FRAME_PAYLOAD_DATA,
   /** Limit `maxFragments`: a message has more frames than allowed (stops tiny-fragment memory exhaustion). */
   TOO_MANY_FRAGMENTS: CloseCode.MESSAGE_TOO_BIG,
 } as const;

@@ -59,6 +59,8 @@ export class FrameParser {
   readonly #expectMasked: boolean;
   readonly #allowRsv1: boolean;
   #state = HEADER;
+  /** The handler suspended parsing at a frame boundary (see {@link suspend}). */
+  #suspended = false;
   /** Header bytes collected so far in the current state, when they arrive split. */
   readonly #scratch = new Uint8Array(8);
   #have = 0;
@@ -90,9 +92,31 @@ export class FrameParser {
     return this.#state === HEADER && this.#have === 0;
   }
 
+  /**
+   * Called by a handler in frameEnd() before it returns false: parsing stops
+   * after this frame, but only for this call; {@link resumeAfterSuspend} then
+   * readies the parser for the next frame.
+   */
+  suspend(): void {
+    this.#suspended = true;
+  }
+
+  /** Whether the last parse() stopped because the handler suspended it. */
+  get suspended(): boolean {
+    return this.#suspended && this.#state === STOPPED;
+  }
+
+  /** Continues after a suspension: the next input starts with a frame header. */
+  resumeAfterSuspend(): void {
+    if (!this.#suspended) return;
+    this.#suspended = false;
+    if (this.#state === STOPPED) this.#state = HEADER;
+  }
+
   /** Stops parsing for good; later input is ignored. */
   stop(): void {
     this.#state = STOPPED;
+    this.#suspended = false;
   }
 
   /**

@@ -14,12 +14,15 @@ import {
   validateServerResponse,
 } from '../core/handshake/index.js';
 import { env } from 'node:process';
+import { PerMessageDeflateClient } from '../core/extensions/deflate-handshake.js';
+import { PerMessageDeflate } from '../core/extensions/permessage-deflate.js';
 import { connectNode } from '../node/connect.js';
 import { sha1Base64 } from '../node/sha1.js';
 import { chooseProxy } from '../node/proxy-env.js';
 import type { ConnectRequest, ConnectResult } from '../streams/connector.js';
 import type { PemOrDer } from '../streams/options.js';
 import { createWebSocketError } from '../streams/websocket-error.js';
+import { nodeDeflateEngine } from '../node/zlib-deflate.js';
 import { DenoConnTransport, DENO_READ_SIZE, type DenoConn } from './conn-transport.js';
 
 /** The part of the `Deno` namespace this module uses. */
@@ -160,12 +163,18 @@ async function connectTls(
       throw new Error('abandoned');
     }
     const key = generateKey();
+    // zlib comes from Deno's node:zlib, as in the Node connector.
+    const deflate =
+      request.perMessageDeflate === null
+        ? undefined
+        : new PerMessageDeflateClient(request.perMessageDeflate);
     const head = buildClientRequest({
       host: url.host,
       path: `${url.pathname === '' ? '/' : url.pathname}${url.search}`,
       key,
       protocols: request.protocols,
       headers: request.headers,
+      extensions: deflate?.offer(),
     });
     const reader = new HttpHeadReader();
     const buffer = new Uint8Array(DENO_READ_SIZE);
@@ -188,11 +197,18 @@ async function connectTls(
           key,
           protocols: request.protocols,
           sha1Base64,
+          // RFC 7692 7.1: a bad answer fails the handshake, naming the parameter.
+          extensions: deflate,
         });
+        const agreed = deflate?.agreed ?? null;
         return {
           transport: new DenoConnTransport(conn),
           protocol: negotiated.protocol,
           extensions: negotiated.extensions,
+          extension:
+            agreed === null
+              ? undefined
+              : new PerMessageDeflate('client', agreed, nodeDeflateEngine, deflate!.options),
           rest: result.rest.slice(),
         };
       }

@@ -14,11 +14,14 @@ import {
   parseResponseHead,
   validateServerResponse,
 } from '../core/handshake/index.js';
+import { PerMessageDeflateClient } from '../core/extensions/deflate-handshake.js';
+import { PerMessageDeflate } from '../core/extensions/permessage-deflate.js';
 import { sha1Base64 } from './sha1.js';
 import type { ConnectRequest, ConnectResult } from '../streams/connector.js';
 import { createWebSocketError } from '../streams/websocket-error.js';
 import { Dialer, type Dialed } from './dial.js';
 import { type ReadRelay, SocketTransport } from './socket-transport.js';
+import { nodeDeflateEngine } from './zlib-deflate.js';
 
 /** Opens a WebSocket connection to `request.url`. Rejects with a WebSocketError naming what went wrong. */
 export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
@@ -58,6 +61,10 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
     }
 
     const key = generateKey();
+    const deflate =
+      request.perMessageDeflate === null
+        ? undefined
+        : new PerMessageDeflateClient(request.perMessageDeflate);
     const reader = new HttpHeadReader();
     const onConnect = (dialed: Dialed): void => {
       if (done) return;
@@ -76,6 +83,7 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
           key,
           protocols: request.protocols,
           headers: request.headers,
+          extensions: deflate?.offer(),
         }),
       );
     };
@@ -89,7 +97,10 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
           key,
           sha1Base64,
           protocols: request.protocols,
+          // RFC 7692 7.1: a bad answer fails the handshake, naming the parameter.
+          extensions: deflate,
         });
+        const agreed = deflate?.agreed ?? null;
         if (done) return;
         done = true;
         cleanup();
@@ -98,6 +109,10 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
           transport: new SocketTransport(socket!, relay),
           protocol: negotiated.protocol,
           extensions: negotiated.extensions,
+          extension:
+            agreed === null
+              ? undefined
+              : new PerMessageDeflate('client', agreed, nodeDeflateEngine, deflate!.options),
           // A copy: the chunk may be a view of the reused read buffer.
           rest: Uint8Array.prototype.slice.call(result.rest),
         });

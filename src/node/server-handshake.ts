@@ -8,6 +8,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { PerMessageDeflateServer } from '../core/extensions/deflate-handshake.js';
+import { resolveDeflateOption } from '../core/extensions/deflate-negotiation.js';
+import type { MessageTransform } from '../core/extensions/extension.js';
+import { PerMessageDeflate } from '../core/extensions/permessage-deflate.js';
+import { nodeDeflateEngine } from './zlib-deflate.js';
 import { CloseCode } from '../core/close.js';
 import {
   serializeResponse,
@@ -77,7 +82,11 @@ export function answerAndClose(socket: Duplex, response: HandshakeResponse | str
 /** What the handshake reports to the connection it opens. */
 export interface HandshakeCallbacks {
   /** The 101 was written: start the session with the selected protocol and the client's early bytes. */
-  opened(protocol: string, early: Uint8Array | undefined): void;
+  opened(
+    protocol: string,
+    early: Uint8Array | undefined,
+    extension: MessageTransform | undefined,
+  ): void;
   /** The handshake failed or was refused (the answer, if any, is written). */
   failed(error: WebSocketError): void;
 }
@@ -96,6 +105,7 @@ export class PendingHandshake {
   readonly #options: HandshakeOptions;
   readonly #callbacks: HandshakeCallbacks;
   readonly #decision: ServerHandshake;
+  readonly #deflate: PerMessageDeflateServer | null;
   /** Bytes the client sent after its request head, kept for the session. */
   readonly #early: Uint8Array[];
   #earlyBytes: number;
@@ -115,11 +125,15 @@ export class PendingHandshake {
     this.#callbacks = callbacks;
     this.#early = head.length > 0 ? [head] : [];
     this.#earlyBytes = head.length;
+    // permessage-deflate unless turned off: the first acceptable offer is taken.
+    const deflate = resolveDeflateOption(options.perMessageDeflate);
+    this.#deflate = deflate === null ? null : new PerMessageDeflateServer(deflate);
     this.#decision = new ServerHandshake({
       protocols: options.protocols,
       allowOrigins: options.allowOrigins,
       maxHeaderCount: options.maxHeaderCount,
       sha1Base64,
+      extensions: this.#deflate ?? undefined,
     });
     (socket as Socket).pause();
 
@@ -265,9 +279,13 @@ export class PendingHandshake {
     socket.write(serializeResponse(response));
     const early = this.#early;
     const selected = response.headers.find(([name]) => name === 'Sec-WebSocket-Protocol');
+    const agreed = this.#deflate?.agreed ?? null;
     this.#callbacks.opened(
       selected?.[1] ?? '',
       early.length <= 1 ? early[0] : Buffer.concat(early),
+      agreed === null
+        ? undefined
+        : new PerMessageDeflate('server', agreed, nodeDeflateEngine, this.#deflate!.options),
     );
   }
 

@@ -149,12 +149,13 @@ export class WebSocketConnection {
     const life = this.#life;
     life.describe(this, 'server', () => this.url);
     this.#handshake = new PendingHandshake(request, socket, head, options, {
-      opened: (protocol, early) => {
+      opened: (protocol, early, extension) => {
         const connection = new Connection({
           role: 'server',
           maxMessageSize: options.maxMessageSize,
           maxFragments: options.maxFragments,
           fragmentSize: options.fragmentSize,
+          extension,
         });
         const session = new Session(
           connection,
@@ -162,7 +163,7 @@ export class WebSocketConnection {
           options,
           early,
         );
-        life.open(session, protocol, '');
+        life.open(session, protocol, extension?.header ?? '');
       },
       failed: (error) => life.fail(error),
     });

@@ -2,6 +2,8 @@
  * The seam between WebSocketStream and a runtime: a connector opens the
  * transport and performs the opening handshake.
  */
+import type { MessageTransform } from '../core/extensions/extension.js';
+import type { PerMessageDeflateOptions } from '../core/extensions/deflate-negotiation.js';
 import type { TlsClientOptions } from './options.js';
 import type { ProxySetting } from './proxy-option.js';
 import type { Transport } from './transport.js';
@@ -19,12 +21,16 @@ export interface ConnectRequest {
   socketPath: string | undefined;
   /** Aborted when the application aborts or closes during the handshake. */
   signal: AbortSignal;
+  /** permessage-deflate to offer (validated), or null for none. */
+  perMessageDeflate: PerMessageDeflateOptions | null;
 }
 
 export interface ConnectResult {
   transport: Transport;
   protocol: string;
   extensions: string;
+  /** The per-message transform of the agreed extension, built by the runtime (it brings zlib). */
+  extension?: MessageTransform;
   /** Bytes that followed the handshake response (frames the server sent at once). */
   rest: Uint8Array;
 }

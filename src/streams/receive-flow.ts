@@ -38,6 +38,10 @@ export interface ReceiveFlowHooks {
   cancel(reason: unknown): void;
   /** Whether the protocol still wants input (false once the peer's Close arrived or the connection failed). */
   receiving(): boolean;
+  /** Whether input read earlier was held back (the core's inflate budget) and waits to be processed. */
+  heldInput(): boolean;
+  /** Processes the input held back, before any new input is read. */
+  takeHeldInput(): void;
 }
 
 export class ReceiveFlow {
@@ -173,6 +177,21 @@ export class ReceiveFlow {
     queueMicrotask(this.#pauseCheck);
   }
 
+  /**
+   * Whether messages are read on regardless of demand: we are closing, or
+   * the readable is done and discards them.
+   */
+  get readsOn(): boolean {
+    return this.#readingOn || this.#readableDone;
+  }
+
+  /** Input is held back: pause reading now, until the readable asks again. */
+  holdInput(): void {
+    if (this.readsOn) return;
+    this.#pauseCheckPending = false;
+    this.#pause();
+  }
+
   /** We are closing: read on regardless of demand (bounded by CLOSING_HOLD_LIMIT). */
   readOn(): void {
     this.#readingOn = true;
@@ -234,6 +253,20 @@ export class ReceiveFlow {
   /** Reads input again (if it was paused). */
   resume(): void {
     if (!this.#paused || this.#inputClosed) return;
+    if (this.#hooks.heldInput()) {
+      // Input held back comes first, without waiting for more socket data;
+      // reading stays paused while some is still held or there is no demand.
+      this.#hooks.takeHeldInput();
+      if (!this.#paused || this.#inputClosed) return;
+      if (
+        !this.readsOn &&
+        this.#hooks.receiving() &&
+        (this.#hooks.heldInput() ||
+          this.#inboxHead < this.#inbox.length ||
+          this.#desiredSize() <= 0)
+      )
+        return;
+    }
     this.#paused = false;
     this.#hooks.resume();
   }

@@ -3,6 +3,10 @@
  * client and server connections share.
  */
 import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE } from '../core/connection.js';
+import {
+  resolveDeflateOption,
+  type PerMessageDeflateOption,
+} from '../core/extensions/deflate-negotiation.js';
 import type { WebSocketMessage } from './receive-flow.js';
 
 export { DEFAULT_MAX_PENDING_PONGS } from './sender.js';
@@ -80,6 +84,17 @@ export interface SessionOptions {
    * message (measured in bench/RESULTS.md).
    */
   batchWrites?: boolean | undefined;
+  /**
+   * permessage-deflate, RFC 7692; default on. A client offers
+   * `permessage-deflate; client_max_window_bits`, as browsers do, and
+   * `extensions` in `opened` shows what the server agreed to; a server
+   * accepts the first offer it can with memory-frugal parameters (window bits
+   * 12, memLevel 5). `false` turns it off; an object tunes it (see
+   * docs/compression.md). Messages under 1 KiB are sent uncompressed;
+   * `maxMessageSize` bounds the decompressed size of each message received,
+   * so a deflate bomb fails with 1009.
+   */
+  perMessageDeflate?: PerMessageDeflateOption | undefined;
 }
 
 /** Validates {@link SessionOptions.batchWrites}. */
@@ -148,6 +163,7 @@ export function validateSessionOptions(options: SessionOptions): void {
   readStrategy(options.readableStrategy, 'readableStrategy');
   readStrategy(options.writableStrategy, 'writableStrategy');
   readBatchWrites(options.batchWrites);
+  resolveDeflateOption(options.perMessageDeflate);
 }
 
 export { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE };

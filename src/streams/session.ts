@@ -130,6 +130,8 @@ export class Session {
       },
       cancel: (reason) => this.#closeFromReason(reason),
       receiving: () => conn.receiving,
+      heldInput: () => conn.hasPendingInput,
+      takeHeldInput: () => this.#onData(EMPTY),
     });
     this.#sender = new Sender(
       conn,
@@ -312,10 +314,19 @@ export class Session {
 
   #afterInput(): void {
     const conn = this.#conn;
-    const events = conn.takeEvents();
-    for (let i = 0; i < events.length; i++) this.#handle(events[i]!);
+    for (;;) {
+      const events = conn.takeEvents();
+      for (let i = 0; i < events.length; i++) this.#handle(events[i]!);
+      // Input the core held back once a read inflated to more than its budget:
+      // parsed at once when messages are discarded anyway or we read on to find
+      // the peer's Close; otherwise when the readable asks again (ReceiveFlow.resume).
+      if (!conn.hasPendingInput || !this.#flow.readsOn) break;
+      conn.receiveData(EMPTY);
+    }
     if (conn.hasOutgoing) this.#sender.flush();
     this.#flow.afterInput();
+    // Neither reading nor inflating goes on until the readable asks.
+    if (conn.hasPendingInput) this.#flow.holdInput();
   }
 
   #handle(event: ConnectionEvent): void {

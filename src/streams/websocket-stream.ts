@@ -4,6 +4,7 @@
  */
 import { CloseCode } from '../core/close.js';
 import { Connection } from '../core/connection.js';
+import { resolveDeflateOption } from '../core/extensions/deflate-negotiation.js';
 import { isToken, validateUserHeaders } from '../core/handshake/index.js';
 import { getConnector } from './connector.js';
 import { readDictionary } from './dictionary.js';
@@ -123,6 +124,7 @@ export class WebSocketStream {
     );
     // Bad limits or timeouts fail now, not after connecting.
     validateSessionOptions(options);
+    const perMessageDeflate = resolveDeflateOption(options.perMessageDeflate);
     const limits = {
       maxMessageSize: options.maxMessageSize,
       maxFragments: options.maxFragments,
@@ -153,8 +155,9 @@ export class WebSocketStream {
       proxy,
       socketPath,
       signal: this.#handshake.signal,
+      perMessageDeflate,
     }).then(
-      ({ transport, protocol, extensions, rest }) => {
+      ({ transport, protocol, extensions, extension, rest }) => {
         signal?.removeEventListener('abort', onAbort);
         if (life.state !== 'connecting' || this.#handshake.signal.aborted) {
           transport.destroy();
@@ -164,7 +167,7 @@ export class WebSocketStream {
         let session: Session;
         try {
           session = new Session(
-            new Connection({ role: 'client', ...limits }),
+            new Connection({ role: 'client', ...limits, extension }),
             transport,
             options,
             rest,

@@ -19,7 +19,9 @@ async function client(url: string): Promise<{
   messages: Array<{ data: Buffer; binary: boolean }>;
   closed: Promise<{ code: number; reason: string }>;
 }> {
-  const ws = new WebSocket(url);
+  // Uncompressed: these tests count bytes on the wire to check backpressure
+  // (compression in the CLI is covered by deflate.test.ts).
+  const ws = new WebSocket(url, { perMessageDeflate: false });
   const messages: Array<{ data: Buffer; binary: boolean }> = [];
   ws.on('message', (data: RawData, binary: boolean) =>
     messages.push({ data: Buffer.from(data as Buffer), binary }),

@@ -193,7 +193,7 @@ void describe('handshake with a raw server', { timeout: 30_000 }, () => {
     behaviour = async (socket) => {
       await acceptHandshake(socket, ['Sec-WebSocket-Extensions: permessage-deflate']);
     };
-    const error = await assertFailed(new WebSocketStream(server.url));
+    const error = await assertFailed(new WebSocketStream(server.url, { perMessageDeflate: false }));
     assert.match(error.message, /permessage-deflate/);
   });
 

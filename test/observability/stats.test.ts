@@ -86,6 +86,39 @@ void describe('stats', () => {
     await connection!.closed;
     await server.close();
   });
+
+  void it('compressed messages count their payload before compression and after inflating, text too', async () => {
+    let connection: WebSocketConnection | undefined;
+    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
+      connection = c;
+      const { readable, writable } = await c.opened;
+      await readable.pipeTo(writable).catch(() => {});
+    });
+    const wss = new WebSocketStream(server.url);
+    const { readable, writable, extensions } = await wss.opened;
+    assert.match(extensions, /^permessage-deflate/);
+    const text = 'héllo wörld '.repeat(1000); // 14,000 bytes of UTF-8
+    const binary = new Uint8Array(50_000).fill(7);
+    const writer = writable.getWriter();
+    const reader = readable.getReader();
+    await writer.write(text);
+    await writer.write(binary);
+    assert.equal((await reader.read()).value, text);
+    assert.deepEqual((await reader.read()).value, binary);
+    const payload = 14_000 + 50_000;
+    for (const stats of [wss.stats, connection!.stats]) {
+      assert.equal(stats.messagesSent, 2);
+      assert.equal(stats.bytesSent, payload);
+      assert.equal(stats.messagesReceived, 2);
+      assert.equal(stats.bytesReceived, payload);
+    }
+    // The wire carried the compressed frames: far fewer bytes than the payload.
+    assert.ok(wss.stats.socketBytesWritten < payload / 10, `${wss.stats.socketBytesWritten}`);
+    assert.ok(connection!.stats.socketBytesWritten < payload / 10);
+    wss.close();
+    await wss.closed;
+    await server.close();
+  });
 });
 
 void describe('diagnostics_channel', () => {

@@ -141,19 +141,24 @@ void test(
     let finishedReading!: () => void;
     const allRead = new Promise<void>((resolve) => (finishedReading = resolve));
     const TOTAL = 16 * MiB;
-    const server = await serve({ host: '127.0.0.1' }, async (connection) => {
-      if (connection.request.url !== '/idle') return echoHandler(connection);
-      idle = connection;
-      const { readable } = await connection.opened;
-      await readGate;
-      const reader = readable.getReader();
-      while (received < TOTAL) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        received += (value as Uint8Array).length;
-      }
-      finishedReading();
-    });
+    // Uncompressed: the bounds below count bytes on the wire (the compressed
+    // case is in deflate.test.ts).
+    const server = await serve(
+      { host: '127.0.0.1', perMessageDeflate: false },
+      async (connection) => {
+        if (connection.request.url !== '/idle') return echoHandler(connection);
+        idle = connection;
+        const { readable } = await connection.opened;
+        await readGate;
+        const reader = readable.getReader();
+        while (received < TOTAL) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          received += (value as Uint8Array).length;
+        }
+        finishedReading();
+      },
+    );
     try {
       const flooder = await wsOpen(`${server.url}idle`);
       const chunk = Buffer.alloc(MESSAGE, 1);
@@ -202,7 +207,7 @@ void test(
     const TOTAL = 16 * MiB;
     let received = 0;
     const server = await serve(
-      { host: '127.0.0.1', pingInterval: 30, pingTimeout: 30 },
+      { host: '127.0.0.1', pingInterval: 30, pingTimeout: 30, perMessageDeflate: false },
       async (connection) => {
         idle = connection;
         const { readable } = await connection.opened;

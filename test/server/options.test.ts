@@ -27,6 +27,9 @@ const BAD: Array<[Record<string, unknown>, typeof TypeError | typeof RangeError,
   [{ readableStrategy: 5 }, TypeError, /readableStrategy/],
   [{ writableStrategy: { size: 'big' } }, TypeError, /writableStrategy/],
   [{ batchWrites: 'yes' }, TypeError, /batchWrites/],
+  [{ perMessageDeflate: 'yes' }, TypeError, /perMessageDeflate/],
+  [{ perMessageDeflate: { serverMaxWindowBits: 16 } }, RangeError, /serverMaxWindowBits/],
+  [{ perMessageDeflate: { clientMaxWindowBits: 7 } }, RangeError, /clientMaxWindowBits/],
 ];
 
 void describe('shared options', () => {

@@ -84,7 +84,10 @@ void describe('upgrade() on an existing http server', { timeout: 20_000 }, () =>
     assert.ok(info.readable instanceof ReadableStream);
     assert.ok(info.writable instanceof WritableStream);
     assert.equal(info.protocol, 'json');
-    assert.equal(info.extensions, '');
+    assert.equal(
+      info.extensions,
+      'permessage-deflate; server_max_window_bits=12; client_max_window_bits=12',
+    );
     c.close({ closeCode: 4100, reason: 'from the server' });
     assert.equal((await client.closed).closeCode, 4100);
     assert.equal((await c.closed).closeCode, 4100);

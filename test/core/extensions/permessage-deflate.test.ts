@@ -1,0 +1,192 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  constants,
+  createDeflateRaw,
+  createInflateRaw,
+  deflateRawSync,
+  type DeflateRaw,
+  type InflateRaw,
+} from 'node:zlib';
+import {
+  acceptOffer,
+  clientOffer,
+  validateAnswer,
+  type PerMessageDeflateOptions,
+} from '../../../src/core/extensions/deflate-negotiation.js';
+import { PerMessageDeflate } from '../../../src/core/extensions/permessage-deflate.js';
+import { nodeDeflateEngine } from '../../../src/node/zlib-deflate.js';
+
+const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
+
+function pair(client: PerMessageDeflateOptions = {}, server: PerMessageDeflateOptions = {}) {
+  const accepted = acceptOffer(clientOffer(client), server)!;
+  const answer = validateAnswer(accepted.header, client);
+  assert.ok(answer.ok && answer.params !== null);
+  return {
+    client: new PerMessageDeflate(
+      'client',
+      { params: answer.params, header: answer.header },
+      nodeDeflateEngine,
+      { ...client, threshold: 0 },
+    ),
+    server: new PerMessageDeflate('server', accepted, nodeDeflateEngine, {
+      ...server,
+      threshold: 0,
+    }),
+  };
+}
+
+function json(i: number, size: number): Uint8Array {
+  let s = '';
+  for (let k = 0; s.length < size; k++)
+    s += JSON.stringify({ id: i, k, name: `item-${(i * 31 + k) % 1000}`, ok: k % 3 === 0 });
+  return new TextEncoder().encode(s.slice(0, size));
+}
+
+/** A persistent zlib stream, the way ws and browsers keep one per connection. */
+function flush(z: DeflateRaw | InflateRaw, data: Uint8Array): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const onData = (b: Buffer) => chunks.push(b);
+    z.on('data', onData);
+    z.once('error', reject);
+    z.write(data);
+    z.flush(constants.Z_SYNC_FLUSH, () => {
+      z.off('data', onData);
+      z.off('error', reject);
+      resolve(Buffer.concat(chunks));
+    });
+  });
+}
+
+describe('permessage-deflate transform', () => {
+  const combos: [string, PerMessageDeflateOptions, PerMessageDeflateOptions][] = [
+    ['defaults', {}, {}],
+    ['window bits 9', { serverMaxWindowBits: 9, clientMaxWindowBits: 9 }, {}],
+    [
+      'window bits 15',
+      { serverMaxWindowBits: 15, clientMaxWindowBits: 15 },
+      { serverMaxWindowBits: 15, clientMaxWindowBits: 15 },
+    ],
+    ['server_no_context_takeover', { serverNoContextTakeover: true }, {}],
+    ['client_no_context_takeover', { clientNoContextTakeover: true }, {}],
+    [
+      'both no_context_takeover',
+      { serverNoContextTakeover: true, clientNoContextTakeover: true },
+      {},
+    ],
+  ];
+  for (const [name, c, s] of combos) {
+    test(`${name}: 200 messages of 16 B to 128 KiB round-trip both ways`, () => {
+      const { client, server } = pair(c, s);
+      for (let i = 0; i < 200; i++) {
+        const size = 16 << (i % 14);
+        const m = json(i, Math.min(size, 128 * 1024));
+        const up = server.decode(client.encode(m)!, 1 << 20);
+        assert.ok(up.ok);
+        assert.deepEqual(up.data, m);
+        const down = client.decode(server.encode(m)!, 1 << 20);
+        assert.ok(down.ok);
+        assert.deepEqual(down.data, m);
+      }
+    });
+  }
+
+  test('context takeover makes a repeated message smaller; no context takeover does not', () => {
+    const m = json(1, 2000);
+    const a = pair();
+    const first = a.client.encode(m)!.length;
+    a.server.decode(a.client.encode(m)!, 1 << 20);
+    const second = a.client.encode(m)!.length;
+    assert.ok(second < first / 4, `${second} vs ${first}`);
+    const b = pair({ clientNoContextTakeover: true });
+    assert.equal(b.client.encode(m)!.length, b.client.encode(m)!.length);
+  });
+
+  test('history held between messages is at most the two windows', () => {
+    const { client, server } = pair();
+    for (let i = 0; i < 20; i++) server.decode(client.encode(json(i, 50_000))!, 1 << 20);
+    for (let i = 0; i < 20; i++) client.decode(server.encode(json(i, 50_000))!, 1 << 20);
+    // The server compresses with 4 KiB and the client with 4 KiB windows by default.
+    assert.equal(server.heldBytes, 4096 + 4096);
+    assert.equal(client.heldBytes, 4096 + 4096);
+  });
+
+  test('a message below the threshold is sent uncompressed', () => {
+    const accepted = acceptOffer(clientOffer())!;
+    const t = new PerMessageDeflate('server', accepted, nodeDeflateEngine);
+    assert.equal(t.encode(new Uint8Array(1023)), null);
+    assert.notEqual(t.encode(new Uint8Array(1024)), null);
+    assert.equal(t.encode(new Uint8Array(0)), null);
+  });
+
+  test('the sync-flush tail is stripped on send (RFC 7692 7.2.1)', () => {
+    const { client } = pair();
+    const out = client.encode(json(0, 2000))!;
+    assert.notDeepEqual(Array.from(out.subarray(-4)), [0, 0, 0xff, 0xff]);
+  });
+
+  test('decodes what a persistent zlib stream sends (as ws does), across 100 messages with context takeover', async () => {
+    const { client } = pair({}, { serverMaxWindowBits: 15 });
+    const peer = createDeflateRaw({ windowBits: 15 });
+    for (let i = 0; i < 100; i++) {
+      const m = json(i, 100 + i * 300);
+      const c = await flush(peer, m);
+      const r = client.decode(c.subarray(0, c.length - 4), 1 << 20);
+      assert.ok(r.ok, `message ${i}`);
+      assert.deepEqual(r.data, m);
+    }
+    peer.close();
+  });
+
+  test('a persistent zlib inflater reads what we send with context takeover', async () => {
+    const { server } = pair();
+    const peer = createInflateRaw({ windowBits: 15 });
+    for (let i = 0; i < 100; i++) {
+      const m = json(i, 100 + i * 300);
+      const out = await flush(peer, Buffer.concat([server.encode(m)!, TAIL]));
+      assert.deepEqual(new Uint8Array(out), m, `message ${i}`);
+    }
+    peer.close();
+  });
+
+  test('a deflate bomb stops at the limit: 1 GiB of zeros compressed to about 1 MB', () => {
+    const zeros = new Uint8Array(64 * 1024 * 1024);
+    // 16 flushes of 64 MiB in one raw stream, about 1 MB, inflating to 1 GiB.
+    const part = deflateRawSync(zeros, { finishFlush: constants.Z_SYNC_FLUSH });
+    const bomb = Buffer.concat(Array.from({ length: 16 }, () => part.subarray(0, part.length - 4)));
+    assert.ok(bomb.length < 1.2e6, `${bomb.length}`);
+    const { server } = pair();
+    const before = process.memoryUsage().arrayBuffers;
+    const t = performance.now();
+    const r = server.decode(bomb, 4 * 1024 * 1024);
+    assert.deepEqual(r, { ok: false, reason: 'too-big' });
+    // Stopped after about 4 MiB of output, not 1 GiB.
+    assert.ok(performance.now() - t < 1000);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024);
+  });
+
+  test('a message of exactly the limit passes; one byte more is too big', () => {
+    const { client, server } = pair();
+    const m = json(3, 10_000);
+    const c = client.encode(m)!;
+    assert.ok(server.decode(c, 10_000).ok);
+    const { client: c2, server: s2 } = pair();
+    assert.deepEqual(s2.decode(c2.encode(m)!, 9_999), { ok: false, reason: 'too-big' });
+  });
+
+  test('invalid compressed data is reported, not thrown', () => {
+    const { server } = pair();
+    const r = server.decode(Uint8Array.of(0xff, 0xff, 0xff), 1000);
+    assert.equal(r.ok, false);
+    assert.equal(!r.ok && r.reason, 'invalid');
+  });
+
+  test('a decoded message owns exactly its bytes', () => {
+    const { client, server } = pair();
+    const r = server.decode(client.encode(json(1, 100))!, 1000);
+    assert.ok(r.ok);
+    assert.equal(r.data.buffer.byteLength, 100);
+  });
+});
