@@ -361,7 +361,7 @@ const messagesRoundTrip: FuzzProperty = {
           if (JSON.stringify(plain(got)) !== JSON.stringify(want)) {
             throw new Error(`Sent ${JSON.stringify(want)}, received ${JSON.stringify(plain(got))}`);
           }
-          // The receiver answered every Ping and echoed the Close.
+          // The receiver answered every Ping and echoed the Close, code and reason.
           const back = new Connection({ role, maxFragments: 1 << 20 });
           back.receiveData(concat(receiver.takeOutgoing()));
           const answers = plain(back.takeEvents());
@@ -370,7 +370,15 @@ const messagesRoundTrip: FuzzProperty = {
             .map((m) => ({ type: 'pong', data: Array.from(m.data) }));
           if (
             JSON.stringify(answers) !==
-            JSON.stringify([...pongs, { type: 'close', code: closeCode ?? 1005, reason: '' }])
+            JSON.stringify([
+              ...pongs,
+              // The echo carries the peer's code and reason (a Close with no body gets none).
+              {
+                type: 'close',
+                code: closeCode ?? 1005,
+                reason: closeCode === undefined ? '' : 'bye',
+              },
+            ])
           ) {
             throw new Error(`Answers: ${JSON.stringify(answers)}`);
           }

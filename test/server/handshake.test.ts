@@ -272,7 +272,8 @@ void describe('limits on the request head', { timeout: 30_000 }, () => {
       ];
       const res = await exchange(port, lines.join('\r\n') + '\r\n\r\n');
       assert.equal(res.status, 431);
-      assert.match(res.body, /More than 100 header fields/);
+      // Node 22 and later answer this one themselves, before the 'upgrade' event.
+      assert.match(res.body, /More than 100 header fields|Request header fields too large/);
       // Exactly 100 lines (5 of the handshake's, 95 of filler): accepted.
       const ok = await rawClient(port, filler.slice(0, 95));
       assert.equal(ok.response.status, 101);
