@@ -200,9 +200,9 @@ export class InvalidStateError extends Error {
 const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /**
- * One pool of masking keys for every client connection of the process: a
- * pool per connection fetched 8 KiB of randomness for each, most of it unused
- * by short connections. Each key is still fresh CSPRNG output (RFC 6455 5.3).
+ * One pool of masking keys for every client connection of the process, so
+ * that a short connection does not fetch a pool of randomness it mostly never
+ * uses. Each key is still fresh CSPRNG output (RFC 6455 5.3).
  */
 let sharedMaskKeys: MaskKeyPool | undefined;
 function nextSharedMaskKey(): Uint8Array {
