@@ -268,7 +268,10 @@ test('send backpressure: writes to a server that stops reading wait, bytes in th
     if (classic !== undefined) maxBuffered = Math.max(maxBuffered, classic.bufferedAmount);
   }, 2);
   let resolved = 0;
+  // Incompressible bytes: the browser negotiates permessage-deflate with our server,
+  // and zeros would compress to almost nothing and never fill a buffer.
   const message = new Uint8Array(SIZE);
+  for (let at = 0; at < SIZE; at += 65536) crypto.getRandomValues(message.subarray(at, at + 65536));
   const writing = (async () => {
     for (let i = 0; i < COUNT; i++) {
       message[0] = i;

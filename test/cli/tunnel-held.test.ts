@@ -6,6 +6,7 @@
  * reading, then reads slowly, then fast. Also: the linger that bounds a
  * socket that never closes after its tunnel has.
  */
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -54,7 +55,8 @@ it('a flood into a client that stops, then reads slowly, then fast: each tunnel 
   let written = 0;
   let stop = false;
   targetBehaviour = (s) => {
-    const chunk = Buffer.alloc(64 * KiB, 1);
+    // Incompressible (permessage-deflate is on by default), like real tunnel traffic.
+    const chunk = randomBytes(64 * KiB);
     const pump = (): void => {
       while (!stop && !s.destroyed) {
         written += chunk.length;
