@@ -152,8 +152,14 @@ it('a reader that stops on either TCP end stops the other end, with bounded memo
   t.diagnostic(
     `peak RSS above idle: listen ${(peak.listen / MiB).toFixed(1)} MiB, serve ${(peak.serve / MiB).toFixed(1)} MiB`,
   );
-  assert.ok(peak.listen < 80 * MiB, `listen peak +${(peak.listen / MiB).toFixed(1)} MiB`);
-  assert.ok(peak.serve < 80 * MiB, `serve peak +${(peak.serve / MiB).toFixed(1)} MiB`);
+  // The peak while 64 MiB more flow each way at full speed: process RSS, with the
+  // garbage of zlib's per-message buffers that the runtime collects at its own pace
+  // (Node 26 lets it grow to about 85 MiB here, Node 20 to about 40). What the tunnel
+  // itself holds is bounded to 256 KiB in tunnel-held.test.ts; without backpressure
+  // the gigabytes the writers could push would all be here.
+  const PEAK_RSS = 160 * MiB;
+  assert.ok(peak.listen < PEAK_RSS, `listen peak +${(peak.listen / MiB).toFixed(1)} MiB`);
+  assert.ok(peak.serve < PEAK_RSS, `serve peak +${(peak.serve / MiB).toFixed(1)} MiB`);
   down.destroy();
   up.destroy();
 });
