@@ -21,6 +21,16 @@ import { WebSocketError, WebSocketStream } from '../../dist/index.js';
 import { serve } from '../../dist/server.js';
 import { getConnector, setConnector } from '../../dist/streams/connector.js';
 
+/**
+ * `size` random bytes: permessage-deflate is negotiated by default, and zeros
+ * would compress to almost nothing and never fill a buffer.
+ */
+function incompressible(size) {
+  const bytes = new Uint8Array(size);
+  for (let at = 0; at < size; at += 65536) crypto.getRandomValues(bytes.subarray(at, at + 65536));
+  return bytes;
+}
+
 const RUNTIME =
   typeof globalThis.Deno !== 'undefined'
     ? `deno ${globalThis.Deno.version.deno}`
@@ -487,7 +497,7 @@ for (const security of SECURITY) {
     const fixture = await startServer(async (connection) => {
       const { writable } = await connection.opened;
       const writer = writable.getWriter();
-      const message = new Uint8Array(SIZE);
+      const message = incompressible(SIZE);
       for (let i = 0; i < COUNT; i++) {
         message[0] = i;
         await writer.write(message);
@@ -556,7 +566,7 @@ for (const security of SECURITY) {
         const peer = await fixture.next();
         const writer = writable.getWriter();
         let resolved = 0;
-        const message = new Uint8Array(SIZE);
+        const message = incompressible(SIZE);
         const writing = (async () => {
           for (let i = 0; i < COUNT; i++) {
             message[0] = i;

@@ -4,6 +4,7 @@
  * listening on a path, and ws's `ws+unix:` client). Backpressure is checked by
  * counting bytes in both directions, and wss: runs over a Unix socket too.
  */
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
@@ -158,7 +159,9 @@ void describe('Unix domain sockets', { timeout: 60_000 }, () => {
       let sent = 0;
       const pump = (): void => {
         while (sent < COUNT && peer.readyState === WsSocket.OPEN && peer.bufferedAmount < 4 * MiB) {
-          const m = Buffer.alloc(MiB, sent % 256);
+          // Random bytes (permessage-deflate would shrink a fill to nothing), numbered in the last byte.
+          const m = randomBytes(MiB);
+          m[MiB - 1] = sent % 256;
           sent++;
           peer.send(m, { binary: true }, (e) => {
             if (e == null) pump();
@@ -194,7 +197,10 @@ void describe('Unix domain sockets', { timeout: 60_000 }, () => {
       const writer = writable.getWriter();
       finished = (async () => {
         for (let i = 0; i < COUNT; i++) {
-          await writer.write(new Uint8Array(SIZE).fill(i % 256));
+          // Random bytes: permessage-deflate is on by default and would shrink a fill to nothing.
+          const message = randomBytes(SIZE);
+          message[0] = i % 256; // numbered in the first byte
+          await writer.write(message);
           resolved++;
         }
       })();
