@@ -38,6 +38,29 @@ export function parse<T extends OptionSpec>(
   }
 }
 
+/**
+ * parse() for a command: on `-h`/`--help` writes `help` to `stdout` and
+ * returns null (the command exits 0); a command that takes no positional
+ * arguments (`maxPositionals` 0) refuses any.
+ */
+export function parseCommand<T extends OptionSpec>(
+  argv: string[],
+  options: T,
+  help: string,
+  stdout: { write(text: string): unknown },
+  maxPositionals = Infinity,
+): ReturnType<typeof parse> | null {
+  const parsed = parse(argv, options);
+  if (flag(parsed.values, 'help')) {
+    stdout.write(help);
+    return null;
+  }
+  if (parsed.positionals.length > maxPositionals) {
+    throw new UsageError(`unexpected argument "${parsed.positionals[maxPositionals]!}"`);
+  }
+  return parsed;
+}
+
 const SIZE_UNITS: Record<string, number> = {
   '': 1,
   b: 1,

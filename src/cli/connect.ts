@@ -7,20 +7,17 @@ import { finished } from 'node:stream/promises';
 import { toDuplex } from '../index.js';
 import type { TlsClientOptions, WebSocketStreamOptions } from '../index.js';
 import { WebSocketStream } from '../index.js';
-import { MessageSizeQueuingStrategy } from '../index.js';
-import { DEFAULT_MAX_MESSAGE_SIZE } from '../index.js';
 import {
   flag,
   list,
-  parse,
+  parseCommand,
   parseHeader,
   parsePositiveDuration,
-  parseSize,
-  READ_AHEAD_BYTES,
   readPem,
   str,
   UsageError,
 } from './args.js';
+import { CONNECTION_OPTIONS, readCertAndKey, readConnectionFlags } from './connection-flags.js';
 import { describeClose, describeError, ExitCode, exitCodeForClose } from './exit-codes.js';
 import { CONNECT_HELP } from './help.js';
 import { openReconnecting } from './hub-reconnect.js';
@@ -36,39 +33,29 @@ export interface Stdio {
 }
 
 const OPTIONS = {
-  help: { type: 'boolean', short: 'h' },
+  ...CONNECTION_OPTIONS,
   line: { type: 'boolean' },
   binary: { type: 'boolean' },
   raw: { type: 'boolean' },
   once: { type: 'boolean' },
   'exit-on-eof': { type: 'boolean' },
   header: { type: 'string', short: 'H', multiple: true },
-  subprotocol: { type: 'string', short: 's', multiple: true },
   origin: { type: 'string' },
   insecure: { type: 'boolean', short: 'k' },
   ca: { type: 'string' },
-  cert: { type: 'string' },
-  key: { type: 'string' },
-  'max-message-size': { type: 'string' },
-  'ping-interval': { type: 'string' },
   'handshake-timeout': { type: 'string' },
-  'batch-writes': { type: 'boolean' },
-  'no-batch-writes': { type: 'boolean' },
   reconnect: { type: 'boolean' },
   ...CONNECT_EXTRA_OPTIONS,
   proxy: { type: 'string' },
   'no-proxy': { type: 'boolean' },
   unix: { type: 'string' },
-  'no-deflate': { type: 'boolean' },
 } as const;
 
 /** Runs `connect`; resolves with the exit code. */
 export async function connectCommand(argv: string[], stdio: Stdio): Promise<number> {
-  const { values, positionals } = parse(argv, OPTIONS);
-  if (flag(values, 'help')) {
-    stdio.stdout.write(CONNECT_HELP);
-    return ExitCode.OK;
-  }
+  const parsed = parseCommand(argv, OPTIONS, CONNECT_HELP, stdio.stdout);
+  if (parsed === null) return ExitCode.OK;
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) {
     throw new UsageError(
       positionals.length === 0
@@ -89,9 +76,8 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
   // -u only sends: once stdin has ended there is nothing left to do.
   const exitOnEof = flag(values, 'exit-on-eof') || extras.direction === 'send';
 
-  const options: WebSocketStreamOptions = {};
-  const protocols = list(values, 'subprotocol');
-  if (protocols.length > 0) options.protocols = protocols;
+  const flags = readConnectionFlags(values);
+  const options: WebSocketStreamOptions = flags;
   const origin = str(values, 'origin');
   if (origin !== undefined) headers.push(['Origin', origin]);
   if (headers.length > 0) options.headers = headers;
@@ -99,30 +85,12 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
   if (flag(values, 'insecure')) tls.rejectUnauthorized = false;
   const ca = str(values, 'ca');
   if (ca !== undefined) tls.ca = readPem(ca, '--ca');
-  const cert = str(values, 'cert');
-  if (cert !== undefined) tls.cert = readPem(cert, '--cert');
-  const key = str(values, 'key');
-  if (key !== undefined) tls.key = readPem(key, '--key');
-  if ((cert === undefined) !== (key === undefined))
-    throw new UsageError('--cert and --key go together');
+  const clientCertificate = readCertAndKey(values);
+  if (clientCertificate !== undefined) Object.assign(tls, clientCertificate);
   if (Object.keys(tls).length > 0) options.tls = tls;
-  const maxMessageSize = str(values, 'max-message-size');
-  options.maxMessageSize =
-    maxMessageSize === undefined
-      ? DEFAULT_MAX_MESSAGE_SIZE
-      : parseSize(maxMessageSize, '--max-message-size');
-  const pingInterval = str(values, 'ping-interval');
-  if (pingInterval !== undefined)
-    options.pingInterval = parsePositiveDuration(pingInterval, '--ping-interval');
   const handshakeTimeout = str(values, 'handshake-timeout');
   if (handshakeTimeout !== undefined) {
     options.handshakeTimeout = parsePositiveDuration(handshakeTimeout, '--handshake-timeout');
-  }
-
-  if (flag(values, 'no-batch-writes')) {
-    if (flag(values, 'batch-writes'))
-      throw new UsageError('--batch-writes and --no-batch-writes contradict each other');
-    options.batchWrites = false;
   }
   // Like curl, the CLI follows HTTPS_PROXY / HTTP_PROXY / NO_PROXY unless told otherwise.
   const proxy = str(values, 'proxy');
@@ -132,8 +100,6 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
   if (options.socketPath === undefined)
     options.proxy = flag(values, 'no-proxy') ? false : (proxy ?? 'env');
   else if (proxy !== undefined) throw new UsageError('--proxy and --unix exclude each other');
-  options.readableStrategy = new MessageSizeQueuingStrategy({ highWaterMark: READ_AHEAD_BYTES });
-  if (flag(values, 'no-deflate')) options.perMessageDeflate = false;
 
   if (extras.listen !== undefined) return listenCommand(url, options, extras.listen, stdio);
   let ws: Connection;
@@ -149,7 +115,7 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
     lineMode,
     once,
     exitOnEof,
-    maxLine: options.maxMessageSize,
+    maxLine: flags.maxMessageSize,
     separator: extras.separator,
     direction: extras.direction,
   });

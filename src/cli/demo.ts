@@ -22,7 +22,7 @@ import { serve, type WebSocketConnection } from '../server.js';
 import { toDuplex } from '../index.js';
 import type { WebSocketMessage } from '../index.js';
 import { WebSocketStream } from '../index.js';
-import { flag, parse, str, UsageError } from './args.js';
+import { parseCommand, str, UsageError } from './args.js';
 import type { Stdio } from './connect.js';
 import { ExitCode } from './exit-codes.js';
 import { DEMO_HELP } from './help.js';
@@ -91,12 +91,9 @@ function parseMb(value: string | undefined, fallback: number, option: string): n
 
 /** Runs the demo; resolves with 0 when every byte arrived intact. */
 export async function demoCommand(argv: string[], stdio: Stdio): Promise<number> {
-  const { values, positionals } = parse(argv, OPTIONS);
-  if (flag(values, 'help')) {
-    stdio.stdout.write(DEMO_HELP);
-    return ExitCode.OK;
-  }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]!}"`);
+  const parsed = parseCommand(argv, OPTIONS, DEMO_HELP, stdio.stdout, 0);
+  if (parsed === null) return ExitCode.OK;
+  const { values } = parsed;
   const slowMb = parseMb(str(values, 'slow-mb'), 256, '--slow-mb');
   const fastMb = parseMb(str(values, 'fast-mb'), 512, '--fast-mb');
   const out = stdio.stdout;

@@ -2,21 +2,10 @@
  * `wsstream serve`: a server that echoes, runs a command per connection
  * (`--exec`) or relays messages between clients (`--broadcast`).
  */
-import { DEFAULT_MAX_MESSAGE_SIZE } from '../index.js';
 import { serve, type ServeOptions, type WebSocketConnection } from '../server.js';
 import { toDuplex } from '../index.js';
-import { MessageSizeQueuingStrategy } from '../index.js';
-import {
-  READ_AHEAD_BYTES,
-  flag,
-  list,
-  parse,
-  parsePositiveDuration,
-  parseSize,
-  readPem,
-  str,
-  UsageError,
-} from './args.js';
+import { flag, parseCommand, parseSize, str, UsageError } from './args.js';
+import { CONNECTION_OPTIONS, readCertAndKey, readConnectionFlags } from './connection-flags.js';
 import { Broadcast, DEFAULT_MAX_QUEUE } from './broadcast.js';
 import { hubBroker, hubWorkers } from './hub-options.js';
 import type { Stdio } from './connect.js';
@@ -27,7 +16,7 @@ import { parseEndpoint, formatEndpoint } from './endpoint.js';
 import { forwardConnection } from './forward.js';
 
 const OPTIONS = {
-  help: { type: 'boolean', short: 'h' },
+  ...CONNECTION_OPTIONS,
   port: { type: 'string', short: 'p' },
   host: { type: 'string' },
   echo: { type: 'boolean' },
@@ -38,27 +27,16 @@ const OPTIONS = {
   binary: { type: 'boolean' },
   'max-queue': { type: 'string' },
   slow: { type: 'string' },
-  subprotocol: { type: 'string', short: 's', multiple: true },
-  cert: { type: 'string' },
-  key: { type: 'string' },
-  'max-message-size': { type: 'string' },
-  'ping-interval': { type: 'string' },
-  'batch-writes': { type: 'boolean' },
-  'no-batch-writes': { type: 'boolean' },
   redis: { type: 'string' },
   workers: { type: 'string' },
-  'no-deflate': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
 /** Runs `serve` until SIGINT or SIGTERM; resolves with the exit code. */
 export async function serveCommand(argv: string[], stdio: Stdio): Promise<number> {
-  const { values, positionals } = parse(argv, OPTIONS);
-  if (flag(values, 'help')) {
-    stdio.stdout.write(SERVE_HELP);
-    return ExitCode.OK;
-  }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]!}"`);
+  const parsed = parseCommand(argv, OPTIONS, SERVE_HELP, stdio.stdout, 0);
+  if (parsed === null) return ExitCode.OK;
+  const { values } = parsed;
   const portText = str(values, 'port');
   if (portText === undefined) throw new UsageError('serve needs --port (0 picks a free one)');
   const port = Number(portText);
@@ -94,32 +72,10 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
   const maxQueue =
     maxQueueText === undefined ? DEFAULT_MAX_QUEUE : parseSize(maxQueueText, '--max-queue');
 
-  const options: ServeOptions = { port, host: str(values, 'host') ?? '127.0.0.1' };
-  const protocols = list(values, 'subprotocol');
-  if (protocols.length > 0) options.protocols = protocols;
-  const cert = str(values, 'cert');
-  const key = str(values, 'key');
-  if ((cert === undefined) !== (key === undefined))
-    throw new UsageError('--cert and --key go together');
-  if (cert !== undefined && key !== undefined) {
-    options.tls = { cert: readPem(cert, '--cert'), key: readPem(key, '--key') };
-  }
-  const maxMessageSize = str(values, 'max-message-size');
-  options.maxMessageSize =
-    maxMessageSize === undefined
-      ? DEFAULT_MAX_MESSAGE_SIZE
-      : parseSize(maxMessageSize, '--max-message-size');
-  const pingInterval = str(values, 'ping-interval');
-  if (pingInterval !== undefined)
-    options.pingInterval = parsePositiveDuration(pingInterval, '--ping-interval');
-
-  if (flag(values, 'no-batch-writes')) {
-    if (flag(values, 'batch-writes'))
-      throw new UsageError('--batch-writes and --no-batch-writes contradict each other');
-    options.batchWrites = false;
-  }
-  if (flag(values, 'no-deflate')) options.perMessageDeflate = false;
-  options.readableStrategy = new MessageSizeQueuingStrategy({ highWaterMark: READ_AHEAD_BYTES });
+  const flags = readConnectionFlags(values);
+  const options: ServeOptions = { ...flags, port, host: str(values, 'host') ?? '127.0.0.1' };
+  const tls = readCertAndKey(values);
+  if (tls !== undefined) options.tls = tls;
 
   const quiet = flag(values, 'quiet');
   const log = (line: string): void => {
@@ -155,7 +111,7 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
     } else if (command !== undefined) {
       const { kill, exited } = bridgeExec(connection, command, {
         lineMode: flag(values, 'line'),
-        maxLine: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+        maxLine: flags.maxMessageSize,
       });
       children.add(kill);
       void exited.then(() => children.delete(kill));
