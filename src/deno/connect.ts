@@ -4,25 +4,20 @@
  * Unix sockets and the TLS options Deno's API cannot express go through the
  * Node connector, which Deno's `node:net` runs with working backpressure.
  */
-import { CloseCode } from '../core/close.js';
-import {
-  buildClientRequest,
-  generateKey,
-  HandshakeError,
-  HttpHeadReader,
-  parseResponseHead,
-  validateServerResponse,
-} from '../core/handshake/index.js';
 import { env } from 'node:process';
-import { PerMessageDeflateClient } from '../core/extensions/deflate-handshake.js';
-import { PerMessageDeflate } from '../core/extensions/permessage-deflate.js';
+import { CloseCode } from '../core/close.js';
+import { HandshakeError } from '../core/handshake/index.js';
+import {
+  ClientHandshake,
+  closedDuringHandshake,
+  connectionFailed,
+  handshakeFailed,
+} from '../node/client-handshake.js';
 import { connectNode } from '../node/connect.js';
-import { sha1Base64 } from '../node/sha1.js';
 import { chooseProxy } from '../node/proxy-env.js';
 import type { ConnectRequest, ConnectResult } from '../streams/connector.js';
 import type { PemOrDer } from '../streams/options.js';
 import { createWebSocketError } from '../streams/websocket-error.js';
-import { nodeDeflateEngine } from '../node/zlib-deflate.js';
 import { DenoConnTransport, DENO_READ_SIZE, type DenoConn } from './conn-transport.js';
 
 /** The part of the `Deno` namespace this module uses. */
@@ -150,86 +145,32 @@ async function connectTls(
       });
     } catch (error) {
       if (String((error as Error).message).includes('CaUsedAsEndEntity')) throw new UseNodeTls();
-      throw createWebSocketError(
-        `Connection (TLS) to ${target} failed: ${(error as Error).message}`,
-        CloseCode.ABNORMAL_CLOSURE,
-        '',
-        error,
-      );
+      throw connectionFailed(target, error, 'Connection (TLS)');
     }
     if (finished) {
       // Timed out or aborted while connecting: the race is already lost.
       conn.close();
       throw new Error('abandoned');
     }
-    const key = generateKey();
     // zlib comes from Deno's node:zlib, as in the Node connector.
-    const deflate =
-      request.perMessageDeflate === null
-        ? undefined
-        : new PerMessageDeflateClient(request.perMessageDeflate);
-    const head = buildClientRequest({
-      host: url.host,
-      path: `${url.pathname === '' ? '/' : url.pathname}${url.search}`,
-      key,
-      protocols: request.protocols,
-      headers: request.headers,
-      extensions: deflate?.offer(),
-    });
-    const reader = new HttpHeadReader();
+    const handshake = new ClientHandshake(request);
     const buffer = new Uint8Array(DENO_READ_SIZE);
     try {
-      const bytes = new TextEncoder().encode(head);
+      const bytes = new TextEncoder().encode(handshake.requestHead());
       for (let offset = 0; offset < bytes.length;)
         offset += await conn.write(bytes.subarray(offset));
       for (;;) {
         const n = await conn.read(buffer);
-        if (n === null) {
-          throw createWebSocketError(
-            `Connection to ${target} closed during the opening handshake`,
-            CloseCode.ABNORMAL_CLOSURE,
-          );
-        }
-        const result = reader.push(buffer.subarray(0, n));
-        if (result === null) continue;
-        const response = parseResponseHead(result.head, reader.maxHeaderCount);
-        const negotiated = validateServerResponse(response, {
-          key,
-          protocols: request.protocols,
-          sha1Base64,
-          // RFC 7692 7.1: a bad answer fails the handshake, naming the parameter.
-          extensions: deflate,
-        });
-        const agreed = deflate?.agreed ?? null;
-        return {
-          transport: new DenoConnTransport(conn),
-          protocol: negotiated.protocol,
-          extensions: negotiated.extensions,
-          extension:
-            agreed === null
-              ? undefined
-              : new PerMessageDeflate('client', agreed, nodeDeflateEngine, deflate!.options),
-          rest: result.rest.slice(),
-        };
+        if (n === null) throw closedDuringHandshake(target);
+        const accepted = handshake.push(buffer.subarray(0, n));
+        if (accepted !== null) return { transport: new DenoConnTransport(conn), ...accepted };
       }
     } catch (error) {
-      if (error instanceof HandshakeError) {
-        throw createWebSocketError(
-          `WebSocket handshake with ${target} failed: ${error.message}`,
-          CloseCode.ABNORMAL_CLOSURE,
-          '',
-          error,
-        );
-      }
+      if (error instanceof HandshakeError) throw handshakeFailed(target, error);
       if ((error as { name?: unknown }).name === 'WebSocketError') throw error;
       // Deno completes the TLS handshake on the first write or read.
       if (String((error as Error).message).includes('CaUsedAsEndEntity')) throw new UseNodeTls();
-      throw createWebSocketError(
-        `Connection to ${target} failed: ${(error as Error).message}`,
-        CloseCode.ABNORMAL_CLOSURE,
-        '',
-        error,
-      );
+      throw connectionFailed(target, error);
     }
   };
   const attempt = handshake();

@@ -6,22 +6,16 @@
 import './diagnostics.js';
 import type { Socket } from 'node:net';
 import { CloseCode } from '../core/close.js';
-import {
-  buildClientRequest,
-  generateKey,
-  HandshakeError,
-  HttpHeadReader,
-  parseResponseHead,
-  validateServerResponse,
-} from '../core/handshake/index.js';
-import { PerMessageDeflateClient } from '../core/extensions/deflate-handshake.js';
-import { PerMessageDeflate } from '../core/extensions/permessage-deflate.js';
-import { sha1Base64 } from './sha1.js';
 import type { ConnectRequest, ConnectResult } from '../streams/connector.js';
 import { createWebSocketError } from '../streams/websocket-error.js';
+import {
+  ClientHandshake,
+  closedDuringHandshake,
+  connectionFailed,
+  handshakeFailed,
+} from './client-handshake.js';
 import { Dialer, type Dialed } from './dial.js';
 import { type ReadRelay, SocketTransport } from './socket-transport.js';
-import { nodeDeflateEngine } from './zlib-deflate.js';
 
 /** Opens a WebSocket connection to `request.url`. Rejects with a WebSocketError naming what went wrong. */
 export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
@@ -60,12 +54,7 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
       signal.addEventListener('abort', onAbort, { once: true });
     }
 
-    const key = generateKey();
-    const deflate =
-      request.perMessageDeflate === null
-        ? undefined
-        : new PerMessageDeflateClient(request.perMessageDeflate);
-    const reader = new HttpHeadReader();
+    const handshake = new ClientHandshake(request);
     const onConnect = (dialed: Dialed): void => {
       if (done) return;
       socket = dialed.socket;
@@ -75,77 +64,22 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
       socket.on('error', onError);
       socket.on('close', onClose);
       dialer.phase = `waiting for the handshake response of ${target}`;
-      const path = `${url.pathname === '' ? '/' : url.pathname}${url.search}`;
-      socket.write(
-        buildClientRequest({
-          host: url.host,
-          path,
-          key,
-          protocols: request.protocols,
-          headers: request.headers,
-          extensions: deflate?.offer(),
-        }),
-      );
+      socket.write(handshake.requestHead());
     };
     const onData = (chunk: Uint8Array): void => {
-      let result: ReturnType<HttpHeadReader['push']>;
       try {
-        result = reader.push(chunk);
-        if (result === null) return;
-        const response = parseResponseHead(result.head, reader.maxHeaderCount);
-        const negotiated = validateServerResponse(response, {
-          key,
-          sha1Base64,
-          protocols: request.protocols,
-          // RFC 7692 7.1: a bad answer fails the handshake, naming the parameter.
-          extensions: deflate,
-        });
-        const agreed = deflate?.agreed ?? null;
-        if (done) return;
+        const accepted = handshake.push(chunk);
+        if (accepted === null || done) return;
         done = true;
         cleanup();
         socket!.pause();
-        resolve({
-          transport: new SocketTransport(socket!, relay),
-          protocol: negotiated.protocol,
-          extensions: negotiated.extensions,
-          extension:
-            agreed === null
-              ? undefined
-              : new PerMessageDeflate('client', agreed, nodeDeflateEngine, deflate!.options),
-          // A copy: the chunk may be a view of the reused read buffer.
-          rest: Uint8Array.prototype.slice.call(result.rest),
-        });
+        resolve({ transport: new SocketTransport(socket!, relay), ...accepted });
       } catch (error) {
-        const message = error instanceof HandshakeError ? error.message : String(error);
-        fail(
-          createWebSocketError(
-            `WebSocket handshake with ${target} failed: ${message}`,
-            CloseCode.ABNORMAL_CLOSURE,
-            '',
-            error,
-          ),
-        );
+        fail(handshakeFailed(target, error));
       }
     };
-    const onError = (error: Error): void => {
-      fail(
-        createWebSocketError(
-          `Connection to ${target} failed: ${error.message}`,
-          CloseCode.ABNORMAL_CLOSURE,
-          '',
-          error,
-        ),
-      );
-    };
-    const onClose = (): void => {
-      fail(
-        createWebSocketError(
-          `Connection to ${target} closed during the opening handshake`,
-          CloseCode.ABNORMAL_CLOSURE,
-        ),
-      );
-    };
+    const onError = (error: Error): void => fail(connectionFailed(target, error));
+    const onClose = (): void => fail(closedDuringHandshake(target));
     const cleanup = (): void => {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
