@@ -19,6 +19,7 @@
  * code resets the socket (RST), as data may have been lost.
  */
 import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 import { toDuplex, type WebSocketDuplex, type WebSocketLike } from '../index.js';
 import { WebSocketError, type WebSocketCloseInfo } from '../index.js';
 
@@ -61,6 +62,31 @@ const NORMAL_CLOSE_CODES = new Set([1000, 1001, 1005]);
 
 const noop = (): void => {};
 
+/**
+ * One direction of a tunnel: every chunk `from` emits is written to `to`,
+ * and `from` is paused while `to` is past its high-water mark. Chunks that
+ * come after `to` ended (the other side is gone) are discarded.
+ */
+class Pump {
+  /** Bytes moved so far. */
+  bytes = 0;
+  /** Bytes written to `to` and not yet handed to the operating system. */
+  held = 0;
+
+  start(from: Readable, to: Writable): void {
+    from.on('data', (chunk: Buffer) => {
+      if (to.writableEnded || to.destroyed) return;
+      this.bytes += chunk.length;
+      this.held += chunk.length;
+      const more = to.write(chunk, () => {
+        this.held -= chunk.length;
+      });
+      if (!more) from.pause();
+    });
+    to.on('drain', () => from.resume());
+  }
+}
+
 /** Options of a {@link Tunnel}. */
 export interface TunnelOptions {
   /** What the socket is, in close reasons and logs: `target` or `client`. */
@@ -82,12 +108,10 @@ export class Tunnel {
   readonly #log: (line: string) => void;
   readonly #linger: number;
   #connected = false;
-  /** Bytes read from the socket and not yet handed to the operating system as messages. */
-  #upHeld = 0;
-  /** Bytes received as messages and not yet handed to the operating system by the socket. */
-  #downHeld = 0;
-  #bytesUp = 0;
-  #bytesDown = 0;
+  /** Socket to WebSocket: bytes read from the socket, sent as messages. */
+  readonly #up = new Pump();
+  /** WebSocket to socket: bytes received as messages, written to the socket. */
+  readonly #down = new Pump();
   /** Whether the WebSocket closed normally (1000, 1001, no code); false if it failed. */
   readonly #normal: Promise<boolean>;
   /** Settles when the socket has closed and the WebSocket's outcome is known. */
@@ -119,12 +143,12 @@ export class Tunnel {
 
   /** Bytes read from the socket so far (sent as messages). */
   get bytesUp(): number {
-    return this.#bytesUp;
+    return this.#up.bytes;
   }
 
   /** Bytes received as messages so far (written to the socket). */
   get bytesDown(): number {
-    return this.#bytesDown;
+    return this.#down.bytes;
   }
 
   /**
@@ -135,7 +159,7 @@ export class Tunnel {
    * received message (a socket chunk, at most 64 KiB, from a wsstream peer).
    */
   held(): number {
-    return this.#upHeld + this.#downHeld + this.#socket.readableLength;
+    return this.#up.held + this.#down.held + this.#socket.readableLength;
   }
 
   /** Ends both sides at once: the socket is reset, the WebSocket closed without waiting. */
@@ -150,16 +174,7 @@ export class Tunnel {
     const duplex = this.#duplex;
 
     // Socket -> WebSocket: a chunk is a binary message; stop reading while the Duplex is full.
-    socket.on('data', (chunk: Buffer) => {
-      if (duplex.writableEnded || duplex.destroyed) return; // the WebSocket is gone: discard
-      this.#bytesUp += chunk.length;
-      this.#upHeld += chunk.length;
-      const more = duplex.write(chunk, () => {
-        this.#upHeld -= chunk.length;
-      });
-      if (!more) socket.pause();
-    });
-    duplex.on('drain', () => socket.resume());
+    this.#up.start(socket, duplex);
     // A listener's socket starts paused (pauseOnConnect), so that nothing is read before now.
     socket.resume();
     // The socket's FIN: the Close follows everything it sent.
@@ -169,16 +184,7 @@ export class Tunnel {
     });
 
     // WebSocket -> socket: stop reading messages while the socket's buffer is full.
-    duplex.on('data', (message: Buffer) => {
-      if (socket.destroyed || socket.writableEnded) return;
-      this.#bytesDown += message.length;
-      this.#downHeld += message.length;
-      const more = socket.write(message, () => {
-        this.#downHeld -= message.length;
-      });
-      if (!more) duplex.pause();
-    });
-    socket.on('drain', () => duplex.resume());
+    this.#down.start(duplex, socket);
     // The peer's Close arrived and every message before it was written: FIN after them, unless
     // its code says something went wrong.
     duplex.on('end', () => {
