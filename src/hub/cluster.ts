@@ -15,6 +15,7 @@
  * worker whose channel holds more than that, and counts it.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { PublishBacklog } from './backlog.js';
 import { HubError, HubErrorCode, type BrokerEvents, type HubBroker } from './broker.js';
 import { decodeEnvelope, encodeEnvelope, newNodeId } from './envelope.js';
 import type { HubMessage } from './message.js';
@@ -101,13 +102,12 @@ export function clusterBroker(options: { maxPendingBytes?: number } = {}): HubBr
 class ClusterBroker implements HubBroker {
   readonly #nodeId = newNodeId();
   readonly #topics = new Set<string>();
-  readonly #max: number;
+  readonly #backlog: PublishBacklog;
   #events: BrokerEvents | null = null;
-  #pending = 0;
   #closed = false;
 
   constructor(max: number) {
-    this.#max = max;
+    this.#backlog = new PublishBacklog(max, 'waiting in the IPC channel to the primary');
     process.on('message', this.#onMessage);
   }
 
@@ -137,19 +137,12 @@ class ClusterBroker implements HubBroker {
     }
     const data = encodeEnvelope(this.#nodeId, message);
     const size = data.byteLength;
-    if (this.#pending > 0 && this.#pending + size > this.#max) {
-      return Promise.reject(
-        new HubError(
-          HubErrorCode.BROKER_BACKLOG,
-          `over ${this.#max} bytes waiting in the IPC channel to the primary`,
-        ),
-      );
-    }
-    this.#pending += size;
+    const refused = this.#backlog.admit(size);
+    if (refused !== null) return Promise.reject(refused);
     const relayed: Relayed = { wsstreamHub: 1, topic, data };
     return new Promise<void>((resolve, reject) => {
       process.send!(relayed, undefined, {}, (error: Error | null) => {
-        this.#pending -= size;
+        this.#backlog.release(size);
         if (error === null) resolve();
         else
           reject(

@@ -18,6 +18,7 @@
  *   Messages published elsewhere while this process was disconnected are not
  *   replayed (Redis pub/sub is at-most-once).
  */
+import { PublishBacklog } from './backlog.js';
 import {
   HubError,
   HubErrorCode,
@@ -101,18 +102,18 @@ export async function redisBroker(options: RedisBrokerOptions = {}): Promise<Hub
 class RedisBroker implements HubBroker {
   readonly #nodeId = newNodeId();
   readonly #prefix: string;
-  readonly #maxPending: number;
+  readonly #backlog: PublishBacklog;
   readonly #pub: RedisClient;
   readonly #sub: RedisClient;
   readonly #listeners = new Map<string, Listener>();
   #events: BrokerEvents | null = null;
-  #pending = 0;
   #closed = false;
 
   constructor(redis: RedisModule, o: RedisBrokerOptions) {
     this.#prefix = o.channelPrefix ?? 'wsstream:';
-    this.#maxPending = o.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
-    if (!(this.#maxPending > 0)) throw new RangeError('maxPendingBytes must be positive');
+    const maxPending = o.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    if (!(maxPending > 0)) throw new RangeError('maxPendingBytes must be positive');
+    this.#backlog = new PublishBacklog(maxPending, 'published and not yet acknowledged by Redis');
     const first = o.reconnectDelay ?? 100;
     const max = o.maxReconnectDelay ?? 5000;
     const make = (role: string, offline: boolean): RedisClient => {
@@ -198,21 +199,14 @@ class RedisBroker implements HubBroker {
     }
     const envelope = encodeEnvelope(this.#nodeId, message);
     const size = envelope.byteLength;
-    if (this.#pending + size > this.#maxPending && this.#pending > 0) {
-      return Promise.reject(
-        new HubError(
-          HubErrorCode.BROKER_BACKLOG,
-          `over ${this.#maxPending} bytes published and not yet acknowledged by Redis`,
-        ),
-      );
-    }
-    this.#pending += size;
+    const refused = this.#backlog.admit(size);
+    if (refused !== null) return Promise.reject(refused);
     return this.#pub.publish(this.#prefix + topic, envelope).then(
       () => {
-        this.#pending -= size;
+        this.#backlog.release(size);
       },
       (error: unknown) => {
-        this.#pending -= size;
+        this.#backlog.release(size);
         throw new HubError(
           HubErrorCode.BROKER_UNAVAILABLE,
           `Redis publish failed: ${describe(error)}`,
