@@ -199,27 +199,25 @@ export class WebSocketConnection {
   }
 
   #closeWith(code: number | undefined, reason: string): void {
-    if (this.#life.state === 'connecting') {
-      this.#handshake.abort(
-        createWebSocketError(
-          'The connection was closed before the handshake completed',
-          CloseCode.ABNORMAL_CLOSURE,
-        ),
-      );
-      return;
-    }
+    if (this.#abortHandshake('The connection was closed before the handshake completed')) return;
     this.#life.session?.close(code, reason);
   }
 
   /** Drops the connection without a closing handshake (the outcome is 1006). */
   terminate(): void {
-    if (this.#life.state === 'connecting') {
-      this.#handshake.abort(
-        createWebSocketError('The connection was terminated', CloseCode.ABNORMAL_CLOSURE),
-      );
-      return;
-    }
+    if (this.#abortHandshake('The connection was terminated')) return;
     this.#life.session?.terminate();
+  }
+
+  /**
+   * During the opening handshake: drops it, so that `opened` and `closed`
+   * reject with a 1006 WebSocketError saying `message`, and returns true.
+   * Afterwards returns false (the session, if any, takes over).
+   */
+  #abortHandshake(message: string): boolean {
+    if (this.#life.state !== 'connecting') return false;
+    this.#handshake.abort(createWebSocketError(message, CloseCode.ABNORMAL_CLOSURE));
+    return true;
   }
 
   /** @internal The session, once open. */
