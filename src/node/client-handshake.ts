@@ -96,7 +96,11 @@ export function handshakeFailed(target: string, error: unknown): WebSocketError 
 }
 
 /** The connection failed before the handshake completed (`what`: "Connection", "Connection (TLS)"). */
-export function connectionFailed(target: string, error: unknown, what = 'Connection'): WebSocketError {
+export function connectionFailed(
+  target: string,
+  error: unknown,
+  what = 'Connection',
+): WebSocketError {
   return createWebSocketError(
     `${what} to ${target} failed: ${(error as Error).message}`,
     CloseCode.ABNORMAL_CLOSURE,
