@@ -79,22 +79,25 @@ export function waitForStderr(child: ChildProcess, pattern: RegExp): Promise<Reg
   });
 }
 
-/** A running `wsstream serve`, with its stderr log. */
-export interface Served {
-  url: string;
+/** A `wsstream` command that runs until stopped (serve, connect --listen), with its stderr log. */
+export interface Running {
   child: ReturnType<typeof start>;
   log(): string;
   /** SIGINT, then the exit code. */
   stop(): Promise<number | null>;
 }
 
-export async function serveCli(args: string[]): Promise<Served> {
-  const child = start(['serve', '--port', '0', ...args]);
+/** Starts `wsstream <args>` and waits for `ready` in its stderr; resolves with the match. */
+export async function startRunning(
+  args: string[],
+  ready: RegExp,
+): Promise<Running & { match: RegExpExecArray }> {
+  const child = start(args);
   let log = '';
   child.stderr.on('data', (c: Buffer) => (log += c.toString()));
-  const m = await waitForStderr(child, /listening on (wss?:\/\/\S+)/);
+  const match = await waitForStderr(child, ready);
   return {
-    url: m[1]!,
+    match,
     child,
     log: () => log,
     async stop() {
@@ -107,6 +110,19 @@ export async function serveCli(args: string[]): Promise<Served> {
   };
 }
 
+/** A running `wsstream serve`. */
+export interface Served extends Running {
+  url: string;
+}
+
+export async function serveCli(args: string[]): Promise<Served> {
+  const { match, ...running } = await startRunning(
+    ['serve', '--port', '0', ...args],
+    /listening on (wss?:\/\/\S+)/,
+  );
+  return { url: match[1]!, ...running };
+}
+
 /** A field of /proc/<pid>/status in bytes (VmRSS, VmHWM). */
 export function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
@@ -116,7 +132,10 @@ export function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Number(m[1]) * 1024;
 }
 
-/** Resolves once `sample()` has not changed over a few consecutive looks (a flow has stopped). */
+/**
+ * Resolves once `sample()` has not changed over `looks` consecutive looks,
+ * `everyMs` apart (a flow has stopped).
+ */
 export async function settled(sample: () => number, looks = 5, everyMs = 50): Promise<number> {
   let last = sample();
   let same = 0;

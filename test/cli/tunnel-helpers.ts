@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { start, waitForStderr } from './helpers.js';
+import { startRunning, type Running } from './helpers.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -43,31 +43,16 @@ export async function closedPort(): Promise<number> {
 }
 
 /** A running `wsstream connect URL --listen tcp:127.0.0.1:0 ...`. */
-export interface Listener {
+export interface Listener extends Running {
   port: number;
-  child: ReturnType<typeof start>;
-  log(): string;
-  /** SIGINT, then the exit code. */
-  stop(): Promise<number | null>;
 }
 
 export async function listenCli(url: string, args: string[] = []): Promise<Listener> {
-  const child = start(['connect', url, '--listen', 'tcp:127.0.0.1:0', ...args]);
-  let log = '';
-  child.stderr.on('data', (c: Buffer) => (log += c.toString()));
-  const m = await waitForStderr(child, /listening on tcp:127\.0\.0\.1:(\d+)/);
-  return {
-    port: Number(m[1]),
-    child,
-    log: () => log,
-    async stop() {
-      if (child.exitCode !== null) return child.exitCode;
-      const closed = once(child, 'close');
-      child.kill('SIGINT');
-      const [code] = (await closed) as [number | null];
-      return code;
-    },
-  };
+  const { match, ...running } = await startRunning(
+    ['connect', url, '--listen', 'tcp:127.0.0.1:0', ...args],
+    /listening on tcp:127\.0\.0\.1:(\d+)/,
+  );
+  return { port: Number(match[1]), ...running };
 }
 
 /** A connection to 127.0.0.1:`port`, once connected. */

@@ -13,6 +13,7 @@ import {
   type WebSocketMessage,
 } from '../../src/index.js';
 import { serve, type WebSocketConnection, type WebSocketServer } from '../../src/server.js';
+import { settled } from '../cli/helpers.js';
 
 const CHUNK = 64 * 1024;
 
@@ -37,22 +38,6 @@ function nextConnection(): Promise<WebSocketConnection> {
 /** Bytes the server's TCP socket read so far (headers and frames). */
 function serverBytesRead(connection: WebSocketConnection): number {
   return connection.request.socket.bytesRead;
-}
-
-/** Resolves once `sample()` has not changed over a few consecutive looks (the flow has stopped). */
-async function settled(sample: () => number, looks = 4, everyMs = 50): Promise<number> {
-  let last = sample();
-  let same = 0;
-  while (same < looks) {
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-    const now = sample();
-    if (now === last) same++;
-    else {
-      same = 0;
-      last = now;
-    }
-  }
-  return last;
 }
 
 /** The messages of a WHATWG readable (the DOM lib types it without async iteration). */
@@ -127,7 +112,7 @@ describe('toDuplex: sending', () => {
     })();
 
     // Wait until nothing moves any more: the kernel buffers are full.
-    await settled(() => acknowledged + serverBytesRead(connection));
+    await settled(() => acknowledged + serverBytesRead(connection), 4);
     const readWhileStopped = serverBytesRead(connection);
     assert.ok(falses > 0, 'write() returned false');
     assert.ok(written < total, `the writer is held back (${written} of ${total} messages written)`);
@@ -310,7 +295,7 @@ describe('toDuplex: receiving', () => {
       await w.close();
     })();
     // Nobody reads the Duplex.
-    await settled(() => acknowledged);
+    await settled(() => acknowledged, 4);
     assert.ok(acknowledged < total * CHUNK, `the server is held back (${acknowledged} bytes sent)`);
     assert.ok(
       duplex.readableLength <= 1,
