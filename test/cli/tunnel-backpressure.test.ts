@@ -10,12 +10,12 @@ import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, before, it } from 'node:test';
-import { ensureBuilt, procStatus, serveCli, settled, type Served } from './helpers.js';
+import { ensureBuilt, procStatus, settled, type Served } from './helpers.js';
 import {
   dial,
+  forwardPair,
   kernelMax,
   KiB,
-  listenCli,
   MiB,
   sleep,
   tcpTarget,
@@ -57,6 +57,7 @@ function reader(socket: Socket): { read(): number; on(): void; off(): void } {
 let flooded: Array<{ socket: Socket; taken(): number }> = [];
 let quietTargets: Socket[] = [];
 let target: Awaited<ReturnType<typeof tcpTarget>>;
+let pair: Awaited<ReturnType<typeof forwardPair>>;
 let server: Served;
 let listener: Listener;
 /** The next target connection floods (true) or never reads (false). */
@@ -68,12 +69,11 @@ before(async () => {
     if (targetFloods) flooded.push({ socket: s, ...flood(s) });
     else quietTargets.push(s); // no 'data' listener: it reads nothing
   });
-  server = await serveCli(['--forward', `tcp:127.0.0.1:${target.port}`, '--quiet']);
-  listener = await listenCli(server.url);
+  pair = await forwardPair(target.port);
+  ({ server, listener } = pair);
 });
 after(async () => {
-  assert.equal(await listener.stop(), 0, listener.log());
-  assert.equal(await server.stop(), 0, server.log());
+  await pair.stop();
   await target.close();
 });
 

@@ -7,7 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { startRunning, type Running } from './helpers.js';
+import assert from 'node:assert/strict';
+import { serveCli, startRunning, type Running, type Served } from './helpers.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -53,6 +54,26 @@ export async function listenCli(url: string, args: string[] = []): Promise<Liste
     /listening on tcp:127\.0\.0\.1:(\d+)/,
   );
   return { port: Number(match[1]), ...running };
+}
+
+/**
+ * Both ends of a tunnel as child processes: `serve --forward` to a TCP
+ * target on `targetPort`, and `connect --listen` through it (both quiet).
+ * `stop()` stops both and asserts that each exited 0 (its log otherwise).
+ */
+export async function forwardPair(
+  targetPort: number,
+): Promise<{ server: Served; listener: Listener; stop(): Promise<void> }> {
+  const server = await serveCli(['--forward', `tcp:127.0.0.1:${targetPort}`, '--quiet']);
+  const listener = await listenCli(server.url);
+  return {
+    server,
+    listener,
+    async stop() {
+      assert.equal(await listener.stop(), 0, listener.log());
+      assert.equal(await server.stop(), 0, server.log());
+    },
+  };
 }
 
 /** A connection to 127.0.0.1:`port`, once connected. */

@@ -8,11 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { ensureBuilt, procStatus, serveCli, type Served } from './helpers.js';
+import { ensureBuilt, procStatus, type Served } from './helpers.js';
 import {
   dial,
+  forwardPair,
   howItEnds,
-  listenCli,
   MiB,
   receiveHashed,
   sendRandom,
@@ -23,6 +23,7 @@ import {
 const SIZE = Number(process.env.WSSTREAM_TUNNEL_MIB ?? 256) * MiB;
 
 let target: Awaited<ReturnType<typeof tcpTarget>>;
+let pair: Awaited<ReturnType<typeof forwardPair>>;
 let server: Served;
 let listener: Listener;
 /** The target's view of the one session: SHA-256 of what it sent and of what it received. */
@@ -43,12 +44,11 @@ before(async () => {
       },
     );
   });
-  server = await serveCli(['--forward', `tcp:127.0.0.1:${target.port}`, '--quiet']);
-  listener = await listenCli(server.url);
+  pair = await forwardPair(target.port);
+  ({ server, listener } = pair);
 });
 after(async () => {
-  assert.equal(await listener.stop(), 0, listener.log());
-  assert.equal(await server.stop(), 0, server.log());
+  await pair.stop();
   await target.close();
 });
 
