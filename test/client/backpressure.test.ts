@@ -16,12 +16,11 @@ import {
   lastTransport,
   rejection,
   startRawServer,
-  startWsServer,
+  wsServerForSuite,
   waitStable,
   waitUntil,
   within,
   type RawFixture,
-  type WsFixture,
   type WsPeer,
 } from './helpers.js';
 
@@ -62,13 +61,7 @@ function flood(
 }
 
 void describe('receive backpressure reaches TCP', { timeout: 60_000 }, () => {
-  let server: WsFixture;
-  before(async () => {
-    server = await startWsServer();
-  });
-  after(async () => {
-    await server.close();
-  });
+  const server = wsServerForSuite();
 
   void it('256 MiB flood: the client reads < 4 MiB + one message while the app does not read, then every byte arrives', async (t) => {
     const COUNT = 256;

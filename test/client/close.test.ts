@@ -19,11 +19,10 @@ import {
   rejection,
   serverFrame,
   startRawServer,
-  startWsServer,
+  wsServerForSuite,
   waitUntil,
   within,
   type RawFixture,
-  type WsFixture,
   type WsPeer,
 } from './helpers.js';
 
@@ -45,13 +44,7 @@ function assertDomException(error: unknown, name: string): void {
 }
 
 void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => {
-  let server: WsFixture;
-  before(async () => {
-    server = await startWsServer();
-  });
-  after(async () => {
-    await server.close();
-  });
+  const server = wsServerForSuite();
 
   async function connect(): Promise<{
     wss: WebSocketStream;

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
+import { after, before } from 'node:test';
 import { inspect } from 'node:util';
 import { WebSocketServer, type ServerOptions, type WebSocket as WsSocket } from 'ws';
 import '../../src/index.js';
@@ -162,6 +163,44 @@ export interface WsFixture {
   /** The next WebSocket connection the server accepts (in order of arrival). */
   next(): Promise<WsPeer>;
   close(): Promise<void>;
+}
+
+/**
+ * A `ws` server for the tests of the enclosing describe(): started before
+ * them, closed after them. The returned fixture forwards to it (use it in
+ * tests and hooks, not while the suite is being declared).
+ */
+export function wsServerForSuite(): WsFixture {
+  let current: WsFixture | undefined;
+  before(async () => {
+    current = await startWsServer();
+  });
+  after(async () => {
+    await current?.close();
+  });
+  const started = (): WsFixture => {
+    if (current === undefined) throw new Error('the suite ws server has not started');
+    return current;
+  };
+  return {
+    get wss() {
+      return started().wss;
+    },
+    get http() {
+      return started().http;
+    },
+    get url() {
+      return started().url;
+    },
+    get port() {
+      return started().port;
+    },
+    get tcpConnections() {
+      return started().tcpConnections;
+    },
+    next: () => started().next(),
+    close: () => started().close(),
+  };
 }
 
 /** Starts a `ws` WebSocketServer on 127.0.0.1 over a node:http (or given) server. */

@@ -4,16 +4,15 @@
  * the wire.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { WebSocketStream } from '../../src/index.js';
 import {
   pseudoRandomBytes,
   readN,
   rejection,
-  startWsServer,
+  wsServerForSuite,
   within,
   wsData,
-  type WsFixture,
   type WsPeer,
 } from './helpers.js';
 
@@ -45,13 +44,7 @@ function collect(peer: WsPeer): { next(): Promise<Received>; readonly queued: nu
 }
 
 void describe('client interop with a ws server', { timeout: 30_000 }, () => {
-  let server: WsFixture;
-  before(async () => {
-    server = await startWsServer();
-  });
-  after(async () => {
-    await server.close();
-  });
+  const server = wsServerForSuite();
 
   async function connect(): Promise<{
     wss: WebSocketStream;

@@ -5,13 +5,13 @@
  * and MessageSizeQueuingStrategy bounds the read-ahead by bytes.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { MessageSizeQueuingStrategy, WebSocketError, WebSocketStream } from '../../src/index.js';
 import { READ_BUFFER_SIZE } from '../../src/node/socket-transport.js';
 import {
   lastTransport,
   rejection,
-  startWsServer,
+  wsServerForSuite,
   waitStable,
   within,
   type WsFixture,
@@ -20,13 +20,7 @@ import {
 const MiB = 1024 * 1024;
 
 void describe('queuing strategies with a ws server', { timeout: 30_000 }, () => {
-  let server: WsFixture;
-  before(async () => {
-    server = await startWsServer();
-  });
-  after(async () => {
-    await server.close();
-  });
+  const server = wsServerForSuite();
 
   const byteLength = (): never =>
     // What a JavaScript user writes (TypeScript refuses it: text has no byteLength).
