@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type WebSocket from 'ws';
-import { serve, type WebSocketConnection } from '../../src/server.js';
+import { serve, type WebSocketConnection, type WebSocketMessage } from '../../src/server.js';
 import { tcp, upgradeRequest, wsOpen } from './helpers.js';
 
 const KiB = 1024;
@@ -48,6 +48,20 @@ async function echoTransfer(ws: WebSocket, total: number): Promise<void> {
   }
   await done;
   assert.equal(received, total);
+}
+
+/** Reads binary messages from `readable` until `received.bytes` reaches `total` or it ends. */
+async function readUpTo(
+  readable: ReadableStream<WebSocketMessage>,
+  received: { bytes: number },
+  total: number,
+): Promise<void> {
+  const reader = readable.getReader();
+  while (received.bytes < total) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    received.bytes += (value as Uint8Array).length;
+  }
 }
 
 function echoHandler(connection: WebSocketConnection): Promise<void> {
@@ -137,7 +151,7 @@ void test(
     let idle: WebSocketConnection | undefined;
     let startReading!: () => void;
     const readGate = new Promise<void>((resolve) => (startReading = resolve));
-    let received = 0;
+    const received = { bytes: 0 };
     let finishedReading!: () => void;
     const allRead = new Promise<void>((resolve) => (finishedReading = resolve));
     const TOTAL = 16 * MiB;
@@ -150,12 +164,7 @@ void test(
         idle = connection;
         const { readable } = await connection.opened;
         await readGate;
-        const reader = readable.getReader();
-        while (received < TOTAL) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          received += (value as Uint8Array).length;
-        }
+        await readUpTo(readable, received, TOTAL);
         finishedReading();
       },
     );
@@ -187,7 +196,7 @@ void test(
 
       startReading();
       await allRead;
-      assert.equal(received, TOTAL);
+      assert.equal(received.bytes, TOTAL);
       flooder.close();
       other.close();
       await Promise.all([once(flooder, 'close'), once(other, 'close')]);
@@ -205,19 +214,14 @@ void test(
     let startReading!: () => void;
     const readGate = new Promise<void>((resolve) => (startReading = resolve));
     const TOTAL = 16 * MiB;
-    let received = 0;
+    const received = { bytes: 0 };
     const server = await serve(
       { host: '127.0.0.1', pingInterval: 30, pingTimeout: 30, perMessageDeflate: false },
       async (connection) => {
         idle = connection;
         const { readable } = await connection.opened;
         await readGate;
-        const reader = readable.getReader();
-        while (received < TOTAL) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          received += (value as Uint8Array).length;
-        }
+        await readUpTo(readable, received, TOTAL);
       },
     );
     try {
@@ -235,7 +239,7 @@ void test(
       assert.equal(idle.session.paused, true);
       assert.equal(server.connections.size, 1);
       startReading();
-      while (received < TOTAL) await new Promise((r) => setImmediate(r));
+      while (received.bytes < TOTAL) await new Promise((r) => setImmediate(r));
       const closed = once(flooder, 'close');
       flooder.close(1000);
       assert.equal(((await closed) as [number])[0], 1000);
