@@ -114,12 +114,12 @@ export class Sender {
     );
   }
 
-  /** Messages handed to the transport so far. */
   /** Bytes of frames handed to the transport. */
   get bytesWritten(): number {
     return this.#bytesWritten;
   }
 
+  /** Messages handed to the transport so far. */
   get messagesSent(): number {
     return this.#messagesSent;
   }

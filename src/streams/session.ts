@@ -15,7 +15,7 @@
  * - {@link CloseTimer} and {@link Keepalive}: the timers.
  */
 import { CloseCode } from '../core/close.js';
-import type { Connection, ConnectionEvent } from '../core/connection.js';
+import type { Connection, ConnectionEvent, ConnectionFailure } from '../core/connection.js';
 import { ProtocolError } from '../core/errors.js';
 import { CloseOutcome } from './close-outcome.js';
 import type { ObservedConnection } from './diagnostics.js';
@@ -45,6 +45,13 @@ export {
 } from './session-options.js';
 
 const EMPTY = new Uint8Array(0);
+
+/** The WebSocketError of a failed connection: the peer's violation or a local failure, with its close code. */
+function failureError(error: ProtocolError | ConnectionFailure): WebSocketError {
+  const message =
+    error instanceof ProtocolError ? `WebSocket protocol error: ${error.message}` : error.message;
+  return createWebSocketError(message, error.closeCode, '', error);
+}
 
 export class Session {
   readonly #conn: Connection;
@@ -82,16 +89,12 @@ export class Session {
     });
     // A user's strategy never throws out of the socket's callbacks: a size()
     // that throws (or returns what the streams refuse) fails this connection with 1011.
-    const readableStrategy = guardStrategy(
-      options.readableStrategy ?? new CountQueuingStrategy({ highWaterMark: 1 }),
-      'readableStrategy',
-      (cause, message) => this.#failInternal(message, cause),
-    );
-    const writableStrategy = guardStrategy(
-      options.writableStrategy ?? new CountQueuingStrategy({ highWaterMark: 1 }),
-      'writableStrategy',
-      (cause, message) => this.#failInternal(message, cause),
-    );
+    const guard = <T>(strategy: QueuingStrategy<T> | undefined, what: string): QueuingStrategy<T> =>
+      guardStrategy(strategy ?? new CountQueuingStrategy({ highWaterMark: 1 }), what, (cause, m) =>
+        this.#failInternal(m, cause),
+      );
+    const readableStrategy = guard(options.readableStrategy, 'readableStrategy');
+    const writableStrategy = guard(options.writableStrategy, 'writableStrategy');
     this.#flow = new ReceiveFlow(readableStrategy, {
       pause: () => transport.pause(),
       // Input stays stopped while a violation is held.
@@ -327,20 +330,9 @@ export class Session {
         // Held while the messages before it are read and answered.
         if (!this.#outcome.settled) this.#violation.hold(event.error);
         return;
-      case 'fail': {
-        const error = event.error;
-        this.#failed(
-          createWebSocketError(
-            error instanceof ProtocolError
-              ? `WebSocket protocol error: ${error.message}`
-              : error.message,
-            error.closeCode,
-            '',
-            error,
-          ),
-        );
+      case 'fail':
+        this.#failed(failureError(event.error));
         return;
-      }
     }
   }
 
