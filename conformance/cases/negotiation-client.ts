@@ -196,6 +196,19 @@ function cases(): Case[] {
       });
     }
   }
+  {
+    const answer = 'permessage-deflate; server_max_window_bits=8; client_max_window_bits=9';
+    add({
+      title: 'valid answer, server_max_window_bits=8 (the peer compresses with 8, zlib: 9)',
+      rule: 'RFC 7692 7.1.2.1: server_max_window_bits may be 8 to 15; the client inflates whatever window the server uses up to it',
+      expected: `extensions "${answer}" in opened, messages flow compressed with those windows`,
+      options: { peerExtensions: answer },
+      async run(peer) {
+        await expectAgreed(peer, answer);
+        await expectCompressedFlow(peer);
+      },
+    });
+  }
   add({
     title: 'valid answer with quoted values, over a field line of its own after an empty one',
     rule: 'RFC 6455 9.1: a quoted value counts as its token; RFC 7230 7: empty list elements are ignored',
