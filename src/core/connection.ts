@@ -17,6 +17,27 @@ import {
   parseClosePayload,
   utf8Length,
 } from './close.js';
+import {
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_INFLATE_PER_READ,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type ConnectionOptions,
+} from './connection-options.js';
+import {
+  canSendIn,
+  closeSentIn,
+  ConnectionFailure,
+  InvalidStateError,
+  isReceiving,
+  liveState,
+  peerCloseOf,
+  readyStateOf,
+  type ConnectionEvent,
+  type ConnectionState,
+  type PeerClose,
+  type ReadyState,
+  type Role,
+} from './connection-state.js';
 import { ProtocolError } from './errors.js';
 import type { MessageTransform } from './extensions/extension.js';
 import {
@@ -32,6 +53,23 @@ import { copyUnmasked, MaskKeyPool, maskInPlace } from './mask.js';
 import { FrameParser, type InPlacePayloadHandler } from './parser.js';
 import { Utf8Validator } from './utf8.js';
 
+export {
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_INFLATE_PER_READ,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type ConnectionOptions,
+} from './connection-options.js';
+export {
+  ConnectionFailure,
+  InvalidStateError,
+  type ConnectionEvent,
+  type ConnectionState,
+  type LiveState,
+  type PeerClose,
+  type ReadyState,
+  type Role,
+} from './connection-state.js';
+
 /** The payload length of an encoded frame, read back from its header (RFC 6455 5.2). */
 function payloadLength(frame: Uint8Array): number {
   const length = frame[1]! & 0x7f;
@@ -44,158 +82,8 @@ function payloadLength(frame: Uint8Array): number {
   );
 }
 
-/** Which end of the connection we are. */
-export type Role = 'client' | 'server';
-
-/** The peer's Close: its code (1005 when the frame had no body) and reason. */
-export interface PeerClose {
-  readonly code: number;
-  readonly reason: string;
-}
-
-/**
- * The one state of a {@link Connection}, after tungstenite's
- * `WebSocketState`. Every combination the connection can be in is one
- * member; nothing else records where the closing handshake stands.
- *
- * - `active`: both directions carry data.
- * - `closedByUs`: we sent Close and wait for the peer's; its data frames are
- *   still received.
- * - `closedByPeer`: the peer's Close arrived and ours is not sent yet (our
- *   echo is queued in the same step, so this is seen only inside it).
- * - `acknowledged`: both Close frames were exchanged without a failure: the
- *   closing handshake is complete (RFC 6455 7.1.4 calls this a clean close).
- * - `violated`: the peer broke the protocol. Input up to the violation was
- *   processed and its events reported; nothing after it is. Nothing was
- *   queued for it yet: data may still be sent (replies to the messages before
- *   the violation) until the transport calls {@link Connection.fail}.
- * - `failed`: we failed the connection (RFC 6455 7.1.7); a Close with the
- *   failure's code was queued unless one had been sent before.
- * - `terminated`: the transport's input ended ({@link Connection.receiveEof}),
- *   what RFC 6455 7.1.4 calls _The WebSocket Connection is Closed_. `from`
- *   is the state it ended in (`acknowledged` for a clean close).
- */
-export type ConnectionState =
-  | { readonly kind: 'active' }
-  | { readonly kind: 'closedByUs' }
-  | { readonly kind: 'closedByPeer'; readonly peerClose: PeerClose }
-  | { readonly kind: 'acknowledged'; readonly peerClose: PeerClose }
-  | { readonly kind: 'violated'; readonly error: ProtocolError; readonly closeSent: boolean }
-  | {
-      readonly kind: 'failed';
-      readonly error: ProtocolError | ConnectionFailure;
-      readonly closeSent: boolean;
-    }
-  | { readonly kind: 'terminated'; readonly from: LiveState };
-
-/** The states before the transport's input ended. */
-export type LiveState = Exclude<ConnectionState, { kind: 'terminated' }>;
-
-/**
- * The standard's `readyState` words: OPEN while `active` (and `violated`
- * before our Close), CLOSING once the closing handshake has started or the
- * connection failed, CLOSED once the transport's input ended.
- */
-export type ReadyState = 'OPEN' | 'CLOSING' | 'CLOSED';
-
 const ACTIVE: ConnectionState = { kind: 'active' };
 const CLOSED_BY_US: ConnectionState = { kind: 'closedByUs' };
-
-/** Default of {@link ConnectionOptions.maxMessageSize}: 64 MiB. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
-/**
- * Default of {@link ConnectionOptions.maxFragments}: 1,048,576 (2^20) frames
- * per message, so that a 4 MiB message in 4-byte fragments, or the default
- * 64 MiB maximum in 64-byte fragments, passes.
- *
- * Why not a few thousand, as ws's 16384: ws keeps every fragment as a buffer
- * of its own until the message ends, so for ws each fragment costs memory.
- * Here each fragment's payload is copied straight into the message being
- * assembled, so fragments cost no memory beyond the message's bytes (bounded
- * by `maxMessageSize`) and constant work per frame header: a flood of empty or
- * one-byte fragments costs what the same bytes cost as any other input, and
- * the read loop yields between reads like for any input. The count limit is
- * left as a backstop against a message that never ends.
- */
-export const DEFAULT_MAX_FRAGMENTS = 1 << 20;
-/** Default of {@link ConnectionOptions.maxInflatePerRead}: 1 MiB. */
-export const DEFAULT_MAX_INFLATE_PER_READ = 1024 * 1024;
-
-/** Options of {@link Connection}. */
-export interface ConnectionOptions {
-  role: Role;
-  /**
-   * Largest message accepted, in bytes; default 64 MiB. Checked against each
-   * frame's declared length before any memory is allocated for it, and against
-   * the running total of a fragmented message. Stops a peer from making us
-   * allocate without bound. Exceeding it fails the connection with 1009.
-   */
-  maxMessageSize?: number;
-  /**
-   * Most frames one message may be split into; default 2^20
-   * ({@link DEFAULT_MAX_FRAGMENTS}, which explains why fragments are bounded by
-   * what they cost rather than by a small count). Exceeding it fails the
-   * connection with 1009.
-   */
-  maxFragments?: number;
-  /**
-   * Outgoing messages larger than this many bytes are sent as several frames of
-   * at most this size; default 0 (never fragment).
-   */
-  fragmentSize?: number;
-  /** Source of masking keys (client only); default a pool fed by `crypto.getRandomValues`. Tests inject fixed keys. */
-  maskKeys?: () => Uint8Array;
-  /** Answer every Ping with a Pong automatically; default true (RFC 6455 5.5.2 requires an answer). */
-  autoPong?: boolean;
-  /**
-   * The per-message extension the handshake agreed on (permessage-deflate),
-   * or none. Only with one may a data message arrive with RSV1 set; messages
-   * that do are decoded through it, within `maxMessageSize` of decoded bytes.
-   */
-  extension?: MessageTransform;
-  /**
-   * Decoded (inflated) bytes one input call may produce before the rest of
-   * that input is held back until the transport asks again ({@link
-   * hasPendingInput}); default 1 MiB. Stops one small read packed with
-   * compressed messages from expanding into an unbounded burst of work and
-   * memory: one read yields at most this plus one message.
-   */
-  maxInflatePerRead?: number;
-}
-
-/** What the core reports to the transport. */
-export type ConnectionEvent =
-  | { type: 'text'; data: string }
-  | { type: 'binary'; data: Uint8Array }
-  | { type: 'ping'; data: Uint8Array }
-  | { type: 'pong'; data: Uint8Array }
-  /** The peer's Close frame arrived (code 1005 when it had no body). If we had not sent Close, the echo (its code and reason) is queued. */
-  | { type: 'close'; code: number; reason: string }
-  /**
-   * The peer broke the protocol. The events before this one are everything
-   * the input held before the violation; nothing after it is processed.
-   * Nothing is queued for it yet, and data may still be sent: call
-   * {@link Connection.fail}(error) when the transport is ready to fail the
-   * connection (it queues the Close with `error.closeCode` and reports `fail`).
-   */
-  | { type: 'violation'; error: ProtocolError }
-  /** We failed the connection; a Close frame with `error.closeCode` is queued. Close the transport after flushing. */
-  | { type: 'fail'; error: ProtocolError | ConnectionFailure };
-
-/** A failure started locally (timeouts, application errors), as opposed to a peer's protocol violation. */
-export class ConnectionFailure extends Error {
-  override readonly name = 'ConnectionFailure';
-  readonly closeCode: number;
-  constructor(closeCode: number, message: string) {
-    super(message);
-    this.closeCode = closeCode;
-  }
-}
-
-/** Thrown by the send methods when the state does not allow sending. */
-export class InvalidStateError extends Error {
-  override readonly name = 'InvalidStateError';
-}
 
 const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
@@ -283,10 +171,7 @@ export class Connection implements InPlacePayloadHandler {
   }
   /** The state in the standard's words (see {@link ReadyState}). */
   get readyState(): ReadyState {
-    const state = this.#state;
-    if (state.kind === 'active') return 'OPEN';
-    if (state.kind === 'violated') return state.closeSent ? 'CLOSING' : 'OPEN';
-    return state.kind === 'terminated' ? 'CLOSED' : 'CLOSING';
+    return readyStateOf(this.#state);
   }
   /** Whether we sent a Close frame (or queued one in the outgoing bytes). */
   get closeSent(): boolean {
@@ -339,8 +224,7 @@ export class Connection implements InPlacePayloadHandler {
   }
   /** Whether input is still wanted: false once the peer's Close arrived or the connection failed. */
   get receiving(): boolean {
-    const kind = this.#state.kind;
-    return kind === 'active' || kind === 'closedByUs';
+    return isReceiving(this.#state);
   }
 
   // ---- input -------------------------------------------------------------
@@ -850,8 +734,7 @@ export class Connection implements InPlacePayloadHandler {
    * until our Close (replies to what arrived before it).
    */
   get canSend(): boolean {
-    const state = this.#state;
-    return state.kind === 'active' || (state.kind === 'violated' && !state.closeSent);
+    return canSendIn(this.#state);
   }
 
   #assertCanSendData(): void {
@@ -867,29 +750,4 @@ export class Connection implements InPlacePayloadHandler {
   #queueFrame(opcode: number, payload: Uint8Array): void {
     this.#outgoing.push(encodeFrame(opcode, payload, { maskKey: this.#nextMaskKey() }));
   }
-}
-
-/** The state a connection is in, or ended in once terminated. */
-function liveState(state: ConnectionState): LiveState {
-  return state.kind === 'terminated' ? state.from : state;
-}
-
-/** Whether a Close frame of ours was sent (or queued) in `state`. */
-function closeSentIn(state: LiveState): boolean {
-  switch (state.kind) {
-    case 'active':
-    case 'closedByPeer':
-      return false;
-    case 'closedByUs':
-    case 'acknowledged':
-      return true;
-    case 'violated':
-    case 'failed':
-      return state.closeSent;
-  }
-}
-
-/** The peer's Close in `state`, if it arrived. */
-function peerCloseOf(state: LiveState): PeerClose | null {
-  return state.kind === 'closedByPeer' || state.kind === 'acknowledged' ? state.peerClose : null;
 }
