@@ -40,16 +40,10 @@ import {
 } from './connection-state.js';
 import { ProtocolError } from './errors.js';
 import type { MessageTransform } from './extensions/extension.js';
-import {
-  encodeFrame,
-  encodeTextFrame,
-  isControlOpcode,
-  MAX_CONTROL_PAYLOAD,
-  Opcode,
-  type FrameHeader,
-} from './frame.js';
+import { isControlOpcode, MAX_CONTROL_PAYLOAD, Opcode, type FrameHeader } from './frame.js';
+import { FrameWriter } from './frame-writer.js';
 import { allocate } from './allocate.js';
-import { copyUnmasked, MaskKeyPool, maskInPlace } from './mask.js';
+import { copyUnmasked, maskInPlace } from './mask.js';
 import { FrameParser, type InPlacePayloadHandler } from './parser.js';
 import { Utf8Validator } from './utf8.js';
 
@@ -70,42 +64,19 @@ export {
   type Role,
 } from './connection-state.js';
 
-/** The payload length of an encoded frame, read back from its header (RFC 6455 5.2). */
-function payloadLength(frame: Uint8Array): number {
-  const length = frame[1]! & 0x7f;
-  if (length < 126) return length;
-  if (length === 126) return (frame[2]! << 8) | frame[3]!;
-  // 64-bit length: frames this library encodes stay far below 2^53.
-  return (
-    (frame[2]! * 0x1000000 + (frame[3]! << 16) + (frame[4]! << 8) + frame[5]!) * 0x100000000 +
-    (frame[6]! * 0x1000000 + (frame[7]! << 16) + (frame[8]! << 8) + frame[9]!)
-  );
-}
-
 const ACTIVE: ConnectionState = { kind: 'active' };
 const CLOSED_BY_US: ConnectionState = { kind: 'closedByUs' };
 
 const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
-/**
- * One pool of masking keys for every client connection of the process, so
- * that a short connection does not fetch a pool of randomness it mostly never
- * uses. Each key is still fresh CSPRNG output (RFC 6455 5.3).
- */
-let sharedMaskKeys: MaskKeyPool | undefined;
-function nextSharedMaskKey(): Uint8Array {
-  sharedMaskKeys ??= new MaskKeyPool();
-  return sharedMaskKeys.next();
-}
 const EMPTY = new Uint8Array(0);
 
 export class Connection implements InPlacePayloadHandler {
   readonly role: Role;
   readonly maxMessageSize: number;
   readonly maxFragments: number;
-  readonly #fragmentSize: number;
   readonly #autoPong: boolean;
-  readonly #maskKeys: (() => Uint8Array) | null;
+  readonly #writer: FrameWriter;
   readonly #parser: FrameParser;
   readonly #extension: MessageTransform | null;
   readonly #maxInflatePerRead: number;
@@ -119,7 +90,6 @@ export class Connection implements InPlacePayloadHandler {
   #state: ConnectionState = ACTIVE;
 
   #events: ConnectionEvent[] = [];
-  #outgoing: Uint8Array[] = [];
 
   // The frame being received.
   #frameOpcode = 0;
@@ -134,8 +104,6 @@ export class Connection implements InPlacePayloadHandler {
   #msgLength = 0;
   #messagesReceived = 0;
   #bytesReceived = 0;
-  #messagesSent = 0;
-  #bytesSent = 0;
   #msgFragments = 0;
   #msgStart = 0;
   readonly #utf8 = new Utf8Validator();
@@ -145,18 +113,18 @@ export class Connection implements InPlacePayloadHandler {
     this.role = options.role;
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
-    this.#fragmentSize = options.fragmentSize ?? 0;
     this.#autoPong = options.autoPong ?? true;
     this.#extension = options.extension ?? null;
     this.#maxInflatePerRead = options.maxInflatePerRead ?? DEFAULT_MAX_INFLATE_PER_READ;
     if (!(this.maxMessageSize >= 0))
       throw new RangeError('maxMessageSize must be a non-negative number');
     if (!(this.maxFragments >= 1)) throw new RangeError('maxFragments must be at least 1');
-    if (options.role === 'client') {
-      this.#maskKeys = options.maskKeys ?? nextSharedMaskKey;
-    } else {
-      this.#maskKeys = null;
-    }
+    this.#writer = new FrameWriter({
+      masked: options.role === 'client',
+      maskKeys: options.maskKeys,
+      fragmentSize: options.fragmentSize ?? 0,
+      extension: this.#extension,
+    });
     // RFC 6455 5.1: frames from a client are masked, frames from a server are not.
     // RFC 6455 5.2: RSV1 "MUST be 0 unless an extension is negotiated that defines meanings".
     this.#parser = new FrameParser({
@@ -211,12 +179,12 @@ export class Connection implements InPlacePayloadHandler {
 
   /** Data messages queued for sending so far. */
   get messagesSent(): number {
-    return this.#messagesSent;
+    return this.#writer.messagesSent;
   }
 
   /** Payload bytes of the data messages queued for sending so far (text as UTF-8). */
   get bytesSent(): number {
-    return this.#bytesSent;
+    return this.#writer.bytesSent;
   }
 
   get bufferedMessageBytes(): number {
@@ -313,15 +281,12 @@ export class Connection implements InPlacePayloadHandler {
 
   /** Bytes to write to the transport since the last call, in order. */
   takeOutgoing(): Uint8Array[] {
-    const out = this.#outgoing;
-    if (out.length === 0) return out;
-    this.#outgoing = [];
-    return out;
+    return this.#writer.take();
   }
 
   /** Whether there are bytes to write. */
   get hasOutgoing(): boolean {
-    return this.#outgoing.length > 0;
+    return this.#writer.hasOutgoing;
   }
 
   // ---- FrameHandler (called by the parser) -------------------------------
@@ -443,7 +408,7 @@ export class Connection implements InPlacePayloadHandler {
         // RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
         // frame in response, unless it already received a Close frame." The Pong
         // "MUST have identical Application data" (5.5.3).
-        if (this.#autoPong && !this.closeSent) this.#queueFrame(Opcode.PONG, payload);
+        if (this.#autoPong && !this.closeSent) this.#writer.control(Opcode.PONG, payload);
         this.#events.push({ type: 'ping', data: payload });
       } else if (opcode === Opcode.PONG) {
         this.#events.push({ type: 'pong', data: payload });
@@ -554,7 +519,7 @@ export class Connection implements InPlacePayloadHandler {
       // validated UTF-8 of at most 123 bytes); a Close without a body is
       // answered without a body.
       const code = parsed.code === CloseCode.NO_STATUS_RECEIVED ? undefined : parsed.code;
-      this.#queueFrame(
+      this.#writer.control(
         Opcode.CLOSE,
         encodeClosePayload(code, code === undefined ? '' : parsed.reason),
       );
@@ -590,7 +555,7 @@ export class Connection implements InPlacePayloadHandler {
     // endpoint SHOULD send a Close frame with an appropriate status code".
     if (!closeSent && isValidWireCloseCode(error.closeCode)) {
       closeSent = true;
-      this.#queueFrame(Opcode.CLOSE, encodeClosePayload(error.closeCode));
+      this.#writer.control(Opcode.CLOSE, encodeClosePayload(error.closeCode));
     }
     this.#state = { kind: 'failed', error, closeSent };
     this.#events.push({ type: 'fail', error });
@@ -601,74 +566,13 @@ export class Connection implements InPlacePayloadHandler {
   /** Queues a text message. */
   sendText(text: string): void {
     this.#assertCanSendData();
-    this.#messagesSent++;
-    const ext = this.#extension;
-    if (ext !== null && text.length * 3 >= ext.threshold) {
-      const bytes = new TextEncoder().encode(text);
-      // The application's payload, before compression.
-      this.#bytesSent += bytes.length;
-      if (this.#sendEncoded(Opcode.TEXT, ext.encode(bytes))) return;
-      if (this.#fragmentSize > 0 && bytes.length > this.#fragmentSize) {
-        this.#sendFragmented(Opcode.TEXT, bytes);
-        return;
-      }
-      this.#outgoing.push(encodeFrame(Opcode.TEXT, bytes, { maskKey: this.#nextMaskKey() }));
-      return;
-    }
-    if (this.#fragmentSize > 0 && text.length > this.#fragmentSize / 3) {
-      const data = new TextEncoder().encode(text);
-      this.#bytesSent += data.length;
-      this.#sendFragmented(Opcode.TEXT, data);
-      return;
-    }
-    const frame = encodeTextFrame(Opcode.TEXT, text, { maskKey: this.#nextMaskKey() });
-    this.#bytesSent += payloadLength(frame);
-    this.#outgoing.push(frame);
+    this.#writer.text(text);
   }
 
   /** Queues a binary message (a copy of `data` is sent). */
   sendBinary(data: Uint8Array): void {
     this.#assertCanSendData();
-    this.#messagesSent++;
-    // The application's payload, before compression.
-    this.#bytesSent += data.length;
-    if (this.#extension !== null && this.#sendEncoded(Opcode.BINARY, this.#extension.encode(data)))
-      return;
-    if (this.#fragmentSize > 0 && data.length > this.#fragmentSize) {
-      this.#sendFragmented(Opcode.BINARY, data);
-      return;
-    }
-    this.#outgoing.push(encodeFrame(Opcode.BINARY, data, { maskKey: this.#nextMaskKey() }));
-  }
-
-  /** Queues a message the extension encoded (null: it left the message as is, nothing queued). */
-  #sendEncoded(opcode: number, encoded: Uint8Array | null): boolean {
-    if (encoded === null) return false;
-    if (this.#fragmentSize > 0 && encoded.length > this.#fragmentSize) {
-      this.#sendFragmented(opcode, encoded, true);
-    } else {
-      this.#outgoing.push(
-        encodeFrame(opcode, encoded, { rsv1: true, maskKey: this.#nextMaskKey() }),
-      );
-    }
-    return true;
-  }
-
-  #sendFragmented(opcode: number, data: Uint8Array, compressed = false): void {
-    const size = this.#fragmentSize;
-    let op = opcode;
-    for (let i = 0; i < data.length; i += size) {
-      const end = Math.min(i + size, data.length);
-      this.#outgoing.push(
-        encodeFrame(op, data.subarray(i, end), {
-          fin: end === data.length,
-          // RFC 7692 6: RSV1 on the first frame of a compressed message only.
-          rsv1: compressed && i === 0,
-          maskKey: this.#nextMaskKey(),
-        }),
-      );
-      op = Opcode.CONTINUATION;
-    }
+    this.#writer.binary(data);
   }
 
   /** Queues a Ping (payload at most 125 bytes). */
@@ -687,7 +591,7 @@ export class Connection implements InPlacePayloadHandler {
     if (this.closeSent) throw new InvalidStateError('The closing handshake has started');
     // After the end of input or a failure nothing can reach the peer: no frame is queued.
     if (!this.canSend) return;
-    this.#queueFrame(opcode, data);
+    this.#writer.control(opcode, data);
   }
 
   /**
@@ -707,7 +611,7 @@ export class Connection implements InPlacePayloadHandler {
     // Only an active connection starts the closing handshake; after the
     // peer's Close our echo is already queued, and a failure queued its own.
     if (this.#state.kind !== 'active') return;
-    this.#queueFrame(Opcode.CLOSE, encodeClosePayload(code, reason));
+    this.#writer.control(Opcode.CLOSE, encodeClosePayload(code, reason));
     this.#state = CLOSED_BY_US;
   }
 
@@ -741,13 +645,5 @@ export class Connection implements InPlacePayloadHandler {
     // RFC 6455 5.5.1: "After sending a Close frame, the endpoint MUST NOT send any further data frames."
     if (this.closeSent) throw new InvalidStateError('The closing handshake has started');
     if (!this.canSend) throw new InvalidStateError('The connection is closed');
-  }
-
-  #nextMaskKey(): Uint8Array | null {
-    return this.#maskKeys === null ? null : this.#maskKeys();
-  }
-
-  #queueFrame(opcode: number, payload: Uint8Array): void {
-    this.#outgoing.push(encodeFrame(opcode, payload, { maskKey: this.#nextMaskKey() }));
   }
 }
