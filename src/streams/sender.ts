@@ -82,9 +82,8 @@ export class Sender {
   /** writable.close() calls waiting for the closing handshake to end. */
   #closeWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
 
-  // Counters (read by statistics).
+  /** Bytes of frames handed to the transport (messages are counted by the core). */
   #bytesWritten = 0;
-  #messagesSent = 0;
 
   constructor(
     conn: Connection,
@@ -114,14 +113,14 @@ export class Sender {
     );
   }
 
-  /** Messages handed to the transport so far. */
   /** Bytes of frames handed to the transport. */
   get bytesWritten(): number {
     return this.#bytesWritten;
   }
 
+  /** Data messages sent so far: the core's count, the one place they are counted. */
   get messagesSent(): number {
-    return this.#messagesSent;
+    return this.#conn.messagesSent;
   }
 
   /** Automatic Pongs handed to the transport whose write has not completed. */
@@ -216,7 +215,6 @@ export class Sender {
     const out = conn.takeOutgoing();
     for (let i = 0; i < out.length; i++) this.#bytesWritten += out[i]!.length;
     const number = ++this.#writesIssued;
-    this.#messagesSent++;
     const written = this.#transport.write(out, this.#onWritten, this.#batchWrites);
     if (written === true) {
       // Handed to the operating system already: the write is done.
