@@ -76,7 +76,7 @@ export async function runDeflate(ctx: DeflateContext): Promise<DeflateResult> {
   const { log, fmt } = ctx;
   const size = ctx.quick
     ? { echo: 1_000, download: 16 * MiB, conns: 100, rounds: 2 }
-    : { echo: 30_000, download: 256 * MiB, conns: 1_000, rounds: 5 };
+    : { echo: 10_000, download: 256 * MiB, conns: 1_000, rounds: 5 };
   const extensions = new Map<string, string>();
   const failures: string[] = [];
   const dl = `download ${size.download / MiB} MiB as 16 KiB JSON`;
