@@ -75,7 +75,7 @@ export interface DeflateResult {
 export async function runDeflate(ctx: DeflateContext): Promise<DeflateResult> {
   const { log, fmt } = ctx;
   const size = ctx.quick
-    ? { echo: 1_000, download: 16 * MiB, conns: 100, rounds: 2 }
+    ? { echo: 500, download: 8 * MiB, conns: 50, rounds: 1 }
     : { echo: 10_000, download: 256 * MiB, conns: 1_000, rounds: 5 };
   const extensions = new Map<string, string>();
   const failures: string[] = [];

@@ -65,14 +65,14 @@ test('bench --quick --only=j negotiates permessage-deflate and prints the compre
   assert.match(
     stdout,
     new RegExp(
-      String.raw`^\| \(j\) deflate download 16 MiB as 16 KiB JSON, MB/s \| ${cell} \| ${cell} \|`,
+      String.raw`^\| \(j\) deflate download 8 MiB as 16 KiB JSON, MB/s \| ${cell} \| ${cell} \|`,
       'm',
     ),
   );
   assert.match(
     stdout,
     new RegExp(
-      String.raw`^\| \(j\) server, 100 idle compressed connections, server RSS, MB \| ${cell} \| ${cell} \|`,
+      String.raw`^\| \(j\) server, 50 idle compressed connections, server RSS, MB \| ${cell} \| ${cell} \|`,
       'm',
     ),
   );
