@@ -82,3 +82,25 @@ test('bench --quick --only=j negotiates permessage-deflate and prints the compre
   assert.match(stdout, /^- ws client of wsstream server: `permessage-deflate/m);
   assert.doesNotMatch(stdout, /FAILED/);
 });
+
+test('bench --baseline=HEAD runs a build of the ref beside wsstream and prints the ratios', async () => {
+  await run('npx', ['tsc', '-p', 'bench/tsconfig.json'], { timeout: 60_000 });
+  const { stdout } = await run(
+    'node',
+    ['.tmp/bench-build/run.js', '--quick', '--only=a', '--impls=wsstream', '--baseline=HEAD'],
+    { timeout: 240_000 },
+  );
+  const head = (await run('git', ['rev-parse', '--short', 'HEAD'])).stdout.trim();
+  assert.match(
+    stdout,
+    new RegExp(String.raw`^\| scenario \| wsstream \| wsstream @ ${head} \(HEAD\) \|`, 'm'),
+  );
+  assert.match(
+    stdout,
+    new RegExp(String.raw`^### wsstream against the baseline ${head} \(HEAD\)`, 'm'),
+  );
+  assert.match(
+    stdout,
+    /^\| \(a\) echo 64 B, window 100, msg\/s \| [\d,]+ \| [\d,]+ \| \d+\.\d\d \| [+-]\d+\.\d% (better|same|WORSE) \|/m,
+  );
+});
