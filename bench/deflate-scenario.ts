@@ -108,7 +108,7 @@ export async function runDeflate(ctx: DeflateContext): Promise<DeflateResult> {
     false,
   );
   const sBusy = srow(
-    `(j) server, ${size.conns} connections after ${size.rounds} compressed echoes each, server RSS`,
+    `(j) server, ${size.conns} connections after ${size.rounds} compressed echo${size.rounds === 1 ? '' : 'es'} each, server RSS`,
     'MB',
     false,
   );
