@@ -3,18 +3,20 @@
  */
 export {
   upgrade,
-  serve,
   WebSocketConnection,
   DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
-  DEFAULT_SHUTDOWN_TIMEOUT,
   type UpgradeOptions,
-  type ServeOptions,
-  type TlsServerOptions,
-  type WebSocketServer,
   type Refusal,
   type WebSocketMessage,
   type WebSocketOpenInfo,
 } from './node/server.js';
+export {
+  serve,
+  DEFAULT_SHUTDOWN_TIMEOUT,
+  type ServeOptions,
+  type TlsServerOptions,
+  type WebSocketServer,
+} from './node/serve.js';
 export { WebSocketError, type WebSocketCloseInfo } from './streams/websocket-error.js';
 export type { WebSocketStats } from './streams/statistics.js';
 export { DIAGNOSTICS_CHANNELS } from './node/diagnostics.js';

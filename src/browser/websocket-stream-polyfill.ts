@@ -16,6 +16,7 @@ import type { WebSocketOpenInfo } from '../streams/lifecycle.js';
 import { parseWebSocketUrl, readProtocols } from '../streams/websocket-stream.js';
 import {
   createWebSocketError,
+  isSendableCloseCode,
   readCloseInfo,
   validateCloseInfo,
   WebSocketError,
@@ -51,10 +52,6 @@ function readMark(value: unknown, name: string, fallback: number): number {
   if (!(n >= 0) || !Number.isFinite(n)) throw new RangeError(`${name} must be a number of bytes`);
   return n;
 }
-
-/** Whether an application may send this close code (the rule for abort and cancel reasons). */
-const sendable = (code: number | null): code is number =>
-  code !== null && (code === 1000 || (code >= 3000 && code <= 4999));
 
 const invalidState = (): DOMException =>
   new DOMException('The WebSocket is closing or closed', 'InvalidStateError');
@@ -180,8 +177,8 @@ export class WebSocketStream {
 
   /** abort(reason) and cancel(reason): a WebSocketError's code and reason are used if sendable. */
   #closeFromReason(reason: unknown): void {
-    if (reason instanceof WebSocketError && sendable(reason.closeCode)) {
-      this.#startClose(reason.closeCode, reason.reason);
+    if (reason instanceof WebSocketError && isSendableCloseCode(reason.closeCode)) {
+      this.#startClose(reason.closeCode!, reason.reason);
     } else {
       this.#startClose(undefined, '');
     }

@@ -4,30 +4,16 @@
  *
  * `upgrade()` takes over a socket from a node:http(s) server's 'upgrade'
  * event (what Express, Fastify and Hono's Node server hand out); `serve()`
- * runs a standalone server on top of it.
+ * (in serve.ts) runs a standalone server on top of it.
  */
 import './diagnostics.js';
 import type { WebSocketStats } from '../streams/statistics.js';
 import { readDictionary } from '../streams/dictionary.js';
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server as HttpServer,
-  type ServerResponse,
-} from 'node:http';
-import {
-  createServer as createHttpsServer,
-  type ServerOptions as HttpsServerOptions,
-} from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../core/close.js';
 import { Connection } from '../core/connection.js';
-import {
-  buildErrorResponse,
-  DEFAULT_MAX_HEADER_COUNT,
-  DEFAULT_MAX_HEADER_SIZE,
-} from '../core/handshake/index.js';
 import { Session, type SessionOptions, type WebSocketMessage } from '../streams/session.js';
 import { readMilliseconds, validateSessionOptions } from '../streams/session-options.js';
 import {
@@ -38,7 +24,6 @@ import {
 } from '../streams/websocket-error.js';
 import { ConnectionLifecycle, type WebSocketOpenInfo } from '../streams/lifecycle.js';
 import {
-  answerAndClose,
   DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
   PendingHandshake,
   type HandshakeOptions,
@@ -60,7 +45,7 @@ export interface Refusal {
   headers?: Record<string, string>;
 }
 
-/** Options of {@link upgrade} (and of {@link serve}). */
+/** Options of {@link upgrade} (and of `serve()`, which adds its own). */
 export interface UpgradeOptions extends SessionOptions {
   /**
    * Subprotocols this server speaks. The first protocol in the client's offer
@@ -120,8 +105,6 @@ function urlOf(req: IncomingMessage, socket: Duplex): string {
     return `${secure ? 'wss' : 'ws'}://localhost${req.url ?? '/'}`;
   }
 }
-
-const noop = (): void => {};
 
 /**
  * A WebSocket connection accepted by the server, with the client's shape:
@@ -267,292 +250,6 @@ export function upgrade(
   validateSessionOptions(options);
   readMilliseconds(options.handshakeTimeout, 'handshakeTimeout', 0);
   return new WebSocketConnection(request, socket, head, options);
-}
-
-/** TLS options of {@link serve} (node:https server options: `cert`, `key`, `ca`, ...). */
-export type TlsServerOptions = HttpsServerOptions;
-
-/** Options of {@link serve}. */
-export interface ServeOptions extends UpgradeOptions {
-  /** Port to listen on; 0 (default) picks a free one. */
-  port?: number;
-  /** Address to listen on; default all interfaces (use "127.0.0.1" or "::1" for loopback only). */
-  host?: string;
-  /**
-   * Listen on this Unix domain socket instead of TCP (not with `port` or
-   * `host`); clients connect with the `socketPath` option. Node removes the
-   * socket file when the server closes; a stale file from a crashed process
-   * makes `serve()` reject with EADDRINUSE. Default: none (TCP).
-   */
-  path?: string;
-  /** Length of the queue of pending TCP connections; default 511 (Node's). */
-  backlog?: number;
-  /**
-   * Serve `wss:` with these node:https options (at least `cert` and `key`).
-   * Their `handshakeTimeout` (the TLS handshake) defaults to this server's
-   * `handshakeTimeout`, so a client that opens TCP and never speaks TLS is dropped too.
-   */
-  tls?: TlsServerOptions;
-  /**
-   * Largest HTTP request head, in bytes; default 16 KiB. Larger heads are
-   * answered with 431. Stops memory exhaustion by endless header lines.
-   */
-  maxHeaderSize?: number;
-  /**
-   * Most request header lines accepted; default 100. A request with more is
-   * refused with 431 Request Header Fields Too Large, as the client refuses a
-   * response with more (never a crash: ws CVE-2024-37890). Stops header floods.
-   */
-  maxHeaderCount?: number;
-  /**
-   * Milliseconds `close()` waits for the clients to answer 1001 Going Away
-   * before it drops the remaining connections; default 5 s. Stops one silent
-   * client from holding a shutdown forever.
-   */
-  shutdownTimeout?: number;
-}
-
-/** Default of {@link ServeOptions.shutdownTimeout}: 5 s. */
-export const DEFAULT_SHUTDOWN_TIMEOUT = 5_000;
-
-/** A running server returned by {@link serve}. */
-export interface WebSocketServer {
-  /** The bound address (port included); for a Unix socket `{ address: path, family: 'unix', port: 0 }`. */
-  readonly address: AddressInfo;
-  /**
-   * `ws://host:port/` (or `wss:`) of the bound address; for a Unix socket
-   * `ws://localhost/` (connect with `{ socketPath: server.socketPath }`).
-   */
-  readonly url: string;
-  /** The Unix socket listened on (the `path` option), else undefined. */
-  readonly socketPath: string | undefined;
-  /** The open connections (added once `opened` fulfilled, removed once `closed` settled). */
-  readonly connections: ReadonlySet<WebSocketConnection>;
-  /** The underlying node:http(s) server. */
-  readonly httpServer: HttpServer;
-  /**
-   * Graceful shutdown: stops accepting, drops handshakes in progress, sends
-   * 1001 Going Away to every connection, waits up to `shutdownTimeout` for
-   * clean closes, then drops the rest. Fulfils once every socket is closed.
-   */
-  close(): Promise<void>;
-}
-
-/**
- * Starts a standalone WebSocket server and calls `handler` for every accepted
- * connection (after its `opened` fulfilled). A handler that throws or rejects
- * closes its connection with 1011. Plain HTTP requests get 426 Upgrade Required.
- *
- * ```ts
- * const server = await serve({ port: 8080 }, async (connection) => {
- *   const { readable, writable } = await connection.opened;
- *   await readable.pipeTo(writable);
- * });
- * ```
- */
-export async function serve(
-  options: ServeOptions | null | undefined,
-  handler: (connection: WebSocketConnection) => void | Promise<void>,
-): Promise<WebSocketServer> {
-  options = readDictionary<ServeOptions>(options, 'serve options');
-  if (typeof handler !== 'function') {
-    throw new TypeError('serve() needs a handler function as its second argument');
-  }
-  validateSessionOptions(options);
-  const socketPath = options.path;
-  if (socketPath !== undefined && (options.port !== undefined || options.host !== undefined))
-    throw new TypeError('serve(): path cannot be combined with port or host');
-  const handshakeTimeout = readMilliseconds(
-    options.handshakeTimeout,
-    'handshakeTimeout',
-    DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
-  );
-  const httpOptions = { maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE };
-  const tls = options.tls;
-  const server: HttpServer =
-    tls !== undefined
-      ? createHttpsServer({ handshakeTimeout, ...tls, ...httpOptions })
-      : createHttpServer(httpOptions);
-  const maxHeaderCount = options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT;
-  // One line more than the limit is read, so that the handshake sees a head
-  // over it and refuses it with 431, as the client refuses such a response.
-  server.maxHeadersCount = maxHeaderCount + 1;
-  const handshakeOptions: HandshakeOptions = { ...options, maxHeaderCount };
-  server.headersTimeout = handshakeTimeout;
-  server.requestTimeout = handshakeTimeout;
-  const connections = new Set<WebSocketConnection>();
-  /** Connections whose opening handshake is in progress. */
-  const pending = new Set<WebSocketConnection>();
-  /** Every TCP socket, for the last step of close(). */
-  const tcpSockets = new Set<Socket>();
-  /** HTTP-level sockets (TLS sockets for wss) that have not sent an upgrade request. */
-  const idle = new Set<Duplex>();
-  /**
-   * The handshake deadline of each socket whose opening handshake has not
-   * finished yet; cleared as soon as it is accepted or answered with an
-   * error, so an open connection keeps no timer.
-   */
-  const deadlines = new Map<Duplex, ReturnType<typeof setTimeout>>();
-  const settle = (socket: Duplex): void => {
-    const timer = deadlines.get(socket);
-    if (timer === undefined) return;
-    clearTimeout(timer);
-    deadlines.delete(socket);
-  };
-  let closing = false;
-
-  // The handshake deadline runs from the moment the connection is accepted
-  // (for wss, once TLS is up: the TLS handshake has its own), so a client that
-  // trickles its request head a byte at a time (slowloris) is dropped too.
-  const accepted = (socket: Duplex): void => {
-    idle.add(socket);
-    deadlines.set(
-      socket,
-      setTimeout(() => {
-        deadlines.delete(socket);
-        socket.destroy();
-      }, handshakeTimeout),
-    );
-  };
-  const gone = (socket: Duplex): void => {
-    settle(socket);
-    idle.delete(socket);
-  };
-  // One 'close' listener per socket ('close' comes once).
-  server.on('connection', (socket: Socket) => {
-    tcpSockets.add(socket);
-    if (tls === undefined) accepted(socket);
-    socket.on('close', () => {
-      tcpSockets.delete(socket);
-      if (tls === undefined) gone(socket);
-    });
-  });
-  if (tls !== undefined) {
-    server.on('secureConnection', (socket: Socket) => {
-      accepted(socket);
-      socket.on('close', () => gone(socket));
-    });
-  }
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    answerAndClose(
-      socket,
-      buildErrorResponse(
-        status,
-        status === 431 ? 'Request header fields too large' : 'Bad Request',
-      ),
-    );
-  });
-  // Accept errors (EMFILE...) are transient: the server keeps listening.
-  server.on('error', noop);
-  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
-    const body = 'This is a WebSocket endpoint: connect with "Upgrade: websocket"\n';
-    res.writeHead(426, {
-      'Content-Type': 'text/plain; charset=utf-8',
-      'Content-Length': Buffer.byteLength(body),
-      Upgrade: 'websocket',
-      Connection: 'Upgrade, close',
-    });
-    res.end(body);
-  });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    idle.delete(socket);
-    if (closing) {
-      settle(socket);
-      answerAndClose(socket, buildErrorResponse(503, 'Server is shutting down'));
-      return;
-    }
-    const connection = new WebSocketConnection(req, socket, head, handshakeOptions);
-    pending.add(connection);
-    connection.opened.then(
-      () => {
-        pending.delete(connection);
-        settle(socket);
-        connections.add(connection);
-        const done = (): void => {
-          connections.delete(connection);
-        };
-        connection.closed.then(done, done);
-        let result: void | Promise<void>;
-        try {
-          result = handler(connection);
-        } catch {
-          connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
-          return;
-        }
-        if (result instanceof Promise) {
-          result.catch(() => connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error'));
-        }
-      },
-      () => {
-        pending.delete(connection);
-        settle(socket);
-      },
-    );
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    const onListenError = (error: Error): void => reject(error);
-    server.once('error', onListenError);
-    const where =
-      socketPath !== undefined
-        ? { path: socketPath }
-        : { port: options.port ?? 0, host: options.host };
-    server.listen({ ...where, backlog: options.backlog }, () => {
-      server.removeListener('error', onListenError);
-      resolve();
-    });
-  });
-  const scheme = tls !== undefined ? 'wss' : 'ws';
-  let address: AddressInfo;
-  let url: string;
-  if (socketPath !== undefined) {
-    address = { address: socketPath, family: 'unix', port: 0 };
-    url = `${scheme}://localhost/`;
-  } else {
-    address = server.address() as AddressInfo;
-    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    url = `${scheme}://${shownHost}:${address.port}/`;
-  }
-  const shutdownTimeout = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
-  const serverClosed = new Promise<void>((resolve) => server.once('close', () => resolve()));
-  let shutdown: Promise<void> | null = null;
-
-  const close = async (): Promise<void> => {
-    closing = true;
-    server.close();
-    for (const socket of idle) socket.destroy();
-    for (const c of pending) c.terminate();
-    const live = [...connections];
-    for (const c of live) c.closeWithCode(CloseCode.GOING_AWAY, 'Server shutting down');
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.allSettled(live.map((c) => c.closed)),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, shutdownTimeout);
-      }),
-    ]);
-    clearTimeout(timer);
-    for (const c of connections) c.terminate();
-    for (const socket of tcpSockets) socket.destroy();
-    await serverClosed;
-  };
-
-  return {
-    address,
-    url,
-    socketPath,
-    connections,
-    httpServer: server,
-    close(): Promise<void> {
-      shutdown ??= close();
-      return shutdown;
-    },
-  };
 }
 
 export type { WebSocketMessage, WebSocketOpenInfo };

@@ -10,14 +10,19 @@
  * - {@link Sender}: the writable, single and batched writes, control frames
  *   and the bound on pending Pongs;
  * - {@link CloseOutcome}: `closed`, clean or unclean, and the one WebSocketError;
+ * - {@link HeldViolation}: a peer's violation, acted on after the messages before it;
+ * - {@link PingLog}: the last Ping's round trip and the ping/pong diagnostics;
  * - {@link CloseTimer} and {@link Keepalive}: the timers.
  */
 import { CloseCode } from '../core/close.js';
 import type { Connection, ConnectionEvent } from '../core/connection.js';
 import { ProtocolError } from '../core/errors.js';
 import { CloseOutcome } from './close-outcome.js';
+import type { ObservedConnection } from './diagnostics.js';
+import { HeldViolation } from './held-violation.js';
 import { guardStrategy } from './message-size-strategy.js';
-import { observing, publish, type ObservedConnection } from './diagnostics.js';
+import { PingLog } from './ping-log.js';
+import { nextRead } from './read-plan.js';
 import { ReceiveFlow, type WebSocketMessage } from './receive-flow.js';
 import { connectionLost, DEFAULT_MAX_PENDING_PONGS, invalidState, Sender } from './sender.js';
 import { type SessionOptions } from './session-options.js';
@@ -26,6 +31,7 @@ import type { WebSocketStats } from './statistics.js';
 import type { Transport } from './transport.js';
 import {
   createWebSocketError,
+  isSendableCloseCode,
   WebSocketError,
   type WebSocketCloseInfo,
 } from './websocket-error.js';
@@ -38,31 +44,7 @@ export {
   type SessionOptions,
 } from './session-options.js';
 
-/**
- * Frames with at least this many payload bytes still to come are read
- * straight into their message's buffer when the transport allows it: 32 KiB.
- * Below it, the copy from a shared read buffer costs less than the extra read
- * that reading a header on its own takes.
- */
-const DIRECT_READ_MIN = 32 * 1024;
-
-/**
- * After a data frame of at least this many payload bytes, the next read
- * takes just a frame header, so that the payload of the next (likely as
- * large) frame is read in place: 256 KiB. For smaller frames, one large
- * read that brings several of them costs less than two reads per frame.
- */
-const HEADER_READ_AFTER = 256 * 1024;
-
-/** The longest frame header (RFC 6455 5.2: 2 + 8 length bytes + 4 mask bytes). */
-const MAX_HEADER_SIZE = 14;
-
 const EMPTY = new Uint8Array(0);
-
-/** Whether a close code may be sent by an application (WebSocketError.closeCode of abort/cancel reasons). */
-function sendableCode(code: number | null): boolean {
-  return code !== null && (code === 1000 || (code >= 3000 && code <= 4999));
-}
 
 export class Session {
   readonly #conn: Connection;
@@ -73,21 +55,9 @@ export class Session {
   readonly #outcome: CloseOutcome;
   readonly #closeTimer: CloseTimer;
   readonly #keepalive: Keepalive;
+  readonly #violation: HeldViolation;
+  readonly #pings = new PingLog(this);
   #transportError: Error | null = null;
-  /** The public connection this session serves, named in diagnostics events. */
-  #observed: ObservedConnection = this;
-  /** When the outstanding Ping was sent (performance.now()), or -1 when none is outstanding. */
-  #pingSentAt = -1;
-  #lastPingRtt: number | null = null;
-  /**
-   * The peer's protocol violation, held while the messages before it are
-   * read and answered (input is processed strictly in order); null when none is held.
-   */
-  #violation: ProtocolError | null = null;
-  /** Fails the connection for the held violation after `closeTimeout` ms, read or not. */
-  #violationTimer: ReturnType<typeof setTimeout> | undefined;
-  /** A turn (setImmediate) is scheduled to see whether the held violation can be acted on. */
-  #violationCheck = false;
 
   constructor(
     conn: Connection,
@@ -126,7 +96,7 @@ export class Session {
       pause: () => transport.pause(),
       // Input stays stopped while a violation is held.
       resume: () => {
-        if (this.#violation === null) transport.resume();
+        if (!this.#violation.active) transport.resume();
       },
       cancel: (reason) => this.#closeFromReason(reason),
       receiving: () => conn.receiving,
@@ -146,7 +116,7 @@ export class Session {
         close: () => this.close(),
         abort: (reason) => this.#closeFromReason(reason),
         lost: (error) => this.#outcome.settleUnclean(connectionLost(this.#transportError ?? error)),
-        written: () => this.#checkViolation(),
+        written: () => this.#violation.check(),
       },
     );
     const closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
@@ -161,6 +131,19 @@ export class Session {
       }
       transport.destroy();
     });
+    this.#violation = new HeldViolation(closeTimeout, {
+      stopInput: () => {
+        transport.pause();
+        this.#keepalive.stop();
+        this.#flow.watchDrain(() => this.#violation.check());
+      },
+      caughtUp: () => this.#flow.drained && !this.#sender.writing,
+      fail: (error) => {
+        if (this.#outcome.settled) return;
+        conn.fail(error);
+        for (const e of conn.takeEvents()) this.#handle(e);
+      },
+    });
     const pingInterval = options.pingInterval ?? 0;
     this.#keepalive = new Keepalive(pingInterval, options.pingTimeout ?? pingInterval, {
       bytesRead: () => transport.bytesRead,
@@ -168,7 +151,7 @@ export class Session {
       canPing: () => !this.#outcome.settled && !conn.closeSent,
       ping: () => {
         conn.sendPing();
-        this.#pingSent(EMPTY);
+        this.#pings.pingSent(EMPTY);
         this.#sender.flush();
       },
       dead: (message) => {
@@ -179,7 +162,7 @@ export class Session {
 
     transport.attach({
       data: (chunk) => this.#onData(chunk),
-      nextRead: () => this.#nextRead(),
+      nextRead: () => nextRead(conn),
       inPlace: (n) => {
         this.#conn.receiveInPlace(n);
         this.#afterInput();
@@ -223,7 +206,7 @@ export class Session {
 
   /** Names the public connection in diagnostics events (set when it opens). */
   observe(connection: ObservedConnection): void {
-    this.#observed = connection;
+    this.#pings.observed = connection;
   }
 
   /** A snapshot of the connection's counters. */
@@ -239,7 +222,7 @@ export class Session {
       socketBytesWritten: this.#sender.bytesWritten,
       bufferedBytes: conn.bufferedMessageBytes + transport.bufferedAmount,
       messagesWaiting: this.#flow.messagesWaiting,
-      lastPingRtt: this.#lastPingRtt,
+      lastPingRtt: this.#pings.lastRtt,
     };
   }
 
@@ -261,7 +244,7 @@ export class Session {
   close(code?: number, reason = ''): void {
     if (this.#outcome.settled || this.#conn.closeSent) return;
     // The peer broke the protocol: the application is done, so fail for that now.
-    if (this.#violation !== null) return this.#failViolation();
+    if (this.#violation.active) return this.#violation.fail();
     this.#conn.sendClose(code, reason);
     this.#sender.flush();
     this.#closeTimer.arm();
@@ -273,15 +256,8 @@ export class Session {
     if (this.#outcome.settled || this.#conn.closeSent)
       throw invalidState('The closing handshake has started');
     this.#conn.sendPing(payload);
-    this.#pingSent(payload ?? EMPTY);
+    this.#pings.pingSent(payload ?? EMPTY);
     this.#sender.flush();
-  }
-
-  #pingSent(payload: Uint8Array): void {
-    if (this.#pingSentAt < 0) this.#pingSentAt = performance.now();
-    if (observing('ping')) {
-      publish('ping', { connection: this.#observed, direction: 'sent', payload });
-    }
   }
 
   /** Drops the connection at once (no closing handshake): the outcome is an unclean close with 1006. */
@@ -296,20 +272,6 @@ export class Session {
   #onData(chunk: Uint8Array): void {
     this.#conn.receiveData(chunk);
     this.#afterInput();
-  }
-
-  /**
-   * Where the transport's next read should go: straight into the message
-   * being received when at least {@link DIRECT_READ_MIN} bytes of its frame
-   * are still to come (no copy); after a large frame, just the next header
-   * (another large frame is likely, and its payload can then be read in
-   * place); else as much as the transport reads at once.
-   */
-  #nextRead(): Uint8Array | number {
-    const conn = this.#conn;
-    const target = conn.payloadTarget(DIRECT_READ_MIN);
-    if (target !== null) return target;
-    return conn.lastDataFrameLength >= HEADER_READ_AFTER ? MAX_HEADER_SIZE : Infinity;
   }
 
   #afterInput(): void {
@@ -336,34 +298,16 @@ export class Session {
         this.#flow.push(event.data);
         return;
       case 'ping':
-        if (observing('ping')) {
-          publish('ping', {
-            connection: this.#observed,
-            direction: 'received',
-            payload: event.data,
-          });
-        }
+        this.#pings.pingReceived(event.data);
         if (this.#conn.closeSent) return;
-        if (observing('pong')) {
-          publish('pong', { connection: this.#observed, direction: 'sent', payload: event.data });
-        }
+        this.#pings.pongSent(event.data);
         // The core queued a Pong; past the bound the sender fails the connection.
         if (!this.#sender.acceptPing()) {
           for (const e of this.#conn.takeEvents()) this.#handle(e);
         }
         return;
       case 'pong':
-        if (this.#pingSentAt >= 0) {
-          this.#lastPingRtt = performance.now() - this.#pingSentAt;
-          this.#pingSentAt = -1;
-        }
-        if (observing('pong')) {
-          publish('pong', {
-            connection: this.#observed,
-            direction: 'received',
-            payload: event.data,
-          });
-        }
+        this.#pings.pongReceived(event.data);
         return;
       case 'close':
         // The peer's Close: no more messages will come. Queued messages stay readable.
@@ -380,7 +324,8 @@ export class Session {
         this.#flow.resume();
         return;
       case 'violation':
-        this.#holdViolation(event.error);
+        // Held while the messages before it are read and answered.
+        if (!this.#outcome.settled) this.#violation.hold(event.error);
         return;
       case 'fail': {
         const error = event.error;
@@ -406,52 +351,6 @@ export class Session {
     this.#transport.end();
     this.#closeTimer.arm();
     this.#flow.resume();
-  }
-
-  /**
-   * The peer broke the protocol after the messages before it (already
-   * pushed). Input is processed strictly in order: reading stops, those
-   * messages stay readable, the application's replies to them are written,
-   * and only then is the connection failed with the violation's code.
-   * Bounded: the readable's queue limits what is held (nothing after the
-   * violation is processed), and `closeTimeout` how long we wait for a
-   * reader that never reads.
-   */
-  #holdViolation(error: ProtocolError): void {
-    if (this.#violation !== null || this.#outcome.settled) return;
-    this.#violation = error;
-    this.#transport.pause();
-    this.#keepalive.stop();
-    this.#violationTimer = setTimeout(() => this.#failViolation(), this.#closeTimer.timeout);
-    this.#flow.watchDrain(() => this.#checkViolation());
-    // The inbox may be empty already (a violation with nothing before it).
-    this.#checkViolation();
-  }
-
-  /**
-   * Once the messages before the violation were all read and no reply is
-   * waiting for the transport, waits one more turn (an application's reply
-   * to the last message reaches the writable's sink in it), then fails.
-   */
-  #checkViolation(): void {
-    if (this.#violation === null || this.#violationCheck) return;
-    this.#violationCheck = true;
-    setImmediate(() => {
-      this.#violationCheck = false;
-      if (this.#violation === null) return;
-      if (this.#flow.drained && !this.#sender.writing) this.#failViolation();
-    });
-  }
-
-  /** RFC 6455 7.1.7: fail the connection for the held violation (its Close code 1002/1007/1009). */
-  #failViolation(): void {
-    const error = this.#violation;
-    if (error === null) return;
-    this.#violation = null;
-    clearTimeout(this.#violationTimer);
-    if (this.#outcome.settled) return;
-    this.#conn.fail(error);
-    for (const e of this.#conn.takeEvents()) this.#handle(e);
   }
 
   #onEnd(): void {
@@ -496,7 +395,7 @@ export class Session {
 
   /** abort(reason) and cancel(reason): a WebSocketError's code and reason are used if sendable. */
   #closeFromReason(reason: unknown): void {
-    if (reason instanceof WebSocketError && sendableCode(reason.closeCode)) {
+    if (reason instanceof WebSocketError && isSendableCloseCode(reason.closeCode)) {
       this.close(reason.closeCode!, reason.reason);
     } else {
       this.close();
@@ -504,7 +403,7 @@ export class Session {
   }
 
   #stopTimers(): void {
-    clearTimeout(this.#violationTimer);
+    this.#violation.stop();
     this.#closeTimer.stop();
     this.#keepalive.stop();
   }

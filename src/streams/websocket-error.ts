@@ -26,12 +26,20 @@ export function enforceUnsignedShort(value: unknown): number {
 }
 
 /**
+ * Whether an application may send this close code: 1000 or 3000-4999 (the
+ * rule of `close()`, and for the closeCode of abort and cancel reasons).
+ */
+export function isSendableCloseCode(code: number | null | undefined): boolean {
+  return code === 1000 || (code != null && code >= 3000 && code <= 4999);
+}
+
+/**
  * "Validate close code and reason": a code must be 1000 or 3000-4999
  * (InvalidAccessError), the reason at most 123 bytes of UTF-8 (SyntaxError).
  * Returns the code to send: 1000 when only a reason is given.
  */
 export function validateCloseInfo(code: number | undefined, reason: string): number | undefined {
-  if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
+  if (code !== undefined && !isSendableCloseCode(code)) {
     throw new DOMException(
       `Close code ${code} is not allowed: use 1000 or 3000-4999`,
       'InvalidAccessError',
