@@ -53,9 +53,15 @@ export class Session {
   readonly #flow: ReceiveFlow;
   readonly #sender: Sender;
   readonly #outcome: CloseOutcome;
-  readonly #closeTimer: CloseTimer;
-  readonly #keepalive: Keepalive;
-  readonly #violation: HeldViolation;
+  readonly #closeTimeout: number;
+  // The timers and the held violation are made when first needed: most
+  // connections never hold a violation, keepalive is off by default, and
+  // the close timer only runs once the closing handshake started.
+  #closeTimer: CloseTimer | null = null;
+  #keepalive: Keepalive | null = null;
+  #violation: HeldViolation | null = null;
+  /** The connection is over: no timer is started any more. */
+  #timersStopped = false;
   readonly #pings = new PingLog(this);
   #transportError: Error | null = null;
 
@@ -96,7 +102,7 @@ export class Session {
       pause: () => transport.pause(),
       // Input stays stopped while a violation is held.
       resume: () => {
-        if (!this.#violation.active) transport.resume();
+        if (this.#violation === null || !this.#violation.active) transport.resume();
       },
       cancel: (reason) => this.#closeFromReason(reason),
       receiving: () => conn.receiving,
@@ -116,49 +122,12 @@ export class Session {
         close: () => this.close(),
         abort: (reason) => this.#closeFromReason(reason),
         lost: (error) => this.#outcome.settleUnclean(connectionLost(this.#transportError ?? error)),
-        written: () => this.#violation.check(),
+        written: () => this.#violation?.check(),
       },
     );
-    const closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-    this.#closeTimer = new CloseTimer(closeTimeout, () => {
-      if (!conn.closedCleanly) {
-        this.#outcome.settleUnclean(
-          createWebSocketError(
-            `The closing handshake did not complete within ${closeTimeout} ms`,
-            CloseCode.ABNORMAL_CLOSURE,
-          ),
-        );
-      }
-      transport.destroy();
-    });
-    this.#violation = new HeldViolation(closeTimeout, {
-      stopInput: () => {
-        transport.pause();
-        this.#keepalive.stop();
-        this.#flow.watchDrain(() => this.#violation.check());
-      },
-      caughtUp: () => this.#flow.drained && !this.#sender.writing,
-      fail: (error) => {
-        if (this.#outcome.settled) return;
-        conn.fail(error);
-        for (const e of conn.takeEvents()) this.#handle(e);
-      },
-    });
+    this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     const pingInterval = options.pingInterval ?? 0;
-    this.#keepalive = new Keepalive(pingInterval, options.pingTimeout ?? pingInterval, {
-      bytesRead: () => transport.bytesRead,
-      paused: () => this.#flow.paused,
-      canPing: () => !this.#outcome.settled && !conn.closeSent,
-      ping: () => {
-        conn.sendPing();
-        this.#pings.pingSent(EMPTY);
-        this.#sender.flush();
-      },
-      dead: (message) => {
-        this.#outcome.settleUnclean(createWebSocketError(message, CloseCode.ABNORMAL_CLOSURE));
-        transport.destroy();
-      },
-    });
+    if (pingInterval > 0) this.#startKeepalive(pingInterval, options.pingTimeout ?? pingInterval);
 
     transport.attach({
       data: (chunk) => this.#onData(chunk),
@@ -174,7 +143,63 @@ export class Session {
       },
     });
     if (initialData !== undefined && initialData.length > 0) this.#onData(initialData);
-    this.#keepalive.start();
+    this.#keepalive?.start();
+  }
+
+  /** Keepalive (only made when `pingInterval` is above 0). */
+  #startKeepalive(interval: number, timeout: number): void {
+    const conn = this.#conn;
+    const transport = this.#transport;
+    this.#keepalive = new Keepalive(interval, timeout, {
+      bytesRead: () => transport.bytesRead,
+      paused: () => this.#flow.paused,
+      canPing: () => !this.#outcome.settled && !conn.closeSent,
+      ping: () => {
+        conn.sendPing();
+        this.#pings.pingSent(EMPTY);
+        this.#sender.flush();
+      },
+      dead: (message) => {
+        this.#outcome.settleUnclean(createWebSocketError(message, CloseCode.ABNORMAL_CLOSURE));
+        transport.destroy();
+      },
+    });
+  }
+
+  /** Starts the close timer (once; never after the connection is over). */
+  #armCloseTimer(): void {
+    if (this.#timersStopped) return;
+    this.#closeTimer ??= new CloseTimer(this.#closeTimeout, () => {
+      if (!this.#conn.closedCleanly) {
+        this.#outcome.settleUnclean(
+          createWebSocketError(
+            `The closing handshake did not complete within ${this.#closeTimeout} ms`,
+            CloseCode.ABNORMAL_CLOSURE,
+          ),
+        );
+      }
+      this.#transport.destroy();
+    });
+    this.#closeTimer.arm();
+  }
+
+  /** Holds the peer's violation while the messages before it are read and answered. */
+  #holdViolation(error: ProtocolError): void {
+    const conn = this.#conn;
+    this.#violation ??= new HeldViolation(this.#closeTimeout, {
+      stopInput: () => {
+        this.#transport.pause();
+        this.#keepalive?.stop();
+        this.#flow.watchDrain(() => this.#violation?.check());
+      },
+      caughtUp: () => this.#flow.drained && !this.#sender.writing,
+      fail: (violation) => {
+        if (this.#outcome.settled) return;
+        conn.fail(violation);
+        for (const e of conn.takeEvents()) this.#handle(e);
+      },
+    });
+    this.#violation.hold(error);
   }
 
   get readable(): ReadableStream<WebSocketMessage> {
@@ -244,10 +269,10 @@ export class Session {
   close(code?: number, reason = ''): void {
     if (this.#outcome.settled || this.#conn.closeSent) return;
     // The peer broke the protocol: the application is done, so fail for that now.
-    if (this.#violation.active) return this.#violation.fail();
+    if (this.#violation?.active === true) return this.#violation.fail();
     this.#conn.sendClose(code, reason);
     this.#sender.flush();
-    this.#closeTimer.arm();
+    this.#armCloseTimer();
     this.#flow.readOn();
   }
 
@@ -320,12 +345,12 @@ export class Session {
           // RFC 6455 7.1.1: "the server SHOULD close [the TCP connection] first".
           this.#transport.end();
         }
-        this.#closeTimer.arm();
+        this.#armCloseTimer();
         this.#flow.resume();
         return;
       case 'violation':
         // Held while the messages before it are read and answered.
-        if (!this.#outcome.settled) this.#violation.hold(event.error);
+        if (!this.#outcome.settled) this.#holdViolation(event.error);
         return;
       case 'fail': {
         const error = event.error;
@@ -349,7 +374,7 @@ export class Session {
     this.#sender.flush();
     this.#outcome.settleUnclean(error);
     this.#transport.end();
-    this.#closeTimer.arm();
+    this.#armCloseTimer();
     this.#flow.resume();
   }
 
@@ -403,8 +428,9 @@ export class Session {
   }
 
   #stopTimers(): void {
-    this.#violation.stop();
-    this.#closeTimer.stop();
-    this.#keepalive.stop();
+    this.#timersStopped = true;
+    this.#violation?.stop();
+    this.#closeTimer?.stop();
+    this.#keepalive?.stop();
   }
 }
