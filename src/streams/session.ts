@@ -17,14 +17,20 @@
 import { CloseCode } from '../core/close.js';
 import type { Connection, ConnectionEvent } from '../core/connection.js';
 import { ProtocolError } from '../core/errors.js';
-import { CloseOutcome } from './close-outcome.js';
+import { CloseOutcome, type SettleHooks } from './close-outcome.js';
 import type { ObservedConnection } from './diagnostics.js';
 import { HeldViolation } from './held-violation.js';
 import { guardStrategy } from './message-size-strategy.js';
 import { PingLog } from './ping-log.js';
 import { nextRead } from './read-plan.js';
-import { ReceiveFlow, type WebSocketMessage } from './receive-flow.js';
-import { connectionLost, DEFAULT_MAX_PENDING_PONGS, invalidState, Sender } from './sender.js';
+import { ReceiveFlow, type ReceiveFlowHooks, type WebSocketMessage } from './receive-flow.js';
+import {
+  connectionLost,
+  DEFAULT_MAX_PENDING_PONGS,
+  invalidState,
+  Sender,
+  type SenderHooks,
+} from './sender.js';
 import { type SessionOptions } from './session-options.js';
 import { CloseTimer, DEFAULT_CLOSE_TIMEOUT, Keepalive } from './timers.js';
 import type { WebSocketStats } from './statistics.js';
@@ -47,6 +53,77 @@ export {
 const EMPTY = new Uint8Array(0);
 
 export class Session {
+  /**
+   * The hooks of a session's outcome, receive flow and sender, as methods of
+   * one object per session (their names do not overlap) rather than a dozen
+   * closures and three objects: a server holds thousands of sessions.
+   */
+  static readonly #Hooks = class implements SettleHooks, ReceiveFlowHooks, SenderHooks {
+    readonly #s: Session;
+
+    constructor(session: Session) {
+      this.#s = session;
+    }
+
+    // SettleHooks
+    clean(): void {
+      const s = this.#s;
+      s.#stopTimers();
+      s.#flow.endWhenDrained();
+      s.#sender.closeClean();
+    }
+
+    unclean(error: WebSocketError, writableError: unknown): void {
+      this.#s.#flow.error(error);
+      this.#s.#sender.closeUnclean(writableError);
+    }
+
+    // ReceiveFlowHooks
+    pause(): void {
+      this.#s.#transport.pause();
+    }
+
+    resume(): void {
+      const s = this.#s;
+      // Input stays stopped while a violation is held.
+      if (s.#violation === null || !s.#violation.active) s.#transport.resume();
+    }
+
+    cancel(reason: unknown): void {
+      this.#s.#closeFromReason(reason);
+    }
+
+    receiving(): boolean {
+      return this.#s.#conn.receiving;
+    }
+
+    heldInput(): boolean {
+      return this.#s.#conn.hasPendingInput;
+    }
+
+    takeHeldInput(): void {
+      this.#s.#onData(EMPTY);
+    }
+
+    // SenderHooks
+    close(): void {
+      this.#s.close();
+    }
+
+    abort(reason: unknown): void {
+      this.#s.#closeFromReason(reason);
+    }
+
+    lost(error: Error): void {
+      const s = this.#s;
+      s.#outcome.settleUnclean(connectionLost(s.#transportError ?? error));
+    }
+
+    written(): void {
+      this.#s.#violation?.check();
+    }
+  };
+
   readonly #conn: Connection;
   readonly #transport: Transport;
   readonly #isServer: boolean;
@@ -75,17 +152,9 @@ export class Session {
     this.#transport = transport;
     this.#isServer = conn.role === 'server';
 
-    this.#outcome = new CloseOutcome({
-      clean: () => {
-        this.#stopTimers();
-        this.#flow.endWhenDrained();
-        this.#sender.closeClean();
-      },
-      unclean: (error, writableError) => {
-        this.#flow.error(error);
-        this.#sender.closeUnclean(writableError);
-      },
-    });
+    // One object answers the hooks of the outcome, the flow and the sender.
+    const hooks = new Session.#Hooks(this);
+    this.#outcome = new CloseOutcome(hooks);
     // A user's strategy never throws out of the socket's callbacks: a size()
     // that throws (or returns what the streams refuse) fails this connection with 1011.
     const readableStrategy = guardStrategy(
@@ -98,17 +167,7 @@ export class Session {
       'writableStrategy',
       (cause, message) => this.#failInternal(message, cause),
     );
-    this.#flow = new ReceiveFlow(readableStrategy, {
-      pause: () => transport.pause(),
-      // Input stays stopped while a violation is held.
-      resume: () => {
-        if (this.#violation === null || !this.#violation.active) transport.resume();
-      },
-      cancel: (reason) => this.#closeFromReason(reason),
-      receiving: () => conn.receiving,
-      heldInput: () => conn.hasPendingInput,
-      takeHeldInput: () => this.#onData(EMPTY),
-    });
+    this.#flow = new ReceiveFlow(readableStrategy, hooks);
     this.#sender = new Sender(
       conn,
       transport,
@@ -118,12 +177,7 @@ export class Session {
         batchWrites: options.batchWrites !== false,
         maxPendingPongs: options.maxPendingPongs ?? DEFAULT_MAX_PENDING_PONGS,
       },
-      {
-        close: () => this.close(),
-        abort: (reason) => this.#closeFromReason(reason),
-        lost: (error) => this.#outcome.settleUnclean(connectionLost(this.#transportError ?? error)),
-        written: () => this.#violation?.check(),
-      },
+      hooks,
     );
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     const pingInterval = options.pingInterval ?? 0;
