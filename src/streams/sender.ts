@@ -98,19 +98,29 @@ export class Sender {
     this.#hooks = hooks;
     this.#batchWrites = options.batchWrites;
     this.#maxPendingPongs = options.maxPendingPongs;
-    this.writable = new WritableStream<unknown>(
-      {
-        start: (controller) => {
-          this.#controller = controller;
-        },
-        write: (chunk) => this.#write(chunk),
-        close: () => this.#closeWritable(),
-        abort: (reason) => {
-          this.#hooks.abort(reason);
-        },
-      },
-      options.strategy,
-    );
+    // The sender is the writable's underlying sink itself (start, write,
+    // close, abort below): no sink object and no closures per connection.
+    this.writable = new WritableStream<unknown>(this, options.strategy);
+  }
+
+  /** @internal The writable's underlying sink: keeps its controller. */
+  start(controller: WritableStreamDefaultController): void {
+    this.#controller = controller;
+  }
+
+  /** @internal The writable's underlying sink: sends one message. */
+  write(chunk: unknown): Promise<void> | undefined {
+    return this.#write(chunk);
+  }
+
+  /** @internal The writable's underlying sink: writable.close() starts the closing handshake. */
+  close(): Promise<void> {
+    return this.#closeWritable();
+  }
+
+  /** @internal The writable's underlying sink: writable.abort(reason). */
+  abort(reason: unknown): void {
+    this.#hooks.abort(reason);
   }
 
   /** Bytes of frames handed to the transport. */
