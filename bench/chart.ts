@@ -29,8 +29,11 @@ const COLOURS: Record<string, string> = {
   'Deno WebSocketStream': '#1f77b4',
   'Bun WebSocket': '#ff7f0e',
   'node:net (ceiling)': '#2ca02c',
+  'ws perMessageDeflate: true': '#525252',
 };
-const colour = (name: string): string => COLOURS[name] ?? '#8c564b';
+/** The baseline build of --baseline ("wsstream @ <commit>") in a dark red. */
+const colour = (name: string): string =>
+  COLOURS[name] ?? (name.startsWith('wsstream @') ? '#7b1113' : '#8c564b');
 
 const WIDTH = 960;
 const LABEL_W = 330;

@@ -3,12 +3,18 @@
  * implementation. Started by run.ts with a JSON job in argv[2]; sends one
  * `result` message over IPC and exits.
  *
- * Implementations: wsstream, wsstream-batch (with the option batchWrites),
+ * Implementations: wsstream, wsstream-exact (batchWrites: false),
+ * wsstream-base (the baseline build of --baseline),
  * ws, ws+bufferutil (the same code; run.ts sets WS_NO_BUFFER_UTIL for plain
  * ws), undici-ws (WebSocket), undici-wss (WebSocketStream), deno (Deno's
  * native WebSocketStream, run by the deno binary), bun (Bun's native
  * WebSocket, run by the bun binary), net (raw node:net: the ceiling) and ref
  * (a raw RFC 6455 client, the fixed client of the server-side scenarios).
+ *
+ * With `params.deflate` 1 (scenario (j)) every client offers permessage-deflate
+ * (ws with `perMessageDeflate: true`; wsstream, undici and Bun by default),
+ * sends JSON-like text messages of `params.msgSize` bytes (json.ts) in the echo,
+ * reports the negotiated extensions and fails when compression was not agreed.
  *
  * Under Deno and Bun there is no IPC channel: messages go to stdout as lines
  * starting with {@link MESSAGE_PREFIX}.
@@ -18,12 +24,16 @@ import { randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { frame, MESSAGE_PREFIX, readHead } from './wire.js';
+import { clientModule } from './impl.js';
+import { jsonPool } from './json.js';
 
 export interface Job {
   impl: string;
   scenario: string;
   /** ws://127.0.0.1:port */
   base: string;
+  /** The path of the download, where it is not the reference server's /download. */
+  path?: string;
   params: Record<string, number>;
 }
 
@@ -52,17 +62,46 @@ function send(message: object, then: () => void): void {
   process.stdout.write(`${MESSAGE_PREFIX}${JSON.stringify(message)}\n`, then);
 }
 const P = job.params;
+/** (j): compression must be negotiated. */
+const deflate = P.deflate === 1;
+/** The extensions the server agreed to, as the client reports them. */
+let extensions = '';
+
+/** Records the agreed extensions; in (j), fails when permessage-deflate is not among them. */
+function agreed(value: unknown): void {
+  // undici 7's WebSocketStream hands `extensions` over as a Map of the parsed header, not a string.
+  extensions =
+    value instanceof Map
+      ? [...(value as Map<string, unknown>).keys()].join(', ')
+      : typeof value === 'string'
+        ? value
+        : '';
+  if (deflate && !/^permessage-deflate\b/.test(extensions)) {
+    throw new Error(`permessage-deflate was not negotiated (extensions: "${extensions}")`);
+  }
+}
+
+/** (j): the distinct JSON-like messages the echo cycles through. */
+const ECHO_POOL = 1024;
+/** The echo's messages: 64 bytes, or in (j) distinct JSON-like texts. */
+const echoMessages: Array<Uint8Array | string> =
+  P.msgSize !== undefined ? jsonPool(ECHO_POOL, P.msgSize) : [new Uint8Array(64).fill(0x62)];
 
 /** The streams shape shared by WebSocketStream implementations. */
 interface StreamSocket {
-  opened: Promise<{ readable: ReadableStream<unknown>; writable: WritableStream<unknown> }>;
+  opened: Promise<{
+    readable: ReadableStream<unknown>;
+    writable: WritableStream<unknown>;
+    extensions?: unknown;
+  }>;
   closed: Promise<unknown>;
   close(info?: { closeCode?: number; reason?: string }): void;
 }
 
 /** The event shape shared by ws and undici's WebSocket, normalised. */
 interface EventSocket {
-  send(data: Uint8Array): void;
+  send(data: Uint8Array | string): void;
+  readonly extensions: string;
   readonly bufferedAmount: number;
   onMessage(cb: (size: number, data: unknown) => void): void;
   close(): void;
@@ -76,8 +115,8 @@ async function streamCtor(): Promise<StreamCtor> {
   if (job.impl === 'deno') {
     return (globalThis as unknown as { WebSocketStream: StreamCtor }).WebSocketStream;
   }
-  if (job.impl === 'wsstream' || job.impl === 'wsstream-exact') {
-    const m = await import('wsstream');
+  if (job.impl.startsWith('wsstream')) {
+    const m = await clientModule(job.impl);
     const batchWrites = job.impl !== 'wsstream-exact';
     return class extends m.WebSocketStream {
       constructor(url: string) {
@@ -93,9 +132,12 @@ async function eventFactory(): Promise<(url: string) => EventSocket> {
   if (job.impl.startsWith('ws')) {
     const { WebSocket } = await import('ws');
     return (url) => {
-      const ws = new WebSocket(url, { perMessageDeflate: false });
+      const ws = new WebSocket(url, { perMessageDeflate: deflate });
       return {
-        send: (d) => ws.send(d, { binary: true }),
+        send: (d) => ws.send(d, { binary: typeof d !== 'string' }),
+        get extensions() {
+          return ws.extensions;
+        },
         get bufferedAmount() {
           return ws.bufferedAmount;
         },
@@ -118,11 +160,13 @@ async function eventFactory(): Promise<(url: string) => EventSocket> {
     ws.binaryType = 'arraybuffer';
     return {
       send: (d) => ws.send(d),
+      get extensions() {
+        return ws.extensions;
+      },
       get bufferedAmount() {
         return ws.bufferedAmount;
       },
-      onMessage: (cb) =>
-        ws.addEventListener('message', (e) => cb((e.data as ArrayBuffer).byteLength, e.data)),
+      onMessage: (cb) => ws.addEventListener('message', (e) => cb(byteLength(e.data), e.data)),
       close: () => ws.close(),
       opened: new Promise((resolve, reject) => {
         ws.addEventListener('open', () => resolve(), { once: true });
@@ -180,7 +224,7 @@ function finish(extra: Record<string, number> = {}): void {
     writes,
     ...extra,
   };
-  send({ type: 'result', result }, () => process.exit(0));
+  send({ type: 'result', result, extensions }, () => process.exit(0));
 }
 
 const payload64 = new Uint8Array(64).fill(0x62);
@@ -196,19 +240,22 @@ async function runStreams(): Promise<Record<string, number>> {
   switch (job.scenario) {
     case 'echo': {
       const s = new Ctor(url('/echo'));
-      const { readable, writable } = await s.opened;
+      const { readable, writable, extensions: ext } = await s.opened;
+      agreed(ext);
       const reader = readable.getReader();
       const writer = writable.getWriter();
       const n = P.count!;
+      const pool = echoMessages;
       let sent = 0;
       begin();
-      for (; sent < Math.min(P.window!, n); sent++) writer.write(payload64).catch(() => {});
+      for (; sent < Math.min(P.window!, n); sent++)
+        writer.write(pool[sent % pool.length]!).catch(() => {});
       for (let got = 0; got < n; got++) {
         const r = await reader.read();
         if (r.done) throw new Error('ended early');
         if (sent < n) {
+          writer.write(pool[sent % pool.length]!).catch(() => {});
           sent++;
-          writer.write(payload64).catch(() => {});
         }
       }
       end();
@@ -237,8 +284,9 @@ async function runStreams(): Promise<Record<string, number>> {
       return percentiles(lat.subarray(PINGPONG_WARMUP));
     }
     case 'download': {
-      const s = new Ctor(url(`/download?size=${P.size}&total=${P.total}`));
-      const { readable, writable } = await s.opened;
+      const s = new Ctor(url(`${job.path ?? '/download'}?size=${P.size}&total=${P.total}`));
+      const { readable, writable, extensions: ext } = await s.opened;
+      agreed(ext);
       const reader = readable.getReader();
       const writer = writable.getWriter();
       begin();
@@ -321,26 +369,28 @@ async function runEvents(): Promise<Record<string, number>> {
   const connectOpen = async (path: string): Promise<EventSocket> => {
     const ws = open(url(path));
     await ws.opened;
+    agreed(ws.extensions);
     return ws;
   };
   switch (job.scenario) {
     case 'echo': {
       const ws = await connectOpen('/echo');
       const n = P.count!;
+      const pool = echoMessages;
       let sent = 0;
       let got = 0;
       const done = new Promise<void>((resolve) => {
         ws.onMessage(() => {
           got++;
           if (sent < n) {
+            ws.send(pool[sent % pool.length]!);
             sent++;
-            ws.send(payload64);
           }
           if (got === n) resolve();
         });
       });
       begin();
-      for (; sent < Math.min(P.window!, n); sent++) ws.send(payload64);
+      for (; sent < Math.min(P.window!, n); sent++) ws.send(pool[sent % pool.length]!);
       await done;
       end();
       ws.close();
@@ -374,7 +424,7 @@ async function runEvents(): Promise<Record<string, number>> {
       return percentiles(lat.subarray(PINGPONG_WARMUP));
     }
     case 'download': {
-      const ws = await connectOpen(`/download?size=${P.size}&total=${P.total}`);
+      const ws = await connectOpen(`${job.path ?? '/download'}?size=${P.size}&total=${P.total}`);
       let got = 0;
       const done = new Promise<void>((resolve) => {
         ws.onMessage((size) => {

@@ -5,7 +5,11 @@
  * bits 12, memLevel 5, one-shot zlib calls) beside ws's WebSocketServer with
  * `perMessageDeflate: true`. The clients are ws clients with compression on
  * (they offer `permessage-deflate; client_max_window_bits`, as browsers do),
- * in this process; the servers each run in their own child process.
+ * in this process; the servers each run in their own child process. The
+ * messages come from json.ts, the generator of every compressed scenario.
+ *
+ * Part of scenario (j) of `npm run bench` (run.ts calls
+ * {@link measureDeflateMemory}); also runnable alone:
  *
  *   npm run build && node --import tsx bench/deflate-memory.ts [connections] [rounds]
  */
@@ -13,6 +17,19 @@ import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { serverModule } from './impl.js';
+import { jsonMessage } from './json.js';
+
+/** One server's memory with compressed connections (bytes), and the extensions agreed. */
+export interface DeflateMemory {
+  /** RSS before any connection. */
+  base: number;
+  /** RSS holding the idle connections. */
+  idle: number;
+  /** RSS after every connection echoed its messages. */
+  busy: number;
+  agreed: string;
+}
 
 const role = process.argv[2];
 
@@ -32,7 +49,7 @@ async function serverMain(impl: string): Promise<void> {
     );
     port = (wss.address() as { port: number }).port;
   } else {
-    const { serve } = await import('wsstream/server');
+    const { serve } = await serverModule(impl);
     const options = impl === 'wsstream-off' ? { perMessageDeflate: false } : {};
     const server = await serve({ host: '127.0.0.1', ...options }, async (connection) => {
       const { readable, writable } = await connection.opened;
@@ -47,26 +64,23 @@ async function serverMain(impl: string): Promise<void> {
   });
 }
 
-function json(i: number): string {
-  let s = '';
-  for (let k = 0; s.length < 4096; k++)
-    s += JSON.stringify({
-      id: i,
-      k,
-      user: `user-${i % 97}`,
-      item: `item-${(i * 31 + k) % 1000}`,
-      price: (i * k) % 977,
-    });
-  return s.slice(0, 4096);
-}
-
-async function measure(
+/**
+ * Starts `impl`'s server (wsstream, wsstream-base, wsstream-off or ws) on
+ * `nodeBin`, opens `n` compressed connections, then has each echo `rounds`
+ * 4 KiB JSON-like messages; RSS after GC at each step. Throws when
+ * permessage-deflate was not negotiated.
+ */
+export async function measureDeflateMemory(
   impl: string,
   n: number,
   rounds: number,
-): Promise<{ base: number; idle: number; busy: number; agreed: string }> {
-  const child = fork(fileURLToPath(import.meta.url), ['server', impl], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
+  nodeBin = process.execPath,
+): Promise<DeflateMemory> {
+  const self = fileURLToPath(import.meta.url);
+  const child = fork(self, ['server', impl], {
+    execPath: nodeBin,
+    // Run from the sources (tsx) or from the bench build.
+    execArgv: self.endsWith('.ts') ? ['--import', 'tsx', '--expose-gc'] : ['--expose-gc'],
   });
   const message = <T>(pred: (m: T) => boolean): Promise<T> =>
     new Promise((resolve) => {
@@ -105,6 +119,11 @@ async function measure(
     clients.push(...batch);
   }
   const agreed = clients[0]!.extensions;
+  if (impl !== 'wsstream-off' && !agreed.startsWith('permessage-deflate')) {
+    for (const ws of clients) ws.terminate();
+    child.kill();
+    throw new Error(`${impl}: permessage-deflate was not negotiated (extensions: "${agreed}")`);
+  }
   await settle();
   const idle = rss(child.pid!);
   for (let r = 0; r < rounds; r++) {
@@ -113,7 +132,7 @@ async function measure(
         (ws, i) =>
           new Promise<void>((resolve) => {
             ws.once('message', () => resolve());
-            ws.send(json(i + r));
+            ws.send(jsonMessage(i + r * n, 4096));
           }),
       ),
     );
@@ -125,9 +144,10 @@ async function measure(
   return { base, idle, busy, agreed };
 }
 
-if (role === 'server') {
+const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+if (isMain && role === 'server') {
   await serverMain(process.argv[3]!);
-} else {
+} else if (isMain) {
   const n = Number(process.argv[2] ?? 1000);
   const rounds = Number(process.argv[3] ?? 5);
   const MiB = (b: number): string => (b / 1048576).toFixed(1).padStart(7);
@@ -138,7 +158,7 @@ if (role === 'server') {
     `${'server'.padEnd(34)}${'empty'.padStart(7)} ${'idle'.padStart(7)} ${'echoed'.padStart(7)}   per conn idle / echoed`,
   );
   for (const impl of ['wsstream', 'ws', 'wsstream-off']) {
-    const m = await measure(impl, n, rounds);
+    const m = await measureDeflateMemory(impl, n, rounds);
     const label =
       impl === 'ws'
         ? 'ws perMessageDeflate: true'

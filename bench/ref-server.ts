@@ -9,11 +9,21 @@
  *   /download?size&total    after the client's first message, sends `total` bytes as `size`-byte messages
  *   /sink?total             discards data; after `total` payload bytes sends a text message "done"
  *   /flood?size&id          after the client's first message, sends `size`-byte messages until the client closes
+ *   /deflate-download?size&total   as /download, with permessage-deflate (scenario (j)): `size`-byte
+ *                           JSON-like text messages, pre-compressed (deflate-frames.ts); a client
+ *                           that does not offer permessage-deflate gets 400
  *   /raw-download?total     no WebSocket: streams `total` raw bytes (the node:net ceiling)
  *   /raw-sink?total         no WebSocket: reads `total` raw bytes, then writes one byte
  */
 import { createServer, type Socket } from 'node:net';
 import { acceptKey, frame, FrameReader, readHead, repeat } from './wire.js';
+import {
+  DEFLATE_RESPONSE,
+  deflatedStream,
+  offersDeflate,
+  type DeflatedStream,
+} from './deflate-frames.js';
+import { jsonPool } from './json.js';
 
 const BATCH = 1 << 20;
 const batches = new Map<number, { one: Buffer; batch: Buffer; perBatch: number }>();
@@ -62,6 +72,34 @@ function pump(
   step();
 }
 
+/** (j): distinct messages per pass of the pre-compressed stream (1 MiB at 16 KiB). */
+const DEFLATE_POOL = 64;
+const deflated = new Map<number, Promise<DeflatedStream>>();
+
+/** Writes the pre-compressed stream until `count` messages went out, honouring backpressure. */
+async function pumpDeflated(
+  socket: Socket,
+  size: number,
+  count: number,
+  go: () => boolean,
+): Promise<void> {
+  let d = deflated.get(size);
+  if (d === undefined) {
+    d = deflatedStream(jsonPool(DEFLATE_POOL, size));
+    deflated.set(size, d);
+  }
+  const { first, again } = await d;
+  let sent = 0;
+  let pass = first;
+  while (sent < count && go() && !socket.destroyed) {
+    const k = Math.min(count - sent, pass.length);
+    sent += k;
+    const ok = socket.write(Buffer.concat(k === pass.length ? pass : pass.slice(0, k)));
+    pass = again;
+    if (!ok) await new Promise((resolve) => socket.once('drain', resolve));
+  }
+}
+
 function serveWebSocket(socket: Socket, path: string, params: URLSearchParams, rest: Buffer): void {
   let closing = false;
   let started = false;
@@ -72,7 +110,9 @@ function serveWebSocket(socket: Socket, path: string, params: URLSearchParams, r
   let sunk = 0;
 
   const start = (): void => {
-    if (mode === '/download') {
+    if (mode === '/deflate-download') {
+      void pumpDeflated(socket, size, Math.ceil(total / size), () => !closing);
+    } else if (mode === '/download') {
       pump(
         socket,
         size,
@@ -190,12 +230,24 @@ const server = createServer({ noDelay: true }, (socket) => {
       return;
     }
     let key = '';
+    const offers: string[] = [];
     for (const line of lines) {
-      if (line.toLowerCase().startsWith('sec-websocket-key:')) key = line.slice(18).trim();
+      const lower = line.toLowerCase();
+      if (lower.startsWith('sec-websocket-key:')) key = line.slice(18).trim();
+      if (lower.startsWith('sec-websocket-extensions:')) offers.push(line.slice(25).trim());
+    }
+    let extension = '';
+    if (url.pathname === '/deflate-download') {
+      // The compressed scenario must be compressed: refuse a client that does not offer it.
+      if (!offersDeflate(offers.join(', '))) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      extension = `Sec-WebSocket-Extensions: ${DEFLATE_RESPONSE}\r\n`;
     }
     socket.write(
       'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`,
+        `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n${extension}\r\n`,
     );
     serveWebSocket(socket, url.pathname, url.searchParams, r.rest);
   };

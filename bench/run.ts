@@ -7,7 +7,7 @@
  *
  *   npm run bench                   full run (medians of 3 runs)
  *   npm run bench -- --quick        one run, smaller sizes
- *   npm run bench -- --only=a,c     some scenarios (a b c d e f g h i)
+ *   npm run bench -- --only=a,c     some scenarios (a b c d e f g h i j)
  *   npm run bench -- --runs=5       more runs
  *   npm run bench -- --impls=wsstream,ws+bufferutil
  *   npm run bench -- --cpu-prof     write a CPU profile of every wsstream process to .tmp/prof/
@@ -15,6 +15,8 @@
  *   npm run bench -- --deno=PATH --bun=PATH   the native peers' binaries
  *                                   (default .tmp/runtimes/bin/{deno,bun}; skipped with a note where missing)
  *   npm run bench -- --svg=FILE     also write the table as a chart (default .tmp/bench.svg)
+ *   npm run bench -- --baseline=REF also run wsstream as built from the git ref REF
+ *                                   (column wsstream-base), with each median's ratio to it
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -26,6 +28,8 @@ import { chart } from './chart.js';
 import { MESSAGE_PREFIX } from './wire.js';
 import type { FloorResult } from './streams-floor.js';
 import { runFanout } from './fanout.js';
+import { DEFLATE_LEFT_OUT, runDeflate, type DeflateResult } from './deflate-scenario.js';
+import { buildBaseline } from './baseline.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -33,7 +37,7 @@ const flag = (name: string): string | undefined =>
   args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`))?.split('=')[1] ??
   (args.includes(`--${name}`) ? '' : undefined);
 const quick = flag('quick') !== undefined;
-const only = new Set((flag('only') ?? 'a,b,c,d,e,f,g,h,i').split(',').filter(Boolean));
+const only = new Set((flag('only') ?? 'a,b,c,d,e,f,g,h,i,j').split(',').filter(Boolean));
 const profile = flag('cpu-prof') !== undefined;
 const PROFILE_ARGS = ['--cpu-prof', '--cpu-prof-dir=.tmp/prof'];
 const runs = Number(flag('runs') ?? (quick ? 1 : 3));
@@ -103,8 +107,18 @@ for (const [name, rt] of Object.entries(RUNTIMES)) {
   }
 }
 
+/** --baseline=REF: wsstream built from another git ref, run beside the current one. */
+const baselineRef = flag('baseline');
+const baseline =
+  baselineRef === undefined || baselineRef === ''
+    ? undefined
+    : buildBaseline(root, baselineRef, (line) => process.stderr.write(`${line}\n`));
+// The clients and servers of wsstream-base find the build here (impl.ts).
+if (baseline !== undefined) process.env.WSSTREAM_BASE_DIR = baseline.dir;
+
 const CLIENTS = [
   'wsstream',
+  ...(baseline !== undefined ? ['wsstream-base'] : []),
   'wsstream-exact',
   'ws',
   'ws+bufferutil',
@@ -113,9 +127,16 @@ const CLIENTS = [
   ...Object.keys(RUNTIMES).filter((name) => runtimeVersion[name] !== undefined),
 ];
 const implFilter = flag('impls')?.split(',');
+/** Is `impl` in this run? --baseline adds wsstream-base wherever wsstream runs. */
+const selected = (impl: string): boolean =>
+  implFilter === undefined ||
+  implFilter.includes(impl) ||
+  (impl === 'wsstream-base' && implFilter.includes('wsstream'));
 const LABEL: Record<string, string> = {
   wsstream: 'wsstream',
   'wsstream-exact': 'wsstream batchWrites: false',
+  'wsstream-base': `wsstream @ ${baseline?.label ?? 'baseline'}`,
+  'ws-deflate': 'ws perMessageDeflate: true',
   deno: 'Deno WebSocketStream',
   bun: 'Bun WebSocket',
   ws: 'ws',
@@ -127,7 +148,7 @@ const LABEL: Record<string, string> = {
 
 // ---- processes -------------------------------------------------------------------
 
-interface Server {
+export interface Server {
   child: ChildProcess;
   port: number;
   cpu(): Promise<{ cpu: number; rss: number }>;
@@ -189,8 +210,10 @@ function procRss(pid: number): { peak: number; now: number } {
   }
 }
 
-interface Outcome {
+export interface Outcome {
   result?: ClientResult;
+  /** The extensions the client agreed to, as it reported them. */
+  extensions?: string;
   error?: string;
   killed?: string;
   peakRss: number;
@@ -203,9 +226,15 @@ async function runClient(
   impl: string,
   scenario: string,
   params: Record<string, number>,
-  options: { timeoutMs?: number; onHolding?: () => Promise<void> } = {},
+  options: { timeoutMs?: number; onHolding?: () => Promise<void>; path?: string } = {},
 ): Promise<Outcome> {
-  const job: Job = { impl, scenario, base: `ws://127.0.0.1:${server.port}`, params };
+  const job: Job = {
+    impl,
+    scenario,
+    base: `ws://127.0.0.1:${server.port}`,
+    params,
+    ...(options.path !== undefined ? { path: options.path } : {}),
+  };
   const env = { ...process.env };
   if (impl === 'ws') env.WS_NO_BUFFER_UTIL = '1';
   // undici prints an "experimental" warning for WebSocketStream.
@@ -242,15 +271,18 @@ async function runClient(
   }, options.timeoutMs ?? 180_000);
   const outcome = await new Promise<Omit<Outcome, 'serverCpu' | 'peakRss'>>((resolve) => {
     let settled: Omit<Outcome, 'serverCpu' | 'peakRss'> = {};
-    child.on('message', (m: { type: string; result: ClientResult; message: string }) => {
-      if (m.type === 'result') settled = { result: m.result };
-      else if (m.type === 'error') settled = { error: m.message };
-      else if (m.type === 'holding') {
-        void (options.onHolding?.() ?? Promise.resolve()).then(() =>
-          child.send({ type: 'release' }),
-        );
-      }
-    });
+    child.on(
+      'message',
+      (m: { type: string; result: ClientResult; message: string; extensions?: string }) => {
+        if (m.type === 'result') settled = { result: m.result, extensions: m.extensions };
+        else if (m.type === 'error') settled = { error: m.message };
+        else if (m.type === 'holding') {
+          void (options.onHolding?.() ?? Promise.resolve()).then(() =>
+            child.send({ type: 'release' }),
+          );
+        }
+      },
+    );
     child.once('exit', () => resolve(settled));
   });
   clearInterval(poll);
@@ -276,7 +308,7 @@ function fmt(v: number): string {
 }
 
 /** One table row: a metric measured for several implementations. */
-interface Row {
+export interface Row {
   label: string;
   unit: string;
   higherBetter: boolean;
@@ -337,6 +369,35 @@ function nativeTable(list: Row[], natives: string[]): string {
   return lines.join('\n');
 }
 
+/** --baseline: every row's wsstream median against the baseline build's, and how far it moved. */
+function baselineTable(list: Row[], label: string): string {
+  const lines = [
+    `### wsstream against the baseline ${label}`,
+    '',
+    'Ratio above 1: the current wsstream is better (faster, or less CPU or memory); below 1: it got worse.',
+    '',
+    '| scenario | wsstream | baseline | ratio | moved |',
+    '|---|---:|---:|---:|---|',
+  ];
+  for (const r of list) {
+    const now = value(r, 'wsstream');
+    const base = value(r, 'wsstream-base');
+    if (!Number.isFinite(now) || !Number.isFinite(base) || base === 0 || now === 0) continue;
+    const ratio = r.higherBetter ? now / base : base / now;
+    const change = (now / base - 1) * 100;
+    const verdict = ratio >= 0.97 ? (ratio > 1.03 ? 'better' : 'same') : 'WORSE';
+    lines.push(
+      `| ${r.label}, ${r.unit} | ${fmt(now)} | ${fmt(base)} | ${ratio.toFixed(2)} | ${change >= 0 ? '+' : ''}${change.toFixed(1)}% ${verdict} |`,
+    );
+  }
+  lines.push(
+    '',
+    'Within 3% counts as the same: the machine is shared, and one run of medians moves by more than that.',
+    '',
+  );
+  return lines.join('\n');
+}
+
 function table(title: string, list: Row[], impls: string[]): string {
   const lines: string[] = [];
   lines.push(`### ${title}`, '');
@@ -375,7 +436,7 @@ function log(msg: string): void {
 
 async function main(): Promise<void> {
   const startedAt = Date.now();
-  const clients = CLIENTS.filter((c) => implFilter === undefined || implFilter.includes(c));
+  const clients = CLIENTS.filter(selected);
   const withNet = [
     ...clients,
     ...(implFilter === undefined || implFilter.includes('net') ? ['net'] : []),
@@ -507,6 +568,30 @@ async function main(): Promise<void> {
   }
   await stopServer(ref);
 
+  const wsstreamServers = ['wsstream', 'wsstream-base', 'wsstream-exact'].filter(
+    (s) => (s !== 'wsstream-base' || baseline !== undefined) && selected(s),
+  );
+  // ---- (j) permessage-deflate, clients and servers ----
+  let deflate: DeflateResult | undefined;
+  if (only.has('j')) {
+    deflate = await runDeflate({
+      quick,
+      runs,
+      clients,
+      servers: wsstreamServers,
+      window: WINDOW,
+      nodeBin,
+      startServer,
+      stopServer,
+      runClient: (server, impl, scenario, params, options) =>
+        runClient(server, impl, scenario, params, options),
+      row,
+      add,
+      log,
+      fmt,
+    });
+  }
+
   // ---- (g) server side ----
   const sRows: Row[] = [];
   const srow = (label: string, unit: string, higherBetter: boolean): Row => {
@@ -521,9 +606,7 @@ async function main(): Promise<void> {
     sRows.push(r);
     return r;
   };
-  const servers = ['wsstream', 'wsstream-exact', 'ws'].filter(
-    (s) => s === 'ws' || implFilter === undefined || implFilter.includes(s),
-  );
+  const servers = [...wsstreamServers, 'ws'];
   if (only.has('g')) {
     const gEcho = srow(`(g) echo 64 B, window ${WINDOW}`, 'msg/s', true);
     const gDl = srow(`(g) download ${size.download / MiB} MiB as 64 KiB`, 'MB/s', true);
@@ -602,6 +685,36 @@ async function main(): Promise<void> {
         .replace(/ \|  \|$/gm, ' |'),
     );
   }
+  const jServers = [...wsstreamServers, 'ws-deflate'];
+  if (deflate !== undefined) {
+    out.push(
+      table(
+        'Compressed (j): servers with the same client, ws+bufferutil with perMessageDeflate: true (loopback)',
+        deflate.serverRows,
+        jServers,
+      )
+        .replace(/ \| ref. server CPU \|/, ' |')
+        .replace(/\|---:\|\n/, '|\n')
+        .replace(/ \|  \|$/gm, ' |'),
+      "(j) clients: the echo runs against ws's WebSocketServer with perMessageDeflate: true, the download against the reference server sending pre-compressed messages (context takeover, window bits 15); ws and ws+bufferutil clients with perMessageDeflate: true.",
+      ...Object.entries(DEFLATE_LEFT_OUT)
+        .filter(([impl]) => clients.includes(impl))
+        .map(([impl, why]) => `(j) left out: ${LABEL[impl] ?? impl}: ${why}.`),
+      '(j) negotiated:',
+      ...[...deflate.extensions].map(([who, ext]) => `- ${who}: \`${ext || '(none)'}\``),
+      '',
+    );
+    for (const f of deflate.failures) out.push(`**FAILED** ${f}`);
+    if (deflate.failures.length > 0) {
+      out.push('');
+      process.exitCode = 1;
+    }
+  }
+  if (baseline !== undefined) {
+    // (g) rows name the server side already, (j) server rows too.
+    const baseRows = [...rows, ...sRows, ...(deflate?.serverRows ?? [])];
+    out.push(baselineTable(baseRows, baseline.label));
+  }
 
   const natives = withNet.filter((i) => RUNTIMES[i] !== undefined);
   if (rows.length > 0 && natives.length > 0) out.push(nativeTable(rows, natives));
@@ -639,12 +752,20 @@ async function main(): Promise<void> {
     if (!Number.isFinite(va) || !Number.isFinite(vb)) return undefined;
     return r!.higherBetter ? va > vb : va < vb;
   };
-  for (const r of [...rows, ...sRows]) {
+  const jRows = deflate?.serverRows ?? [];
+  for (const r of [...rows, ...sRows, ...jRows]) {
     if (r === rFh || r === rEchow) continue;
-    const [a, b] = sRows.includes(r) ? ['wsstream', 'ws'] : ['wsstream', 'ws+bufferutil'];
+    const b = sRows.includes(r) ? 'ws' : jRows.includes(r) ? 'ws-deflate' : 'ws+bufferutil';
+    const peer = sRows.includes(r)
+      ? 'ws server'
+      : jRows.includes(r)
+        ? 'ws server perMessageDeflate: true'
+        : r.label.startsWith('(j)')
+          ? 'ws+bufferutil perMessageDeflate: true'
+          : 'ws+bufferutil';
     check(
-      ahead(r, a, b),
-      `${r.label}: wsstream ${fmt(value(r, a))} vs ${sRows.includes(r) ? 'ws server' : 'ws+bufferutil'} ${fmt(value(r, b))} ${r.unit}`,
+      ahead(r, 'wsstream', b),
+      `${r.label}: wsstream ${fmt(value(r, 'wsstream'))} vs ${peer} ${fmt(value(r, b))} ${r.unit}`,
     );
   }
   for (const r of [rD64, rD1m]) {
@@ -681,6 +802,11 @@ async function main(): Promise<void> {
       [
         { title: 'Clients against the reference server', rows, impls: withNet },
         { title: 'Servers with the same raw client', rows: sRows, impls: servers },
+        {
+          title: 'Compressed (j): servers with the same ws client',
+          rows: deflate?.serverRows ?? [],
+          impls: jServers,
+        },
       ].map((part) => ({
         title: part.title,
         impls: part.impls.map((i) => LABEL[i] ?? i),

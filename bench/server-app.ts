@@ -1,12 +1,18 @@
 /**
- * The server under test for the server-side scenarios (g): wsstream's
- * serve() (wsstream-exact: with batchWrites: false) or ws's WebSocketServer, in its own process, written the way an
- * application would use each. Paths:
+ * The server under test for the server-side scenarios (g) and (j): wsstream's
+ * serve() (wsstream-exact: with batchWrites: false; wsstream-base: the
+ * baseline build of --baseline) or ws's WebSocketServer (ws-deflate: with
+ * `perMessageDeflate: true`), in its own process, written the way an
+ * application would use each. wsstream negotiates permessage-deflate by
+ * default, with any client that offers it. Paths:
  *   /echo                   echoes every message
  *   /download?size&total    after the client's first message, sends `total` bytes as `size`-byte messages
+ *   /download-json?size&total  the same as JSON-like text messages (json.ts)
  * Reports its CPU time and RSS on request over IPC.
  */
 import type { IncomingMessage } from 'node:http';
+import { serverModule } from './impl.js';
+import { jsonPool } from './json.js';
 
 const impl = process.argv[2] ?? 'wsstream';
 
@@ -23,8 +29,13 @@ function paramsOf(req: IncomingMessage): { path: string; size: number; total: nu
   };
 }
 
+/** The messages of a download: one binary buffer, or a pool of distinct JSON-like texts. */
+function messagesOf(path: string, size: number): Array<Uint8Array | string> {
+  return path === '/download-json' ? jsonPool(64, size) : [new Uint8Array(size).fill(0x61)];
+}
+
 async function startWsstream(batchWrites: boolean): Promise<number> {
-  const { serve } = await import('wsstream/server');
+  const { serve } = await serverModule(impl);
   const server = await serve({ host: '127.0.0.1', batchWrites }, async (connection) => {
     const { readable, writable } = await connection.opened;
     const { path, size, total } = paramsOf(connection.request);
@@ -35,19 +46,19 @@ async function startWsstream(batchWrites: boolean): Promise<number> {
     const reader = readable.getReader();
     await reader.read();
     const writer = writable.getWriter();
-    const chunk = new Uint8Array(size).fill(0x61);
-    for (let sent = 0; sent < total; sent += size) {
+    const messages = messagesOf(path, size);
+    for (let sent = 0, i = 0; sent < total; sent += size, i++) {
       await writer.ready;
-      writer.write(chunk).catch(() => {});
+      writer.write(messages[i % messages.length]!).catch(() => {});
     }
     await reader.read().catch(() => {});
   });
   return Number(new URL(server.url).port);
 }
 
-async function startWs(): Promise<number> {
+async function startWs(perMessageDeflate: boolean): Promise<number> {
   const { WebSocketServer } = await import('ws');
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate });
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
   wss.on('connection', (ws, req) => {
     const { path, size, total } = paramsOf(req);
@@ -56,7 +67,8 @@ async function startWs(): Promise<number> {
       return;
     }
     ws.once('message', () => {
-      const chunk = Buffer.alloc(size, 0x61);
+      const messages = messagesOf(path, size);
+      const binary = typeof messages[0] !== 'string';
       let left = Math.ceil(total / size);
       let inFlight = 0;
       // ws has no drain event: keep a window of sends awaiting their callback.
@@ -64,7 +76,7 @@ async function startWs(): Promise<number> {
         while (left > 0 && inFlight < 16) {
           left--;
           inFlight++;
-          ws.send(chunk, { binary: true }, () => {
+          ws.send(messages[left % messages.length]!, { binary }, () => {
             inFlight--;
             more();
           });
@@ -77,7 +89,10 @@ async function startWs(): Promise<number> {
   return typeof address === 'object' && address !== null ? address.port : 0;
 }
 
-const port = impl === 'ws' ? await startWs() : await startWsstream(impl !== 'wsstream-exact');
+const port =
+  impl.startsWith('ws-') || impl === 'ws'
+    ? await startWs(impl === 'ws-deflate')
+    : await startWsstream(impl !== 'wsstream-exact');
 send({ type: 'ready', port });
 
 process.on('message', (msg: { type: string }) => {

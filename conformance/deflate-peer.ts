@@ -12,6 +12,15 @@ import {
   type InflateRaw,
 } from 'node:zlib';
 
+/**
+ * Output chunk of the peer's inflater. zlib resolves a back-reference inside
+ * the current output chunk without looking at its window, so with small
+ * chunks every reference farther back than 64 bytes must come from the
+ * window of the agreed size: a compressor that uses a larger window than it
+ * agreed to fails with "invalid distance too far back".
+ */
+const INFLATE_CHUNK = 64;
+
 /** RFC 7692 7.2.1: the four octets 0x00 0x00 0xff 0xff that end a sync flush. */
 const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 
@@ -19,6 +28,8 @@ const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 export interface PeerDeflateParams {
   /** Window bits the peer compresses with (the other side's inflate window). */
   sendBits: number;
+  /** Window bits the implementation agreed to compress with: the peer inflates with exactly this window. */
+  receiveBits: number;
   /** The peer resets its compressor after every message. */
   sendReset: boolean;
   /** The implementation resets its compressor after every message. */
@@ -42,9 +53,11 @@ export function peerParams(
   }
   const mine = peerRole === 'server' ? 'server' : 'client';
   const theirs = peerRole === 'server' ? 'client' : 'server';
-  const bits = params.get(`${mine}_max_window_bits`);
+  const bitsOf = (bits: string | undefined): number =>
+    bits === undefined || bits === '' ? 15 : Number(bits);
   return {
-    sendBits: bits === undefined || bits === '' ? 15 : Number(bits),
+    sendBits: bitsOf(params.get(`${mine}_max_window_bits`)),
+    receiveBits: bitsOf(params.get(`${theirs}_max_window_bits`)),
     sendReset: params.has(`${mine}_no_context_takeover`),
     receiveReset: params.has(`${theirs}_no_context_takeover`),
   };
@@ -94,7 +107,10 @@ export class PeerDeflate {
 
   /** One message decompressed, the trailing 00 00 ff ff appended first (RFC 7692 7.2.2). */
   async decompress(data: Uint8Array): Promise<Uint8Array> {
-    this.#inflate ??= createInflateRaw({ windowBits: 15 });
+    this.#inflate ??= createInflateRaw({
+      windowBits: this.params.receiveBits,
+      chunkSize: INFLATE_CHUNK,
+    });
     const input = new Uint8Array(data.length + 4);
     input.set(data);
     input.set(TAIL, data.length);

@@ -26,6 +26,9 @@ export type Outcome =
   | { clean: true; code: number; reason: string }
   | { clean: false; code: number | null; message: string };
 
+/** What the implementation's `opened` gave: the agreed `extensions`, or its rejection. */
+export type Opened = { extensions: string } | { error: unknown };
+
 /** A failed expectation: the implementation did not do what the case requires. */
 export class ExpectationError extends Error {
   override readonly name = 'ExpectationError';
@@ -51,6 +54,13 @@ export class Peer {
   closed = false;
   /** The Sec-WebSocket-Extensions the handshake agreed on ('' for none). */
   extensions = '';
+  /**
+   * The Sec-WebSocket-Extensions field lines of the handshake response, in
+   * order: those our server sent, or those the peer sent our client.
+   */
+  extensionLines: string[] = [];
+  /** What the implementation's `opened` gave (set by conformance/targets.ts). */
+  opened: Promise<Opened> = Promise.resolve({ extensions: '' });
   /** A socket error seen by the peer (a reset, a write after close). */
   error: Error | null = null;
   #wake: (() => void) | null = null;

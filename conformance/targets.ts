@@ -15,7 +15,7 @@ import { WebSocketStream } from '../src/index.js';
 import { serve, type WebSocketConnection, type WebSocketServer } from '../src/server.js';
 import type { WebSocketOpenInfo } from '../src/streams/websocket-stream.js';
 import { WebSocketError } from '../src/streams/websocket-error.js';
-import { Peer, type Outcome, type Under } from './peer.js';
+import { Peer, type Opened, type Outcome, type Under } from './peer.js';
 
 /** Options of the implementation under test (the same names on client and server). */
 export interface TargetOptions {
@@ -30,9 +30,28 @@ export interface TargetOptions {
   perMessageDeflate?: false | PerMessageDeflateOptions;
   /**
    * The peer's Sec-WebSocket-Extensions: its offer when our server is under
-   * test, its answer when our client is; default none (no compression).
+   * test, its answer when our client is; default none (no compression). An
+   * array sends one header field line per element.
    */
-  peerExtensions?: string;
+  peerExtensions?: string | readonly string[];
+  /**
+   * Our client under test: the target resolves once the peer has written its
+   * handshake answer, without waiting for `opened` (the case checks
+   * `peer.opened` itself, e.g. that the answer failed the connection).
+   */
+  answerOnly?: boolean;
+}
+
+/** The header field lines of `peerExtensions`. */
+function extensionLines(value: string | readonly string[] | undefined): string[] {
+  return value === undefined ? [] : typeof value === 'string' ? [value] : [...value];
+}
+
+function toOpened(opened: Promise<WebSocketOpenInfo>): Promise<Opened> {
+  return opened.then(
+    (info): Opened => ({ extensions: info.extensions }),
+    (error: unknown): Opened => ({ error }),
+  );
 }
 
 /**
@@ -88,12 +107,17 @@ function readHead(socket: Socket): Promise<{ head: string; rest: Buffer }> {
   });
 }
 
-function headerOf(head: string, name: string): string | undefined {
+function headersOf(head: string, name: string): string[] {
+  const out: string[] = [];
   for (const line of head.split('\r\n').slice(1)) {
     const colon = line.indexOf(':');
-    if (line.slice(0, colon).trim().toLowerCase() === name) return line.slice(colon + 1).trim();
+    if (line.slice(0, colon).trim().toLowerCase() === name) out.push(line.slice(colon + 1).trim());
   }
-  return undefined;
+  return out;
+}
+
+function headerOf(head: string, name: string): string | undefined {
+  return headersOf(head, name)[0];
 }
 
 // ---- our client under test --------------------------------------------------
@@ -108,10 +132,12 @@ export async function openClientTarget(
   await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
   const { port } = server.address() as { port: number };
   const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
-  const { peerExtensions, ...ours } = options;
+  const { peerExtensions, answerOnly, ...ours } = options;
+  const lines = extensionLines(peerExtensions);
   const ws = new WebSocketStream(`ws://${HOST}:${port}/`, ours);
   ws.opened.then((info) => app(info, ws), noop);
   const outcome = toOutcome(ws.closed);
+  const opened = toOpened(ws.opened);
   try {
     const socket = await accepted;
     socket.setNoDelay(true);
@@ -120,13 +146,15 @@ export async function openClientTarget(
     socket.write(
       'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
         `Sec-WebSocket-Accept: ${acceptKey(key, sha1Base64)}\r\n` +
-        (peerExtensions === undefined ? '' : `Sec-WebSocket-Extensions: ${peerExtensions}\r\n`) +
+        lines.map((line) => `Sec-WebSocket-Extensions: ${line}\r\n`).join('') +
         '\r\n',
     );
     const peer = new Peer(socket, 'client', outcome, rest);
-    peer.extensions = peerExtensions ?? '';
+    peer.extensions = lines.filter((line) => line.trim() !== '').join(', ');
+    peer.extensionLines = lines;
+    peer.opened = opened;
     socket.resume();
-    await ws.opened;
+    if (answerOnly !== true) await ws.opened;
     return peer;
   } finally {
     server.close();
@@ -138,24 +166,33 @@ export async function openClientTarget(
 interface ServerTarget {
   server: WebSocketServer;
   /** Outcomes by the connection id the peer puts in the request path. */
-  outcomes: Map<string, { promise: Promise<Outcome>; resolve: (p: Promise<Outcome>) => void }>;
+  outcomes: Map<string, Slot>;
+}
+
+/** What the server's application saw of one connection: its `closed` and its `opened`. */
+interface Slot {
+  promise: Promise<Outcome>;
+  resolve: (p: Promise<Outcome>) => void;
+  opened: Promise<Opened>;
+  resolveOpened: (p: Promise<Opened>) => void;
 }
 
 const servers = new Map<string, Promise<ServerTarget>>();
 
 let nextId = 0;
 
-function outcomeSlot(
-  target: ServerTarget,
-  id: string,
-): { promise: Promise<Outcome>; resolve: (p: Promise<Outcome>) => void } {
+function outcomeSlot(target: ServerTarget, id: string): Slot {
   let slot = target.outcomes.get(id);
   if (slot === undefined) {
     let resolve!: (p: Promise<Outcome>) => void;
     const promise = new Promise<Outcome>((r) => {
       resolve = (p) => r(p);
     });
-    slot = { promise, resolve };
+    let resolveOpened!: (p: Promise<Opened>) => void;
+    const opened = new Promise<Opened>((r) => {
+      resolveOpened = (p) => r(p);
+    });
+    slot = { promise, resolve, opened, resolveOpened };
     target.outcomes.set(id, slot);
   }
   return slot;
@@ -168,9 +205,11 @@ function serverTarget(options: TargetOptions, app: App): Promise<ServerTarget> {
   if (target === undefined) {
     target = (async () => {
       const t: ServerTarget = { server: undefined as never, outcomes: new Map() };
-      const { peerExtensions: _, ...ours } = options;
+      const { peerExtensions: _, answerOnly: __, ...ours } = options;
       t.server = await serve({ ...ours, host: HOST, port: 0 }, (connection) => {
-        outcomeSlot(t, connection.request.url ?? '').resolve(toOutcome(connection.closed));
+        const slot = outcomeSlot(t, connection.request.url ?? '');
+        slot.resolve(toOutcome(connection.closed));
+        slot.resolveOpened(toOpened(connection.opened));
         connection.opened.then((info) => app(info, connection), noop);
       });
       return t;
@@ -197,9 +236,9 @@ export async function openServerTarget(
   socket.write(
     `GET ${path} HTTP/1.1\r\nHost: ${HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
-      (options.peerExtensions === undefined
-        ? ''
-        : `Sec-WebSocket-Extensions: ${options.peerExtensions}\r\n`) +
+      extensionLines(options.peerExtensions)
+        .map((line) => `Sec-WebSocket-Extensions: ${line}\r\n`)
+        .join('') +
       '\r\n',
   );
   const { head, rest } = await readHead(socket);
@@ -212,7 +251,9 @@ export async function openServerTarget(
   }
   const slot = outcomeSlot(target, path);
   const peer = new Peer(socket, 'server', slot.promise, rest);
-  peer.extensions = headerOf(head, 'sec-websocket-extensions') ?? '';
+  peer.extensionLines = headersOf(head, 'sec-websocket-extensions');
+  peer.extensions = peer.extensionLines.join(', ');
+  peer.opened = slot.opened;
   void slot.promise.then(() => target.outcomes.delete(path));
   socket.resume();
   return peer;

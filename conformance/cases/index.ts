@@ -4,6 +4,8 @@
 import type { Case } from '../case.js';
 import { autoFragmentationCases } from './auto-fragmentation.js';
 import { compressionCases } from './compression.js';
+import { clientNegotiationCases } from './negotiation-client.js';
+import { serverNegotiationCases } from './negotiation-server.js';
 import { closeCases } from './close.js';
 import { fragmentationCases } from './fragmentation.js';
 import { framingCases } from './framing.js';
@@ -23,6 +25,8 @@ export const allCases: Case[] = [
   ...limitCases,
   ...autoFragmentationCases,
   ...compressionCases,
+  ...serverNegotiationCases,
+  ...clientNegotiationCases,
 ];
 
 /** The cases of `category`. */

@@ -1,8 +1,9 @@
 /**
  * The connection state machine of RFC 6455, sans I/O: bytes in, events and
- * bytes out. It answers Pings, echoes Close, assembles messages, validates
- * UTF-8 and enforces the limits; the transport around it decides when to read,
- * when to deliver events and when to close the socket.
+ * bytes out. It keeps the one {@link ConnectionState}, answers Pings, echoes
+ * Close and fails the connection; the {@link MessageAssembler} (frames in,
+ * messages out) and the {@link FrameWriter} (messages in, frames out) do the
+ * per-frame work. The transport decides when to read, deliver and close.
  *
  *   receiveData(bytes) / receiveEof()
  *   payloadTarget(min) / receiveInPlace(n)   (input written straight into a message)
@@ -17,264 +18,97 @@ import {
   parseClosePayload,
   utf8Length,
 } from './close.js';
+import {
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_INFLATE_PER_READ,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type ConnectionOptions,
+} from './connection-options.js';
+import {
+  canSendIn,
+  closeSentIn,
+  ConnectionFailure,
+  InvalidStateError,
+  isReceiving,
+  liveState,
+  peerCloseOf,
+  readyStateOf,
+  type ConnectionEvent,
+  type ConnectionState,
+  type PeerClose,
+  type ReadyState,
+  type Role,
+} from './connection-state.js';
 import { ProtocolError } from './errors.js';
 import type { MessageTransform } from './extensions/extension.js';
-import {
-  encodeFrame,
-  encodeTextFrame,
-  isControlOpcode,
-  MAX_CONTROL_PAYLOAD,
-  Opcode,
-  type FrameHeader,
-} from './frame.js';
-import { allocate } from './allocate.js';
-import { copyUnmasked, MaskKeyPool, maskInPlace } from './mask.js';
-import { FrameParser, type InPlacePayloadHandler } from './parser.js';
-import { Utf8Validator } from './utf8.js';
+import { MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
+import { FrameWriter } from './frame-writer.js';
+import { MessageAssembler } from './message-assembler.js';
 
-/** The payload length of an encoded frame, read back from its header (RFC 6455 5.2). */
-function payloadLength(frame: Uint8Array): number {
-  const length = frame[1]! & 0x7f;
-  if (length < 126) return length;
-  if (length === 126) return (frame[2]! << 8) | frame[3]!;
-  // 64-bit length: frames this library encodes stay far below 2^53.
-  return (
-    (frame[2]! * 0x1000000 + (frame[3]! << 16) + (frame[4]! << 8) + frame[5]!) * 0x100000000 +
-    (frame[6]! * 0x1000000 + (frame[7]! << 16) + (frame[8]! << 8) + frame[9]!)
-  );
-}
-
-/** Which end of the connection we are. */
-export type Role = 'client' | 'server';
-
-/** The peer's Close: its code (1005 when the frame had no body) and reason. */
-export interface PeerClose {
-  readonly code: number;
-  readonly reason: string;
-}
-
-/**
- * The one state of a {@link Connection}, after tungstenite's
- * `WebSocketState`. Every combination the connection can be in is one
- * member; nothing else records where the closing handshake stands.
- *
- * - `active`: both directions carry data.
- * - `closedByUs`: we sent Close and wait for the peer's; its data frames are
- *   still received.
- * - `closedByPeer`: the peer's Close arrived and ours is not sent yet (our
- *   echo is queued in the same step, so this is seen only inside it).
- * - `acknowledged`: both Close frames were exchanged without a failure: the
- *   closing handshake is complete (RFC 6455 7.1.4 calls this a clean close).
- * - `violated`: the peer broke the protocol. Input up to the violation was
- *   processed and its events reported; nothing after it is. Nothing was
- *   queued for it yet: data may still be sent (replies to the messages before
- *   the violation) until the transport calls {@link Connection.fail}.
- * - `failed`: we failed the connection (RFC 6455 7.1.7); a Close with the
- *   failure's code was queued unless one had been sent before.
- * - `terminated`: the transport's input ended ({@link Connection.receiveEof}),
- *   what RFC 6455 7.1.4 calls _The WebSocket Connection is Closed_. `from`
- *   is the state it ended in (`acknowledged` for a clean close).
- */
-export type ConnectionState =
-  | { readonly kind: 'active' }
-  | { readonly kind: 'closedByUs' }
-  | { readonly kind: 'closedByPeer'; readonly peerClose: PeerClose }
-  | { readonly kind: 'acknowledged'; readonly peerClose: PeerClose }
-  | { readonly kind: 'violated'; readonly error: ProtocolError; readonly closeSent: boolean }
-  | {
-      readonly kind: 'failed';
-      readonly error: ProtocolError | ConnectionFailure;
-      readonly closeSent: boolean;
-    }
-  | { readonly kind: 'terminated'; readonly from: LiveState };
-
-/** The states before the transport's input ended. */
-export type LiveState = Exclude<ConnectionState, { kind: 'terminated' }>;
-
-/**
- * The standard's `readyState` words: OPEN while `active` (and `violated`
- * before our Close), CLOSING once the closing handshake has started or the
- * connection failed, CLOSED once the transport's input ended.
- */
-export type ReadyState = 'OPEN' | 'CLOSING' | 'CLOSED';
+export {
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_INFLATE_PER_READ,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type ConnectionOptions,
+} from './connection-options.js';
+export {
+  ConnectionFailure,
+  InvalidStateError,
+  type ConnectionEvent,
+  type ConnectionState,
+  type LiveState,
+  type PeerClose,
+  type ReadyState,
+  type Role,
+} from './connection-state.js';
 
 const ACTIVE: ConnectionState = { kind: 'active' };
 const CLOSED_BY_US: ConnectionState = { kind: 'closedByUs' };
-
-/** Default of {@link ConnectionOptions.maxMessageSize}: 64 MiB. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
-/**
- * Default of {@link ConnectionOptions.maxFragments}: 1,048,576 (2^20) frames
- * per message, so that a 4 MiB message in 4-byte fragments, or the default
- * 64 MiB maximum in 64-byte fragments, passes.
- *
- * Why not a few thousand, as ws's 16384: ws keeps every fragment as a buffer
- * of its own until the message ends, so for ws each fragment costs memory.
- * Here each fragment's payload is copied straight into the message being
- * assembled, so fragments cost no memory beyond the message's bytes (bounded
- * by `maxMessageSize`) and constant work per frame header: a flood of empty or
- * one-byte fragments costs what the same bytes cost as any other input, and
- * the read loop yields between reads like for any input. The count limit is
- * left as a backstop against a message that never ends.
- */
-export const DEFAULT_MAX_FRAGMENTS = 1 << 20;
-/** Default of {@link ConnectionOptions.maxInflatePerRead}: 1 MiB. */
-export const DEFAULT_MAX_INFLATE_PER_READ = 1024 * 1024;
-
-/** Options of {@link Connection}. */
-export interface ConnectionOptions {
-  role: Role;
-  /**
-   * Largest message accepted, in bytes; default 64 MiB. Checked against each
-   * frame's declared length before any memory is allocated for it, and against
-   * the running total of a fragmented message. Stops a peer from making us
-   * allocate without bound. Exceeding it fails the connection with 1009.
-   */
-  maxMessageSize?: number;
-  /**
-   * Most frames one message may be split into; default 2^20
-   * ({@link DEFAULT_MAX_FRAGMENTS}, which explains why fragments are bounded by
-   * what they cost rather than by a small count). Exceeding it fails the
-   * connection with 1009.
-   */
-  maxFragments?: number;
-  /**
-   * Outgoing messages larger than this many bytes are sent as several frames of
-   * at most this size; default 0 (never fragment).
-   */
-  fragmentSize?: number;
-  /** Source of masking keys (client only); default a pool fed by `crypto.getRandomValues`. Tests inject fixed keys. */
-  maskKeys?: () => Uint8Array;
-  /** Answer every Ping with a Pong automatically; default true (RFC 6455 5.5.2 requires an answer). */
-  autoPong?: boolean;
-  /**
-   * The per-message extension the handshake agreed on (permessage-deflate),
-   * or none. Only with one may a data message arrive with RSV1 set; messages
-   * that do are decoded through it, within `maxMessageSize` of decoded bytes.
-   */
-  extension?: MessageTransform;
-  /**
-   * Decoded (inflated) bytes one input call may produce before the rest of
-   * that input is held back until the transport asks again ({@link
-   * hasPendingInput}); default 1 MiB. Stops one small read packed with
-   * compressed messages from expanding into an unbounded burst of work and
-   * memory: one read yields at most this plus one message.
-   */
-  maxInflatePerRead?: number;
-}
-
-/** What the core reports to the transport. */
-export type ConnectionEvent =
-  | { type: 'text'; data: string }
-  | { type: 'binary'; data: Uint8Array }
-  | { type: 'ping'; data: Uint8Array }
-  | { type: 'pong'; data: Uint8Array }
-  /** The peer's Close frame arrived (code 1005 when it had no body). If we had not sent Close, the echo (its code and reason) is queued. */
-  | { type: 'close'; code: number; reason: string }
-  /**
-   * The peer broke the protocol. The events before this one are everything
-   * the input held before the violation; nothing after it is processed.
-   * Nothing is queued for it yet, and data may still be sent: call
-   * {@link Connection.fail}(error) when the transport is ready to fail the
-   * connection (it queues the Close with `error.closeCode` and reports `fail`).
-   */
-  | { type: 'violation'; error: ProtocolError }
-  /** We failed the connection; a Close frame with `error.closeCode` is queued. Close the transport after flushing. */
-  | { type: 'fail'; error: ProtocolError | ConnectionFailure };
-
-/** A failure started locally (timeouts, application errors), as opposed to a peer's protocol violation. */
-export class ConnectionFailure extends Error {
-  override readonly name = 'ConnectionFailure';
-  readonly closeCode: number;
-  constructor(closeCode: number, message: string) {
-    super(message);
-    this.closeCode = closeCode;
-  }
-}
-
-/** Thrown by the send methods when the state does not allow sending. */
-export class InvalidStateError extends Error {
-  override readonly name = 'InvalidStateError';
-}
-
-const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
-
-/**
- * One pool of masking keys for every client connection of the process, so
- * that a short connection does not fetch a pool of randomness it mostly never
- * uses. Each key is still fresh CSPRNG output (RFC 6455 5.3).
- */
-let sharedMaskKeys: MaskKeyPool | undefined;
-function nextSharedMaskKey(): Uint8Array {
-  sharedMaskKeys ??= new MaskKeyPool();
-  return sharedMaskKeys.next();
-}
 const EMPTY = new Uint8Array(0);
 
-export class Connection implements InPlacePayloadHandler {
+/** One WebSocket connection's protocol state, after the opening handshake. */
+export class Connection {
   readonly role: Role;
   readonly maxMessageSize: number;
   readonly maxFragments: number;
-  readonly #fragmentSize: number;
   readonly #autoPong: boolean;
-  readonly #maskKeys: (() => Uint8Array) | null;
-  readonly #parser: FrameParser;
   readonly #extension: MessageTransform | null;
-  readonly #maxInflatePerRead: number;
-  /** Decoded bytes produced by the current input call. */
-  #inflatedThisRead = 0;
-  /** Input held back by the inflate budget, parsed before any new input. */
-  #pendingInput: Uint8Array = EMPTY;
-  /** The message being received arrived with RSV1 set (compressed). */
-  #msgCompressed = false;
+  readonly #assembler: MessageAssembler;
+  readonly #writer: FrameWriter;
 
   #state: ConnectionState = ACTIVE;
-
   #events: ConnectionEvent[] = [];
-  #outgoing: Uint8Array[] = [];
-
-  // The frame being received.
-  #frameOpcode = 0;
-  #frameFin = false;
-  #frameMasked = false;
-  #frameMaskKey: Uint8Array = EMPTY;
-  #control: Uint8Array = EMPTY;
-
-  // The message being assembled.
-  #msgOpcode = 0;
-  #msgBuffer: Uint8Array = EMPTY;
-  #msgLength = 0;
-  #messagesReceived = 0;
-  #bytesReceived = 0;
-  #messagesSent = 0;
-  #bytesSent = 0;
-  #msgFragments = 0;
-  #msgStart = 0;
-  readonly #utf8 = new Utf8Validator();
-  #lastDataFrameLength = 0;
 
   constructor(options: ConnectionOptions) {
     this.role = options.role;
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
-    this.#fragmentSize = options.fragmentSize ?? 0;
     this.#autoPong = options.autoPong ?? true;
     this.#extension = options.extension ?? null;
-    this.#maxInflatePerRead = options.maxInflatePerRead ?? DEFAULT_MAX_INFLATE_PER_READ;
     if (!(this.maxMessageSize >= 0))
       throw new RangeError('maxMessageSize must be a non-negative number');
     if (!(this.maxFragments >= 1)) throw new RangeError('maxFragments must be at least 1');
-    if (options.role === 'client') {
-      this.#maskKeys = options.maskKeys ?? nextSharedMaskKey;
-    } else {
-      this.#maskKeys = null;
-    }
-    // RFC 6455 5.1: frames from a client are masked, frames from a server are not.
-    // RFC 6455 5.2: RSV1 "MUST be 0 unless an extension is negotiated that defines meanings".
-    this.#parser = new FrameParser({
-      expectMasked: options.role === 'server',
-      allowRsv1: this.#extension !== null,
+    this.#writer = new FrameWriter({
+      masked: options.role === 'client',
+      maskKeys: options.maskKeys,
+      fragmentSize: options.fragmentSize ?? 0,
+      extension: this.#extension,
     });
+    // Created once per connection, never per message.
+    this.#assembler = new MessageAssembler(
+      {
+        expectMasked: options.role === 'server',
+        maxMessageSize: this.maxMessageSize,
+        maxFragments: this.maxFragments,
+        maxInflatePerRead: options.maxInflatePerRead ?? DEFAULT_MAX_INFLATE_PER_READ,
+        extension: this.#extension,
+      },
+      {
+        message: (event) => this.#events.push(event),
+        control: (opcode, payload) => this.#receiveControl(opcode, payload),
+        violation: (error) => this.#violate(error),
+      },
+    );
   }
 
   /** The current state. */
@@ -283,10 +117,7 @@ export class Connection implements InPlacePayloadHandler {
   }
   /** The state in the standard's words (see {@link ReadyState}). */
   get readyState(): ReadyState {
-    const state = this.#state;
-    if (state.kind === 'active') return 'OPEN';
-    if (state.kind === 'violated') return state.closeSent ? 'CLOSING' : 'OPEN';
-    return state.kind === 'terminated' ? 'CLOSED' : 'CLOSING';
+    return readyStateOf(this.#state);
   }
   /** Whether we sent a Close frame (or queued one in the outgoing bytes). */
   get closeSent(): boolean {
@@ -313,34 +144,45 @@ export class Connection implements InPlacePayloadHandler {
   get peerCloseReason(): string {
     return peerCloseOf(liveState(this.#state))?.reason ?? '';
   }
-  /** Bytes held for the message being assembled. */
-  /** Data messages received whole so far. */
-  get messagesReceived(): number {
-    return this.#messagesReceived;
-  }
-
-  /** Payload bytes of the data messages received whole so far. */
-  get bytesReceived(): number {
-    return this.#bytesReceived;
-  }
-
-  /** Data messages queued for sending so far. */
-  get messagesSent(): number {
-    return this.#messagesSent;
-  }
-
-  /** Payload bytes of the data messages queued for sending so far (text as UTF-8). */
-  get bytesSent(): number {
-    return this.#bytesSent;
-  }
-
-  get bufferedMessageBytes(): number {
-    return this.#msgBuffer.length;
-  }
   /** Whether input is still wanted: false once the peer's Close arrived or the connection failed. */
   get receiving(): boolean {
-    const kind = this.#state.kind;
-    return kind === 'active' || kind === 'closedByUs';
+    return isReceiving(this.#state);
+  }
+  /**
+   * Whether frames may still be queued: while `active`, and after a violation
+   * until our Close (replies to what arrived before it).
+   */
+  get canSend(): boolean {
+    return canSendIn(this.#state);
+  }
+  /** The extension in force, as agreed in the handshake ('' if none). */
+  get extensions(): string {
+    return this.#extension?.header ?? '';
+  }
+
+  /** Data messages received whole so far. */
+  get messagesReceived(): number {
+    return this.#assembler.messagesReceived;
+  }
+  /** Payload bytes of the data messages received whole so far. */
+  get bytesReceived(): number {
+    return this.#assembler.bytesReceived;
+  }
+  /** Data messages queued for sending so far. */
+  get messagesSent(): number {
+    return this.#writer.messagesSent;
+  }
+  /** Payload bytes of the data messages queued for sending so far (text as UTF-8). */
+  get bytesSent(): number {
+    return this.#writer.bytesSent;
+  }
+  /** Bytes held for the message being assembled. */
+  get bufferedMessageBytes(): number {
+    return this.#assembler.bufferedMessageBytes;
+  }
+  /** Payload length of the last data frame whose header was read (0 before the first). */
+  get lastDataFrameLength(): number {
+    return this.#assembler.lastDataFrameLength;
   }
 
   // ---- input -------------------------------------------------------------
@@ -353,31 +195,12 @@ export class Connection implements InPlacePayloadHandler {
    * pass an empty array.
    */
   receiveData(data: Uint8Array): void {
-    if (!this.receiving) return;
-    let input = data;
-    if (this.#pendingInput.length > 0) {
-      input = new Uint8Array(this.#pendingInput.length + data.length);
-      input.set(this.#pendingInput, 0);
-      input.set(data, this.#pendingInput.length);
-      this.#pendingInput = EMPTY;
-    }
-    this.#inflatedThisRead = 0;
-    const consumed = this.#parser.parse(input, this);
-    if (consumed < input.length && this.#parser.suspended) {
-      this.#parser.resumeAfterSuspend();
-      // A copy: `data` may be the transport's reused read buffer.
-      this.#pendingInput = input === data ? data.slice(consumed) : input.subarray(consumed);
-    }
+    if (this.receiving) this.#assembler.receive(data);
   }
 
   /** Whether input held back by the inflate budget waits for the next {@link receiveData} call. */
   get hasPendingInput(): boolean {
-    return this.#pendingInput.length > 0 && this.receiving;
-  }
-
-  /** The extension in force, as agreed in the handshake ('' if none). */
-  get extensions(): string {
-    return this.#extension?.header ?? '';
+    return this.#assembler.hasPendingInput && this.receiving;
   }
 
   /**
@@ -390,31 +213,17 @@ export class Connection implements InPlacePayloadHandler {
    * call {@link receiveInPlace}(n) before any other input.
    */
   payloadTarget(min: number): Uint8Array | null {
-    const remaining = this.#parser.payloadRemaining;
-    if (remaining === 0 || remaining < min || !this.receiving || this.#pendingInput.length > 0)
-      return null;
-    if (isControlOpcode(this.#frameOpcode)) return null;
-    const at = this.#msgLength;
-    return this.#msgBuffer.subarray(at, at + remaining);
+    return this.receiving ? this.#assembler.payloadTarget(min) : null;
   }
 
   /** `n` bytes were written at the start of the last {@link payloadTarget}. */
   receiveInPlace(n: number): void {
-    if (!this.receiving) return;
-    this.#inflatedThisRead = 0;
-    this.#parser.skipPayload(n, this);
-    // Nothing of this input is left to hold back.
-    this.#parser.resumeAfterSuspend();
-  }
-
-  /** Payload length of the last data frame whose header was read (0 before the first). */
-  get lastDataFrameLength(): number {
-    return this.#lastDataFrameLength;
+    if (this.receiving) this.#assembler.receiveInPlace(n);
   }
 
   /** The transport's input ended (TCP FIN or reset). */
   receiveEof(): void {
-    this.#parser.stop();
+    this.#assembler.stop();
     const state = this.#state;
     if (state.kind !== 'terminated') this.#state = { kind: 'terminated', from: state };
   }
@@ -429,235 +238,48 @@ export class Connection implements InPlacePayloadHandler {
 
   /** Bytes to write to the transport since the last call, in order. */
   takeOutgoing(): Uint8Array[] {
-    const out = this.#outgoing;
-    if (out.length === 0) return out;
-    this.#outgoing = [];
-    return out;
+    return this.#writer.take();
   }
 
   /** Whether there are bytes to write. */
   get hasOutgoing(): boolean {
-    return this.#outgoing.length > 0;
+    return this.#writer.hasOutgoing;
   }
 
-  // ---- FrameHandler (called by the parser) -------------------------------
-
-  /** @internal */
-  frameStart(h: FrameHeader): boolean {
-    this.#frameOpcode = h.opcode;
-    this.#frameFin = h.fin;
-    this.#frameMasked = h.masked;
-    this.#frameMaskKey = h.maskKey;
-    if (isControlOpcode(h.opcode)) {
-      // A fresh array even when empty: the payload is handed out in an event, and
-      // a consumer that detaches its buffer must not detach the shared EMPTY.
-      this.#control = new Uint8Array(h.length);
+  /** A whole control frame arrived. Returns false to stop parsing. */
+  #receiveControl(opcode: number, payload: Uint8Array): boolean {
+    if (opcode === Opcode.PING) {
+      // RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
+      // frame in response, unless it already received a Close frame." The Pong
+      // "MUST have identical Application data" (5.5.3).
+      if (this.#autoPong && !this.closeSent) this.#writer.control(Opcode.PONG, payload);
+      this.#events.push({ type: 'ping', data: payload });
       return true;
     }
-    if (h.opcode === Opcode.CONTINUATION) {
-      // RFC 6455 5.4: continuation frames only follow a non-final data frame.
-      if (this.#msgOpcode === 0) {
-        return this.#protocolError(
-          'UNEXPECTED_CONTINUATION',
-          'Continuation frame with no message to continue',
-        );
-      }
-      // RFC 7692 6.1: "An endpoint MUST NOT set the "Per-Message Compressed" bit
-      // of ... non-first fragments of a data message."
-      if (h.rsv1) {
-        return this.#protocolError('RESERVED_BITS', 'RSV1 set on a continuation frame');
-      }
-    } else {
-      // RFC 6455 5.4: "The fragments of one message MUST NOT be interleaved between
-      // the fragments of another message".
-      if (this.#msgOpcode !== 0) {
-        return this.#protocolError(
-          'EXPECTED_CONTINUATION',
-          'New data frame inside an unfinished fragmented message',
-        );
-      }
-      this.#msgOpcode = h.opcode;
-      // RFC 7692 6: the "Per-Message Compressed" bit is set on the first frame of a message.
-      this.#msgCompressed = h.rsv1;
-      this.#msgLength = 0;
-      this.#msgFragments = 0;
-      this.#msgBuffer = EMPTY;
-      if (h.opcode === Opcode.TEXT) this.#utf8.reset();
-    }
-    if (++this.#msgFragments > this.maxFragments) {
-      return this.#protocolError(
-        'TOO_MANY_FRAGMENTS',
-        `Message split into more than ${this.maxFragments} frames`,
-      );
-    }
-    const total = this.#msgLength + h.length;
-    // Checked from the header, before any allocation for this frame.
-    if (total > this.maxMessageSize) {
-      return this.#protocolError(
-        'MESSAGE_TOO_BIG',
-        `Message of more than ${this.maxMessageSize} bytes`,
-      );
-    }
-    if (total > this.#msgBuffer.length) {
-      // A single-frame message gets exactly its size; a fragmented one grows geometrically.
-      const capacity =
-        this.#msgFragments === 1
-          ? total
-          : Math.min(this.maxMessageSize, Math.max(total, this.#msgBuffer.length * 2));
-      // Every byte up to the message's length is written before it is delivered.
-      const grown = allocate(capacity);
-      if (this.#msgLength > 0) grown.set(this.#msgBuffer.subarray(0, this.#msgLength));
-      this.#msgBuffer = grown;
-    }
-    this.#msgStart = this.#msgLength;
-    this.#lastDataFrameLength = h.length;
-    return true;
-  }
-
-  /** @internal */
-  framePayload(data: Uint8Array, start: number, end: number, offset: number): boolean {
-    if (isControlOpcode(this.#frameOpcode)) {
-      this.#copyIn(this.#control, offset, data, start, end, offset);
+    if (opcode === Opcode.PONG) {
+      this.#events.push({ type: 'pong', data: payload });
       return true;
     }
-    const at = this.#msgStart + offset;
-    this.#copyIn(this.#msgBuffer, at, data, start, end, offset);
-    this.#msgLength = at + (end - start);
-    if (
-      this.#msgOpcode === Opcode.TEXT &&
-      !this.#msgCompressed &&
-      !this.#utf8.update(this.#msgBuffer, at, this.#msgLength)
-    ) {
-      return this.#protocolError('INVALID_UTF8', 'Text message is not valid UTF-8');
-    }
-    return true;
-  }
-
-  /** @internal */
-  framePayloadInPlace(offset: number, length: number): boolean {
-    const at = this.#msgStart + offset;
-    const end = at + length;
-    if (this.#frameMasked) maskInPlace(this.#msgBuffer, at, end, this.#frameMaskKey, offset);
-    this.#msgLength = end;
-    if (
-      this.#msgOpcode === Opcode.TEXT &&
-      !this.#msgCompressed &&
-      !this.#utf8.update(this.#msgBuffer, at, end)
-    ) {
-      return this.#protocolError('INVALID_UTF8', 'Text message is not valid UTF-8');
-    }
-    return true;
-  }
-
-  /** @internal */
-  frameEnd(): boolean {
-    const opcode = this.#frameOpcode;
-    if (isControlOpcode(opcode)) {
-      const payload = this.#control;
-      this.#control = EMPTY;
-      if (opcode === Opcode.PING) {
-        // RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
-        // frame in response, unless it already received a Close frame." The Pong
-        // "MUST have identical Application data" (5.5.3).
-        if (this.#autoPong && !this.closeSent) this.#queueFrame(Opcode.PONG, payload);
-        this.#events.push({ type: 'ping', data: payload });
-      } else if (opcode === Opcode.PONG) {
-        this.#events.push({ type: 'pong', data: payload });
-      } else {
-        return this.#receiveClose(payload);
-      }
-      return true;
-    }
-    // A data frame ended; the message is done if FIN was set.
-    if (!this.#frameFin) return true;
-    let length = this.#msgLength;
-    let buffer = this.#msgBuffer;
-    this.#msgBuffer = EMPTY;
-    const type = this.#msgOpcode;
-    this.#msgOpcode = 0;
-    if (this.#msgCompressed) {
-      // Decoded within the message limit: a deflate bomb stops at maxMessageSize.
-      const decoded = this.#extension!.decode(buffer.subarray(0, length), this.maxMessageSize);
-      if (!decoded.ok) {
-        return decoded.reason === 'too-big'
-          ? this.#protocolError(
-              'MESSAGE_TOO_BIG',
-              `Message of more than ${this.maxMessageSize} bytes once decompressed`,
-            )
-          : this.#protocolError('INVALID_COMPRESSED_DATA', decoded.message);
-      }
-      buffer = decoded.data;
-      length = buffer.length;
-      this.#inflatedThisRead += length;
-      if (type === Opcode.TEXT) {
-        this.#utf8.reset();
-        if (!this.#utf8.update(buffer, 0, length)) {
-          return this.#protocolError('INVALID_UTF8', 'Text message is not valid UTF-8');
-        }
-      }
-    }
-    // Decompressed bytes: what the application receives.
-    this.#messagesReceived++;
-    this.#bytesReceived += length;
-    if (type === Opcode.TEXT) {
-      if (!this.#utf8.complete) {
-        return this.#protocolError('INVALID_UTF8', 'Text message ends inside a UTF-8 sequence');
-      }
-      this.#events.push({
-        type: 'text',
-        data: length === 0 ? '' : textDecoder.decode(buffer.subarray(0, length)),
-      });
-    } else {
-      // Never hand out the shared EMPTY (see frameStart); trim a grown buffer so
-      // the message's ArrayBuffer holds exactly the message.
-      if (buffer === EMPTY) buffer = new Uint8Array(0);
-      else if (buffer.length !== length) buffer = buffer.slice(0, length);
-      this.#events.push({ type: 'binary', data: buffer });
-    }
-    // The input's decode budget is spent: hold the rest of it back until asked again.
-    if (this.#inflatedThisRead > this.#maxInflatePerRead) {
-      this.#parser.suspend();
-      return false;
-    }
-    return true;
-  }
-
-  /** @internal */
-  frameError(error: ProtocolError): void {
-    this.#violate(error);
-  }
-
-  #copyIn(
-    dst: Uint8Array,
-    dstStart: number,
-    src: Uint8Array,
-    start: number,
-    end: number,
-    keyOffset: number,
-  ): void {
-    if (this.#frameMasked) {
-      copyUnmasked(dst, dstStart, src, start, end, this.#frameMaskKey, keyOffset);
-    } else if (end - start <= 128) {
-      for (let i = start, j = dstStart; i < end; i++, j++) dst[j] = src[i]!;
-    } else {
-      dst.set(src.subarray(start, end), dstStart);
-    }
+    return this.#receiveClose(payload);
   }
 
   #receiveClose(payload: Uint8Array): boolean {
     const parsed = parseClosePayload(payload);
     if (!parsed.ok) {
-      return this.#protocolError(
-        parsed.error,
-        parsed.error === 'CLOSE_PAYLOAD_TOO_SHORT'
-          ? 'Close frame with a 1-byte payload'
-          : parsed.error === 'INVALID_CLOSE_CODE'
-            ? `Close frame with code ${(payload[0]! << 8) | payload[1]!}, which may not be sent`
-            : 'Close frame reason is not valid UTF-8',
+      this.#violate(
+        new ProtocolError(
+          parsed.error,
+          parsed.error === 'CLOSE_PAYLOAD_TOO_SHORT'
+            ? 'Close frame with a 1-byte payload'
+            : parsed.error === 'INVALID_CLOSE_CODE'
+              ? `Close frame with code ${(payload[0]! << 8) | payload[1]!}, which may not be sent`
+              : 'Close frame reason is not valid UTF-8',
+        ),
       );
+      return false;
     }
     const peerClose: PeerClose = { code: parsed.code, reason: parsed.reason };
-    this.#parser.stop();
+    this.#assembler.stop();
     if (this.#state.kind === 'closedByUs') {
       this.#state = { kind: 'acknowledged', peerClose };
     } else {
@@ -670,7 +292,7 @@ export class Connection implements InPlacePayloadHandler {
       // validated UTF-8 of at most 123 bytes); a Close without a body is
       // answered without a body.
       const code = parsed.code === CloseCode.NO_STATUS_RECEIVED ? undefined : parsed.code;
-      this.#queueFrame(
+      this.#writer.control(
         Opcode.CLOSE,
         encodeClosePayload(code, code === undefined ? '' : parsed.reason),
       );
@@ -680,36 +302,13 @@ export class Connection implements InPlacePayloadHandler {
     return false;
   }
 
-  #protocolError(code: ConstructorParameters<typeof ProtocolError>[0], message: string): false {
-    this.#violate(new ProtocolError(code, message));
-    return false;
-  }
-
   /** Input stops at a violation; the events before it stand, nothing is queued for it yet. */
   #violate(error: ProtocolError): void {
     const state = this.#state;
     if (state.kind !== 'active' && state.kind !== 'closedByUs') return;
-    this.#parser.stop();
-    this.#msgBuffer = EMPTY;
+    this.#assembler.abandon();
     this.#state = { kind: 'violated', error, closeSent: state.kind === 'closedByUs' };
     this.#events.push({ type: 'violation', error });
-  }
-
-  #failWith(error: ProtocolError | ConnectionFailure): void {
-    const state = this.#state;
-    if (state.kind !== 'active' && state.kind !== 'closedByUs' && state.kind !== 'violated') return;
-    this.#msgBuffer = EMPTY;
-    this.#parser.stop();
-    let closeSent = state.kind === 'violated' ? state.closeSent : state.kind === 'closedByUs';
-    // RFC 6455 7.1.7: "If _The WebSocket Connection is Established_ prior to the
-    // point where the endpoint is required to _Fail the WebSocket Connection_, the
-    // endpoint SHOULD send a Close frame with an appropriate status code".
-    if (!closeSent && isValidWireCloseCode(error.closeCode)) {
-      closeSent = true;
-      this.#queueFrame(Opcode.CLOSE, encodeClosePayload(error.closeCode));
-    }
-    this.#state = { kind: 'failed', error, closeSent };
-    this.#events.push({ type: 'fail', error });
   }
 
   // ---- output ------------------------------------------------------------
@@ -717,74 +316,13 @@ export class Connection implements InPlacePayloadHandler {
   /** Queues a text message. */
   sendText(text: string): void {
     this.#assertCanSendData();
-    this.#messagesSent++;
-    const ext = this.#extension;
-    if (ext !== null && text.length * 3 >= ext.threshold) {
-      const bytes = new TextEncoder().encode(text);
-      // The application's payload, before compression.
-      this.#bytesSent += bytes.length;
-      if (this.#sendEncoded(Opcode.TEXT, ext.encode(bytes))) return;
-      if (this.#fragmentSize > 0 && bytes.length > this.#fragmentSize) {
-        this.#sendFragmented(Opcode.TEXT, bytes);
-        return;
-      }
-      this.#outgoing.push(encodeFrame(Opcode.TEXT, bytes, { maskKey: this.#nextMaskKey() }));
-      return;
-    }
-    if (this.#fragmentSize > 0 && text.length > this.#fragmentSize / 3) {
-      const data = new TextEncoder().encode(text);
-      this.#bytesSent += data.length;
-      this.#sendFragmented(Opcode.TEXT, data);
-      return;
-    }
-    const frame = encodeTextFrame(Opcode.TEXT, text, { maskKey: this.#nextMaskKey() });
-    this.#bytesSent += payloadLength(frame);
-    this.#outgoing.push(frame);
+    this.#writer.text(text);
   }
 
   /** Queues a binary message (a copy of `data` is sent). */
   sendBinary(data: Uint8Array): void {
     this.#assertCanSendData();
-    this.#messagesSent++;
-    // The application's payload, before compression.
-    this.#bytesSent += data.length;
-    if (this.#extension !== null && this.#sendEncoded(Opcode.BINARY, this.#extension.encode(data)))
-      return;
-    if (this.#fragmentSize > 0 && data.length > this.#fragmentSize) {
-      this.#sendFragmented(Opcode.BINARY, data);
-      return;
-    }
-    this.#outgoing.push(encodeFrame(Opcode.BINARY, data, { maskKey: this.#nextMaskKey() }));
-  }
-
-  /** Queues a message the extension encoded (null: it left the message as is, nothing queued). */
-  #sendEncoded(opcode: number, encoded: Uint8Array | null): boolean {
-    if (encoded === null) return false;
-    if (this.#fragmentSize > 0 && encoded.length > this.#fragmentSize) {
-      this.#sendFragmented(opcode, encoded, true);
-    } else {
-      this.#outgoing.push(
-        encodeFrame(opcode, encoded, { rsv1: true, maskKey: this.#nextMaskKey() }),
-      );
-    }
-    return true;
-  }
-
-  #sendFragmented(opcode: number, data: Uint8Array, compressed = false): void {
-    const size = this.#fragmentSize;
-    let op = opcode;
-    for (let i = 0; i < data.length; i += size) {
-      const end = Math.min(i + size, data.length);
-      this.#outgoing.push(
-        encodeFrame(op, data.subarray(i, end), {
-          fin: end === data.length,
-          // RFC 7692 6: RSV1 on the first frame of a compressed message only.
-          rsv1: compressed && i === 0,
-          maskKey: this.#nextMaskKey(),
-        }),
-      );
-      op = Opcode.CONTINUATION;
-    }
+    this.#writer.binary(data);
   }
 
   /** Queues a Ping (payload at most 125 bytes). */
@@ -803,7 +341,7 @@ export class Connection implements InPlacePayloadHandler {
     if (this.closeSent) throw new InvalidStateError('The closing handshake has started');
     // After the end of input or a failure nothing can reach the peer: no frame is queued.
     if (!this.canSend) return;
-    this.#queueFrame(opcode, data);
+    this.#writer.control(opcode, data);
   }
 
   /**
@@ -823,7 +361,7 @@ export class Connection implements InPlacePayloadHandler {
     // Only an active connection starts the closing handshake; after the
     // peer's Close our echo is already queued, and a failure queued its own.
     if (this.#state.kind !== 'active') return;
-    this.#queueFrame(Opcode.CLOSE, encodeClosePayload(code, reason));
+    this.#writer.control(Opcode.CLOSE, encodeClosePayload(code, reason));
     this.#state = CLOSED_BY_US;
   }
 
@@ -838,20 +376,23 @@ export class Connection implements InPlacePayloadHandler {
   fail(error: ProtocolError): void;
   fail(closeCode: number, message: string): void;
   fail(closeCodeOrError: number | ProtocolError, message = ''): void {
-    this.#failWith(
+    const error =
       typeof closeCodeOrError === 'number'
         ? new ConnectionFailure(closeCodeOrError, message)
-        : closeCodeOrError,
-    );
-  }
-
-  /**
-   * Whether frames may still be queued: while `active`, and after a violation
-   * until our Close (replies to what arrived before it).
-   */
-  get canSend(): boolean {
+        : closeCodeOrError;
     const state = this.#state;
-    return state.kind === 'active' || (state.kind === 'violated' && !state.closeSent);
+    if (state.kind !== 'active' && state.kind !== 'closedByUs' && state.kind !== 'violated') return;
+    this.#assembler.abandon();
+    let closeSent = state.kind === 'violated' ? state.closeSent : state.kind === 'closedByUs';
+    // RFC 6455 7.1.7: "If _The WebSocket Connection is Established_ prior to the
+    // point where the endpoint is required to _Fail the WebSocket Connection_, the
+    // endpoint SHOULD send a Close frame with an appropriate status code".
+    if (!closeSent && isValidWireCloseCode(error.closeCode)) {
+      closeSent = true;
+      this.#writer.control(Opcode.CLOSE, encodeClosePayload(error.closeCode));
+    }
+    this.#state = { kind: 'failed', error, closeSent };
+    this.#events.push({ type: 'fail', error });
   }
 
   #assertCanSendData(): void {
@@ -859,37 +400,4 @@ export class Connection implements InPlacePayloadHandler {
     if (this.closeSent) throw new InvalidStateError('The closing handshake has started');
     if (!this.canSend) throw new InvalidStateError('The connection is closed');
   }
-
-  #nextMaskKey(): Uint8Array | null {
-    return this.#maskKeys === null ? null : this.#maskKeys();
-  }
-
-  #queueFrame(opcode: number, payload: Uint8Array): void {
-    this.#outgoing.push(encodeFrame(opcode, payload, { maskKey: this.#nextMaskKey() }));
-  }
-}
-
-/** The state a connection is in, or ended in once terminated. */
-function liveState(state: ConnectionState): LiveState {
-  return state.kind === 'terminated' ? state.from : state;
-}
-
-/** Whether a Close frame of ours was sent (or queued) in `state`. */
-function closeSentIn(state: LiveState): boolean {
-  switch (state.kind) {
-    case 'active':
-    case 'closedByPeer':
-      return false;
-    case 'closedByUs':
-    case 'acknowledged':
-      return true;
-    case 'violated':
-    case 'failed':
-      return state.closeSent;
-  }
-}
-
-/** The peer's Close in `state`, if it arrived. */
-function peerCloseOf(state: LiveState): PeerClose | null {
-  return state.kind === 'closedByPeer' || state.kind === 'acknowledged' ? state.peerClose : null;
 }

@@ -52,6 +52,9 @@ const STOPPED = 5;
 /** Bytes to collect in each header state. */
 const NEED = [2, 2, 8, 4];
 
+/** The mask key of a parser that has not seen a masked frame yet. */
+const NO_MASK_KEY = new Uint8Array(0);
+
 /** The largest payload length representable exactly (2^53 - 1); anything above is refused. */
 const MAX_SAFE_HIGH_WORD = 0x1fffff;
 
@@ -61,8 +64,11 @@ export class FrameParser {
   #state = HEADER;
   /** The handler suspended parsing at a frame boundary (see {@link suspend}). */
   #suspended = false;
-  /** Header bytes collected so far in the current state, when they arrive split. */
-  readonly #scratch = new Uint8Array(8);
+  /**
+   * Header bytes collected so far in the current state, when they arrive
+   * split; made the first time one does (most connections never see one).
+   */
+  #scratch: Uint8Array | null = null;
   #have = 0;
   #remaining = 0;
   #offset = 0;
@@ -74,7 +80,8 @@ export class FrameParser {
     opcode: 0,
     masked: false,
     length: 0,
-    maskKey: new Uint8Array(4),
+    // Made at the first masked frame: a client's parser never needs one.
+    maskKey: NO_MASK_KEY,
   };
 
   constructor(options: FrameParserOptions) {
@@ -152,12 +159,13 @@ export class FrameParser {
         i += need;
       } else {
         const take = Math.min(need - this.#have, n - i);
-        this.#scratch.set(data.subarray(i, i + take), this.#have);
+        const scratch = (this.#scratch ??= new Uint8Array(8));
+        for (let j = 0; j < take; j++) scratch[this.#have + j] = data[i + j]!;
         this.#have += take;
         i += take;
         if (this.#have < need) break;
         this.#have = 0;
-        src = this.#scratch;
+        src = scratch;
         at = 0;
       }
       if (!this.#headerPart(state, src, at, handler)) return this.#halt(i);
@@ -306,12 +314,14 @@ export class FrameParser {
         h.length = hi * 0x100000000 + lo;
         return this.#afterLength(handler);
       }
-      case MASK_KEY:
-        h.maskKey[0] = src[at]!;
-        h.maskKey[1] = src[at + 1]!;
-        h.maskKey[2] = src[at + 2]!;
-        h.maskKey[3] = src[at + 3]!;
+      case MASK_KEY: {
+        const key = h.maskKey.length === 4 ? h.maskKey : (h.maskKey = new Uint8Array(4));
+        key[0] = src[at]!;
+        key[1] = src[at + 1]!;
+        key[2] = src[at + 2]!;
+        key[3] = src[at + 3]!;
         return this.#startPayload(handler);
+      }
       default:
         return false;
     }

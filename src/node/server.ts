@@ -118,7 +118,8 @@ export class WebSocketConnection {
   readonly #socket: Duplex;
   #url: string | undefined;
   readonly #life = new ConnectionLifecycle();
-  readonly #handshake: PendingHandshake;
+  /** The opening handshake while it is in progress (dropped once it ended). */
+  #handshake: PendingHandshake | null = null;
 
   /** @internal Use {@link upgrade}. */
   constructor(
@@ -131,8 +132,9 @@ export class WebSocketConnection {
     this.#socket = socket;
     const life = this.#life;
     life.describe(this, 'server', () => this.url);
-    this.#handshake = new PendingHandshake(request, socket, head, options, {
+    const handshake = new PendingHandshake(request, socket, head, options, {
       opened: (protocol, early, extension) => {
+        this.#handshake = null;
         const connection = new Connection({
           role: 'server',
           maxMessageSize: options.maxMessageSize,
@@ -148,8 +150,13 @@ export class WebSocketConnection {
         );
         life.open(session, protocol, extension?.header ?? '');
       },
-      failed: (error) => life.fail(error),
+      failed: (error) => {
+        this.#handshake = null;
+        life.fail(error);
+      },
     });
+    // A handshake that ended within the constructor (no hooks to wait for) is not kept.
+    if (life.state === 'connecting') this.#handshake = handshake;
   }
 
   /** The URL the client asked for (scheme from the socket, host from the Host header). */
@@ -216,7 +223,7 @@ export class WebSocketConnection {
    */
   #abortHandshake(message: string): boolean {
     if (this.#life.state !== 'connecting') return false;
-    this.#handshake.abort(createWebSocketError(message, CloseCode.ABNORMAL_CLOSURE));
+    this.#handshake?.abort(createWebSocketError(message, CloseCode.ABNORMAL_CLOSURE));
     return true;
   }
 

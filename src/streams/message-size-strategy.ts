@@ -69,6 +69,15 @@ Object.defineProperty(MessageSizeQueuingStrategy.prototype, Symbol.toStringTag, 
 });
 
 /**
+ * The `size` of every CountQueuingStrategy (one shared function that returns
+ * 1 and cannot throw), or undefined where the runtime has no CountQueuingStrategy.
+ */
+const countSize: ((chunk: unknown) => number) | undefined =
+  typeof CountQueuingStrategy === 'function'
+    ? (new CountQueuingStrategy({ highWaterMark: 1 }).size as (chunk: unknown) => number)
+    : undefined;
+
+/**
  * A user's queuing strategy made safe for I/O paths: its `size()` is called
  * inside a try, and a throw or a size the streams would refuse (not a
  * non-negative finite number) is reported to `onError` once (with the
@@ -86,7 +95,11 @@ export function guardStrategy<T>(
   if (Number.isNaN(highWaterMark) || highWaterMark < 0)
     throw new RangeError(`${what}: highWaterMark must be a non-negative number`);
   const userSize = strategy.size;
-  if (userSize === undefined || userSize === null) return { highWaterMark };
+  // Counting needs no guard: with the runtime's own count function (one
+  // function shared by every stream) the streams make no function of their
+  // own for this stream either, as they do for a strategy without size().
+  if (userSize === undefined || userSize === null || userSize === countSize)
+    return countSize === undefined ? { highWaterMark } : { highWaterMark, size: countSize };
   if (typeof userSize !== 'function') throw new TypeError(`${what}: size must be a function`);
   let failed = false;
   return {

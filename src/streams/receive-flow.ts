@@ -87,36 +87,40 @@ export class ReceiveFlow {
   constructor(strategy: QueuingStrategy<WebSocketMessage>, hooks: ReceiveFlowHooks) {
     this.#hooks = hooks;
     this.#highWaterMark = strategy.highWaterMark ?? 1;
-    this.readable = new ReadableStream<WebSocketMessage>(
-      {
-        start: (controller) => {
-          this.#controller = controller;
-        },
-        pull: () => {
-          this.#deliver();
-          if (this.#onDrain !== null) {
-            // Input is held back at a violation: never resume, and tell the session.
-            this.#onDrain();
-            return;
-          }
-          if (this.#inboxHead === this.#inbox.length) this.resume();
-          // While reading flows and nothing waits in the inbox, pull() has
-          // nothing to do: it stays pending, so the stream stops calling it
-          // twice per message (each call costs a promise and a microtask). It
-          // ends as soon as a demand signal is needed again: when reading
-          // pauses or messages are left waiting (#releasePull).
-          if (this.#paused || this.#readableDone || this.#inboxHead < this.#inbox.length) return;
-          return new Promise<void>((resolve) => {
-            this.#endPull = resolve;
-          });
-        },
-        cancel: (reason) => {
-          this.#discard();
-          this.#hooks.cancel(reason);
-        },
-      },
-      strategy,
-    );
+    // The flow is the readable's underlying source itself (start, pull,
+    // cancel below): no source object and no closures per connection.
+    this.readable = new ReadableStream<WebSocketMessage>(this, strategy);
+  }
+
+  /** @internal The readable's underlying source: keeps its controller. */
+  start(controller: ReadableStreamDefaultController<WebSocketMessage>): void {
+    this.#controller = controller;
+  }
+
+  /** @internal The readable's underlying source: the reader wants more. */
+  pull(): Promise<void> | undefined {
+    this.#deliver();
+    if (this.#onDrain !== null) {
+      // Input is held back at a violation: never resume, and tell the session.
+      this.#onDrain();
+      return;
+    }
+    if (this.#inboxHead === this.#inbox.length) this.resume();
+    // While reading flows and nothing waits in the inbox, pull() has
+    // nothing to do: it stays pending, so the stream stops calling it
+    // twice per message (each call costs a promise and a microtask). It
+    // ends as soon as a demand signal is needed again: when reading
+    // pauses or messages are left waiting (#releasePull).
+    if (this.#paused || this.#readableDone || this.#inboxHead < this.#inbox.length) return;
+    return new Promise<void>((resolve) => {
+      this.#endPull = resolve;
+    });
+  }
+
+  /** @internal The readable's underlying source: the application cancelled the readable. */
+  cancel(reason: unknown): void {
+    this.#discard();
+    this.#hooks.cancel(reason);
   }
 
   /** Whether reading is paused by backpressure. */

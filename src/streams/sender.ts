@@ -82,9 +82,8 @@ export class Sender {
   /** writable.close() calls waiting for the closing handshake to end. */
   #closeWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
 
-  // Counters (read by statistics).
+  /** Bytes of frames handed to the transport (messages are counted by the core). */
   #bytesWritten = 0;
-  #messagesSent = 0;
 
   constructor(
     conn: Connection,
@@ -99,19 +98,29 @@ export class Sender {
     this.#hooks = hooks;
     this.#batchWrites = options.batchWrites;
     this.#maxPendingPongs = options.maxPendingPongs;
-    this.writable = new WritableStream<unknown>(
-      {
-        start: (controller) => {
-          this.#controller = controller;
-        },
-        write: (chunk) => this.#write(chunk),
-        close: () => this.#closeWritable(),
-        abort: (reason) => {
-          this.#hooks.abort(reason);
-        },
-      },
-      options.strategy,
-    );
+    // The sender is the writable's underlying sink itself (start, write,
+    // close, abort below): no sink object and no closures per connection.
+    this.writable = new WritableStream<unknown>(this, options.strategy);
+  }
+
+  /** @internal The writable's underlying sink: keeps its controller. */
+  start(controller: WritableStreamDefaultController): void {
+    this.#controller = controller;
+  }
+
+  /** @internal The writable's underlying sink: sends one message. */
+  write(chunk: unknown): Promise<void> | undefined {
+    return this.#write(chunk);
+  }
+
+  /** @internal The writable's underlying sink: writable.close() starts the closing handshake. */
+  close(): Promise<void> {
+    return this.#closeWritable();
+  }
+
+  /** @internal The writable's underlying sink: writable.abort(reason). */
+  abort(reason: unknown): void {
+    this.#hooks.abort(reason);
   }
 
   /** Bytes of frames handed to the transport. */
@@ -119,9 +128,9 @@ export class Sender {
     return this.#bytesWritten;
   }
 
-  /** Messages handed to the transport so far. */
+  /** Data messages sent so far: the core's count, the one place they are counted. */
   get messagesSent(): number {
-    return this.#messagesSent;
+    return this.#conn.messagesSent;
   }
 
   /** Automatic Pongs handed to the transport whose write has not completed. */
@@ -216,7 +225,6 @@ export class Sender {
     const out = conn.takeOutgoing();
     for (let i = 0; i < out.length; i++) this.#bytesWritten += out[i]!.length;
     const number = ++this.#writesIssued;
-    this.#messagesSent++;
     const written = this.#transport.write(out, this.#onWritten, this.#batchWrites);
     if (written === true) {
       // Handed to the operating system already: the write is done.

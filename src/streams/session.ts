@@ -17,14 +17,20 @@
 import { CloseCode } from '../core/close.js';
 import type { Connection, ConnectionEvent, ConnectionFailure } from '../core/connection.js';
 import { ProtocolError } from '../core/errors.js';
-import { CloseOutcome } from './close-outcome.js';
+import { CloseOutcome, type SettleHooks } from './close-outcome.js';
 import type { ObservedConnection } from './diagnostics.js';
 import { HeldViolation } from './held-violation.js';
 import { guardStrategy } from './message-size-strategy.js';
 import { PingLog } from './ping-log.js';
 import { nextRead } from './read-plan.js';
-import { ReceiveFlow, type WebSocketMessage } from './receive-flow.js';
-import { connectionLost, DEFAULT_MAX_PENDING_PONGS, invalidState, Sender } from './sender.js';
+import { ReceiveFlow, type ReceiveFlowHooks, type WebSocketMessage } from './receive-flow.js';
+import {
+  connectionLost,
+  DEFAULT_MAX_PENDING_PONGS,
+  invalidState,
+  Sender,
+  type SenderHooks,
+} from './sender.js';
 import { type SessionOptions } from './session-options.js';
 import { CloseTimer, DEFAULT_CLOSE_TIMEOUT, Keepalive } from './timers.js';
 import type { WebSocketStats } from './statistics.js';
@@ -54,15 +60,92 @@ function failureError(error: ProtocolError | ConnectionFailure): WebSocketError 
 }
 
 export class Session {
+  /**
+   * The hooks of a session's outcome, receive flow and sender, as methods of
+   * one object per session (their names do not overlap) rather than a dozen
+   * closures and three objects: a server holds thousands of sessions.
+   */
+  static readonly #Hooks = class implements SettleHooks, ReceiveFlowHooks, SenderHooks {
+    readonly #s: Session;
+
+    constructor(session: Session) {
+      this.#s = session;
+    }
+
+    // SettleHooks
+    clean(): void {
+      const s = this.#s;
+      s.#stopTimers();
+      s.#flow.endWhenDrained();
+      s.#sender.closeClean();
+    }
+
+    unclean(error: WebSocketError, writableError: unknown): void {
+      this.#s.#flow.error(error);
+      this.#s.#sender.closeUnclean(writableError);
+    }
+
+    // ReceiveFlowHooks
+    pause(): void {
+      this.#s.#transport.pause();
+    }
+
+    resume(): void {
+      const s = this.#s;
+      // Input stays stopped while a violation is held.
+      if (s.#violation === null || !s.#violation.active) s.#transport.resume();
+    }
+
+    cancel(reason: unknown): void {
+      this.#s.#closeFromReason(reason);
+    }
+
+    receiving(): boolean {
+      return this.#s.#conn.receiving;
+    }
+
+    heldInput(): boolean {
+      return this.#s.#conn.hasPendingInput;
+    }
+
+    takeHeldInput(): void {
+      this.#s.#onData(EMPTY);
+    }
+
+    // SenderHooks
+    close(): void {
+      this.#s.close();
+    }
+
+    abort(reason: unknown): void {
+      this.#s.#closeFromReason(reason);
+    }
+
+    lost(error: Error): void {
+      const s = this.#s;
+      s.#outcome.settleUnclean(connectionLost(s.#transportError ?? error));
+    }
+
+    written(): void {
+      this.#s.#violation?.check();
+    }
+  };
+
   readonly #conn: Connection;
   readonly #transport: Transport;
   readonly #isServer: boolean;
   readonly #flow: ReceiveFlow;
   readonly #sender: Sender;
   readonly #outcome: CloseOutcome;
-  readonly #closeTimer: CloseTimer;
-  readonly #keepalive: Keepalive;
-  readonly #violation: HeldViolation;
+  readonly #closeTimeout: number;
+  // The timers and the held violation are made when first needed: most
+  // connections never hold a violation, keepalive is off by default, and
+  // the close timer only runs once the closing handshake started.
+  #closeTimer: CloseTimer | null = null;
+  #keepalive: Keepalive | null = null;
+  #violation: HeldViolation | null = null;
+  /** The connection is over: no timer is started any more. */
+  #timersStopped = false;
   readonly #pings = new PingLog(this);
   #transportError: Error | null = null;
 
@@ -76,36 +159,22 @@ export class Session {
     this.#transport = transport;
     this.#isServer = conn.role === 'server';
 
-    this.#outcome = new CloseOutcome({
-      clean: () => {
-        this.#stopTimers();
-        this.#flow.endWhenDrained();
-        this.#sender.closeClean();
-      },
-      unclean: (error, writableError) => {
-        this.#flow.error(error);
-        this.#sender.closeUnclean(writableError);
-      },
-    });
+    // One object answers the hooks of the outcome, the flow and the sender.
+    const hooks = new Session.#Hooks(this);
+    this.#outcome = new CloseOutcome(hooks);
     // A user's strategy never throws out of the socket's callbacks: a size()
     // that throws (or returns what the streams refuse) fails this connection with 1011.
-    const guard = <T>(strategy: QueuingStrategy<T> | undefined, what: string): QueuingStrategy<T> =>
-      guardStrategy(strategy ?? new CountQueuingStrategy({ highWaterMark: 1 }), what, (cause, m) =>
-        this.#failInternal(m, cause),
-      );
-    const readableStrategy = guard(options.readableStrategy, 'readableStrategy');
-    const writableStrategy = guard(options.writableStrategy, 'writableStrategy');
-    this.#flow = new ReceiveFlow(readableStrategy, {
-      pause: () => transport.pause(),
-      // Input stays stopped while a violation is held.
-      resume: () => {
-        if (!this.#violation.active) transport.resume();
-      },
-      cancel: (reason) => this.#closeFromReason(reason),
-      receiving: () => conn.receiving,
-      heldInput: () => conn.hasPendingInput,
-      takeHeldInput: () => this.#onData(EMPTY),
-    });
+    const readableStrategy = guardStrategy(
+      options.readableStrategy ?? new CountQueuingStrategy({ highWaterMark: 1 }),
+      'readableStrategy',
+      (cause, message) => this.#failInternal(message, cause),
+    );
+    const writableStrategy = guardStrategy(
+      options.writableStrategy ?? new CountQueuingStrategy({ highWaterMark: 1 }),
+      'writableStrategy',
+      (cause, message) => this.#failInternal(message, cause),
+    );
+    this.#flow = new ReceiveFlow(readableStrategy, hooks);
     this.#sender = new Sender(
       conn,
       transport,
@@ -115,53 +184,11 @@ export class Session {
         batchWrites: options.batchWrites !== false,
         maxPendingPongs: options.maxPendingPongs ?? DEFAULT_MAX_PENDING_PONGS,
       },
-      {
-        close: () => this.close(),
-        abort: (reason) => this.#closeFromReason(reason),
-        lost: (error) => this.#outcome.settleUnclean(connectionLost(this.#transportError ?? error)),
-        written: () => this.#violation.check(),
-      },
+      hooks,
     );
-    const closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-    this.#closeTimer = new CloseTimer(closeTimeout, () => {
-      if (!conn.closedCleanly) {
-        this.#outcome.settleUnclean(
-          createWebSocketError(
-            `The closing handshake did not complete within ${closeTimeout} ms`,
-            CloseCode.ABNORMAL_CLOSURE,
-          ),
-        );
-      }
-      transport.destroy();
-    });
-    this.#violation = new HeldViolation(closeTimeout, {
-      stopInput: () => {
-        transport.pause();
-        this.#keepalive.stop();
-        this.#flow.watchDrain(() => this.#violation.check());
-      },
-      caughtUp: () => this.#flow.drained && !this.#sender.writing,
-      fail: (error) => {
-        if (this.#outcome.settled) return;
-        conn.fail(error);
-        for (const e of conn.takeEvents()) this.#handle(e);
-      },
-    });
+    this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     const pingInterval = options.pingInterval ?? 0;
-    this.#keepalive = new Keepalive(pingInterval, options.pingTimeout ?? pingInterval, {
-      bytesRead: () => transport.bytesRead,
-      paused: () => this.#flow.paused,
-      canPing: () => !this.#outcome.settled && !conn.closeSent,
-      ping: () => {
-        conn.sendPing();
-        this.#pings.pingSent(EMPTY);
-        this.#sender.flush();
-      },
-      dead: (message) => {
-        this.#outcome.settleUnclean(createWebSocketError(message, CloseCode.ABNORMAL_CLOSURE));
-        transport.destroy();
-      },
-    });
+    if (pingInterval > 0) this.#startKeepalive(pingInterval, options.pingTimeout ?? pingInterval);
 
     transport.attach({
       data: (chunk) => this.#onData(chunk),
@@ -177,7 +204,63 @@ export class Session {
       },
     });
     if (initialData !== undefined && initialData.length > 0) this.#onData(initialData);
-    this.#keepalive.start();
+    this.#keepalive?.start();
+  }
+
+  /** Keepalive (only made when `pingInterval` is above 0). */
+  #startKeepalive(interval: number, timeout: number): void {
+    const conn = this.#conn;
+    const transport = this.#transport;
+    this.#keepalive = new Keepalive(interval, timeout, {
+      bytesRead: () => transport.bytesRead,
+      paused: () => this.#flow.paused,
+      canPing: () => !this.#outcome.settled && !conn.closeSent,
+      ping: () => {
+        conn.sendPing();
+        this.#pings.pingSent(EMPTY);
+        this.#sender.flush();
+      },
+      dead: (message) => {
+        this.#outcome.settleUnclean(createWebSocketError(message, CloseCode.ABNORMAL_CLOSURE));
+        transport.destroy();
+      },
+    });
+  }
+
+  /** Starts the close timer (once; never after the connection is over). */
+  #armCloseTimer(): void {
+    if (this.#timersStopped) return;
+    this.#closeTimer ??= new CloseTimer(this.#closeTimeout, () => {
+      if (!this.#conn.closedCleanly) {
+        this.#outcome.settleUnclean(
+          createWebSocketError(
+            `The closing handshake did not complete within ${this.#closeTimeout} ms`,
+            CloseCode.ABNORMAL_CLOSURE,
+          ),
+        );
+      }
+      this.#transport.destroy();
+    });
+    this.#closeTimer.arm();
+  }
+
+  /** Holds the peer's violation while the messages before it are read and answered. */
+  #holdViolation(error: ProtocolError): void {
+    const conn = this.#conn;
+    this.#violation ??= new HeldViolation(this.#closeTimeout, {
+      stopInput: () => {
+        this.#transport.pause();
+        this.#keepalive?.stop();
+        this.#flow.watchDrain(() => this.#violation?.check());
+      },
+      caughtUp: () => this.#flow.drained && !this.#sender.writing,
+      fail: (violation) => {
+        if (this.#outcome.settled) return;
+        conn.fail(violation);
+        for (const e of conn.takeEvents()) this.#handle(e);
+      },
+    });
+    this.#violation.hold(error);
   }
 
   get readable(): ReadableStream<WebSocketMessage> {
@@ -247,10 +330,10 @@ export class Session {
   close(code?: number, reason = ''): void {
     if (this.#outcome.settled || this.#conn.closeSent) return;
     // The peer broke the protocol: the application is done, so fail for that now.
-    if (this.#violation.active) return this.#violation.fail();
+    if (this.#violation?.active === true) return this.#violation.fail();
     this.#conn.sendClose(code, reason);
     this.#sender.flush();
-    this.#closeTimer.arm();
+    this.#armCloseTimer();
     this.#flow.readOn();
   }
 
@@ -323,12 +406,12 @@ export class Session {
           // RFC 6455 7.1.1: "the server SHOULD close [the TCP connection] first".
           this.#transport.end();
         }
-        this.#closeTimer.arm();
+        this.#armCloseTimer();
         this.#flow.resume();
         return;
       case 'violation':
         // Held while the messages before it are read and answered.
-        if (!this.#outcome.settled) this.#violation.hold(event.error);
+        if (!this.#outcome.settled) this.#holdViolation(event.error);
         return;
       case 'fail':
         this.#failed(failureError(event.error));
@@ -341,7 +424,7 @@ export class Session {
     this.#sender.flush();
     this.#outcome.settleUnclean(error);
     this.#transport.end();
-    this.#closeTimer.arm();
+    this.#armCloseTimer();
     this.#flow.resume();
   }
 
@@ -395,8 +478,9 @@ export class Session {
   }
 
   #stopTimers(): void {
-    this.#violation.stop();
-    this.#closeTimer.stop();
-    this.#keepalive.stop();
+    this.#timersStopped = true;
+    this.#violation?.stop();
+    this.#closeTimer?.stop();
+    this.#keepalive?.stop();
   }
 }

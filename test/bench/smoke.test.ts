@@ -46,3 +46,61 @@ test('bench --only=h prints the streams floor of the runtime', async () => {
     /^\| heap of one readable \+ writable pair piped together, bytes \| [\d,]+ \|/m,
   );
 });
+
+test('bench --quick --only=j negotiates permessage-deflate and prints the compressed rows', async () => {
+  await run('npx', ['tsc', '-p', 'bench/tsconfig.json'], { timeout: 60_000 });
+  const { stdout } = await run(
+    'node',
+    ['.tmp/bench-build/run.js', '--quick', '--only=j', '--impls=wsstream,ws+bufferutil'],
+    { timeout: 240_000 },
+  );
+  const cell = String.raw`[\d.,]+ \(\d\.\d\d\)`;
+  assert.match(
+    stdout,
+    new RegExp(
+      String.raw`^\| \(j\) deflate echo 4 KiB JSON, window 100, msg/s \| ${cell} \| ${cell} \|`,
+      'm',
+    ),
+  );
+  assert.match(
+    stdout,
+    new RegExp(
+      String.raw`^\| \(j\) deflate download 8 MiB as 16 KiB JSON, MB/s \| ${cell} \| ${cell} \|`,
+      'm',
+    ),
+  );
+  assert.match(
+    stdout,
+    new RegExp(
+      String.raw`^\| \(j\) server, 50 idle compressed connections, server RSS, MB \| ${cell} \| ${cell} \|`,
+      'm',
+    ),
+  );
+  // Both clients and the fixed client of each server agreed to compression.
+  assert.match(stdout, /^- wsstream client: `permessage-deflate/m);
+  assert.match(stdout, /^- ws\+bufferutil client: `permessage-deflate/m);
+  assert.match(stdout, /^- ws client of wsstream server: `permessage-deflate/m);
+  assert.doesNotMatch(stdout, /FAILED/);
+});
+
+test('bench --baseline=HEAD runs a build of the ref beside wsstream and prints the ratios', async () => {
+  await run('npx', ['tsc', '-p', 'bench/tsconfig.json'], { timeout: 60_000 });
+  const { stdout } = await run(
+    'node',
+    ['.tmp/bench-build/run.js', '--quick', '--only=a', '--impls=wsstream', '--baseline=HEAD'],
+    { timeout: 240_000 },
+  );
+  const head = (await run('git', ['rev-parse', '--short', 'HEAD'])).stdout.trim();
+  assert.match(
+    stdout,
+    new RegExp(String.raw`^\| scenario \| wsstream \| wsstream @ ${head} \(HEAD\) \|`, 'm'),
+  );
+  assert.match(
+    stdout,
+    new RegExp(String.raw`^### wsstream against the baseline ${head} \(HEAD\)`, 'm'),
+  );
+  assert.match(
+    stdout,
+    /^\| \(a\) echo 64 B, window 100, msg\/s \| [\d,]+ \| [\d,]+ \| \d+\.\d\d \| [+-]\d+\.\d% (better|same|WORSE) \|/m,
+  );
+});

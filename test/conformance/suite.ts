@@ -1,17 +1,22 @@
 /**
- * Registers one node:test test per conformance case and implementation.
+ * Registers one node:test test per conformance case and implementation: the
+ * cases of `category`, or `only.cases` of it (a category split over files).
  * Slow cases are left to `npm run conformance:slow`.
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { CATEGORIES } from '../../conformance/case.js';
+import { CATEGORIES, type Case } from '../../conformance/case.js';
 import { casesOf } from '../../conformance/cases/index.js';
 import { runCase, undersOf } from '../../conformance/runner.js';
 import { closeTargets } from '../../conformance/targets.js';
 
-export function conformanceSuite(category: number): void {
-  const cases = casesOf(category).filter((c) => c.slow !== true);
-  describe(`conformance ${category}: ${CATEGORIES[category]}`, () => {
+export function conformanceSuite(
+  category: number,
+  only?: { label: string; cases: readonly Case[] },
+): void {
+  const cases = (only?.cases ?? casesOf(category)).filter((c) => c.slow !== true);
+  const label = only === undefined ? '' : ` (${only.label})`;
+  describe(`conformance ${category}: ${CATEGORIES[category]}${label}`, () => {
     after(closeTargets);
     for (const c of cases) {
       for (const under of undersOf(c)) {

@@ -20,6 +20,7 @@ import { createServer } from 'node:http';
 import { WebSocketError, WebSocketStream } from '../../dist/index.js';
 import { serve } from '../../dist/server.js';
 import { getConnector, setConnector } from '../../dist/streams/connector.js';
+import { registerDeflateCases } from './deflate.js';
 
 /**
  * `size` random bytes: permessage-deflate is negotiated by default, and zeros
@@ -604,6 +605,22 @@ for (const security of SECURITY) {
       : undefined,
   );
 }
+
+// ---- compression (test/runtimes/deflate.js) -------------------------------------------------
+registerDeflateCases({
+  test,
+  assert,
+  equal,
+  note,
+  outcome,
+  waitStable,
+  waitUntil,
+  startServer,
+  lastClientTransport,
+  SECURITY,
+  MiB,
+  IS_DENO,
+});
 
 // ---- run ---------------------------------------------------------------------------------
 const filter = (globalThis.Deno?.args ?? process.argv.slice(2))[0];

@@ -109,7 +109,7 @@ export function parseExtensions(value: string): ParsedExtensions {
       sc.i++;
       sc.skipOws();
       const pname = sc.token();
-      if (pname === '') return bad(sc, 'a parameter name');
+      if (pname === '') return bad(sc, `a parameter name in extension "${name}"`);
       sc.skipOws();
       let pvalue: string | null = null;
       if (!sc.done && sc.peek() === 0x3d) {
@@ -117,7 +117,7 @@ export function parseExtensions(value: string): ParsedExtensions {
         sc.skipOws();
         if (!sc.done && sc.peek() === 0x22) {
           const q = sc.quoted();
-          if (q === null) return bad(sc, 'a closing quote');
+          if (q === null) return bad(sc, `a closing quote in the value of parameter "${pname}"`);
           if (q === '' || !isTokenString(q)) {
             return {
               ok: false,
@@ -135,7 +135,7 @@ export function parseExtensions(value: string): ParsedExtensions {
     }
     extensions.push({ name: name.toLowerCase(), params });
     if (sc.done) break;
-    if (sc.peek() !== 0x2c) return bad(sc, '"," or ";"');
+    if (sc.peek() !== 0x2c) return bad(sc, `"," or ";" after extension "${name}"`);
     sc.i++;
   }
   return { ok: true, extensions };

@@ -105,9 +105,6 @@ export function validateServerResponse(res: ResponseHead, offer: ClientOffer): N
   // "If the response includes a |Sec-WebSocket-Extensions| header field and this
   // header field indicates the use of an extension that was not present in the
   // client's handshake ..., the client MUST _Fail the WebSocket Connection_."
-  // "If the response includes a |Sec-WebSocket-Extensions| header field and this
-  // header field indicates the use of an extension that was not present in the
-  // client's handshake ..., the client MUST _Fail the WebSocket Connection_."
   const extensions = (offer.extensions ?? NO_CLIENT_EXTENSIONS).accept(
     res.headers.get('sec-websocket-extensions') ?? '',
   );

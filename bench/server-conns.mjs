@@ -1,0 +1,106 @@
+// The (g) 1,000-connection scenario alone, for before/after comparisons of the
+// server: opens COUNT connections to server-app.js with the raw client of
+// client.ts (at most 100 handshakes at once), runs ROUNDS strict echo round
+// trips on all of them, reads the server's RSS while they are held, closes
+// them; reports open/s, round trips/s, RSS and the server's CPU for the whole
+// scenario, then medians and ratios to the last implementation. Each server
+// runs in a fresh process and is warmed up with 100 connections first.
+//   npm run bench -- --only=h --quick      # builds dist/ and .tmp/bench-build/
+//   node bench/server-conns.mjs [--node=PATH] [--impls=wsstream,ws] [--runs=3] [--count=1000] [--rounds=10] [--cpu-prof]
+// An implementation written DIR:impl runs DIR/.tmp/bench-build/server-app.js
+// (another checkout of wsstream, built the same way): the code before a change.
+import { fork } from 'node:child_process';
+import { resolve } from 'node:path';
+
+const flag = (name, fallback) =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
+const nodeBin = flag('node', process.execPath);
+const impls = flag('impls', 'wsstream,ws').split(',');
+const runs = Number(flag('runs', 3));
+const count = Number(flag('count', 1000));
+const rounds = Number(flag('rounds', 10));
+const prof = process.argv.includes('--cpu-prof');
+const build = (root) => resolve(root, '.tmp/bench-build') + '/';
+const here = build(new URL('..', import.meta.url).pathname);
+
+function startServer(spec) {
+  const at = spec.lastIndexOf(':');
+  const dir = at > 0 ? build(spec.slice(0, at)) : here;
+  const impl = at > 0 ? spec.slice(at + 1) : spec;
+  const child = fork(dir + 'server-app.js', [impl], {
+    execPath: nodeBin,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: prof ? ['--cpu-prof', '--cpu-prof-dir=.tmp/prof'] : [],
+  });
+  let waiter = null;
+  return new Promise((ready) => {
+    child.on('message', (m) => {
+      if (m.type === 'ready') {
+        const cpu = () =>
+          new Promise((r) => {
+            waiter = r;
+            child.send({ type: 'cpu' });
+          });
+        ready({ child, port: m.port, cpu });
+      } else if (m.type === 'cpu') {
+        waiter?.(m);
+        waiter = null;
+      }
+    });
+  });
+}
+
+async function conns(server, params) {
+  const job = { impl: 'ref', scenario: 'conns', base: `ws://127.0.0.1:${server.port}`, params };
+  const child = fork(here + 'client.js', [JSON.stringify(job)], {
+    execPath: nodeBin,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let rss = 0;
+  let result;
+  const c0 = await server.cpu();
+  await new Promise((done) => {
+    child.on('message', async (m) => {
+      if (m.type === 'holding') {
+        rss = (await server.cpu()).rss;
+        child.send({ type: 'release' });
+      } else if (m.type === 'result') result = m.result;
+      else if (m.type === 'error') console.error(m.message);
+    });
+    child.once('exit', done);
+  });
+  const c1 = await server.cpu();
+  return { ...result, rss, cpu: (c1.user + c1.system - c0.user - c0.system) / 1e3 };
+}
+
+const results = new Map(impls.map((i) => [i, []]));
+for (let run = 0; run < runs; run++) {
+  for (const impl of impls) {
+    const server = await startServer(impl);
+    await conns(server, { count: 100, rounds: 2 });
+    const o = await conns(server, { count, rounds });
+    results.get(impl).push(o);
+    console.log(
+      `${impl}: open ${o.openPerSec.toFixed(0)}/s, ping-pong ${o.echoPerSec.toFixed(0)} msg/s, RSS ${(o.rss / 1e6).toFixed(1)} MB, server CPU ${o.cpu.toFixed(0)} ms`,
+    );
+    server.child.disconnect();
+    await new Promise((r) => server.child.once('exit', r));
+  }
+}
+const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
+const summary = (impl) => {
+  const a = results.get(impl);
+  return {
+    open: median(a.map((o) => o.openPerSec)),
+    pingpong: median(a.map((o) => o.echoPerSec)),
+    rss: median(a.map((o) => o.rss)) / 1e6,
+    cpu: median(a.map((o) => o.cpu)),
+  };
+};
+const last = summary(impls.at(-1));
+for (const impl of impls) {
+  const s = summary(impl);
+  console.log(
+    `median ${impl}: open ${s.open.toFixed(0)}/s (${(s.open / last.open).toFixed(2)}), ping-pong ${s.pingpong.toFixed(0)} msg/s (${(s.pingpong / last.pingpong).toFixed(2)}), RSS ${s.rss.toFixed(1)} MB (${(s.rss / last.rss).toFixed(2)}), server CPU ${s.cpu.toFixed(0)} ms (${(s.cpu / last.cpu).toFixed(2)})`,
+  );
+}
