@@ -5,6 +5,21 @@
 import { HubError, HubErrorCode } from './broker.js';
 
 /**
+ * Why a broker cannot take a publish at all right now, checked before the
+ * message is encoded: `closed` (CLOSED, naming `broker`), or the reason its
+ * transport is down (`unavailable`, BROKER_UNAVAILABLE). Null when it can.
+ */
+export function publishRefusal(
+  broker: string,
+  closed: boolean,
+  unavailable: string | null,
+): HubError | null {
+  if (closed) return new HubError(HubErrorCode.CLOSED, `${broker} is closed`);
+  if (unavailable !== null) return new HubError(HubErrorCode.BROKER_UNAVAILABLE, unavailable);
+  return null;
+}
+
+/**
  * Bytes published and not yet acknowledged, bounded by `max`. A publish
  * that would go past the bound is refused with `BROKER_BACKLOG`, unless
  * nothing is pending: a message larger than the bound still goes, alone.

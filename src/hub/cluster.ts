@@ -15,7 +15,7 @@
  * worker whose channel holds more than that, and counts it.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { PublishBacklog } from './backlog.js';
+import { PublishBacklog, publishRefusal } from './backlog.js';
 import { HubError, HubErrorCode, type BrokerEvents, type HubBroker } from './broker.js';
 import { decodeEnvelope, encodeEnvelope, newNodeId } from './envelope.js';
 import type { HubMessage } from './message.js';
@@ -125,16 +125,10 @@ class ClusterBroker implements HubBroker {
   }
 
   publish(topic: string, message: HubMessage): Promise<void> {
-    if (this.#closed)
-      return Promise.reject(new HubError(HubErrorCode.CLOSED, 'the cluster broker is closed'));
-    if (process.connected !== true) {
-      return Promise.reject(
-        new HubError(
-          HubErrorCode.BROKER_UNAVAILABLE,
-          'the IPC channel to the cluster primary is closed',
-        ),
-      );
-    }
+    const unavailable =
+      process.connected !== true ? 'the IPC channel to the cluster primary is closed' : null;
+    const refusal = publishRefusal('the cluster broker', this.#closed, unavailable);
+    if (refusal !== null) return Promise.reject(refusal);
     const data = encodeEnvelope(this.#nodeId, message);
     const size = data.byteLength;
     const refused = this.#backlog.admit(size);

@@ -18,7 +18,7 @@
  *   Messages published elsewhere while this process was disconnected are not
  *   replayed (Redis pub/sub is at-most-once).
  */
-import { PublishBacklog } from './backlog.js';
+import { PublishBacklog, publishRefusal } from './backlog.js';
 import {
   HubError,
   HubErrorCode,
@@ -187,16 +187,11 @@ class RedisBroker implements HubBroker {
   }
 
   publish(topic: string, message: HubMessage): Promise<void> {
-    if (this.#closed)
-      return Promise.reject(new HubError(HubErrorCode.CLOSED, 'the Redis broker is closed'));
-    if (!this.#pub.isReady) {
-      return Promise.reject(
-        new HubError(
-          HubErrorCode.BROKER_UNAVAILABLE,
-          "Redis is not connected: the message reached this process's subscribers only",
-        ),
-      );
-    }
+    const unavailable = this.#pub.isReady
+      ? null
+      : "Redis is not connected: the message reached this process's subscribers only";
+    const refusal = publishRefusal('the Redis broker', this.#closed, unavailable);
+    if (refusal !== null) return Promise.reject(refusal);
     const envelope = encodeEnvelope(this.#nodeId, message);
     const size = envelope.byteLength;
     const refused = this.#backlog.admit(size);
