@@ -10,16 +10,14 @@
  * - {@link Sender}: the writable, single and batched writes, control frames
  *   and the bound on pending Pongs;
  * - {@link CloseOutcome}: `closed`, clean or unclean, and the one WebSocketError;
- * - {@link HeldViolation}: a peer's violation, acted on after the messages before it;
  * - {@link PingLog}: the last Ping's round trip and the ping/pong diagnostics;
- * - {@link CloseTimer} and {@link Keepalive}: the timers.
+ * - {@link Watchdogs}: the close timer, the keepalive and a peer's violation
+ *   held until the messages before it were read and answered.
  */
 import { CloseCode } from '../core/close.js';
-import type { Connection, ConnectionEvent, ConnectionFailure } from '../core/connection.js';
-import { ProtocolError } from '../core/errors.js';
+import type { Connection, ConnectionEvent } from '../core/connection.js';
 import { CloseOutcome, type SettleHooks } from './close-outcome.js';
 import type { ObservedConnection } from './diagnostics.js';
-import { HeldViolation } from './held-violation.js';
 import { guardStrategy } from './message-size-strategy.js';
 import { PingLog } from './ping-log.js';
 import { nextRead } from './read-plan.js';
@@ -32,11 +30,13 @@ import {
   type SenderHooks,
 } from './sender.js';
 import { type SessionOptions } from './session-options.js';
-import { CloseTimer, DEFAULT_CLOSE_TIMEOUT, Keepalive } from './timers.js';
-import type { WebSocketStats } from './statistics.js';
+import { DEFAULT_CLOSE_TIMEOUT } from './timers.js';
+import { Watchdogs } from './watchdogs.js';
+import { readStats, type WebSocketStats } from './statistics.js';
 import type { Transport } from './transport.js';
 import {
   createWebSocketError,
+  failureError,
   isSendableCloseCode,
   WebSocketError,
   type WebSocketCloseInfo,
@@ -52,85 +52,7 @@ export {
 
 const EMPTY = new Uint8Array(0);
 
-/** The WebSocketError of a failed connection: the peer's violation or a local failure, with its close code. */
-function failureError(error: ProtocolError | ConnectionFailure): WebSocketError {
-  const message =
-    error instanceof ProtocolError ? `WebSocket protocol error: ${error.message}` : error.message;
-  return createWebSocketError(message, error.closeCode, '', error);
-}
-
-export class Session {
-  /**
-   * The hooks of a session's outcome, receive flow and sender, as methods of
-   * one object per session (their names do not overlap) rather than a dozen
-   * closures and three objects: a server holds thousands of sessions.
-   */
-  static readonly #Hooks = class implements SettleHooks, ReceiveFlowHooks, SenderHooks {
-    readonly #s: Session;
-
-    constructor(session: Session) {
-      this.#s = session;
-    }
-
-    // SettleHooks
-    clean(): void {
-      const s = this.#s;
-      s.#stopTimers();
-      s.#flow.endWhenDrained();
-      s.#sender.closeClean();
-    }
-
-    unclean(error: WebSocketError, writableError: unknown): void {
-      this.#s.#flow.error(error);
-      this.#s.#sender.closeUnclean(writableError);
-    }
-
-    // ReceiveFlowHooks
-    pause(): void {
-      this.#s.#transport.pause();
-    }
-
-    resume(): void {
-      const s = this.#s;
-      // Input stays stopped while a violation is held.
-      if (s.#violation === null || !s.#violation.active) s.#transport.resume();
-    }
-
-    cancel(reason: unknown): void {
-      this.#s.#closeFromReason(reason);
-    }
-
-    receiving(): boolean {
-      return this.#s.#conn.receiving;
-    }
-
-    heldInput(): boolean {
-      return this.#s.#conn.hasPendingInput;
-    }
-
-    takeHeldInput(): void {
-      this.#s.#onData(EMPTY);
-    }
-
-    // SenderHooks
-    close(): void {
-      this.#s.close();
-    }
-
-    abort(reason: unknown): void {
-      this.#s.#closeFromReason(reason);
-    }
-
-    lost(error: Error): void {
-      const s = this.#s;
-      s.#outcome.settleUnclean(connectionLost(s.#transportError ?? error));
-    }
-
-    written(): void {
-      this.#s.#violation?.check();
-    }
-  };
-
+export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks {
   readonly #conn: Connection;
   readonly #transport: Transport;
   readonly #isServer: boolean;
@@ -138,14 +60,10 @@ export class Session {
   readonly #sender: Sender;
   readonly #outcome: CloseOutcome;
   readonly #closeTimeout: number;
-  // The timers and the held violation are made when first needed: most
-  // connections never hold a violation, keepalive is off by default, and
-  // the close timer only runs once the closing handshake started.
-  #closeTimer: CloseTimer | null = null;
-  #keepalive: Keepalive | null = null;
-  #violation: HeldViolation | null = null;
+  /** The timers and a held violation, made when the first of them is needed. */
+  #watchdogs: Watchdogs | null = null;
   /** The connection is over: no timer is started any more. */
-  #timersStopped = false;
+  #over = false;
   readonly #pings = new PingLog(this);
   #transportError: Error | null = null;
 
@@ -159,9 +77,9 @@ export class Session {
     this.#transport = transport;
     this.#isServer = conn.role === 'server';
 
-    // One object answers the hooks of the outcome, the flow and the sender.
-    const hooks = new Session.#Hooks(this);
-    this.#outcome = new CloseOutcome(hooks);
+    // The session itself answers the hooks of the outcome, the flow and the
+    // sender (their names do not overlap): no closures, no object per part.
+    this.#outcome = new CloseOutcome(this);
     // A user's strategy never throws out of the socket's callbacks: a size()
     // that throws (or returns what the streams refuse) fails this connection with 1011.
     const readableStrategy = guardStrategy(
@@ -174,7 +92,7 @@ export class Session {
       'writableStrategy',
       (cause, message) => this.#failInternal(message, cause),
     );
-    this.#flow = new ReceiveFlow(readableStrategy, hooks);
+    this.#flow = new ReceiveFlow(readableStrategy, this);
     this.#sender = new Sender(
       conn,
       transport,
@@ -184,11 +102,10 @@ export class Session {
         batchWrites: options.batchWrites !== false,
         maxPendingPongs: options.maxPendingPongs ?? DEFAULT_MAX_PENDING_PONGS,
       },
-      hooks,
+      this,
     );
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     const pingInterval = options.pingInterval ?? 0;
-    if (pingInterval > 0) this.#startKeepalive(pingInterval, options.pingTimeout ?? pingInterval);
 
     transport.attach({
       data: (chunk) => this.#onData(chunk),
@@ -204,63 +121,27 @@ export class Session {
       },
     });
     if (initialData !== undefined && initialData.length > 0) this.#onData(initialData);
-    this.#keepalive?.start();
+    if (pingInterval > 0 && !this.#over)
+      this.#watch().startKeepalive(pingInterval, options.pingTimeout ?? pingInterval);
   }
 
-  /** Keepalive (only made when `pingInterval` is above 0). */
-  #startKeepalive(interval: number, timeout: number): void {
-    const conn = this.#conn;
-    const transport = this.#transport;
-    this.#keepalive = new Keepalive(interval, timeout, {
-      bytesRead: () => transport.bytesRead,
-      paused: () => this.#flow.paused,
-      canPing: () => !this.#outcome.settled && !conn.closeSent,
-      ping: () => {
-        conn.sendPing();
-        this.#pings.pingSent(EMPTY);
-        this.#sender.flush();
-      },
-      dead: (message) => {
-        this.#outcome.settleUnclean(createWebSocketError(message, CloseCode.ABNORMAL_CLOSURE));
-        transport.destroy();
-      },
-    });
+  /** The session's watchdogs, made on first use. */
+  #watch(): Watchdogs {
+    return (this.#watchdogs ??= new Watchdogs({
+      conn: this.#conn,
+      transport: this.#transport,
+      flow: this.#flow,
+      sender: this.#sender,
+      outcome: this.#outcome,
+      pings: this.#pings,
+      closeTimeout: this.#closeTimeout,
+      handle: (event) => this.#handle(event),
+    }));
   }
 
   /** Starts the close timer (once; never after the connection is over). */
   #armCloseTimer(): void {
-    if (this.#timersStopped) return;
-    this.#closeTimer ??= new CloseTimer(this.#closeTimeout, () => {
-      if (!this.#conn.closedCleanly) {
-        this.#outcome.settleUnclean(
-          createWebSocketError(
-            `The closing handshake did not complete within ${this.#closeTimeout} ms`,
-            CloseCode.ABNORMAL_CLOSURE,
-          ),
-        );
-      }
-      this.#transport.destroy();
-    });
-    this.#closeTimer.arm();
-  }
-
-  /** Holds the peer's violation while the messages before it are read and answered. */
-  #holdViolation(error: ProtocolError): void {
-    const conn = this.#conn;
-    this.#violation ??= new HeldViolation(this.#closeTimeout, {
-      stopInput: () => {
-        this.#transport.pause();
-        this.#keepalive?.stop();
-        this.#flow.watchDrain(() => this.#violation?.check());
-      },
-      caughtUp: () => this.#flow.drained && !this.#sender.writing,
-      fail: (violation) => {
-        if (this.#outcome.settled) return;
-        conn.fail(violation);
-        for (const e of conn.takeEvents()) this.#handle(e);
-      },
-    });
-    this.#violation.hold(error);
+    if (!this.#over) this.#watch().armCloseTimer();
   }
 
   get readable(): ReadableStream<WebSocketMessage> {
@@ -285,11 +166,6 @@ export class Session {
     return this.#transport;
   }
 
-  /** Whether reading is paused by backpressure. */
-  get paused(): boolean {
-    return this.#flow.paused;
-  }
-
   /** Names the public connection in diagnostics events (set when it opens). */
   observe(connection: ObservedConnection): void {
     this.#pings.observed = connection;
@@ -297,19 +173,7 @@ export class Session {
 
   /** A snapshot of the connection's counters. */
   stats(): WebSocketStats {
-    const conn = this.#conn;
-    const transport = this.#transport;
-    return {
-      messagesReceived: conn.messagesReceived,
-      bytesReceived: conn.bytesReceived,
-      messagesSent: conn.messagesSent,
-      bytesSent: conn.bytesSent,
-      socketBytesRead: transport.bytesRead,
-      socketBytesWritten: this.#sender.bytesWritten,
-      bufferedBytes: conn.bufferedMessageBytes + transport.bufferedAmount,
-      messagesWaiting: this.#flow.messagesWaiting,
-      lastPingRtt: this.#pings.lastRtt,
-    };
+    return readStats(this.#conn, this.#transport, this.#flow, this.#sender, this.#pings);
   }
 
   /** The receiving part (counters for statistics). */
@@ -330,7 +194,7 @@ export class Session {
   close(code?: number, reason = ''): void {
     if (this.#outcome.settled || this.#conn.closeSent) return;
     // The peer broke the protocol: the application is done, so fail for that now.
-    if (this.#violation?.active === true) return this.#violation.fail();
+    if (this.#watchdogs?.failForViolation() === true) return;
     this.#conn.sendClose(code, reason);
     this.#sender.flush();
     this.#armCloseTimer();
@@ -351,6 +215,66 @@ export class Session {
     if (this.#outcome.settled) return;
     this.#outcome.settleUnclean(createWebSocketError(message, CloseCode.ABNORMAL_CLOSURE));
     this.#transport.destroy();
+  }
+
+  // ---- the parts' hooks (internal) -----------------------------------------
+
+  /** @internal SettleHooks: the close was clean. */
+  clean(): void {
+    this.#stopTimers();
+    this.#flow.endWhenDrained();
+    this.#sender.closeClean();
+  }
+
+  /** @internal SettleHooks: the close was not clean. */
+  unclean(error: WebSocketError, writableError: unknown): void {
+    this.#flow.error(error);
+    this.#sender.closeUnclean(writableError);
+  }
+
+  /** @internal ReceiveFlowHooks */
+  pause(): void {
+    this.#transport.pause();
+  }
+
+  /** @internal ReceiveFlowHooks: input stays stopped while a violation is held. */
+  resume(): void {
+    if (this.#watchdogs?.holdingViolation !== true) this.#transport.resume();
+  }
+
+  /** @internal ReceiveFlowHooks */
+  cancel(reason: unknown): void {
+    this.#closeFromReason(reason);
+  }
+
+  /** @internal ReceiveFlowHooks */
+  receiving(): boolean {
+    return this.#conn.receiving;
+  }
+
+  /** @internal ReceiveFlowHooks */
+  heldInput(): boolean {
+    return this.#conn.hasPendingInput;
+  }
+
+  /** @internal ReceiveFlowHooks */
+  takeHeldInput(): void {
+    this.#onData(EMPTY);
+  }
+
+  /** @internal SenderHooks */
+  abort(reason: unknown): void {
+    this.#closeFromReason(reason);
+  }
+
+  /** @internal SenderHooks: the transport failed while a write was pending. */
+  lost(error: Error): void {
+    this.#outcome.settleUnclean(connectionLost(this.#transportError ?? error));
+  }
+
+  /** @internal SenderHooks: a write completed. */
+  written(): void {
+    this.#watchdogs?.checkViolation();
   }
 
   // ---- input -------------------------------------------------------------
@@ -411,7 +335,7 @@ export class Session {
         return;
       case 'violation':
         // Held while the messages before it are read and answered.
-        if (!this.#outcome.settled) this.#holdViolation(event.error);
+        if (!this.#outcome.settled) this.#watch().holdViolation(event.error);
         return;
       case 'fail':
         this.#failed(failureError(event.error));
@@ -478,9 +402,7 @@ export class Session {
   }
 
   #stopTimers(): void {
-    this.#timersStopped = true;
-    this.#violation?.stop();
-    this.#closeTimer?.stop();
-    this.#keepalive?.stop();
+    this.#over = true;
+    this.#watchdogs?.stop();
   }
 }

@@ -2,6 +2,11 @@
  * Per-connection statistics (a wsstream extension): what went in and out, what
  * wsstream holds right now, and the round-trip time of the last ping.
  */
+import type { Connection } from '../core/connection.js';
+import type { PingLog } from './ping-log.js';
+import type { ReceiveFlow } from './receive-flow.js';
+import type { Sender } from './sender.js';
+import type { Transport } from './transport.js';
 
 /** A snapshot of one connection's counters, from `stats` on a client or server connection. */
 export interface WebSocketStats {
@@ -42,5 +47,26 @@ export function emptyStats(): WebSocketStats {
     bufferedBytes: 0,
     messagesWaiting: 0,
     lastPingRtt: null,
+  };
+}
+
+/** A connection's statistics now: the core's counters, the transport's and the session's parts'. */
+export function readStats(
+  conn: Connection,
+  transport: Transport,
+  flow: ReceiveFlow,
+  sender: Sender,
+  pings: PingLog,
+): WebSocketStats {
+  return {
+    messagesReceived: conn.messagesReceived,
+    bytesReceived: conn.bytesReceived,
+    messagesSent: conn.messagesSent,
+    bytesSent: conn.bytesSent,
+    socketBytesRead: transport.bytesRead,
+    socketBytesWritten: sender.bytesWritten,
+    bufferedBytes: conn.bufferedMessageBytes + transport.bufferedAmount,
+    messagesWaiting: flow.messagesWaiting,
+    lastPingRtt: pings.lastRtt,
   };
 }

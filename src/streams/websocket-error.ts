@@ -3,6 +3,8 @@
  * carrying the close code and reason of an unclean close or failed handshake.
  */
 import { MAX_CLOSE_REASON_BYTES, utf8Length } from '../core/close.js';
+import type { ConnectionFailure } from '../core/connection.js';
+import { ProtocolError } from '../core/errors.js';
 
 /** The close information of the standard (`closeCode`, not `code`: DOMException owns that name). */
 export interface WebSocketCloseInfo {
@@ -150,4 +152,11 @@ export function createWebSocketError(
     Object.defineProperty(error, 'cause', { value: cause, configurable: true, writable: true });
   }
   return error;
+}
+
+/** The WebSocketError of a failed connection: the peer's violation or a local failure, with its close code. */
+export function failureError(error: ProtocolError | ConnectionFailure): WebSocketError {
+  const message =
+    error instanceof ProtocolError ? `WebSocket protocol error: ${error.message}` : error.message;
+  return createWebSocketError(message, error.closeCode, '', error);
 }

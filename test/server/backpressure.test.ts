@@ -191,7 +191,7 @@ void test(
         readAfterFirst,
         'no progress while the other connection moved 32 MiB',
       );
-      assert.equal(idle!.session!.paused, true);
+      assert.equal(idle!.session!.receiver.paused, true);
       assert.ok(flooder.bufferedAmount > 0, 'the rest waits on the client side');
 
       startReading();
@@ -228,7 +228,7 @@ void test(
       const flooder = await wsOpen(server.url);
       const chunk = Buffer.alloc(MESSAGE, 1);
       for (let sent = 0; sent < TOTAL; sent += MESSAGE) flooder.send(chunk);
-      while (idle?.session?.paused !== true) await new Promise((r) => setImmediate(r));
+      while (idle?.session?.receiver.paused !== true) await new Promise((r) => setImmediate(r));
       // Its Pongs sit behind unread data, yet the server keeps pinging and keeps the connection.
       let pings = 0;
       await new Promise<void>((resolve) =>
@@ -236,7 +236,7 @@ void test(
           if (++pings === 8) resolve();
         }),
       );
-      assert.equal(idle.session.paused, true);
+      assert.equal(idle.session.receiver.paused, true);
       assert.equal(server.connections.size, 1);
       startReading();
       while (received.bytes < TOTAL) await new Promise((r) => setImmediate(r));

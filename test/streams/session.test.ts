@@ -370,7 +370,7 @@ test('keepalive: any byte from the peer counts as liveness', async (t) => {
 test('keepalive: silence while reading is paused by backpressure is no evidence', async (t) => {
   t.mock.timers.enable({ apis: ['setTimeout'] });
   const { transport, session } = openSession('client', { pingInterval: 100, pingTimeout: 50 });
-  assert.equal(session.paused, true);
+  assert.equal(session.receiver.paused, true);
   const closed = track(session.closed);
   t.mock.timers.tick(100);
   t.mock.timers.tick(50);
