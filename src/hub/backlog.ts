@@ -3,21 +3,8 @@
  * not taken yet (the IPC channel to the cluster primary, the Redis server).
  */
 import { HubError, HubErrorCode } from './broker.js';
-
-/**
- * Why a broker cannot take a publish at all right now, checked before the
- * message is encoded: `closed` (CLOSED, naming `broker`), or the reason its
- * transport is down (`unavailable`, BROKER_UNAVAILABLE). Null when it can.
- */
-export function publishRefusal(
-  broker: string,
-  closed: boolean,
-  unavailable: string | null,
-): HubError | null {
-  if (closed) return new HubError(HubErrorCode.CLOSED, `${broker} is closed`);
-  if (unavailable !== null) return new HubError(HubErrorCode.BROKER_UNAVAILABLE, unavailable);
-  return null;
-}
+import { encodeEnvelope } from './envelope.js';
+import type { HubMessage } from './message.js';
 
 /**
  * Bytes published and not yet acknowledged, bounded by `max`. A publish
@@ -26,23 +13,41 @@ export function publishRefusal(
  * Stops a publisher faster than the transport from growing memory without limit.
  */
 export class PublishBacklog {
+  /** The broker, for the error messages ("the Redis broker"). */
+  readonly #broker: string;
   readonly #max: number;
   /** Where the bytes wait, for the error message ("waiting in the IPC channel to the primary"). */
   readonly #where: string;
   #pending = 0;
 
-  constructor(max: number, where: string) {
+  constructor(broker: string, max: number, where: string) {
+    this.#broker = broker;
     this.#max = max;
     this.#where = where;
   }
 
-  /** Takes `size` bytes into the backlog; returns the refusal instead when over the bound. */
-  admit(size: number): HubError | null {
+  /**
+   * Takes a publish: the envelope to send (its `byteLength` now counts in the
+   * backlog until {@link release}), or why the broker refuses it. Refused
+   * before anything is encoded when the broker is `closed` (CLOSED) or its
+   * transport is down (`unavailable`, BROKER_UNAVAILABLE); refused with
+   * BROKER_BACKLOG when it would go past the bound.
+   */
+  admit(
+    closed: boolean,
+    unavailable: string | null,
+    nodeId: Buffer,
+    message: HubMessage,
+  ): Buffer | HubError {
+    if (closed) return new HubError(HubErrorCode.CLOSED, `${this.#broker} is closed`);
+    if (unavailable !== null) return new HubError(HubErrorCode.BROKER_UNAVAILABLE, unavailable);
+    const envelope = encodeEnvelope(nodeId, message);
+    const size = envelope.byteLength;
     if (this.#pending > 0 && this.#pending + size > this.#max) {
       return new HubError(HubErrorCode.BROKER_BACKLOG, `over ${this.#max} bytes ${this.#where}`);
     }
     this.#pending += size;
-    return null;
+    return envelope;
   }
 
   /** The transport took (or dropped) `size` bytes admitted before. */

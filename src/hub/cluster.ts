@@ -15,9 +15,9 @@
  * worker whose channel holds more than that, and counts it.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { PublishBacklog, publishRefusal } from './backlog.js';
+import { PublishBacklog } from './backlog.js';
 import { HubError, HubErrorCode, type BrokerEvents, type HubBroker } from './broker.js';
-import { decodeEnvelope, encodeEnvelope, newNodeId } from './envelope.js';
+import { decodeEnvelope, newNodeId } from './envelope.js';
 import type { HubMessage } from './message.js';
 
 /** Default of `maxPendingBytes` of {@link clusterBroker} and {@link clusterRelay}: 8 MiB. */
@@ -107,7 +107,11 @@ class ClusterBroker implements HubBroker {
   #closed = false;
 
   constructor(max: number) {
-    this.#backlog = new PublishBacklog(max, 'waiting in the IPC channel to the primary');
+    this.#backlog = new PublishBacklog(
+      'the cluster broker',
+      max,
+      'waiting in the IPC channel to the primary',
+    );
     process.on('message', this.#onMessage);
   }
 
@@ -127,12 +131,9 @@ class ClusterBroker implements HubBroker {
   publish(topic: string, message: HubMessage): Promise<void> {
     const unavailable =
       process.connected !== true ? 'the IPC channel to the cluster primary is closed' : null;
-    const refusal = publishRefusal('the cluster broker', this.#closed, unavailable);
-    if (refusal !== null) return Promise.reject(refusal);
-    const data = encodeEnvelope(this.#nodeId, message);
+    const data = this.#backlog.admit(this.#closed, unavailable, this.#nodeId, message);
+    if (data instanceof HubError) return Promise.reject(data);
     const size = data.byteLength;
-    const refused = this.#backlog.admit(size);
-    if (refused !== null) return Promise.reject(refused);
     const relayed: Relayed = { wsstreamHub: 1, topic, data };
     return new Promise<void>((resolve, reject) => {
       process.send!(relayed, undefined, {}, (error: Error | null) => {

@@ -18,7 +18,7 @@
  *   Messages published elsewhere while this process was disconnected are not
  *   replayed (Redis pub/sub is at-most-once).
  */
-import { PublishBacklog, publishRefusal } from './backlog.js';
+import { PublishBacklog } from './backlog.js';
 import {
   HubError,
   HubErrorCode,
@@ -26,7 +26,7 @@ import {
   type BrokerEvents,
   type HubBroker,
 } from './broker.js';
-import { decodeEnvelope, encodeEnvelope, newNodeId } from './envelope.js';
+import { decodeEnvelope, newNodeId } from './envelope.js';
 import type { HubMessage } from './message.js';
 import { backoffDelay } from '../reconnect/backoff.js';
 
@@ -113,7 +113,11 @@ class RedisBroker implements HubBroker {
     this.#prefix = o.channelPrefix ?? 'wsstream:';
     const maxPending = o.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
     if (!(maxPending > 0)) throw new RangeError('maxPendingBytes must be positive');
-    this.#backlog = new PublishBacklog(maxPending, 'published and not yet acknowledged by Redis');
+    this.#backlog = new PublishBacklog(
+      'the Redis broker',
+      maxPending,
+      'published and not yet acknowledged by Redis',
+    );
     const first = o.reconnectDelay ?? 100;
     const max = o.maxReconnectDelay ?? 5000;
     const make = (role: string, offline: boolean): RedisClient => {
@@ -190,12 +194,9 @@ class RedisBroker implements HubBroker {
     const unavailable = this.#pub.isReady
       ? null
       : "Redis is not connected: the message reached this process's subscribers only";
-    const refusal = publishRefusal('the Redis broker', this.#closed, unavailable);
-    if (refusal !== null) return Promise.reject(refusal);
-    const envelope = encodeEnvelope(this.#nodeId, message);
+    const envelope = this.#backlog.admit(this.#closed, unavailable, this.#nodeId, message);
+    if (envelope instanceof HubError) return Promise.reject(envelope);
     const size = envelope.byteLength;
-    const refused = this.#backlog.admit(size);
-    if (refused !== null) return Promise.reject(refused);
     return this.#pub.publish(this.#prefix + topic, envelope).then(
       () => {
         this.#backlog.release(size);
