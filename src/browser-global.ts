@@ -11,6 +11,11 @@ if (typeof g.WebSocketStream !== 'function') {
     ['WebSocketStream', WebSocketStream],
     ['WebSocketError', WebSocketError],
   ] as const) {
-    Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
+    Object.defineProperty(g, name, {
+      value,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
   }
 }

@@ -84,7 +84,11 @@ export class WebSocketStream {
     const base = (globalThis as { location?: { href: string } }).location?.href;
     this.#url = parseWebSocketUrl(url, base).href;
     const protocols = readProtocols(opts.protocols);
-    this.#high = readMark(opts.sendHighWaterMark, 'sendHighWaterMark', DEFAULT_SEND_HIGH_WATER_MARK);
+    this.#high = readMark(
+      opts.sendHighWaterMark,
+      'sendHighWaterMark',
+      DEFAULT_SEND_HIGH_WATER_MARK,
+    );
     this.#low = Math.min(
       this.#high,
       readMark(opts.sendLowWaterMark, 'sendLowWaterMark', DEFAULT_SEND_LOW_WATER_MARK),

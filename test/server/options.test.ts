@@ -37,7 +37,7 @@ void describe('shared options', () => {
     for (const [options, type, message] of BAD) {
       assert.throws(
         () => new WebSocketStream('ws://127.0.0.1:1/', options),
-        (e: unknown) => e instanceof type && message.test((e).message),
+        (e: unknown) => e instanceof type && message.test(e.message),
         JSON.stringify(options),
       );
     }
@@ -47,7 +47,7 @@ void describe('shared options', () => {
     for (const [options, type, message] of BAD) {
       await assert.rejects(
         serve({ port: 0, ...options }, () => {}),
-        (e: unknown) => e instanceof type && message.test((e).message),
+        (e: unknown) => e instanceof type && message.test(e.message),
         JSON.stringify(options),
       );
     }
@@ -62,7 +62,7 @@ void describe('shared options', () => {
           upgrade(req, socket, head, options);
           seen.push(`accepted ${JSON.stringify(options)}`);
         } catch (e) {
-          seen.push(e instanceof type && message.test((e).message) ? 'ok' : String(e));
+          seen.push(e instanceof type && message.test(e.message) ? 'ok' : String(e));
         }
       }
       socket.destroy();
