@@ -3,12 +3,14 @@
  * REF, so that one run shows the current wsstream and that older build side by
  * side (implementation `wsstream-base`, the same client and server code as
  * `wsstream`, default options). The ref's tree is exported with `git archive`
- * into .tmp/bench-baseline (the work tree is left alone) and compiled there
- * with this checkout's TypeScript and node_modules. A build of the same commit
- * is reused.
+ * into .tmp/bench-baseline/<commit> (the work tree is left alone) and compiled
+ * there with this checkout's TypeScript and node_modules. A build of the same
+ * commit is reused. Runs at the same time (the test matrix runs two runtimes
+ * side by side in one checkout) each build in a directory of their own and
+ * move it into place whole; the first to finish wins, the other uses its build.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A built baseline: where it is, and how the tables name it. */
@@ -31,41 +33,47 @@ export function buildBaseline(root: string, ref: string, log: (line: string) => 
   }
   const short = git('rev-parse', '--short', commit);
   const label = short === ref ? short : `${short} (${ref})`;
-  const dir = join(root, '.tmp', 'bench-baseline');
-  const stamp = join(dir, '.commit');
-  if (
-    existsSync(stamp) &&
-    readFileSync(stamp, 'utf8') === commit &&
-    existsSync(join(dir, 'dist/index.js'))
-  ) {
+  const dir = join(root, '.tmp', 'bench-baseline', commit);
+  const built = (d: string): boolean =>
+    existsSync(join(d, 'dist/index.js')) && existsSync(join(d, 'dist/server.js'));
+  if (built(dir)) {
     log(`baseline: reusing the build of ${label} in ${dir}`);
     return { dir, label, commit };
   }
   log(`baseline: building ${label} in ${dir}`);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  // git archive | tar -x, without a shell: the archive goes through a buffer.
-  const tar = execFileSync('git', ['-C', root, 'archive', '--format=tar', commit], {
-    maxBuffer: 1 << 30,
-  });
-  execFileSync('tar', ['-x', '-C', dir], { input: tar });
-  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  const tsconfig = existsSync(join(dir, 'tsconfig.build.json'))
-    ? 'tsconfig.build.json'
-    : 'tsconfig.json';
+  const work = `${dir}.building-${process.pid}`;
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
   try {
-    execFileSync(
-      process.execPath,
-      [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(dir, tsconfig)],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-  } catch (error) {
-    // Type errors against today's dependencies still emit JavaScript; only a missing build fails.
-    if (!existsSync(join(dir, 'dist/index.js')) || !existsSync(join(dir, 'dist/server.js'))) {
-      throw new Error(`--baseline=${ref}: the build failed: ${String(error)}`);
+    // git archive | tar -x, without a shell: the archive goes through a buffer.
+    const tar = execFileSync('git', ['-C', root, 'archive', '--format=tar', commit], {
+      maxBuffer: 1 << 30,
+    });
+    execFileSync('tar', ['-x', '-C', work], { input: tar });
+    symlinkSync(join(root, 'node_modules'), join(work, 'node_modules'), 'dir');
+    const tsconfig = existsSync(join(work, 'tsconfig.build.json'))
+      ? 'tsconfig.build.json'
+      : 'tsconfig.json';
+    try {
+      execFileSync(
+        process.execPath,
+        [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(work, tsconfig)],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+    } catch (error) {
+      // Type errors against today's dependencies still emit JavaScript; only a missing build fails.
+      if (!built(work)) throw new Error(`--baseline=${ref}: the build failed: ${String(error)}`);
+      log(`baseline: tsc reported errors for ${label}; using the JavaScript it emitted`);
     }
-    log(`baseline: tsc reported errors for ${label}; using the JavaScript it emitted`);
+    // The directory only ever appears whole, by this rename.
+    try {
+      renameSync(work, dir);
+    } catch (error) {
+      // Another run moved its build into place first: use that one.
+      if (!built(dir)) throw error;
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
-  writeFileSync(stamp, commit);
   return { dir, label, commit };
 }
