@@ -75,6 +75,23 @@ export interface ServeOptions extends UpgradeOptions {
    * client from holding a shutdown forever.
    */
   shutdownTimeout?: number;
+  /**
+   * Most WebSocket connections at once, counting those still in their opening
+   * handshake; a positive integer, default `Infinity` (no limit, as in ws and
+   * python-websockets: what a process can hold depends on what its handler
+   * does). An upgrade request over the limit is answered 503 Service
+   * Unavailable before any handshake work and its socket closed; the open
+   * connections are not affected, and a slot frees when a connection's
+   * `closed` settles. Stops a flood of clients from taking every file
+   * descriptor, and the memory and processes their handlers hold.
+   */
+  maxConnections?: number;
+  /**
+   * Called with the request of each upgrade refused because of
+   * `maxConnections` (after its 503 was written), to log or count refusals.
+   * A throw is ignored. Default: none.
+   */
+  onConnectionRefused?: (request: IncomingMessage) => void;
 }
 
 /** Default of {@link ServeOptions.shutdownTimeout}: 5 s. */
@@ -127,6 +144,14 @@ export async function serve(
   const socketPath = options.path;
   if (socketPath !== undefined && (options.port !== undefined || options.host !== undefined))
     throw new TypeError('serve(): path cannot be combined with port or host');
+  const maxConnections = options.maxConnections ?? Infinity;
+  if (maxConnections !== Infinity && !(Number.isSafeInteger(maxConnections) && maxConnections > 0))
+    throw new RangeError(
+      `serve(): maxConnections must be a positive integer or Infinity, not ${String(maxConnections)}`,
+    );
+  const onConnectionRefused = options.onConnectionRefused;
+  if (onConnectionRefused !== undefined && typeof onConnectionRefused !== 'function')
+    throw new TypeError('serve(): onConnectionRefused must be a function');
   const handshakeTimeout = readMilliseconds(
     options.handshakeTimeout,
     'handshakeTimeout',
@@ -229,6 +254,17 @@ export async function serve(
     if (closing) {
       settle(socket);
       answerAndClose(socket, buildErrorResponse(503, 'Server is shutting down'));
+      return;
+    }
+    // Checked before any handshake work: a refused client costs one short answer.
+    if (pending.size + connections.size >= maxConnections) {
+      settle(socket);
+      answerAndClose(socket, buildErrorResponse(503, 'Too many connections, try again later'));
+      try {
+        onConnectionRefused?.(req);
+      } catch {
+        // A hook that throws must not take the server down.
+      }
       return;
     }
     const connection = new WebSocketConnection(req, socket, head, handshakeOptions);
