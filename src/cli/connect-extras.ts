@@ -4,6 +4,7 @@
  * `-0/--nul` (NUL-separated messages), `-u` and `-U` (one direction only).
  */
 import { flag, str, UsageError } from './args.js';
+import { MAX_CONNECTIONS_OPTION, readMaxConnections } from './connection-cap.js';
 import { parseEndpoint, type Endpoint } from './endpoint.js';
 import type { Separator } from './lines.js';
 
@@ -14,6 +15,7 @@ export const CONNECT_EXTRA_OPTIONS = {
   nul: { type: 'boolean', short: '0' },
   unidirectional: { type: 'boolean', short: 'u' },
   'unidirectional-reverse': { type: 'boolean', short: 'U' },
+  ...MAX_CONNECTIONS_OPTION,
 } as const;
 
 /**
@@ -28,6 +30,8 @@ export type Direction = 'both' | 'send' | 'receive';
 export interface ConnectExtras {
   /** `--listen`: where to listen instead of using stdin and stdout. */
   readonly listen: Endpoint | undefined;
+  /** `--max-connections` (with `--listen`): most tunnels at once. */
+  readonly maxConnections: number;
   /** `-0`: NUL instead of newline between messages (implies line mode). */
   readonly separator: Separator;
   readonly direction: Direction;
@@ -81,9 +85,12 @@ export function readConnectExtras(
         `--${clash} is about stdin and stdout; with --listen every connection is a byte stream`,
       );
     }
+  } else if (str(values, 'max-connections') !== undefined) {
+    throw new UsageError('--max-connections applies to --listen');
   }
   return {
     listen,
+    maxConnections: readMaxConnections(values),
     separator: nul ? '\0' : '\n',
     direction: send ? 'send' : receive ? 'receive' : 'both',
   };

@@ -101,7 +101,9 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
     options.proxy = flag(values, 'no-proxy') ? false : (proxy ?? 'env');
   else if (proxy !== undefined) throw new UsageError('--proxy and --unix exclude each other');
 
-  if (extras.listen !== undefined) return listenCommand(url, options, extras.listen, stdio);
+  if (extras.listen !== undefined) {
+    return listenCommand(url, options, extras.listen, extras.maxConnections, stdio);
+  }
   let ws: Connection;
   try {
     ws = flag(values, 'reconnect')

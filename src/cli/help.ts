@@ -50,6 +50,9 @@ Tunnel (instead of stdin and stdout):
                          127.0.0.1, or unix:PATH); each connection there gets
                          its own WebSocket connection to URL, bytes both ways as
                          binary messages (see serve --forward). Runs until Ctrl-C
+      --max-connections N  (--listen) most connections tunnelled at once
+                         (default 64); one more is closed as soon as it is
+                         accepted, and a line on stderr says the limit was hit
 
 Options:
   -H, --header "N: V"    extra request header (repeatable)
@@ -128,6 +131,10 @@ Options:
                          Redis (redis://host:port; needs npm's redis package)
       --workers N        run N processes on the port (node:cluster); --broadcast
                          without --redis is relayed by the primary
+      --max-connections N  most clients at once, counting those still connecting
+                         (default 64; per process with --workers); one more is
+                         answered 503 Service Unavailable, the others carry on,
+                         and a line on stderr says the limit was hit
   -s, --subprotocol P    subprotocol this server speaks (repeatable)
       --cert FILE        TLS certificate (PEM): serve wss: (needs --key)
       --key FILE         TLS private key (PEM)

@@ -6,6 +6,7 @@ import { serve, type ServeOptions, type WebSocketConnection } from '../server.js
 import { toDuplex } from '../index.js';
 import { flag, parseCommand, parseSize, str, UsageError } from './args.js';
 import { CONNECTION_OPTIONS, readCertAndKey, readConnectionFlags } from './connection-flags.js';
+import { MAX_CONNECTIONS_OPTION, readMaxConnections, RefusalLog } from './connection-cap.js';
 import { Broadcast, DEFAULT_MAX_QUEUE } from './broadcast.js';
 import { hubBroker, hubWorkers } from './hub-options.js';
 import type { Stdio } from './connect.js';
@@ -30,6 +31,7 @@ const OPTIONS = {
   redis: { type: 'string' },
   workers: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
+  ...MAX_CONNECTIONS_OPTION,
 } as const;
 
 /** Runs `serve` until SIGINT or SIGTERM; resolves with the exit code. */
@@ -73,7 +75,13 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
     maxQueueText === undefined ? DEFAULT_MAX_QUEUE : parseSize(maxQueueText, '--max-queue');
 
   const flags = readConnectionFlags(values);
-  const options: ServeOptions = { ...flags, port, host: str(values, 'host') ?? '127.0.0.1' };
+  const maxConnections = readMaxConnections(values);
+  const options: ServeOptions = {
+    ...flags,
+    port,
+    host: str(values, 'host') ?? '127.0.0.1',
+    maxConnections,
+  };
   const tls = readCertAndKey(values);
   if (tls !== undefined) options.tls = tls;
 
@@ -82,6 +90,9 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
     stdio.stderr.write(`wsstream: ${line}\n`);
   };
   const trace = quiet ? () => {} : log;
+  // Told even with --quiet: refused clients are not part of the connection log.
+  const refusals = new RefusalLog(maxConnections, log);
+  options.onConnectionRefused = () => refusals.refused();
 
   const primary = await hubWorkers(values, log);
   if (primary !== null) return primary;
@@ -139,6 +150,7 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
     process.once('SIGTERM', resolve);
   });
   trace('shutting down');
+  refusals.flush();
   await server.close();
   await broadcast?.close();
   for (const kill of children) kill();

@@ -76,6 +76,36 @@ describe('usage errors: exit code 2 and a hint on stderr', () => {
       /apply to --broadcast/,
     ],
     ['--line without --exec', ['serve', '--port', '0', '--echo', '--line'], /apply to --exec/],
+    [
+      'serve --max-connections 0',
+      ['serve', '--port', '0', '--echo', '--max-connections', '0'],
+      /--max-connections: "0" is not a positive whole number/,
+    ],
+    [
+      'serve --max-connections 1.5',
+      ['serve', '--port', '0', '--exec', 'cat', '--max-connections', '1.5'],
+      /--max-connections: "1.5" is not a positive whole number/,
+    ],
+    [
+      'serve --max-connections with no number',
+      ['serve', '--port', '0', '--echo', '--max-connections', 'many'],
+      /--max-connections: "many" is not a positive whole number/,
+    ],
+    [
+      'connect --listen --max-connections -3',
+      ['connect', 'ws://127.0.0.1:1/', '--listen', 'tcp:0', '--max-connections=-3'],
+      /--max-connections: "-3" is not a positive whole number/,
+    ],
+    [
+      'connect --listen --max-connections past the safe integers',
+      ['connect', 'ws://127.0.0.1:1/', '--listen', 'tcp:0', '--max-connections', '9'.repeat(20)],
+      /is not a positive whole number/,
+    ],
+    [
+      '--max-connections without --listen',
+      ['connect', 'ws://127.0.0.1:1/', '--max-connections', '5'],
+      /--max-connections applies to --listen/,
+    ],
     ['demo with a bad size', ['demo', '--slow-mb', '0'], /not a positive number/],
   ];
   for (const [name, args, message] of cases) {
@@ -93,6 +123,8 @@ describe('--help and --version: exit code 0, on stdout', () => {
     [['--help'], /wsstream connect URL/],
     [['connect', '--help'], /--exit-on-eof[\s\S]*--max-message-size/],
     [['serve', '--help'], /--exec CMD[\s\S]*--slow POLICY/],
+    [['serve', '--help'], /--max-connections N\s+most clients at once[\s\S]*\(default 64;/],
+    [['connect', '--help'], /--max-connections N\s+\(--listen\)[\s\S]*\(default 64\)/],
     [['demo', '--help'], /--slow-mb/],
     [['--version'], /^\d+\.\d+\.\d+\n$/],
   ] as Array<[string[], RegExp]>) {
