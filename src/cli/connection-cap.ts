@@ -44,14 +44,17 @@ export function readMaxConnections(values: Record<string, unknown>): number {
 export class RefusalLog {
   readonly #limit: number;
   readonly #log: (line: string) => void;
+  readonly #interval: number;
   #told = false;
   #unreported = 0;
   #total = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(limit: number, log: (line: string) => void) {
+  /** `interval`: milliseconds between two counts, default {@link REFUSAL_REPORT_INTERVAL}. */
+  constructor(limit: number, log: (line: string) => void, interval = REFUSAL_REPORT_INTERVAL) {
     this.#limit = limit;
     this.#log = log;
+    this.#interval = interval;
   }
 
   /** One connection was refused. */
@@ -66,7 +69,7 @@ export class RefusalLog {
     }
     this.#unreported++;
     // Not referenced: a pending count does not keep the process alive.
-    this.#timer ??= setTimeout(() => this.#report(), REFUSAL_REPORT_INTERVAL).unref();
+    this.#timer ??= setTimeout(() => this.#report(), this.#interval).unref();
   }
 
   /** Writes the count not reported yet (at shutdown). */
