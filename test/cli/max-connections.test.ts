@@ -11,7 +11,7 @@ import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
 import { ensureBuilt, serveCli } from './helpers.js';
-import { dial, listenCli, readAll } from './tunnel-helpers.js';
+import { dial, listenCli, readAll, tcpTarget } from './tunnel-helpers.js';
 
 before(() => ensureBuilt());
 
@@ -114,6 +114,27 @@ describe('serve --max-connections', { timeout: 30_000 }, () => {
       await closed(b);
     } finally {
       assert.equal(await server.stop(), 0);
+    }
+  });
+
+  it('--broadcast and --forward: the limit holds in every mode', async () => {
+    const target = await tcpTarget((socket) => socket.pipe(socket));
+    try {
+      for (const mode of [['--broadcast'], ['--forward', `tcp:127.0.0.1:${target.port}`]]) {
+        const server = await serveCli([...mode, '--max-connections', '1', '--quiet']);
+        try {
+          const a = await open(server.url);
+          assert.equal((await refused(server.url)).status, 503, mode[0]);
+          if (mode[0] === '--forward') await echoes(a, 'the target echoes');
+          await closed(a);
+          const b = await eventually(() => open(server.url));
+          await closed(b);
+        } finally {
+          assert.equal(await server.stop(), 0);
+        }
+      }
+    } finally {
+      await target.close();
     }
   });
 
