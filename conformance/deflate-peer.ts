@@ -1,23 +1,21 @@
 /**
  * permessage-deflate (RFC 7692) on the conformance peer's side, written on
- * node:zlib's streams directly (as ws does), not on wsstream's own code: the
- * parameters the handshake agreed on, and one compressor and decompressor per
- * direction, reset per message where no context takeover was agreed.
+ * node:zlib directly (as ws does), not on wsstream's own code: the
+ * parameters the handshake agreed on, one compressor per direction (a zlib
+ * stream, reset per message where no context takeover was agreed) and an
+ * inflater that carries the agreed window from message to message itself.
  */
-import {
-  constants,
-  createDeflateRaw,
-  createInflateRaw,
-  type DeflateRaw,
-  type InflateRaw,
-} from 'node:zlib';
+import { constants, createDeflateRaw, inflateRawSync, type DeflateRaw } from 'node:zlib';
 
 /**
- * Output chunk of the peer's inflater. zlib resolves a back-reference inside
- * the current output chunk without looking at its window, so with small
- * chunks every reference farther back than 64 bytes must come from the
- * window of the agreed size: a compressor that uses a larger window than it
- * agreed to fails with "invalid distance too far back".
+ * Output chunk of the peer's inflater (zlib's smallest). zlib resolves a
+ * back-reference inside the current output chunk without looking at its
+ * window, so with small chunks every reference farther back than 64 bytes
+ * must come from the window of the agreed size: a compressor that uses a
+ * larger window than it agreed to fails with "invalid distance too far back".
+ * The inflate runs synchronously (one native call per chunk): through a zlib
+ * stream, every 64-byte chunk is a trip to the thread pool and back, which
+ * made a 128 KiB message cost thousands of event-loop turns.
  */
 const INFLATE_CHUNK = 64;
 
@@ -63,7 +61,7 @@ export function peerParams(
   };
 }
 
-function flushThrough(stream: DeflateRaw | InflateRaw, input: Uint8Array): Promise<Uint8Array> {
+function flushThrough(stream: DeflateRaw, input: Uint8Array): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const onData = (chunk: Buffer): void => {
@@ -88,7 +86,15 @@ function flushThrough(stream: DeflateRaw | InflateRaw, input: Uint8Array): Promi
 export class PeerDeflate {
   readonly params: PeerDeflateParams;
   #deflate: DeflateRaw | null = null;
-  #inflate: InflateRaw | null = null;
+  /**
+   * The inflater's window between messages: the last 2^receiveBits bytes the
+   * peer inflated (all of them while fewer), empty where the implementation
+   * agreed to no context takeover. Handed to a fresh inflater as its preset
+   * dictionary, which zlib copies into the window exactly as if it had
+   * inflated those bytes itself: the state a long-lived inflater would have
+   * after a sync flush (byte-aligned, between blocks).
+   */
+  #window: Buffer = Buffer.alloc(0);
 
   constructor(params: PeerDeflateParams) {
     this.params = params;
@@ -105,26 +111,32 @@ export class PeerDeflate {
     return out.subarray(0, out.length - 4);
   }
 
-  /** One message decompressed, the trailing 00 00 ff ff appended first (RFC 7692 7.2.2). */
-  async decompress(data: Uint8Array): Promise<Uint8Array> {
-    this.#inflate ??= createInflateRaw({
-      windowBits: this.params.receiveBits,
-      chunkSize: INFLATE_CHUNK,
-    });
+  /**
+   * One message decompressed, the trailing 00 00 ff ff appended first (RFC
+   * 7692 7.2.2), with exactly the agreed window and only the context the
+   * agreement allows. Throws zlib's error ("invalid distance too far back")
+   * for a reference beyond either.
+   */
+  decompress(data: Uint8Array): Uint8Array {
     const input = new Uint8Array(data.length + 4);
     input.set(data);
     input.set(TAIL, data.length);
-    const out = await flushThrough(this.#inflate, input);
-    if (this.params.receiveReset) {
-      this.#inflate.close();
-      this.#inflate = null;
+    const windowSize = 1 << this.params.receiveBits;
+    const out = inflateRawSync(input, {
+      windowBits: this.params.receiveBits,
+      chunkSize: INFLATE_CHUNK,
+      finishFlush: constants.Z_SYNC_FLUSH,
+      ...(this.#window.length > 0 ? { dictionary: this.#window } : {}),
+    });
+    if (!this.params.receiveReset) {
+      const history = Buffer.concat([this.#window, out]);
+      this.#window = Buffer.from(history.subarray(Math.max(0, history.length - windowSize)));
     }
     return out;
   }
 
-  /** Frees the zlib streams. */
+  /** Frees the compressor's zlib stream. */
   close(): void {
     this.#deflate?.close();
-    this.#inflate?.close();
   }
 }

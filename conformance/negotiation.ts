@@ -62,7 +62,7 @@ export async function expectCompressedFlow(peer: Peer): Promise<void> {
           );
         let got: Uint8Array;
         try {
-          got = await deflate.decompress(echo.data);
+          got = deflate.decompress(echo.data);
         } catch (error) {
           throw new ExpectationError(
             `${what} does not inflate with the agreed window of ${params.receiveBits} bits: ${(error as Error).message}`,

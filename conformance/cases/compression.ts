@@ -4,8 +4,10 @@
  * the peer (whole, or fragmented in frames of 256 B to 32 KiB with RSV1 on
  * the first frame only) and echoed by the implementation, which compresses
  * the larger ones. The peer compresses and inflates with node:zlib itself
- * (conformance/deflate-peer.ts). The fast suite sends 20 messages per case,
- * the slow one 1,000.
+ * (conformance/deflate-peer.ts), with exactly the window and context the
+ * implementation agreed to: two of every ten messages are built so that a
+ * larger window, or context kept against the agreement, fails (see
+ * message()). The fast suite sends 20 messages per case, the slow one 1,000.
  */
 import type { Case } from '../case.js';
 import { PeerDeflate, peerParams } from '../deflate-peer.js';
@@ -18,8 +20,45 @@ const FRAGMENTS = [256, 1024, 4096, 32_768];
 const RULE =
   'RFC 7692 6.1: "an endpoint ... MUST decompress ... the concatenation of the octets in the "Payload Data" portion of the frames" of a message whose first frame has RSV1 ("Per-Message Compressed") set';
 
-/** A compressible message: JSON-like text, or bytes with repeats. */
-function message(i: number): { opcode: number; data: Uint8Array } {
+/**
+ * The 9th of every ten messages: two copies of a block of random printable
+ * text 1.35 times the window `bits` the implementation agreed to compress
+ * with, just beyond that window plus the peer's 64-byte inflate chunk, well
+ * within twice the window less zlib's 262-byte lookahead. A compressor that
+ * uses a larger window than it agreed to finds the second copy in the first,
+ * a match the peer's inflater cannot follow.
+ */
+function farRepeat(bits: number, seed: number): Uint8Array {
+  const block = randomText(Math.round(1.35 * (1 << bits)), seed);
+  const data = new Uint8Array(block.length * 2);
+  data.set(block);
+  data.set(block, block.length);
+  return data;
+}
+
+/**
+ * The 10th: the last half window of the 9th, repeated up to at least 4 KiB
+ * (above any compression threshold). It matches the 9th half a window back,
+ * so a compressor that keeps its context where it agreed not to refers into
+ * the previous message, which the peer's inflater does not have.
+ */
+function tailRepeat(bits: number, seed: number): Uint8Array {
+  const previous = farRepeat(bits, seed);
+  const tail = previous.subarray(previous.length - (1 << (bits - 1)));
+  const copies = Math.max(2, Math.ceil(4096 / tail.length));
+  const data = new Uint8Array(tail.length * copies);
+  for (let at = 0; at < data.length; at += tail.length) data.set(tail, at);
+  return data;
+}
+
+/**
+ * A compressible message: JSON-like text, or bytes with repeats (all within
+ * 64 bytes, which any window follows), and in every ten a pair that tells a
+ * larger window or a context kept against the agreement (above).
+ */
+function message(i: number, bits: number): { opcode: number; data: Uint8Array } {
+  if (i % 10 === 8) return { opcode: Op.BINARY, data: farRepeat(bits, i) };
+  if (i % 10 === 9) return { opcode: Op.TEXT, data: tailRepeat(bits, i - 1) };
   const size = SIZES[i % SIZES.length]!;
   if (i % 2 === 0) {
     const unit = new TextEncoder().encode(`{"id":${i},"name":"item-${i % 7}","ok":true},`);
@@ -40,7 +79,7 @@ async function exchange(peer: Peer, count: number, fragmented: boolean): Promise
   const deflate = new PeerDeflate(params);
   try {
     for (let i = 0; i < count; i++) {
-      const { opcode, data } = message(i);
+      const { opcode, data } = message(i, params.receiveBits);
       const compressed = await deflate.compress(data);
       const size = fragmented ? FRAGMENTS[i % FRAGMENTS.length]! : Math.max(1, compressed.length);
       const frames: Uint8Array[] = [];
@@ -58,7 +97,7 @@ async function exchange(peer: Peer, count: number, fragmented: boolean): Promise
       if (echo.opcode !== opcode)
         throw new ExpectationError(`Message ${i}: opcode ${echo.opcode}, expected ${opcode}`);
       const wasCompressed = echo.frames[0]!.rsv === 4;
-      const got = wasCompressed ? await deflate.decompress(echo.data) : echo.data;
+      const got = wasCompressed ? deflate.decompress(echo.data) : echo.data;
       if (!sameBytes(got, data))
         throw new ExpectationError(`Message ${i} of ${data.length} bytes came back different`);
       if (data.length >= 4096 && !wasCompressed)

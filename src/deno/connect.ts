@@ -131,7 +131,7 @@ async function connectTls(
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     onAbort = () => reject(signal.reason);
     if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
+    else signal.listen(onAbort);
   });
   const handshake = async (): Promise<ConnectResult> => {
     try {
@@ -186,7 +186,7 @@ async function connectTls(
   } finally {
     finished = true;
     clearTimeout(timer);
-    signal.removeEventListener('abort', onAbort!);
+    signal.listen(null);
     // The losing side of the race must not surface as an unhandled rejection.
     stop.catch(() => {});
     attempt.catch(() => {});

@@ -7,6 +7,20 @@ import { encodeEnvelope } from './envelope.js';
 import type { HubMessage } from './message.js';
 
 /**
+ * A broker's `maxPendingBytes`, checked: `fallback` when not given, else a
+ * positive finite number of bytes. Throws a RangeError naming the option
+ * otherwise: 0 or a negative bound would refuse every publish but the first
+ * alone, and NaN or Infinity would turn the bound (and the memory limit it
+ * gives) off without a word.
+ */
+export function checkMaxPendingBytes(value: number | undefined, fallback: number): number {
+  const max = value ?? fallback;
+  if (typeof max !== 'number' || !(max > 0) || !Number.isFinite(max))
+    throw new RangeError(`maxPendingBytes must be a positive number of bytes, not ${String(max)}`);
+  return max;
+}
+
+/**
  * Bytes published and not yet acknowledged, bounded by `max`. A publish
  * that would go past the bound is refused with `BROKER_BACKLOG`, unless
  * nothing is pending: a message larger than the bound still goes, alone.

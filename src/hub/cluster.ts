@@ -15,13 +15,39 @@
  * worker whose channel holds more than that, and counts it.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { PublishBacklog } from './backlog.js';
+import { checkMaxPendingBytes, PublishBacklog } from './backlog.js';
 import { HubError, HubErrorCode, type BrokerEvents, type HubBroker } from './broker.js';
 import { decodeEnvelope, newNodeId } from './envelope.js';
 import type { HubMessage } from './message.js';
 
 /** Default of `maxPendingBytes` of {@link clusterBroker} and {@link clusterRelay}: 8 MiB. */
 export const DEFAULT_MAX_IPC_PENDING_BYTES = 8 * 1024 * 1024;
+
+/** Options of {@link clusterRelay}. */
+export interface ClusterRelayOptions {
+  /**
+   * Bytes relayed to one worker and still in its IPC channel; default 8 MiB
+   * ({@link DEFAULT_MAX_IPC_PENDING_BYTES}), a positive finite number
+   * (RangeError otherwise). A message that would go past it is skipped for
+   * that worker and counted. Stops a worker that stalls (or an event loop
+   * busy elsewhere) from growing the primary's memory without bound.
+   */
+  maxPendingBytes?: number;
+  /** Called for each message skipped for a worker over `maxPendingBytes`. Errors it throws are ignored. */
+  onSkip?: (worker: Worker) => void;
+}
+
+/** Options of {@link clusterBroker}. */
+export interface ClusterBrokerOptions {
+  /**
+   * Bytes this worker published and its IPC channel to the primary has not
+   * taken yet; default 8 MiB ({@link DEFAULT_MAX_IPC_PENDING_BYTES}), a
+   * positive finite number (RangeError otherwise). A publish past it rejects
+   * with `BROKER_BACKLOG`. Stops a publisher faster than the primary from
+   * growing the worker's memory without bound.
+   */
+  maxPendingBytes?: number;
+}
 
 /** The IPC message between workers and the primary. */
 interface Relayed {
@@ -45,12 +71,11 @@ function isRelayed(m: unknown): m is Relayed {
  * the primary before forking, with `cluster.setupPrimary({ serialization:
  * 'advanced' })` so that bytes cross IPC as bytes. Returns a function that
  * stops relaying and reports how many messages were skipped for workers
- * whose IPC channel was over `maxPendingBytes`.
+ * whose IPC channel was over `maxPendingBytes`. Throws a RangeError for a
+ * `maxPendingBytes` that is not a positive finite number.
  */
-export function clusterRelay(
-  options: { maxPendingBytes?: number; onSkip?: (worker: Worker) => void } = {},
-): () => number {
-  const max = options.maxPendingBytes ?? DEFAULT_MAX_IPC_PENDING_BYTES;
+export function clusterRelay(options: ClusterRelayOptions = {}): () => number {
+  const max = checkMaxPendingBytes(options.maxPendingBytes, DEFAULT_MAX_IPC_PENDING_BYTES);
   const pending = new Map<Worker, number>();
   let skipped = 0;
   const onMessage = (from: Worker, message: unknown): void => {
@@ -90,13 +115,16 @@ export function clusterRelay(
 
 /**
  * A worker's side: a broker that sends through the primary (which must run
- * {@link clusterRelay}). Throws when this process is not a cluster worker.
+ * {@link clusterRelay}). Throws a RangeError for a `maxPendingBytes` that is
+ * not a positive finite number, and an Error when this process is not a
+ * cluster worker.
  */
-export function clusterBroker(options: { maxPendingBytes?: number } = {}): HubBroker {
+export function clusterBroker(options: ClusterBrokerOptions = {}): HubBroker {
+  const max = checkMaxPendingBytes(options.maxPendingBytes, DEFAULT_MAX_IPC_PENDING_BYTES);
   if (!cluster.isWorker || process.send === undefined) {
     throw new Error('clusterBroker() works in a node:cluster worker (see clusterRelay())');
   }
-  return new ClusterBroker(options.maxPendingBytes ?? DEFAULT_MAX_IPC_PENDING_BYTES);
+  return new ClusterBroker(max);
 }
 
 class ClusterBroker implements HubBroker {

@@ -19,4 +19,10 @@ export {
   type BrokerEvents,
   type BrokerEvent,
 } from './broker.js';
-export { clusterBroker, clusterRelay } from './cluster.js';
+export {
+  clusterBroker,
+  clusterRelay,
+  DEFAULT_MAX_IPC_PENDING_BYTES,
+  type ClusterBrokerOptions,
+  type ClusterRelayOptions,
+} from './cluster.js';

@@ -18,7 +18,7 @@
  *   Messages published elsewhere while this process was disconnected are not
  *   replayed (Redis pub/sub is at-most-once).
  */
-import { PublishBacklog } from './backlog.js';
+import { checkMaxPendingBytes, PublishBacklog } from './backlog.js';
 import {
   HubError,
   HubErrorCode,
@@ -37,8 +37,9 @@ export interface RedisBrokerOptions {
   /** Prefix of the Redis channel names; default `'wsstream:'` (topic `/room/a` is channel `wsstream:/room/a`). */
   channelPrefix?: string;
   /**
-   * Bytes published but not yet acknowledged by Redis; default 8 MiB. A
-   * publish past it rejects with `BROKER_BACKLOG`. Stops a publisher faster
+   * Bytes published but not yet acknowledged by Redis; default 8 MiB, a
+   * positive finite number (RangeError otherwise). A publish past it rejects
+   * with `BROKER_BACKLOG`. Stops a publisher faster
    * than Redis (or a Redis that stalls) from growing this process's memory
    * without bound.
    */
@@ -111,8 +112,7 @@ class RedisBroker implements HubBroker {
 
   constructor(redis: RedisModule, o: RedisBrokerOptions) {
     this.#prefix = o.channelPrefix ?? 'wsstream:';
-    const maxPending = o.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
-    if (!(maxPending > 0)) throw new RangeError('maxPendingBytes must be positive');
+    const maxPending = checkMaxPendingBytes(o.maxPendingBytes, DEFAULT_MAX_PENDING_BYTES);
     this.#backlog = new PublishBacklog(
       'the Redis broker',
       maxPending,

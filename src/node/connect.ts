@@ -48,11 +48,8 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
       );
     }, request.handshakeTimeout);
     const onAbort = (): void => fail(signal.reason);
-    if (signal.aborted) {
-      queueMicrotask(onAbort);
-    } else {
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
+    if (signal.aborted) queueMicrotask(onAbort);
+    else signal.listen(onAbort);
 
     const handshake = new ClientHandshake(request);
     const onConnect = (dialed: Dialed): void => {
@@ -82,7 +79,7 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
     const onClose = (): void => fail(closedDuringHandshake(target));
     const cleanup = (): void => {
       clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      signal.listen(null);
       if (socket === undefined) return;
       if (relay !== undefined) relay.setHandler(null);
       else socket.removeListener('data', onData);

@@ -6,7 +6,7 @@ import { CloseCode } from '../core/close.js';
 import { Connection } from '../core/connection.js';
 import { resolveDeflateOption } from '../core/extensions/deflate-negotiation.js';
 import { isToken, validateUserHeaders } from '../core/handshake/index.js';
-import { getConnector } from './connector.js';
+import { getConnector, HandshakeAbort } from './connector.js';
 import { readDictionary } from './dictionary.js';
 import type { WebSocketStats } from './statistics.js';
 import {
@@ -93,7 +93,7 @@ function readHeaders(headers: HeadersInput | undefined): Array<[string, string]>
 export class WebSocketStream {
   readonly #url: string;
   readonly #life = new ConnectionLifecycle();
-  readonly #handshake = new AbortController();
+  readonly #handshake = new HandshakeAbort();
 
   /**
    * @param url a ws:, wss:, http: or https: URL without a fragment
@@ -154,14 +154,14 @@ export class WebSocketStream {
       handshakeTimeout,
       proxy,
       socketPath,
-      signal: this.#handshake.signal,
+      signal: this.#handshake,
       perMessageDeflate,
     }).then(
       ({ transport, protocol, extensions, extension, rest }) => {
         signal?.removeEventListener('abort', onAbort);
-        if (life.state !== 'connecting' || this.#handshake.signal.aborted) {
+        if (life.state !== 'connecting' || this.#handshake.aborted) {
           transport.destroy();
-          life.fail(this.#handshake.signal.reason);
+          life.fail(this.#handshake.reason);
           return;
         }
         let session: Session;
@@ -182,7 +182,7 @@ export class WebSocketStream {
       },
       (error: unknown) => {
         signal?.removeEventListener('abort', onAbort);
-        life.fail(this.#handshake.signal.aborted ? this.#handshake.signal.reason : error);
+        life.fail(this.#handshake.aborted ? this.#handshake.reason : error);
       },
     );
   }

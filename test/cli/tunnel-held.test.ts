@@ -54,13 +54,17 @@ after(async () => {
 it('a flood into a client that stops, then reads slowly, then fast: each tunnel holds at most 256 KiB', async (t) => {
   let written = 0;
   let stop = false;
+  /** The target's socket refused more (its write returned false) and has not drained since. */
+  let blocked = false;
   targetBehaviour = (s) => {
     // Incompressible (permessage-deflate is on by default), like real tunnel traffic.
     const chunk = randomBytes(64 * KiB);
     const pump = (): void => {
+      blocked = false;
       while (!stop && !s.destroyed) {
         written += chunk.length;
         if (!s.write(chunk)) {
+          blocked = true;
           s.once('drain', pump);
           return;
         }
@@ -79,9 +83,27 @@ it('a flood into a client that stops, then reads slowly, then fast: each tunnel 
     for (const x of tunnels.client) peak.client = Math.max(peak.client, x.held());
   }, 1);
   try {
-    await sleep(1500); // stalled
+    // Stalled: the client's kernel buffers, both tunnels and the target's socket full, so no
+    // byte moves anywhere and the target waits for 'drain'. How long the flood takes to fill the
+    // kernel buffers of three TCP connections depends on their sizes and on the machine's load
+    // (a loaded machine deflates slowly, and a target blocked by a slow tunnel is no stall yet):
+    // wait for it, not for a fixed time.
+    const moved = (): number =>
+      written +
+      tunnels.server.reduce((n, x) => n + x.bytesUp, 0) +
+      tunnels.client.reduce((n, x) => n + x.bytesDown, 0);
+    const deadline = performance.now() + 30_000;
+    await sleep(1500);
+    for (let seen = -1; !(blocked && moved() === seen);) {
+      assert.ok(performance.now() < deadline, `no stall after 30 s (${written} bytes written)`);
+      seen = moved();
+      await sleep(300);
+    }
     const stalledAt = written;
-    for (let i = 0; i < 10; i++) {
+    // The slow reader: at least 10 short reads, and as many more as it takes the bytes it reads
+    // to make room all the way back to the target (under load, 10 may not be enough).
+    for (let i = 0; i < 10 || written === stalledAt; i++) {
+      assert.ok(performance.now() < deadline + 30_000, 'the target never wrote again');
       c.resume();
       await sleep(20);
       c.pause();

@@ -26,6 +26,9 @@ import {
   type WsPeer,
 } from './helpers.js';
 
+/** The process's stack trace limit, which a close must leave as it found it. */
+const stackTraceLimit = Error.stackTraceLimit;
+
 /** What the ws server saw when the connection closed. */
 function serverClose(peer: WsPeer): Promise<{ code: number; reason: string }> {
   return within(
@@ -70,7 +73,12 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
     // Clean close: the readable ends, the writable errors with InvalidStateError.
     const read = await readable.getReader().read();
     assert.deepEqual(read, { value: undefined, done: true });
-    assertDomException(await rejection(writable.getWriter().closed), 'InvalidStateError');
+    const error = await rejection(writable.getWriter().closed);
+    assertDomException(error, 'InvalidStateError');
+    // Made without a stack trace (it would name only the runtime's internals),
+    // but with the usual first line; the process's own limit is left as it was.
+    assert.equal((error as Error).stack, 'InvalidStateError: The WebSocket is closed');
+    assert.equal(Error.stackTraceLimit, stackTraceLimit);
   });
 
   void it('close({closeCode, reason}) sends them; closed resolves with the echo', async () => {

@@ -244,6 +244,15 @@ describe('HttpHeadReader', () => {
     }
   });
 
+  test('every byte of the head is one character of the same code (ISO-8859-1, not windows-1252)', () => {
+    const bytes = Array.from({ length: 256 }, (_, b) => b).filter((b) => b !== 0x0d && b !== 0x0a);
+    const text = `X-All: ${String.fromCharCode(...bytes)}`;
+    const got = new HttpHeadReader().push(latin1(`${text}\r\n\r\n`));
+    assert.equal(got?.head, text);
+    // An ASCII head takes the native path: the same answer.
+    assert.equal(new HttpHeadReader().push(latin1('A: b\r\n\r\n'))?.head, 'A: b');
+  });
+
   test('a bare LF LF does not end the head', () => {
     const reader = new HttpHeadReader();
     assert.equal(reader.push(latin1('GET / HTTP/1.1\n\nmore')), null);

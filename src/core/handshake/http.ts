@@ -174,11 +174,30 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
+/** Decodes ASCII heads (nearly every one) in one native call. */
+const asciiDecoder = new TextDecoder('utf-8');
+
+/**
+ * The head's bytes as ISO-8859-1 text, one character per byte (RFC 9110 5.5:
+ * field values are octets; obs-text stays what it was on the wire).
+ */
 function latin1(bytes: Uint8Array): string {
+  let ascii = true;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i]! > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  // For ASCII, UTF-8 decoding gives the same characters, natively.
+  if (ascii) return asciiDecoder.decode(bytes);
   let s = '';
   const step = 8192;
   for (let i = 0; i < bytes.length; i += step) {
-    s += String.fromCharCode(...bytes.subarray(i, Math.min(i + step, bytes.length)));
+    s += String.fromCharCode.apply(
+      null,
+      bytes.subarray(i, Math.min(i + step, bytes.length)) as unknown as number[],
+    );
   }
   return s;
 }

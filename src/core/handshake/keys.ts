@@ -34,7 +34,7 @@ export function generateKey(): string {
   }
   const bytes = keyPool.subarray(keyPoolOffset, keyPoolOffset + 16);
   keyPoolOffset += 16;
-  return btoa(String.fromCharCode(...bytes));
+  return btoa(String.fromCharCode.apply(null, bytes as unknown as number[]));
 }
 
 /** Sec-WebSocket-Accept for `key`: base64(SHA-1(key + GUID)) (RFC 6455 4.2.2). */
