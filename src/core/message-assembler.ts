@@ -13,9 +13,8 @@ import type { MessageTransform } from './extensions/extension.js';
 import { isControlOpcode, Opcode, type FrameHeader } from './frame.js';
 import { copyUnmasked, maskInPlace } from './mask.js';
 import { FrameParser, type InPlacePayloadHandler } from './parser.js';
-import { Utf8Validator } from './utf8.js';
+import { decodeUtf8, decodeValidUtf8, fatalDecodeIsFast, Utf8Validator } from './utf8.js';
 
-const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 const EMPTY = new Uint8Array(0);
 
 /** What the assembler reports to the connection around it. */
@@ -68,6 +67,11 @@ export class MessageAssembler implements InPlacePayloadHandler {
   #msgFragments = 0;
   #msgStart = 0;
   readonly #utf8 = new Utf8Validator();
+  /**
+   * Bytes of the current text message were left to the final decode to
+   * validate (the chunk that completed it: see {@link #checkText}).
+   */
+  #utf8Deferred = false;
   #lastDataFrameLength = 0;
   #messagesReceived = 0;
   #bytesReceived = 0;
@@ -199,7 +203,10 @@ export class MessageAssembler implements InPlacePayloadHandler {
       this.#msgLength = 0;
       this.#msgFragments = 0;
       this.#msgBuffer = EMPTY;
-      if (h.opcode === Opcode.TEXT) this.#utf8.reset();
+      if (h.opcode === Opcode.TEXT) {
+        this.#utf8.reset();
+        this.#utf8Deferred = false;
+      }
     }
     if (++this.#msgFragments > this.#maxFragments) {
       return this.#protocolError(
@@ -240,14 +247,7 @@ export class MessageAssembler implements InPlacePayloadHandler {
     const at = this.#msgStart + offset;
     this.#copyIn(this.#msgBuffer, at, data, start, end, offset);
     this.#msgLength = at + (end - start);
-    if (
-      this.#msgOpcode === Opcode.TEXT &&
-      !this.#msgCompressed &&
-      !this.#utf8.update(this.#msgBuffer, at, this.#msgLength)
-    ) {
-      return this.#protocolError('INVALID_UTF8', 'Text message is not valid UTF-8');
-    }
-    return true;
+    return this.#checkText(at, this.#msgLength);
   }
 
   /** @internal */
@@ -256,11 +256,27 @@ export class MessageAssembler implements InPlacePayloadHandler {
     const end = at + length;
     if (this.#frameMasked) maskInPlace(this.#msgBuffer, at, end, this.#frameMaskKey, offset);
     this.#msgLength = end;
-    if (
-      this.#msgOpcode === Opcode.TEXT &&
-      !this.#msgCompressed &&
-      !this.#utf8.update(this.#msgBuffer, at, end)
-    ) {
+    return this.#checkText(at, end);
+  }
+
+  /**
+   * Validates the bytes `[at, end)` of an uncompressed text message as they
+   * arrive, so that an invalid message fails as soon as its invalid prefix is
+   * here (RFC 6455 8.1: "When an endpoint is to interpret a byte stream as
+   * UTF-8 but finds that the byte stream is not, in fact, a valid UTF-8
+   * stream, that endpoint MUST _Fail the WebSocket Connection_"). The chunk
+   * that completes the message is left to frameEnd, which the parser calls
+   * next with no input in between: where the runtime's fatal decoder is fast,
+   * it validates and decodes the whole message in one pass there, so a message
+   * that arrives in one read is read once.
+   */
+  #checkText(at: number, end: number): boolean {
+    if (this.#msgOpcode !== Opcode.TEXT || this.#msgCompressed) return true;
+    if (fatalDecodeIsFast && this.#frameFin && this.#parser.payloadRemaining === 0) {
+      this.#utf8Deferred = true;
+      return true;
+    }
+    if (!this.#utf8.update(this.#msgBuffer, at, end)) {
       return this.#protocolError('INVALID_UTF8', 'Text message is not valid UTF-8');
     }
     return true;
@@ -294,31 +310,34 @@ export class MessageAssembler implements InPlacePayloadHandler {
       buffer = decoded.data;
       length = buffer.length;
       this.#inflatedThisRead += length;
-      if (type === Opcode.TEXT) {
-        this.#utf8.reset();
-        if (!this.#utf8.update(buffer, 0, length)) {
-          return this.#protocolError('INVALID_UTF8', 'Text message is not valid UTF-8');
-        }
-      }
     }
-    // Decompressed bytes: what the application receives.
-    this.#messagesReceived++;
-    this.#bytesReceived += length;
+    let event: ConnectionEvent;
     if (type === Opcode.TEXT) {
-      if (!this.#utf8.complete) {
-        return this.#protocolError('INVALID_UTF8', 'Text message ends inside a UTF-8 sequence');
+      const bytes = buffer.subarray(0, length);
+      let text: string | null;
+      if (this.#msgCompressed || this.#utf8Deferred) {
+        // The whole message is here (decompressed, or its last bytes just
+        // arrived): validated and decoded in one call where that is fast.
+        text = decodeUtf8(bytes);
+      } else {
+        // Validated as it arrived; it must not end inside a sequence.
+        text = this.#utf8.complete ? decodeValidUtf8(bytes) : null;
       }
-      this.#hooks.message({
-        type: 'text',
-        data: length === 0 ? '' : textDecoder.decode(buffer.subarray(0, length)),
-      });
+      if (text === null) {
+        return this.#protocolError('INVALID_UTF8', 'Text message is not valid UTF-8');
+      }
+      event = { type: 'text', data: text };
     } else {
       // Never hand out the shared EMPTY (see frameStart); trim a grown buffer so
       // the message's ArrayBuffer holds exactly the message.
       if (buffer === EMPTY) buffer = new Uint8Array(0);
       else if (buffer.length !== length) buffer = buffer.slice(0, length);
-      this.#hooks.message({ type: 'binary', data: buffer });
+      event = { type: 'binary', data: buffer };
     }
+    // Decompressed bytes: what the application receives.
+    this.#messagesReceived++;
+    this.#bytesReceived += length;
+    this.#hooks.message(event);
     // The input's decode budget is spent: hold the rest of it back until asked again.
     if (this.#inflatedThisRead > this.#maxInflatePerRead) {
       this.#parser.suspend();

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isValidUtf8, Utf8Validator } from '../../src/core/utf8.js';
+import { decodeUtf8, decodeValidUtf8, isValidUtf8, Utf8Validator } from '../../src/core/utf8.js';
 import { cutAt, prng, randomBytes, utf8 } from './helpers.js';
 
 /**
@@ -345,5 +345,85 @@ describe('Utf8Validator: named cases', () => {
     const bad = utf8(text);
     bad[15_000] = 0x80;
     assert.equal(isValidUtf8(bad), false);
+  });
+});
+
+describe('Utf8Validator: runs of ASCII scanned a word at a time', () => {
+  // The same bytes at every alignment of the underlying buffer, with one
+  // invalid or multi-byte sequence at every position of a 160-byte run: before,
+  // inside and after the aligned words, and within the last bytes.
+  const sequences: number[][] = [
+    [0x80],
+    [0xff],
+    [0xc0, 0xaf],
+    [0xed, 0xa0, 0x80],
+    [0xf4, 0x90, 0x80, 0x80],
+    [0xc3, 0xa9],
+    [0xe2, 0x82, 0xac],
+    [0xf0, 0x9f, 0x98, 0x80],
+  ];
+  test('every position and every alignment, whole and in two chunks', () => {
+    for (const seq of sequences) {
+      for (let at = 0; at < 160; at++) {
+        const bytes = new Uint8Array(160).fill(0x61);
+        bytes.set(seq.slice(0, 160 - at), at);
+        const ref = reference(bytes);
+        for (let shift = 0; shift < 4; shift++) {
+          const backing = new Uint8Array(160 + shift);
+          backing.set(bytes, shift);
+          const view = backing.subarray(shift);
+          assert.equal(isValidUtf8(view), ref.valid, `${hex(Uint8Array.from(seq))} at ${at}`);
+          checkAgainstReference(
+            view,
+            [cutAt(view, [at]), cutAt(view, [80]), cutAt(view, [at + 1])],
+            ref,
+          );
+        }
+      }
+    }
+  });
+
+  test('validates a range of a larger buffer without reading outside it', () => {
+    const data = new Uint8Array(300).fill(0x62);
+    data[10] = 0xff;
+    data[290] = 0xff;
+    assert.equal(new Utf8Validator().update(data, 11, 290), true);
+    assert.equal(new Utf8Validator().update(data, 11, 291), false);
+    assert.equal(new Utf8Validator().update(data, 10, 200), false);
+  });
+});
+
+describe('decodeUtf8 and decodeValidUtf8', () => {
+  test('agree with a fatal TextDecoder on random and near-valid input', () => {
+    const next = prng(14);
+    const below = (n: number): number => next() % n;
+    const pieces = ['a', 'é', '€', '\u{1F600}', '\uFEFF'].map(utf8);
+    for (let round = 0; round < 2000; round++) {
+      let bytes: Uint8Array;
+      if (round % 2 === 1) {
+        bytes = randomBytes(next, below(12));
+      } else {
+        const parts = Array.from({ length: below(40) }, () => pieces[below(pieces.length)]!);
+        bytes = Uint8Array.from(parts.flatMap((p) => Array.from(p)));
+        // Every other one gets a random byte somewhere.
+        if (bytes.length > 0 && round % 4 === 2) bytes[below(bytes.length)] = next() & 0xff;
+      }
+      let expected: string | null;
+      try {
+        expected = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+      } catch {
+        expected = null;
+      }
+      assert.equal(decodeUtf8(bytes), expected, hex(bytes));
+      if (expected !== null) assert.equal(decodeValidUtf8(bytes), expected);
+    }
+  });
+
+  test('keep a leading BOM, decode empty input to the empty string', () => {
+    assert.equal(decodeUtf8(utf8('\uFEFFx')), '\uFEFFx');
+    assert.equal(decodeValidUtf8(utf8('\uFEFF')), '\uFEFF');
+    assert.equal(decodeUtf8(new Uint8Array(0)), '');
+    assert.equal(decodeValidUtf8(new Uint8Array(0)), '');
+    assert.equal(decodeUtf8(Uint8Array.of(0xef, 0xbb)), null);
   });
 });
