@@ -21,6 +21,7 @@
  * under "FAILED" and exits with status 1.
  */
 import { measureDeflateMemory } from './deflate-memory.js';
+import { rotated } from './order.js';
 import type { Outcome, Row, Server } from './run.js';
 
 /** What run.ts lends scenario (j). */
@@ -137,7 +138,7 @@ export async function runDeflate(ctx: DeflateContext): Promise<DeflateResult> {
   for (let run = 1; run <= ctx.runs; run++) {
     log(`(j) compressed, run ${run}/${ctx.runs}`);
     const wsDeflate = await ctx.startServer('server-app.js', ['ws-deflate']);
-    for (const impl of echoClients) {
+    for (const impl of rotated(echoClients, run)) {
       const o = await ctx.runClient(wsDeflate, impl, 'echo', echoParams);
       if (!ok(cEcho, impl, o)) continue;
       const rate = size.echo / (o.result!.ms / 1000);
@@ -148,7 +149,7 @@ export async function runDeflate(ctx: DeflateContext): Promise<DeflateResult> {
     }
     await ctx.stopServer(wsDeflate);
     const ref = await ctx.startServer('ref-server.js');
-    for (const impl of downloadClients) {
+    for (const impl of rotated(downloadClients, run)) {
       const o = await ctx.runClient(ref, impl, 'download', dlParams, { path: '/deflate-download' });
       if (!ok(cDl, impl, o)) continue;
       const mbps = size.download / 1e6 / (o.result!.ms / 1000);
@@ -160,7 +161,7 @@ export async function runDeflate(ctx: DeflateContext): Promise<DeflateResult> {
     await ctx.stopServer(ref);
 
     // The server side: one fixed client, ws+bufferutil with perMessageDeflate: true.
-    for (const impl of [...ctx.servers, 'ws-deflate']) {
+    for (const impl of rotated([...ctx.servers, 'ws-deflate'], run)) {
       const server = await ctx.startServer('server-app.js', [impl]);
       const o1 = await ctx.runClient(server, 'ws+bufferutil', 'echo', echoParams);
       if (ok(sEcho, impl, o1, `ws client of ${impl} server`)) {

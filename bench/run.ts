@@ -30,6 +30,7 @@ import type { FloorResult } from './streams-floor.js';
 import { runFanout } from './fanout.js';
 import { DEFLATE_LEFT_OUT, runDeflate, type DeflateResult } from './deflate-scenario.js';
 import { buildBaseline } from './baseline.js';
+import { rotated } from './order.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -481,7 +482,7 @@ async function main(): Promise<void> {
 
   for (let run = 1; run <= runs; run++) {
     log(`run ${run}/${runs}`);
-    for (const impl of only.has('a') ? clients : []) {
+    for (const impl of only.has('a') ? rotated(clients, run) : []) {
       const o = await runClient(ref, impl, 'echo', { count: size.echo, window: WINDOW });
       if (failed(rEcho, impl, o)) continue;
       add(rEcho!, impl, size.echo / (o.result!.ms / 1000));
@@ -492,7 +493,7 @@ async function main(): Promise<void> {
       load(rEcho, o);
       log(`  (a) ${impl}: ${fmt(size.echo / (o.result!.ms / 1000))} msg/s`);
     }
-    for (const impl of only.has('b') ? clients : []) {
+    for (const impl of only.has('b') ? rotated(clients, run) : []) {
       const o = await runClient(ref, impl, 'pingpong', { count: size.pingpong });
       if (failed(rP50, impl, o)) continue;
       add(rP50!, impl, o.result!.p50!);
@@ -504,7 +505,7 @@ async function main(): Promise<void> {
       [64 * 1024, rD64, rD64c],
       [MiB, rD1m, rD1mc],
     ] as const) {
-      for (const impl of only.has('c') ? withNet : []) {
+      for (const impl of only.has('c') ? rotated(withNet, run) : []) {
         const o = await runClient(ref, impl, 'download', { size: chunk, total: size.download });
         if (failed(rate, impl, o)) continue;
         const mbps = size.download / 1e6 / (o.result!.ms / 1000);
@@ -514,7 +515,7 @@ async function main(): Promise<void> {
         log(`  (c) ${impl} ${chunk / 1024} KiB: ${fmt(mbps)} MB/s`);
       }
     }
-    for (const impl of only.has('d') ? withNet : []) {
+    for (const impl of only.has('d') ? rotated(withNet, run) : []) {
       const o = await runClient(ref, impl, 'upload', { size: 64 * 1024, total: size.upload });
       if (failed(rUp, impl, o)) continue;
       const mbps = size.upload / 1e6 / (o.result!.ms / 1000);
@@ -523,7 +524,7 @@ async function main(): Promise<void> {
       load(rUp, o);
       log(`  (d) ${impl}: ${fmt(mbps)} MB/s`);
     }
-    for (const impl of only.has('e') ? clients : []) {
+    for (const impl of only.has('e') ? rotated(clients, run) : []) {
       const id = String(++floodId);
       const o = await runClient(
         ref,
@@ -552,7 +553,7 @@ async function main(): Promise<void> {
         `  (e) ${impl}: peak RSS ${mb(o.peakRss)} MB (base ${mb(o.result!.baseRss)} MB), held ${mb(sent - o.result!.consumed!)} MB`,
       );
     }
-    for (const impl of only.has('f') ? withNet : []) {
+    for (const impl of only.has('f') ? rotated(withNet, run) : []) {
       const o = await runClient(ref, impl, 'connect', { count: size.connect });
       if (failed(rCo, impl, o)) continue;
       add(rCo!, impl, size.connect / (o.result!.ms / 1000));
@@ -616,7 +617,7 @@ async function main(): Promise<void> {
     const gRss = srow(`(g) ${size.conns} connections, server RSS`, 'MB', false);
     for (let run = 1; run <= runs; run++) {
       log(`server side, run ${run}/${runs}`);
-      for (const impl of servers) {
+      for (const impl of rotated(servers, run)) {
         const server = await startServer('server-app.js', [impl]);
         const o1 = await runClient(server, 'ref', 'echo', { count: size.echo, window: WINDOW });
         if (!failed(gEcho, impl, o1)) add(gEcho, impl, size.echo / (o1.result!.ms / 1000));

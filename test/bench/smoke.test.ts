@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { rotated } from '../../bench/order.js';
 
 const run = promisify(execFile);
 
@@ -103,4 +104,12 @@ test('bench --baseline=HEAD runs a build of the ref beside wsstream and prints t
     stdout,
     /^\| \(a\) echo 64 B, window 100, msg\/s \| [\d,]+ \| [\d,]+ \| \d+\.\d\d \| [+-]\d+\.\d% (better|same|WORSE) \|/m,
   );
+});
+
+test('each run takes the implementations in an order rotated by one', () => {
+  assert.deepEqual(rotated(['a', 'b', 'c'], 1), ['a', 'b', 'c']);
+  assert.deepEqual(rotated(['a', 'b', 'c'], 2), ['b', 'c', 'a']);
+  assert.deepEqual(rotated(['a', 'b', 'c'], 3), ['c', 'a', 'b']);
+  assert.deepEqual(rotated(['a', 'b', 'c'], 4), ['a', 'b', 'c']);
+  assert.deepEqual(rotated([], 2), []);
 });
