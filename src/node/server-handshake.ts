@@ -41,6 +41,11 @@ export const DEFAULT_SERVER_HANDSHAKE_TIMEOUT = 10_000;
 
 const noop = (): void => {};
 
+/** Whether raw field name `field` is `name` (lower case), without lower-casing most names. */
+function isField(field: string, name: string): boolean {
+  return field.length === name.length && (field === name || field.toLowerCase() === name);
+}
+
 /** The request as the core's decision reads it (raw header lines, so repeats are seen). */
 export function requestLike(req: IncomingMessage): RequestLike {
   const raw = req.rawHeaders;
@@ -51,14 +56,14 @@ export function requestLike(req: IncomingMessage): RequestLike {
     header(name: string): string | undefined {
       let out: string | undefined;
       for (let i = 0; i < raw.length; i += 2) {
-        if (raw[i]!.toLowerCase() === name)
+        if (isField(raw[i]!, name))
           out = out === undefined ? raw[i + 1]! : `${out}, ${raw[i + 1]!}`;
       }
       return out;
     },
     headerCount(name: string): number {
       let count = 0;
-      for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) count++;
+      for (let i = 0; i < raw.length; i += 2) if (isField(raw[i]!, name)) count++;
       return count;
     },
   };
