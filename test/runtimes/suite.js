@@ -21,6 +21,7 @@ import { WebSocketError, WebSocketStream } from '../../dist/index.js';
 import { serve } from '../../dist/server.js';
 import { getConnector, setConnector } from '../../dist/streams/connector.js';
 import { registerDeflateCases } from './deflate.js';
+import { registerTlsServerCases } from './tls-server.js';
 
 /**
  * `size` random bytes: permessage-deflate is negotiated by default, and zeros
@@ -615,6 +616,22 @@ registerDeflateCases({
   SECURITY,
   MiB,
   IS_DENO,
+});
+
+// ---- wss: servers against the ws package and raw TLS clients (test/runtimes/tls-server.js) --
+registerTlsServerCases({
+  test,
+  assert,
+  equal,
+  note,
+  waitStable,
+  waitUntil,
+  startServer,
+  MiB,
+  IS_DENO,
+  CA,
+  LEAF_CERT,
+  LEAF_KEY,
 });
 
 // ---- run ---------------------------------------------------------------------------------
