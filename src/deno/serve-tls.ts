@@ -140,6 +140,9 @@ export function denoRequest(head: RequestHead, conn: DenoTlsConn): IncomingMessa
   } as unknown as IncomingMessage;
 }
 
+/** node:https server options the Deno path takes. */
+const DENO_TLS_OPTIONS = new Set(['cert', 'key', 'handshakeTimeout']);
+
 /**
  * The `cert` and `key` of node:https server options as `Deno.listenTls`
  * takes them (one PEM text each), or null when the options say more than
@@ -147,9 +150,10 @@ export function denoRequest(head: RequestHead, conn: DenoTlsConn): IncomingMessa
  * `serve()` then uses node:https.
  */
 export function denoTlsCredentials(tls: object): { cert: string; key: string } | null {
-  const { cert, key, handshakeTimeout, ...rest } = tls as Record<string, unknown>;
-  void handshakeTimeout;
-  if (Object.values(rest).some((v) => v !== undefined)) return null;
+  const { cert, key } = tls as Record<string, unknown>;
+  // `handshakeTimeout` is covered by the server's own deadline (from accept).
+  for (const [name, value] of Object.entries(tls))
+    if (value !== undefined && !DENO_TLS_OPTIONS.has(name)) return null;
   const pem = (value: unknown): string | null => {
     const one = Array.isArray(value) ? (value.length === 1 ? (value[0] as unknown) : null) : value;
     const text =

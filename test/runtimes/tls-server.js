@@ -197,6 +197,41 @@ export function registerTlsServerCases(t) {
     }
   });
 
+  test('wss: server: TLS options Deno.listenTls cannot express are served through node:https', async () => {
+    const fixture = await startServer(undefined, {
+      tls: { cert: t.LEAF_CERT, key: t.LEAF_KEY, minVersion: 'TLSv1.2' },
+    });
+    const plain = await startServer(undefined, tls);
+    try {
+      const client = new WebSocket(wssUrl(fixture), { ca: t.CA });
+      const echoed = await new Promise((resolve, reject) => {
+        client.once('open', () => client.send('hello'));
+        client.once('message', (data) => resolve(String(data)));
+        client.once('error', reject);
+      });
+      equal(echoed, 'hello', 'echo');
+      const connection = await fixture.next();
+      client.close();
+      const name = connection.session.transport.constructor.name;
+      assert(name !== 'DenoConnTransport', `a node:https socket, not ${name}`);
+      assert(typeof fixture.server.httpServer.address === 'function', 'httpServer');
+      if (t.IS_DENO) {
+        let thrown;
+        try {
+          void plain.server.httpServer;
+        } catch (error) {
+          thrown = error;
+        }
+        assert(thrown instanceof TypeError, 'httpServer of the Deno.listenTls server throws');
+      } else {
+        assert(typeof plain.server.httpServer.address === 'function', 'httpServer');
+      }
+    } finally {
+      await fixture.server.close();
+      await plain.server.close();
+    }
+  });
+
   test('wss: server: bad request heads get 431, 400, 405 and 426; the server serves on', async () => {
     const fixture = await startServer(undefined, {
       ...tls,
