@@ -1,6 +1,8 @@
 /**
  * The runtime suite: the built package (dist/) on whatever runtime runs this
- * file, client and server both wsstream, talking over loopback.
+ * file, client and server both wsstream, talking over loopback; the `wss:`
+ * server also against the `ws` package and raw TLS clients
+ * (test/runtimes/tls-server.js).
  *
  *   node test/runtimes/suite.js
  *   deno run -A test/runtimes/suite.js
