@@ -154,7 +154,7 @@ export function registerTlsServerCases(t) {
     }, 60_000);
   }
 
-  test('wss: server: the request the application sees (url, headers, remote address)', async () => {
+  test('wss: server: the request the application sees (url, headers, remote address), authenticate and selectProtocol', async () => {
     let seen;
     const fixture = await startServer(
       async (connection) => {
@@ -172,11 +172,14 @@ export function registerTlsServerCases(t) {
       },
       {
         ...tls,
-        authenticate: (request) => request.headers['x-token'] === 'secret',
+        // Async, as applications' checks often are.
+        authenticate: async (request) => request.headers['x-token'] === 'secret',
+        selectProtocol: async (offered, request) =>
+          request.url.startsWith('/chat') ? offered[offered.length - 1] : null,
       },
     );
     try {
-      const client = new WebSocket(`${wssUrl(fixture)}chat?room=1`, {
+      const client = new WebSocket(`${wssUrl(fixture)}chat?room=1`, ['one', 'two'], {
         ca: t.CA,
         headers: { 'X-Token': 'secret', Cookie: 'a=1' },
       });
@@ -184,6 +187,7 @@ export function registerTlsServerCases(t) {
         client.once('close', resolve);
         client.once('error', reject);
       });
+      equal(client.protocol, 'two', 'the protocol selectProtocol chose');
       equal(seen.url, `wss://localhost:${port(fixture)}/chat?room=1`, 'url');
       equal(seen.path, '/chat?room=1', 'request.url');
       equal(seen.method, 'GET', 'request.method');
@@ -192,6 +196,35 @@ export function registerTlsServerCases(t) {
       equal(seen.remoteAddress, '127.0.0.1', 'remoteAddress');
       const refused = await rawExchange(port(fixture), t.CA, head(UPGRADE_HEAD));
       assert(refused.got.startsWith('HTTP/1.1 401 '), `no token: ${refused.got.split('\r\n')[0]}`);
+    } finally {
+      await fixture.server.close();
+    }
+  });
+
+  test('wss: server: a frame sent with the request head (before the 101) reaches the session', async () => {
+    const fixture = await startServer(undefined, tls);
+    try {
+      // A masked text frame "hi" (mask 1 2 3 4), in the same write as the head.
+      const frame = Buffer.from([0x81, 0x82, 1, 2, 3, 4, 0x68 ^ 1, 0x69 ^ 2]);
+      const got = await new Promise((resolve, reject) => {
+        const socket = connectTls(
+          { host: '127.0.0.1', port: port(fixture), ca: t.CA, servername: 'localhost' },
+          () => socket.write(Buffer.concat([Buffer.from(head(UPGRADE_HEAD), 'latin1'), frame])),
+        );
+        let bytes = Buffer.alloc(0);
+        socket.on('data', (chunk) => {
+          bytes = Buffer.concat([bytes, chunk]);
+          const end = bytes.indexOf('\r\n\r\n');
+          if (end >= 0 && bytes.length >= end + 4 + 4) {
+            socket.destroy();
+            resolve(bytes);
+          }
+        });
+        socket.on('error', reject);
+      });
+      const end = got.indexOf('\r\n\r\n');
+      assert(got.toString('latin1').startsWith('HTTP/1.1 101 '), 'the 101');
+      equal([...got.subarray(end + 4, end + 8)], [0x81, 2, 0x68, 0x69], 'the echo of "hi"');
     } finally {
       await fixture.server.close();
     }
