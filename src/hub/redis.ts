@@ -32,6 +32,7 @@ import { backoffDelay } from '../reconnect/backoff.js';
 import { DEFAULT_MAX_PENDING_BYTES, describe, loadRedis, type RedisModule } from './redis-load.js';
 
 export { DEFAULT_MAX_PENDING_BYTES } from './redis-load.js';
+export { redisClusterBroker, type RedisClusterBrokerOptions } from './redis-cluster.js';
 
 /** Options of {@link redisBroker}. */
 export interface RedisBrokerOptions {
