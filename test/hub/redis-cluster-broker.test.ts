@@ -3,7 +3,10 @@
  * here): two hubs connected through different nodes exchange text and binary
  * messages on topics owned by different masters, each once, own messages
  * not twice; one sharded subscription per topic per process, gone with the
- * last local subscriber; the cluster unreachable or killed: publish fails
+ * last local subscriber; a topic's slot moved to another master: the
+ * subscriptions follow it (Redis drops them, node-redis subscribes again on
+ * the new owner) and a publish answered MOVED is sent again; the cluster
+ * unreachable or killed: publish fails
  * fast with BROKER_UNAVAILABLE, and the brokers join again after a restart;
  * the pending-bytes bound; invalid rootNodes.
  */
@@ -196,6 +199,47 @@ describe(
     it('invalid rootNodes: a TypeError', async () => {
       await assert.rejects(redisClusterBroker({ rootNodes: [] }), TypeError);
       await assert.rejects(redisClusterBroker({ rootNodes: ['127.0.0.1:7000'] }), TypeError);
+    });
+
+    it("a topic's slot moves to another master: both nodes follow it, messages flow again", async () => {
+      const a = makeHub({ broker: await redisClusterBroker({ rootNodes: [cluster.urls[0]!] }) });
+      const b = makeHub({ broker: await redisClusterBroker({ rootNodes: [cluster.urls[1]!] }) });
+      const t = topics[0]!;
+      const channel = `wsstream:${t}`;
+      const ra = recorder();
+      const rb = recorder();
+      a.subscribe(ra, t);
+      b.subscribe(rb, t);
+      await until(async () => (await shardNumSub(t)) === 2, 'subscribed');
+      await a.publish(t, 'before');
+      await until(() => rb.got.length === 1, 'delivery before the move');
+
+      // Move the (empty) slot by hand, as `redis-cli --cluster reshard` does for one slot.
+      const [from, to] = [cluster.ports[0]!, cluster.ports[1]!];
+      assert.equal(await cluster.ownerOf(channel), from);
+      const slot = await cluster.cli(from, 'cluster', 'keyslot', channel);
+      const fromId = await cluster.cli(from, 'cluster', 'myid');
+      const toId = await cluster.cli(to, 'cluster', 'myid');
+      await cluster.cli(to, 'cluster', 'setslot', slot, 'importing', fromId);
+      await cluster.cli(from, 'cluster', 'setslot', slot, 'migrating', toId);
+      for (const port of [to, from, cluster.ports[2]!])
+        await cluster.cli(port, 'cluster', 'setslot', slot, 'node', toId);
+      assert.equal(await cluster.ownerOf(channel), to);
+
+      // Redis ended the old subscriptions; node-redis subscribes them again on the new owner.
+      await until(async () => (await shardNumSub(t)) === 2, 'subscribed on the new owner');
+      assert.equal(
+        await cluster.cli(from, 'pubsub', 'shardnumsub', channel).then((o) => o.split('\n').at(-1)),
+        '0',
+        'nothing left on the old owner',
+      );
+      // The publisher's slot map is stale: its SPUBLISH is answered MOVED and sent again.
+      await a.publish(t, 'after');
+      await b.publish(t, 'back');
+      await until(() => rb.got.includes('after') && ra.got.includes('back'), 'delivery after');
+      await sleep(200);
+      // Each hub has its own publishes from the hub itself and the other's through the cluster: once each.
+      for (const r of [ra, rb]) assert.deepEqual([...r.got].sort(), ['after', 'back', 'before']);
     });
 
     it('the whole cluster killed: publish rejects with BROKER_UNAVAILABLE; after a restart both nodes join again', async () => {
