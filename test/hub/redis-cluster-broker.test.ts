@@ -269,6 +269,8 @@ describe(
           ),
         'publish rejected while the cluster is down',
       );
+      // Longer than node-redis's 5 s before it tries to reload the slot map (which fails here).
+      await sleep(6000);
       assert.equal(rb.got.length, 1, 'nothing crossed during the outage');
 
       await cluster.restart();
