@@ -196,9 +196,13 @@ describe(
       await hub.close();
     });
 
-    it('invalid rootNodes: a TypeError', async () => {
+    it('invalid options: a TypeError for rootNodes, a RangeError for maxPendingBytes', async () => {
       await assert.rejects(redisClusterBroker({ rootNodes: [] }), TypeError);
       await assert.rejects(redisClusterBroker({ rootNodes: ['127.0.0.1:7000'] }), TypeError);
+      await assert.rejects(
+        redisClusterBroker({ rootNodes: cluster.urls, maxPendingBytes: 0 }),
+        /maxPendingBytes must be a positive number of bytes, not 0/,
+      );
     });
 
     it("a topic's slot moves to another master: both nodes follow it, messages flow again", async () => {
