@@ -8,8 +8,8 @@
  * Sends <count> binary messages of <size> bytes at once (byte 0 of message
  * i is i; the rest random letters with compression, else random bytes) and
  * prints "open", then "written <n>" each time the socket took one more
- * message (with compression, each message compressed on its own: no
- * context takeover). On "close" from stdin it closes with 1000 and exits once closed.
+ * message (with compression, as ws's defaults: with context takeover). On
+ * "close" from stdin it closes with 1000 and exits once closed.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -22,12 +22,12 @@ const size = Number(sizeText);
 const compress = compressText === '1';
 const alphabet = Buffer.from('abcdefghijklmnop');
 
-// Without context takeover: Deno 2.9's node:zlib ignores the preset dictionary
-// wsstream's inflater carries the history in (docs/runtimes.md), so on Deno a
-// message that refers back into the one before would fail.
+// ws's defaults: with context takeover, so a message refers back into the
+// ones before it (on Deno, wsstream carries that history without the preset
+// dictionary its node:zlib ignores).
 const client = new WebSocket(url, {
   ca: readFileSync(caPath),
-  perMessageDeflate: compress ? { clientNoContextTakeover: true } : false,
+  perMessageDeflate: compress,
 });
 client.on('error', (error) => {
   console.error(`error ${error.message}`);
