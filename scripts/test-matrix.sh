@@ -10,7 +10,8 @@
 # with its own binary first on PATH, so that tests which start `node` (the CLI tests)
 # start the same version. The whole suite runs on the
 # oldest (the machine's Node 20) and the newest (26); 22 and 24 run the core, client,
-# server and conformance tests. Deno and Bun run test/runtimes/suite.js on the
+# server and conformance tests. Deno and Bun run test/runtimes/suite.js and the
+# conformance suite (conformance/run.ts: its fast categories, client and server) on the
 # built package, as does every Node version. Logs: .tmp/matrix/<name>.log.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -46,14 +47,26 @@ run_entry() {
     line="$name: MISSING ($binary; run scripts/install-runtimes.sh)"
     status=1
   elif [ "$which" = suite ]; then
-    local cmd
+    local cmd conf
     case $name in
-      deno) cmd=("$binary" run -A test/runtimes/suite.js) ;;
-      *) cmd=("$binary" test/runtimes/suite.js) ;;
+      deno)
+        cmd=("$binary" run -A test/runtimes/suite.js)
+        conf=("$binary" run -A --unstable-sloppy-imports conformance/run.ts)
+        ;;
+      *)
+        cmd=("$binary" test/runtimes/suite.js)
+        conf=("$binary" conformance/run.ts)
+        ;;
     esac
     "${cmd[@]}" >"$log" 2>&1
     status=$?
-    line="$(tail -n 1 "$log") ($((SECONDS - start)) s, test/runtimes/suite.js)"
+    local summary
+    summary=$(tail -n 1 "$log")
+    # The conformance suite (fast categories, client and server) on this runtime too.
+    "${conf[@]}" >"$logs/$name-conformance.log" 2>&1 || status=1
+    local total
+    total=$(grep -E '^\| \*\*Total' "$logs/$name-conformance.log" | tr -d '*' | awk -F'|' '{gsub(/ /,""); print $5 "/" $4}')
+    line="$summary; conformance ${total:-?} runs passed ($((SECONDS - start)) s, test/runtimes/suite.js, conformance/run.ts)"
   else
     # This Node first on PATH, as `node`, for the tests and what they start.
     local path=$PATH files=$full
