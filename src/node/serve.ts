@@ -81,9 +81,12 @@ export interface ServeOptions extends UpgradeOptions {
    * python-websockets: what a process can hold depends on what its handler
    * does). An upgrade request over the limit is answered 503 Service
    * Unavailable before any handshake work and its socket closed; the open
-   * connections are not affected, and a slot frees when a connection's
-   * `closed` settles. Stops a flood of clients from taking every file
-   * descriptor, and the memory and processes their handlers hold.
+   * connections are not affected. A slot frees when a connection's `closed`
+   * has settled and, if the handler returned a promise, that promise has
+   * settled too: work a handler still does after its connection closed (a
+   * child process yet to exit) keeps counting. Stops a flood of clients from
+   * taking every file descriptor, and the memory and processes their
+   * handlers hold.
    */
   maxConnections?: number;
   /**
@@ -173,6 +176,11 @@ export async function serve(
   const connections = new Set<WebSocketConnection>();
   /** Connections whose opening handshake is in progress. */
   const pending = new Set<WebSocketConnection>();
+  /**
+   * Opened connections that hold a slot of `maxConnections`: until `closed`
+   * settled and the promise their handler returned (if any) settled.
+   */
+  const held = new Set<WebSocketConnection>();
   /** Every TCP socket, for the last step of close(). */
   const tcpSockets = new Set<Socket>();
   /** HTTP-level sockets (TLS sockets for wss) that have not sent an upgrade request. */
@@ -257,7 +265,7 @@ export async function serve(
       return;
     }
     // Checked before any handshake work: a refused client costs one short answer.
-    if (pending.size + connections.size >= maxConnections) {
+    if (pending.size + held.size >= maxConnections) {
       settle(socket);
       answerAndClose(socket, buildErrorResponse(503, 'Too many connections, try again later'));
       try {
@@ -274,20 +282,21 @@ export async function serve(
         pending.delete(connection);
         settle(socket);
         connections.add(connection);
+        held.add(connection);
         const done = (): void => {
           connections.delete(connection);
         };
         connection.closed.then(done, done);
-        let result: void | Promise<void>;
+        let result: void | Promise<void> = undefined;
         try {
           result = handler(connection);
         } catch {
           connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
-          return;
         }
-        if (result instanceof Promise) {
-          result.catch(() => connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error'));
-        }
+        const work = result instanceof Promise ? result : undefined;
+        work?.catch(() => connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error'));
+        // The slot is held until the connection closed and the handler's work ended.
+        void Promise.allSettled([connection.closed, work]).then(() => held.delete(connection));
       },
       () => {
         pending.delete(connection);
