@@ -22,8 +22,9 @@ export const EXEC_GRACE = 2000;
  * `TimeoutStopSec=` made short). A command whose client has left has no one to
  * answer: it already had its stdin end and {@link EXEC_GRACE}, and 5 s is
  * plenty to clean up after SIGTERM; it is also the server's shutdown timeout,
- * so stopping `wsstream` takes about 10 s at most. Stops a command that
- * ignores SIGTERM from running (and holding its connection slot) forever.
+ * so stopping `wsstream` takes 11 s at most (with {@link SHUTDOWN_PIPE_WAIT}).
+ * Stops a command that ignores SIGTERM from running (and holding its
+ * connection slot) forever.
  */
 export const DEFAULT_KILL_AFTER = 5000;
 
