@@ -126,7 +126,9 @@ export interface WebSocketServer {
 /**
  * Starts a standalone WebSocket server and calls `handler` for every accepted
  * connection (after its `opened` fulfilled). A handler that throws or rejects
- * closes its connection with 1011. Plain HTTP requests get 426 Upgrade Required.
+ * closes its connection with 1011. The promise a handler returns keeps the
+ * connection's slot of `maxConnections` taken until it settles (even after the
+ * close). Plain HTTP requests get 426 Upgrade Required.
  *
  * ```ts
  * const server = await serve({ port: 8080 }, async (connection) => {
