@@ -43,6 +43,8 @@ export interface ExecOptions {
   maxLine: number;
   /** Milliseconds from SIGTERM to SIGKILL; default {@link DEFAULT_KILL_AFTER}. */
   killAfter?: number;
+  /** Told when the command gets SIGKILL (one line, no newline). Default: none. */
+  log?: (line: string) => void;
 }
 
 /** A command started by {@link bridgeExec}. */
@@ -147,7 +149,12 @@ export function bridgeExec(
     clearTimeout(graceTimer);
     signalGroup('SIGTERM');
     // Not referenced: the running child keeps the process alive, not this timer.
-    killTimer = setTimeout(() => signalGroup('SIGKILL'), killAfter).unref();
+    const kill = (): void => {
+      if (done) return;
+      o.log?.(`command (pid ${child.pid}) still runs ${killAfter} ms after SIGTERM: SIGKILL`);
+      signalGroup('SIGKILL');
+    };
+    killTimer = setTimeout(kill, killAfter).unref();
   };
 
   // Messages -> stdin: pipe() stops reading the connection while the command does not read.

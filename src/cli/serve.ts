@@ -133,6 +133,8 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
         lineMode: flag(values, 'line'),
         maxLine: flags.maxMessageSize,
         killAfter,
+        // Told even with --quiet: a killed command is not routine.
+        log: (line) => log(`${who} ${line}`),
       });
       children.add(child);
       // Returned to serve(): the connection's slot is held until the command has exited.

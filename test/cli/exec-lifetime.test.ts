@@ -118,6 +118,13 @@ describe('serve --exec: a command that outlives its connection', { timeout: 30_0
       // --kill-after later: SIGKILL to the process group, and the slot frees.
       const waited = await gone(pid, KILL_AFTER_MS + 4000);
       assert.ok(waited > KILL_AFTER_MS / 2, `killed ${Math.round(waited)} ms after SIGTERM`);
+      await logged(
+        server,
+        new RegExp(
+          `command \\(pid ${pid}\\) still runs ${KILL_AFTER_MS} ms after SIGTERM: SIGKILL`,
+        ),
+        2000,
+      );
       let status = await answer(server.url);
       for (let i = 0; i < 50 && status !== 101; i++) {
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -153,6 +160,7 @@ describe('serve --exec: a command that outlives its connection', { timeout: 30_0
     assert.ok(!alive(a.pid) && !alive(b.pid), 'no command outlives wsstream');
     for (const pid of [a.pid, b.pid]) {
       assert.match(server.log(), new RegExp(`${pid} ignores SIGTERM`), 'SIGTERM came first');
+      assert.match(server.log(), new RegExp(`pid ${pid}\\) still runs .*: SIGKILL`));
     }
     // The server's shutdown (5 s at most, here the time for a 1001) + --kill-after + a margin.
     assert.ok(took < 5000 + KILL_AFTER_MS + 2000, `shutdown took ${Math.round(took)} ms`);
