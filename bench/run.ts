@@ -450,6 +450,9 @@ async function main(): Promise<void> {
   const rEchow = only.has('a') ? row('(a) echo, client write calls', '/msg', false) : undefined;
   const rP50 = only.has('b') ? row('(b) ping-pong p50', 'µs', false) : undefined;
   const rP99 = only.has('b') ? row('(b) ping-pong p99', 'µs', false) : undefined;
+  const rP99w = only.has('b')
+    ? row('(b) ping-pong p99 while warming up (round trips 1,001-5,000)', 'µs', false)
+    : undefined;
   const dl = `download ${size.download / MiB} MiB`;
   const rD64 = only.has('c') ? row(`(c) ${dl} as 64 KiB`, 'MB/s', true) : undefined;
   const rD64c = only.has('c') ? row(`(c) ${dl} as 64 KiB, client CPU`, 's/GB', false) : undefined;
@@ -498,8 +501,11 @@ async function main(): Promise<void> {
       if (failed(rP50, impl, o)) continue;
       add(rP50!, impl, o.result!.p50!);
       add(rP99!, impl, o.result!.p99!);
+      add(rP99w!, impl, o.result!.p99warmup!);
       load(rP50, o);
-      log(`  (b) ${impl}: p50 ${fmt(o.result!.p50!)} µs, p99 ${fmt(o.result!.p99!)} µs`);
+      log(
+        `  (b) ${impl}: p50 ${fmt(o.result!.p50!)} µs, p99 ${fmt(o.result!.p99!)} µs, p99 warming up ${fmt(o.result!.p99warmup!)} µs`,
+      );
     }
     for (const [chunk, rate, cpu] of [
       [64 * 1024, rD64, rD64c],

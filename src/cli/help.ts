@@ -134,8 +134,12 @@ Options:
                          skips the messages it cannot take
       --redis URL        (--broadcast) join the rooms of every process using this
                          Redis (redis://host:port; needs npm's redis package)
+      --redis-cluster URL,URL...  (--broadcast) the same through a Redis 7
+                         Cluster with sharded pub/sub (SSUBSCRIBE/SPUBLISH): a
+                         room's messages stay in the shard that owns it; the
+                         URLs are some of its nodes (redis://host:port)
       --workers N        run N processes on the port (node:cluster); --broadcast
-                         without --redis is relayed by the primary
+                         without --redis(-cluster) is relayed by the primary
       --max-connections N  most clients at once, counting those still connecting
                          (default 64; per process with --workers); one more is
                          answered 503 Service Unavailable, the others carry on,

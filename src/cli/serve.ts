@@ -30,6 +30,7 @@ const OPTIONS = {
   'max-queue': { type: 'string' },
   slow: { type: 'string' },
   redis: { type: 'string' },
+  'redis-cluster': { type: 'string' },
   workers: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   ...MAX_CONNECTIONS_OPTION,

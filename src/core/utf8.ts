@@ -42,98 +42,94 @@ export class Utf8Validator {
     /** The aligned 4-byte words of `data[start..end)`, from index `wordsFrom` on (made on first use). */
     let words: Uint32Array | null = null;
     let wordsFrom = 0;
+    // Blocks of at most BLOCK bytes: each starts, on a code point boundary with
+    // WORD_SCAN_MIN or more bytes left, with a word-at-a-time scan over the
+    // ASCII there, then checks bytes up to the block's end. Mixed text pays one
+    // short scan per block instead of a length check per ASCII run; a long ASCII
+    // run is scanned by words from the next block on.
     while (i < end) {
-      if (need === 0) {
-        // Fast path: runs of ASCII; past their first 16 bytes, long ones four
-        // bytes at a time (a view per call: not worth it for short runs).
-        let b = data[i]!;
-        if (b < 0x80) {
-          const shortEnd = end - i > 16 ? i + 16 : end;
-          do {
-            if (++i === shortEnd) break;
+      if (need === 0 && end - i >= WORD_SCAN_MIN) {
+        if (words === null) {
+          const misaligned = (data.byteOffset + start) % 4;
+          wordsFrom = misaligned === 0 ? start : start + 4 - misaligned;
+          words = new Uint32Array(
+            data.buffer,
+            data.byteOffset + wordsFrom,
+            (end - wordsFrom) >>> 2,
+          );
+        }
+        i = asciiRunEnd(data, words, wordsFrom, i, end);
+        if (i === end) break;
+      }
+      const blockEnd = end - i > BLOCK ? i + BLOCK : end;
+      while (i < blockEnd) {
+        if (need === 0) {
+          let b = data[i]!;
+          while (b < 0x80) {
+            if (++i === blockEnd) break;
             b = data[i]!;
-          } while (b < 0x80);
-          if (i === shortEnd) {
-            if (end - i >= WORD_SCAN_MIN) {
-              if (words === null) {
-                const misaligned = (data.byteOffset + start) % 4;
-                wordsFrom = misaligned === 0 ? start : start + 4 - misaligned;
-                words = new Uint32Array(
-                  data.buffer,
-                  data.byteOffset + wordsFrom,
-                  (end - wordsFrom) >>> 2,
-                );
+          }
+          // (A labelled continue here made short ASCII input a third slower on Node 20.)
+          if (i === blockEnd) break;
+          // A sequence that ends within this chunk is checked whole; one cut off
+          // by the chunk's end goes through the state kept between chunks.
+          if (b >= 0xc2 && b <= 0xdf) {
+            if (i + 1 < end) {
+              if ((data[i + 1]! & 0xc0) !== 0x80) return this.#failed();
+              i += 2;
+              continue;
+            }
+            need = 1;
+          } else if (b >= 0xe0 && b <= 0xef) {
+            if (b === 0xe0)
+              lower = 0xa0; // overlong three-byte forms
+            else if (b === 0xed) upper = 0x9f; // UTF-16 surrogates
+            if (i + 2 < end) {
+              const c = data[i + 1]!;
+              if (c < lower || c > upper || (data[i + 2]! & 0xc0) !== 0x80) return this.#failed();
+              lower = 0x80;
+              upper = 0xbf;
+              i += 3;
+              continue;
+            }
+            need = 2;
+          } else if (b >= 0xf0 && b <= 0xf4) {
+            if (b === 0xf0)
+              lower = 0x90; // overlong four-byte forms
+            else if (b === 0xf4) upper = 0x8f; // above U+10FFFF
+            if (i + 3 < end) {
+              const c = data[i + 1]!;
+              if (
+                c < lower ||
+                c > upper ||
+                (data[i + 2]! & 0xc0) !== 0x80 ||
+                (data[i + 3]! & 0xc0) !== 0x80
+              ) {
+                return this.#failed();
               }
-              i = asciiRunEnd(data, words, wordsFrom, i, end);
-            } else {
-              while (i < end && data[i]! < 0x80) i++;
+              lower = 0x80;
+              upper = 0xbf;
+              i += 4;
+              continue;
             }
-            if (i === end) {
-              // Save the bounds too: the stored ones may still be those a lead byte
-              // (E0, ED, F0, F4) at the end of the previous chunk tightened.
-              this.#need = 0;
-              this.#lower = 0x80;
-              this.#upper = 0xbf;
-              return true;
-            }
-            b = data[i]!;
+            need = 3;
+          } else {
+            return this.#failed();
           }
-        }
-        // A sequence that ends within this chunk is checked whole; one cut off
-        // by the chunk's end goes through the state kept between chunks.
-        if (b >= 0xc2 && b <= 0xdf) {
-          if (i + 1 < end) {
-            if ((data[i + 1]! & 0xc0) !== 0x80) return this.#failed();
-            i += 2;
-            continue;
-          }
-          need = 1;
-        } else if (b >= 0xe0 && b <= 0xef) {
-          if (b === 0xe0)
-            lower = 0xa0; // overlong three-byte forms
-          else if (b === 0xed) upper = 0x9f; // UTF-16 surrogates
-          if (i + 2 < end) {
-            const c = data[i + 1]!;
-            if (c < lower || c > upper || (data[i + 2]! & 0xc0) !== 0x80) return this.#failed();
-            lower = 0x80;
-            upper = 0xbf;
-            i += 3;
-            continue;
-          }
-          need = 2;
-        } else if (b >= 0xf0 && b <= 0xf4) {
-          if (b === 0xf0)
-            lower = 0x90; // overlong four-byte forms
-          else if (b === 0xf4) upper = 0x8f; // above U+10FFFF
-          if (i + 3 < end) {
-            const c = data[i + 1]!;
-            if (
-              c < lower ||
-              c > upper ||
-              (data[i + 2]! & 0xc0) !== 0x80 ||
-              (data[i + 3]! & 0xc0) !== 0x80
-            ) {
-              return this.#failed();
-            }
-            lower = 0x80;
-            upper = 0xbf;
-            i += 4;
-            continue;
-          }
-          need = 3;
+          i++;
         } else {
-          return this.#failed();
+          const b = data[i]!;
+          if (b < lower || b > upper) return this.#failed();
+          lower = 0x80;
+          upper = 0xbf;
+          need--;
+          i++;
         }
-        i++;
-      } else {
-        const b = data[i]!;
-        if (b < lower || b > upper) return this.#failed();
-        lower = 0x80;
-        upper = 0xbf;
-        need--;
-        i++;
       }
     }
+    // With no sequence open, lower and upper hold their defaults: saving them
+    // also clears bounds a lead byte (E0, ED, F0, F4) at the end of the
+    // previous chunk tightened.
     this.#need = need;
     this.#lower = lower;
     this.#upper = upper;
@@ -146,8 +142,21 @@ export class Utf8Validator {
   }
 }
 
-/** Below this many bytes a run of ASCII is scanned byte by byte (a word view costs an allocation). */
-const WORD_SCAN_MIN = 64;
+/**
+ * Below this many bytes left in a chunk, ASCII is checked byte by byte: the
+ * word view costs an allocation per call, more than it saves on short input.
+ */
+const WORD_SCAN_MIN = 128;
+
+/**
+ * Bytes checked one by one before the next word scan is tried. Measured with
+ * bench/utf8.ts on Node 20 and 24, Deno 2 and Bun: a per-run length check (the
+ * earlier design) made mixed text 10 to 30% slower than a plain byte loop; with
+ * one scan per 512 bytes it validates as fast as that loop or faster (within
+ * about 5% of a validator with no word scan at all), and long ASCII runs four
+ * to five times as fast.
+ */
+const BLOCK = 512;
 
 /**
  * The index of the first byte at or after `i` that is not ASCII, or `end`:

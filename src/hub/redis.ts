@@ -29,6 +29,10 @@ import {
 import { decodeEnvelope, newNodeId } from './envelope.js';
 import type { HubMessage } from './message.js';
 import { backoffDelay } from '../reconnect/backoff.js';
+import { DEFAULT_MAX_PENDING_BYTES, describe, loadRedis, type RedisModule } from './redis-load.js';
+
+export { DEFAULT_MAX_PENDING_BYTES } from './redis-load.js';
+export { redisClusterBroker, type RedisClusterBrokerOptions } from './redis-cluster.js';
 
 /** Options of {@link redisBroker}. */
 export interface RedisBrokerOptions {
@@ -50,9 +54,6 @@ export interface RedisBrokerOptions {
   maxReconnectDelay?: number;
 }
 
-/** Default of {@link RedisBrokerOptions.maxPendingBytes}: 8 MiB. */
-export const DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024;
-
 /** The part of node-redis's client this broker uses. */
 interface RedisClient {
   on(event: string, listener: (...args: unknown[]) => void): unknown;
@@ -65,29 +66,6 @@ interface RedisClient {
   disconnect?(): Promise<void>;
 }
 type Listener = (message: Buffer, channel: Buffer) => void;
-interface RedisModule {
-  createClient(options: object): RedisClient;
-}
-
-async function loadRedis(): Promise<RedisModule> {
-  // A variable specifier keeps bundlers from resolving the optional peer dependency up front.
-  // @redis/client is the part of `redis` this needs, and loads in two thirds of the time.
-  const names = ['@redis/client', 'redis'];
-  try {
-    return (await import(names[0]!)) as RedisModule;
-  } catch {
-    // Not resolvable on its own (a strict node_modules layout): through `redis` then.
-  }
-  try {
-    return (await import(names[1]!)) as RedisModule;
-  } catch (error) {
-    throw new Error(
-      'wsstream/hub/redis needs the "redis" package (node-redis 5 or later): npm install redis',
-      { cause: error },
-    );
-  }
-}
-
 /**
  * Creates a Redis broker for a `Hub` (`new Hub({ broker: await redisBroker({ url }) })`).
  * Resolves once the `redis` package is loaded and the connections are
@@ -138,7 +116,7 @@ class RedisBroker implements HubBroker {
             return delay;
           },
         },
-      });
+      }) as RedisClient;
       // Without an 'error' listener node-redis's errors would be thrown as unhandled 'error' events.
       client.on('error', () => {});
       client.on('ready', () =>
@@ -250,14 +228,4 @@ class RedisBroker implements HubBroker {
       // A logging hook must not break the client's event handling.
     }
   }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return typeof code === 'string' && !error.message.includes(code)
-      ? `${code} ${error.message}`
-      : error.message;
-  }
-  return String(error);
 }

@@ -17,7 +17,6 @@ import {
 } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { CloseCode } from '../core/close.js';
 import {
   buildErrorResponse,
   DEFAULT_MAX_HEADER_COUNT,
@@ -30,7 +29,14 @@ import {
   DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
   type HandshakeOptions,
 } from './server-handshake.js';
-import { WebSocketConnection, type UpgradeOptions } from './server.js';
+import { denoListen, denoTlsCredentials, serveDenoTls } from '../deno/serve-tls.js';
+import {
+  ConnectionRegistry,
+  PLAIN_HTTP_BODY,
+  refused,
+  TOO_MANY_CONNECTIONS,
+} from './serve-registry.js';
+import { nodeHandshake, WebSocketConnection, type UpgradeOptions } from './server.js';
 
 const noop = (): void => {};
 
@@ -162,27 +168,60 @@ export async function serve(
     'handshakeTimeout',
     DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
   );
-  const httpOptions = { maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE };
+  const maxHeaderCount = options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT;
+  const handshakeOptions: HandshakeOptions = { ...options, maxHeaderCount };
+  const registry = new ConnectionRegistry(maxConnections, handler);
+  const shutdownTimeout = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
   const tls = options.tls;
+  // Deno: wss: over Deno.listenTls, whose connections stop reading when asked
+  // (docs/runtimes.md); what that API cannot express goes through node:https.
+  const deno =
+    tls !== undefined && socketPath === undefined && options.backlog === undefined
+      ? denoListen()
+      : undefined;
+  const credentials = deno !== undefined ? denoTlsCredentials(tls!) : null;
+  if (deno !== undefined && credentials !== null) {
+    const denoServer = serveDenoTls(deno, {
+      host: options.host,
+      port: options.port ?? 0,
+      ...credentials,
+      handshakeTimeout,
+      maxHeaderSize: options.maxHeaderSize,
+      maxHeaderCount,
+      shutdownTimeout,
+      handshakeOptions,
+      registry,
+      onConnectionRefused,
+    });
+    const address = denoServer.address;
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    let shutdown: Promise<void> | null = null;
+    return {
+      address,
+      url: `wss://${shownHost}:${address.port}/`,
+      socketPath: undefined,
+      connections: registry.connections,
+      get httpServer(): HttpServer {
+        throw new TypeError(
+          'serve(): a wss: server on Deno listens with Deno.listenTls and has no node:https server',
+        );
+      },
+      close(): Promise<void> {
+        shutdown ??= denoServer.close();
+        return shutdown;
+      },
+    };
+  }
+  const httpOptions = { maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE };
   const server: HttpServer =
     tls !== undefined
       ? createHttpsServer({ handshakeTimeout, ...tls, ...httpOptions })
       : createHttpServer(httpOptions);
-  const maxHeaderCount = options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT;
   // One line more than the limit is read, so that the handshake sees a head
   // over it and refuses it with 431, as the client refuses such a response.
   server.maxHeadersCount = maxHeaderCount + 1;
-  const handshakeOptions: HandshakeOptions = { ...options, maxHeaderCount };
   server.headersTimeout = handshakeTimeout;
   server.requestTimeout = handshakeTimeout;
-  const connections = new Set<WebSocketConnection>();
-  /** Connections whose opening handshake is in progress. */
-  const pending = new Set<WebSocketConnection>();
-  /**
-   * Opened connections that hold a slot of `maxConnections`: until `closed`
-   * settled and the promise their handler returned (if any) settled.
-   */
-  const held = new Set<WebSocketConnection>();
   /** Every TCP socket, for the last step of close(). */
   const tcpSockets = new Set<Socket>();
   /** HTTP-level sockets (TLS sockets for wss) that have not sent an upgrade request. */
@@ -250,7 +289,7 @@ export async function serve(
   // Accept errors (EMFILE...) are transient: the server keeps listening.
   server.on('error', noop);
   server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
-    const body = 'This is a WebSocket endpoint: connect with "Upgrade: websocket"\n';
+    const body = PLAIN_HTTP_BODY;
     res.writeHead(426, {
       'Content-Type': 'text/plain; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
@@ -267,44 +306,19 @@ export async function serve(
       return;
     }
     // Checked before any handshake work: a refused client costs one short answer.
-    if (pending.size + held.size >= maxConnections) {
+    if (registry.full) {
       settle(socket);
-      answerAndClose(socket, buildErrorResponse(503, 'Too many connections, try again later'));
-      try {
-        onConnectionRefused?.(req);
-      } catch {
-        // A hook that throws must not take the server down.
-      }
+      answerAndClose(socket, buildErrorResponse(503, TOO_MANY_CONNECTIONS));
+      refused(onConnectionRefused, req);
       return;
     }
-    const connection = new WebSocketConnection(req, socket, head, handshakeOptions);
-    pending.add(connection);
-    connection.opened.then(
-      () => {
-        pending.delete(connection);
-        settle(socket);
-        connections.add(connection);
-        held.add(connection);
-        const done = (): void => {
-          connections.delete(connection);
-        };
-        connection.closed.then(done, done);
-        let result: void | Promise<void> = undefined;
-        try {
-          result = handler(connection);
-        } catch {
-          connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
-        }
-        const work = result instanceof Promise ? result : undefined;
-        work?.catch(() => connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error'));
-        // The slot is held until the connection closed and the handler's work ended.
-        void Promise.allSettled([connection.closed, work]).then(() => held.delete(connection));
-      },
-      () => {
-        pending.delete(connection);
-        settle(socket);
-      },
+    const connection = new WebSocketConnection(
+      req,
+      tls !== undefined,
+      handshakeOptions,
+      nodeHandshake(req, socket, head, handshakeOptions),
     );
+    registry.admit(connection, () => settle(socket));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -330,7 +344,6 @@ export async function serve(
     const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     url = `${scheme}://${shownHost}:${address.port}/`;
   }
-  const shutdownTimeout = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
   const serverClosed = new Promise<void>((resolve) => server.once('close', () => resolve()));
   let shutdown: Promise<void> | null = null;
 
@@ -338,18 +351,7 @@ export async function serve(
     closing = true;
     server.close();
     for (const socket of idle) socket.destroy();
-    for (const c of pending) c.terminate();
-    const live = [...connections];
-    for (const c of live) c.closeWithCode(CloseCode.GOING_AWAY, 'Server shutting down');
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.allSettled(live.map((c) => c.closed)),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, shutdownTimeout);
-      }),
-    ]);
-    clearTimeout(timer);
-    for (const c of connections) c.terminate();
+    await registry.shutdown(shutdownTimeout);
     for (const socket of tcpSockets) socket.destroy();
     await serverClosed;
   };
@@ -358,7 +360,7 @@ export async function serve(
     address,
     url,
     socketPath,
-    connections,
+    connections: registry.connections,
     httpServer: server,
     close(): Promise<void> {
       shutdown ??= close();

@@ -25,6 +25,8 @@ import {
 import { createWebSocketError, type WebSocketError } from '../streams/websocket-error.js';
 import type { Refusal, UpgradeOptions } from './server.js';
 import { sha1Base64 } from './sha1.js';
+import { SocketTransport } from './socket-transport.js';
+import type { Transport } from '../streams/transport.js';
 
 /**
  * Bytes a client may send between its request and our 101 that are kept for
@@ -34,12 +36,17 @@ import { sha1Base64 } from './sha1.js';
 const EARLY_DATA_LIMIT = 64 * 1024;
 
 /** How long a refused client gets to read the answer before its socket is destroyed: 1 s. */
-const REFUSAL_LINGER = 1000;
+export const REFUSAL_LINGER = 1000;
 
 /** Default of {@link UpgradeOptions.handshakeTimeout}: 10 s. */
 export const DEFAULT_SERVER_HANDSHAKE_TIMEOUT = 10_000;
 
 const noop = (): void => {};
+
+/** Whether raw field name `field` is `name` (lower case), without lower-casing most names. */
+function isField(field: string, name: string): boolean {
+  return field.length === name.length && (field === name || field.toLowerCase() === name);
+}
 
 /** The request as the core's decision reads it (raw header lines, so repeats are seen). */
 export function requestLike(req: IncomingMessage): RequestLike {
@@ -51,14 +58,14 @@ export function requestLike(req: IncomingMessage): RequestLike {
     header(name: string): string | undefined {
       let out: string | undefined;
       for (let i = 0; i < raw.length; i += 2) {
-        if (raw[i]!.toLowerCase() === name)
+        if (isField(raw[i]!, name))
           out = out === undefined ? raw[i + 1]! : `${out}, ${raw[i + 1]!}`;
       }
       return out;
     },
     headerCount(name: string): number {
       let count = 0;
-      for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) count++;
+      for (let i = 0; i < raw.length; i += 2) if (isField(raw[i]!, name)) count++;
       return count;
     },
   };
@@ -81,23 +88,91 @@ export function answerAndClose(socket: Duplex, response: HandshakeResponse | str
 
 /** What the handshake reports to the connection it opens. */
 export interface HandshakeCallbacks {
-  /** The 101 was written: start the session with the selected protocol and the client's early bytes. */
+  /**
+   * The 101 was written (or queued on `transport` ahead of anything else):
+   * start the session over `transport` with the selected protocol and the
+   * client's early bytes.
+   */
   opened(
     protocol: string,
     early: Uint8Array | undefined,
     extension: MessageTransform | undefined,
+    transport: Transport,
   ): void;
   /** The handshake failed or was refused (the answer, if any, is written). */
   failed(error: WebSocketError): void;
 }
 
 /** The result of the application's hooks. */
-type Verdict =
+export type Verdict =
   | { accept: true; protocol: string | undefined }
   | { accept: false; refusal: Refusal; headers: Array<readonly [string, string]> };
 
 /** Options the handshake reads: those of `upgrade()`, and `serve()`'s header count. */
 export type HandshakeOptions = UpgradeOptions & { maxHeaderCount?: number };
+
+/**
+ * The core's decision for `options`, with permessage-deflate unless turned
+ * off (the first acceptable offer is taken).
+ */
+export function createDecision(options: HandshakeOptions): {
+  decision: ServerHandshake;
+  deflate: PerMessageDeflateServer | null;
+} {
+  const resolved = resolveDeflateOption(options.perMessageDeflate);
+  const deflate = resolved === null ? null : new PerMessageDeflateServer(resolved);
+  const decision = new ServerHandshake({
+    protocols: options.protocols,
+    allowOrigins: options.allowOrigins,
+    maxHeaderCount: options.maxHeaderCount,
+    sha1Base64,
+    extensions: deflate ?? undefined,
+  });
+  return { decision, deflate };
+}
+
+/** The extension a 101 agreed on (zlib from node:zlib, on Deno and Bun too), if any. */
+export function agreedExtension(
+  deflate: PerMessageDeflateServer | null,
+): MessageTransform | undefined {
+  const agreed = deflate?.agreed ?? null;
+  return agreed === null
+    ? undefined
+    : new PerMessageDeflate('server', agreed, nodeDeflateEngine, deflate!.options);
+}
+
+/**
+ * Runs the application's `authenticate` and `selectProtocol` for a valid
+ * request: a refusal (false answers 401; a refusal object is checked), or the
+ * protocol to select (undefined: the core picks from `protocols`). Throws or
+ * rejects what the hooks throw, and a RangeError or TypeError for a bad
+ * refusal: the caller answers those with 500.
+ */
+export async function runHooks(
+  options: HandshakeOptions,
+  request: IncomingMessage,
+  offered: string[],
+): Promise<Verdict> {
+  const { authenticate, selectProtocol } = options;
+  if (authenticate !== undefined) {
+    const verdict = await authenticate(request);
+    if (verdict === false) {
+      return { accept: false, refusal: { status: 401, message: 'Unauthorized' }, headers: [] };
+    }
+    if (typeof verdict === 'object' && verdict !== null) {
+      const status = verdict.status;
+      if (!Number.isInteger(status) || status < 400 || status > 599) {
+        throw new RangeError(`A refusal needs a 4xx or 5xx status, got ${status}`);
+      }
+      // Checked as response headers: CR/LF/NUL or a handshake field answers 500.
+      const headers = validateUserHeaders(Object.entries(verdict.headers ?? {}));
+      return { accept: false, refusal: verdict, headers };
+    }
+  }
+  if (selectProtocol === undefined) return { accept: true, protocol: undefined };
+  const chosen = await selectProtocol(offered, request);
+  return { accept: true, protocol: chosen ?? '' };
+}
 
 /** One server handshake in progress on a socket. */
 export class PendingHandshake {
@@ -125,16 +200,7 @@ export class PendingHandshake {
     this.#callbacks = callbacks;
     this.#early = head.length > 0 ? [head] : [];
     this.#earlyBytes = head.length;
-    // permessage-deflate unless turned off: the first acceptable offer is taken.
-    const deflate = resolveDeflateOption(options.perMessageDeflate);
-    this.#deflate = deflate === null ? null : new PerMessageDeflateServer(deflate);
-    this.#decision = new ServerHandshake({
-      protocols: options.protocols,
-      allowOrigins: options.allowOrigins,
-      maxHeaderCount: options.maxHeaderCount,
-      sha1Base64,
-      extensions: this.#deflate ?? undefined,
-    });
+    ({ decision: this.#decision, deflate: this.#deflate } = createDecision(options));
     (socket as Socket).pause();
 
     const checked = this.#decision.check(requestLike(request));
@@ -179,7 +245,7 @@ export class PendingHandshake {
     socket.on('data', this.#onEarlyData);
     socket.on('end', this.#onEarlyClose);
     socket.resume();
-    this.#runHooks(request, client.protocols).then(
+    runHooks(this.#options, request, client.protocols).then(
       (verdict) => {
         if (verdict.accept) {
           this.#accept(client, verdict.protocol);
@@ -192,28 +258,6 @@ export class PendingHandshake {
       // The application's error stays on the server: `opened` rejects with it as `cause`.
       (error: unknown) => this.#internalError(error),
     );
-  }
-
-  async #runHooks(request: IncomingMessage, offered: string[]): Promise<Verdict> {
-    const { authenticate, selectProtocol } = this.#options;
-    if (authenticate !== undefined) {
-      const verdict = await authenticate(request);
-      if (verdict === false) {
-        return { accept: false, refusal: { status: 401, message: 'Unauthorized' }, headers: [] };
-      }
-      if (typeof verdict === 'object' && verdict !== null) {
-        const status = verdict.status;
-        if (!Number.isInteger(status) || status < 400 || status > 599) {
-          throw new RangeError(`A refusal needs a 4xx or 5xx status, got ${status}`);
-        }
-        // Checked as response headers: CR/LF/NUL or a handshake field answers 500.
-        const headers = validateUserHeaders(Object.entries(verdict.headers ?? {}));
-        return { accept: false, refusal: verdict, headers };
-      }
-    }
-    if (selectProtocol === undefined) return { accept: true, protocol: undefined };
-    const chosen = await selectProtocol(offered, request);
-    return { accept: true, protocol: chosen ?? '' };
   }
 
   readonly #onEarlyData = (chunk: Buffer): void => {
@@ -279,13 +323,11 @@ export class PendingHandshake {
     socket.write(serializeResponse(response));
     const early = this.#early;
     const selected = response.headers.find(([name]) => name === 'Sec-WebSocket-Protocol');
-    const agreed = this.#deflate?.agreed ?? null;
     this.#callbacks.opened(
       selected?.[1] ?? '',
       early.length <= 1 ? early[0] : Buffer.concat(early),
-      agreed === null
-        ? undefined
-        : new PerMessageDeflate('server', agreed, nodeDeflateEngine, this.#deflate!.options),
+      agreedExtension(this.#deflate),
+      new SocketTransport(socket),
     );
   }
 

@@ -10,7 +10,6 @@ import './diagnostics.js';
 import type { WebSocketStats } from '../streams/statistics.js';
 import { readDictionary } from '../streams/dictionary.js';
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../core/close.js';
 import { Connection } from '../core/connection.js';
@@ -21,14 +20,15 @@ import {
   readCloseInfo,
   validateCloseInfo,
   type WebSocketCloseInfo,
+  type WebSocketError,
 } from '../streams/websocket-error.js';
 import { ConnectionLifecycle, type WebSocketOpenInfo } from '../streams/lifecycle.js';
 import {
   DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
   PendingHandshake,
+  type HandshakeCallbacks,
   type HandshakeOptions,
 } from './server-handshake.js';
-import { SocketTransport } from './socket-transport.js';
 
 export { DEFAULT_SERVER_HANDSHAKE_TIMEOUT };
 
@@ -96,8 +96,26 @@ export interface UpgradeOptions extends SessionOptions {
   responseHeaders?: Record<string, string>;
 }
 
-function urlOf(req: IncomingMessage, socket: Duplex): string {
-  const secure = (socket as { encrypted?: boolean }).encrypted === true;
+/** @internal An opening handshake in progress, as its connection sees it. */
+export interface HandshakeInProgress {
+  /** Ends the handshake at once, with no answer; `failed` is called with `error`. */
+  abort(error: WebSocketError): void;
+}
+
+/** @internal Starts an opening handshake that reports to `callbacks`. */
+export type StartHandshake = (callbacks: HandshakeCallbacks) => HandshakeInProgress;
+
+/** @internal The opening handshake over a Node socket handed out by an 'upgrade' event. */
+export function nodeHandshake(
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Uint8Array,
+  options: HandshakeOptions,
+): StartHandshake {
+  return (callbacks) => new PendingHandshake(request, socket, head, options, callbacks);
+}
+
+function urlOf(req: IncomingMessage, secure: boolean): string {
   const host = req.headers.host ?? 'localhost';
   try {
     return new URL(req.url ?? '/', `${secure ? 'wss' : 'ws'}://${host}`).href;
@@ -115,25 +133,29 @@ function urlOf(req: IncomingMessage, socket: Duplex): string {
 export class WebSocketConnection {
   /** The HTTP upgrade request (headers, URL, `socket.remoteAddress`). */
   readonly request: IncomingMessage;
-  readonly #socket: Duplex;
+  readonly #secure: boolean;
   #url: string | undefined;
   readonly #life = new ConnectionLifecycle();
   /** The opening handshake while it is in progress (dropped once it ended). */
-  #handshake: PendingHandshake | null = null;
+  #handshake: HandshakeInProgress | null = null;
 
-  /** @internal Use {@link upgrade}. */
+  /**
+   * @internal Use {@link upgrade}. `start` runs the opening handshake over
+   * the connection's socket (a Node socket, or a Deno connection on Deno's
+   * `wss:` server) and reports to the callbacks it is given.
+   */
   constructor(
     request: IncomingMessage,
-    socket: Duplex,
-    head: Uint8Array,
+    secure: boolean,
     options: HandshakeOptions,
+    start: StartHandshake,
   ) {
     this.request = request;
-    this.#socket = socket;
+    this.#secure = secure;
     const life = this.#life;
     life.describe(this, 'server', () => this.url);
-    const handshake = new PendingHandshake(request, socket, head, options, {
-      opened: (protocol, early, extension) => {
+    const handshake = start({
+      opened: (protocol, early, extension, transport) => {
         this.#handshake = null;
         const connection = new Connection({
           role: 'server',
@@ -142,12 +164,7 @@ export class WebSocketConnection {
           fragmentSize: options.fragmentSize,
           extension,
         });
-        const session = new Session(
-          connection,
-          new SocketTransport(socket as Socket),
-          options,
-          early,
-        );
+        const session = new Session(connection, transport, options, early);
         life.open(session, protocol, extension?.header ?? '');
       },
       failed: (error) => {
@@ -161,7 +178,7 @@ export class WebSocketConnection {
 
   /** The URL the client asked for (scheme from the socket, host from the Host header). */
   get url(): string {
-    this.#url ??= urlOf(this.request, this.#socket);
+    this.#url ??= urlOf(this.request, this.#secure);
     return this.#url;
   }
 
@@ -254,7 +271,12 @@ export function upgrade(
   options = readDictionary<UpgradeOptions>(options, 'upgrade options');
   validateSessionOptions(options);
   readMilliseconds(options.handshakeTimeout, 'handshakeTimeout', 0);
-  return new WebSocketConnection(request, socket, head, options);
+  return new WebSocketConnection(
+    request,
+    (socket as { encrypted?: boolean }).encrypted === true,
+    options,
+    nodeHandshake(request, socket, head, options),
+  );
 }
 
 export type { WebSocketMessage, WebSocketOpenInfo };

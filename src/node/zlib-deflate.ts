@@ -26,6 +26,70 @@ function chunkSizeFor(inputLength: number): number {
   return size;
 }
 
+/**
+ * A message deflated against the preset dictionary `hello, hello, ` that
+ * refers back into it: "hello, hello, hello!" (made with Node's zlib).
+ */
+const DICTIONARY_PROBE = Uint8Array.of(0xc2, 0x42, 0x29, 0x02, 0x00, 0x00, 0x00, 0xff, 0xff);
+
+/**
+ * Whether this runtime's `inflateRawSync` honours `dictionary`. Deno 2.9's
+ * node:zlib ignores it (a peer's back-reference into the previous message
+ * then fails with "invalid distance too far back"); Node and Bun honour it.
+ * Checked once, on the first message that needs the history.
+ */
+let inflateTakesDictionary: boolean | undefined;
+
+function probeInflateDictionary(): boolean {
+  try {
+    const out = inflateRawSync(DICTIONARY_PROBE, {
+      finishFlush: constants.Z_SYNC_FLUSH,
+      dictionary: Buffer.from('hello, hello, ', 'latin1'),
+    });
+    return out.toString('latin1') === 'hello, hello, hello!';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * @internal For tests: `false` makes the engine carry the history as on a
+ * runtime that ignores `dictionary`, `undefined` probes the runtime again.
+ */
+export function setInflateTakesDictionary(value: boolean | undefined): void {
+  inflateTakesDictionary = value;
+}
+
+/** Largest payload of one stored DEFLATE block (RFC 1951 3.2.4): 65,535 bytes. */
+const STORED_MAX = 0xffff;
+
+/**
+ * `history` as non-final stored DEFLATE blocks (RFC 1951 3.2.4), followed
+ * by `data`. Inflated without a dictionary, this gives `history` then the
+ * message, so the message's back-references into the history resolve as
+ * with a preset dictionary. A stored block ends on a byte boundary, where
+ * the message's DEFLATE data starts. The history is at most the window (32
+ * KiB), so there is one block in practice.
+ */
+function withStoredHistory(history: Uint8Array, data: Uint8Array): Uint8Array {
+  const blocks = Math.max(1, Math.ceil(history.length / STORED_MAX));
+  const out = new Uint8Array(blocks * 5 + history.length + data.length);
+  let at = 0;
+  for (let from = 0; from < history.length || at === 0; from += STORED_MAX) {
+    const n = Math.min(STORED_MAX, history.length - from);
+    // BFINAL 0, BTYPE 00 (stored); then LEN and its one's complement, little-endian.
+    out[at] = 0x00;
+    out[at + 1] = n & 0xff;
+    out[at + 2] = n >>> 8;
+    out[at + 3] = ~n & 0xff;
+    out[at + 4] = (~n >>> 8) & 0xff;
+    out.set(history.subarray(from, from + n), at + 5);
+    at += 5 + n;
+  }
+  out.set(data, at);
+  return out;
+}
+
 /** The engine on node:zlib; stateless, shared by every connection. */
 export const nodeDeflateEngine: RawDeflateEngine = {
   deflate(data, o) {
@@ -39,15 +103,25 @@ export const nodeDeflateEngine: RawDeflateEngine = {
   },
   inflate(data, o): DecodeResult {
     let out: Buffer;
+    // Where `dictionary` is ignored, the history goes in front of the data
+    // as stored blocks instead, and is cut off the output again.
+    let skip = 0;
+    let input = data;
+    let dictionary = o.dictionary;
+    if (dictionary !== null && !(inflateTakesDictionary ??= probeInflateDictionary())) {
+      input = withStoredHistory(dictionary, data);
+      skip = dictionary.length;
+      dictionary = null;
+    }
     try {
-      out = inflateRawSync(data, {
+      out = inflateRawSync(input, {
         windowBits: o.windowBits,
         finishFlush: constants.Z_SYNC_FLUSH,
         chunkSize: chunkSizeFor(data.length),
         // zlib stops producing output past this many bytes and throws
         // ERR_BUFFER_TOO_LARGE: a deflate bomb is cut off at the limit.
-        maxOutputLength: Math.max(1, o.maxBytes),
-        ...(o.dictionary === null ? {} : { dictionary: o.dictionary }),
+        maxOutputLength: Math.max(1, o.maxBytes + skip),
+        ...(dictionary === null ? {} : { dictionary }),
       });
     } catch (error) {
       if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE')
@@ -58,6 +132,7 @@ export const nodeDeflateEngine: RawDeflateEngine = {
         message: `Invalid compressed data: ${(error as Error).message}`,
       };
     }
+    if (skip > 0) out = out.subarray(skip);
     if (out.length > o.maxBytes) return { ok: false, reason: 'too-big' };
     // A single output chunk comes back as a view of zlib's larger buffer: copy it,
     // so the message owns exactly its bytes and pins nothing else.

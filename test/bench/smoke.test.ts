@@ -35,6 +35,25 @@ test('bench --quick --only=a prints a table with a wsstream column', async () =>
   assert.match(stdout, /^### Targets/m);
 });
 
+test('bench --quick --only=b prints the ping-pong rows, warm-up included', async () => {
+  await run('npx', ['tsc', '-p', 'bench/tsconfig.json'], { timeout: 60_000 });
+  const { stdout } = await run(
+    'node',
+    ['.tmp/bench-build/run.js', '--quick', '--only=b', '--runs=1', '--impls=wsstream,ws'],
+    { timeout: 60_000 },
+  );
+  for (const label of [
+    '\\(b\\) ping-pong p50, µs',
+    '\\(b\\) ping-pong p99, µs',
+    '\\(b\\) ping-pong p99 while warming up \\(round trips 1,001-5,000\\), µs',
+  ]) {
+    assert.match(
+      stdout,
+      new RegExp(`^\\| ${label} \\| [\\d.,]+ \\(\\d\\.\\d\\d\\) \\| [\\d.,]+ \\(`, 'm'),
+    );
+  }
+});
+
 test('bench --only=h prints the streams floor of the runtime', async () => {
   await run('npx', ['tsc', '-p', 'bench/tsconfig.json'], { timeout: 60_000 });
   const { stdout } = await run('node', ['.tmp/bench-build/run.js', '--only=h', '--runs=1'], {

@@ -91,10 +91,22 @@ describe('serve --workers N --broadcast', () => {
   });
 });
 
-describe('serve --redis / --workers: usage errors (exit 2)', () => {
+describe('serve --redis / --redis-cluster / --workers: usage errors (exit 2)', () => {
   for (const [args, pattern] of [
     [['--echo', '--redis', 'redis://127.0.0.1:1'], /--redis applies to --broadcast/],
     [['--broadcast', '--redis', 'http://x'], /is not a redis:\/\/ or rediss:\/\/ URL/],
+    [
+      ['--echo', '--redis-cluster', 'redis://127.0.0.1:1'],
+      /--redis-cluster applies to --broadcast/,
+    ],
+    [
+      ['--broadcast', '--redis-cluster', 'redis://127.0.0.1:1,127.0.0.1:2'],
+      /--redis-cluster: "127.0.0.1:2" is not a redis:\/\/ or rediss:\/\/ URL/,
+    ],
+    [
+      ['--broadcast', '--redis', 'redis://127.0.0.1:1', '--redis-cluster', 'redis://127.0.0.1:2'],
+      /--redis and --redis-cluster exclude each other/,
+    ],
     [['--broadcast', '--workers', '0'], /--workers: "0" is not a number from 1 to 256/],
     [['--broadcast', '--workers', '257'], /--workers: "257" is not a number from 1 to 256/],
   ] as const) {

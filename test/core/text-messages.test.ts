@@ -163,6 +163,44 @@ describe('text messages: invalid UTF-8 fails with 1007', () => {
   }
 });
 
+describe("text messages: long ones, past the validator's block ends", () => {
+  // A two-byte character first, so that the validator checks bytes one by one
+  // from there to the end of its first 512-byte block and scans words from
+  // then on while 128 or more bytes of the read are left: an invalid byte on
+  // either side of the block end (512) or of that cut-off (1372 in a first read
+  // of 1500 bytes) fails in the first read; the valid message arrives whole.
+  const positions = [
+    ...Array.from({ length: 24 }, (_, k) => 500 + k),
+    ...Array.from({ length: 24 }, (_, k) => 1360 + k),
+    1495,
+    1499,
+  ];
+  for (const role of ROLES) {
+    test(`${role}: an invalid byte near a block end fails in the read that holds it`, () => {
+      for (const at of positions) {
+        const payload = concat(utf8('é'), utf8('a'.repeat(2400)));
+        payload[at] = 0xff;
+        const frame = toward(role, { opcode: 0x1, payload });
+        const h = headerLength(role, payload.length);
+        const [first] = cutAt(frame, [h + 1500]);
+        const conn = makeConnection(role);
+        assertFailed(conn, feed(conn, first!), 'INVALID_UTF8', 1007);
+      }
+    });
+
+    test(`${role}: valid long text, in two reads cut at every byte near a block end`, () => {
+      const text = `é${'a'.repeat(1000)}€${'b'.repeat(1400)}\u{1F600}`;
+      const payload = utf8(text);
+      const frame = toward(role, { opcode: 0x1, payload });
+      const h = headerLength(role, payload.length);
+      for (const cut of [...positions, 1001, 1002, 1003, 1004, 1005]) {
+        const events = feed(makeConnection(role), ...cutAt(frame, [h + cut]));
+        assert.deepEqual(texts(events), [text], `cut at ${cut}`);
+      }
+    });
+  }
+});
+
 describe('text messages: valid UTF-8 arrives as its text', () => {
   const text = `\uFEFF${'ascii '.repeat(20)}é€\u{1F44B}${'z'.repeat(70)}\u{10FFFF}ü`;
   const payload = utf8(text);

@@ -393,6 +393,71 @@ describe('Utf8Validator: runs of ASCII scanned a word at a time', () => {
   });
 });
 
+describe('Utf8Validator: blocks of byte checks between word scans', () => {
+  // The validator checks bytes one by one to the end of a 512-byte block that
+  // starts where a word scan stopped, then scans words again while 128 or more
+  // bytes are left. A two-byte character at `early` stops the first word scan
+  // there, so the block ends fall at early + 512 and beyond; one invalid or
+  // multi-byte sequence then goes at every position of a 1,300-byte input
+  // (across both block ends, the last 128 bytes and every offset of the last
+  // word), at every alignment, whole and cut before, inside and after it and
+  // at the block end.
+  const sequences: number[][] = [
+    [0x80],
+    [0xff],
+    [0xc0, 0xaf],
+    [0xe0, 0x80, 0x80],
+    [0xed, 0xa0, 0x80],
+    [0xf4, 0x90, 0x80, 0x80],
+    [0xc3, 0xa9],
+    [0xe2, 0x82, 0xac],
+    [0xf0, 0x9f, 0x98, 0x80],
+  ];
+  const n = 1300;
+  test('a sequence at every position, after an early non-ASCII character or none', () => {
+    for (const early of [-1, 0, 3, 130]) {
+      for (const seq of sequences) {
+        for (let at = early + 2; at < n; at++) {
+          const bytes = new Uint8Array(n).fill(0x61);
+          if (early >= 0) bytes.set([0xc3, 0xa9], early);
+          bytes.set(seq.slice(0, n - at), at);
+          // Everything before `at` is whole and valid and ASCII follows the
+          // sequence: the bytes from `at` on decide.
+          const window = reference(bytes.subarray(at, Math.min(n, at + 5)));
+          const ref = {
+            failAt: window.failAt === null ? null : at + window.failAt,
+            valid: window.valid,
+          };
+          const blockEnd = Math.max(early + 2, 0) + 512;
+          for (let shift = 0; shift < 4; shift++) {
+            const backing = new Uint8Array(n + shift);
+            backing.set(bytes, shift);
+            const view = backing.subarray(shift);
+            checkAgainstReference(
+              view,
+              [[view], cutAt(view, [at]), cutAt(view, [at + 1]), cutAt(view, [blockEnd])],
+              ref,
+            );
+          }
+        }
+      }
+    }
+  });
+
+  test('long ASCII after mixed text is found invalid at any byte of a later block', () => {
+    const mixed = utf8('é€a'.repeat(100));
+    for (let k = 0; k < 64; k++) {
+      const bytes = new Uint8Array(mixed.length + 2048).fill(0x7a);
+      bytes.set(mixed);
+      const at = mixed.length + 512 + 256 + k * 13;
+      bytes[at] = 0x80 + k;
+      assert.equal(isValidUtf8(bytes), false, `0x${(0x80 + k).toString(16)} at ${at}`);
+      bytes[at] = 0x7a;
+      assert.equal(isValidUtf8(bytes), true);
+    }
+  });
+});
+
 describe('decodeUtf8 and decodeValidUtf8', () => {
   test('agree with a fatal TextDecoder on random and near-valid input', () => {
     const next = prng(14);

@@ -1,6 +1,8 @@
 /**
  * The runtime suite: the built package (dist/) on whatever runtime runs this
- * file, client and server both wsstream, talking over loopback.
+ * file, client and server both wsstream, talking over loopback; the `wss:`
+ * server also against the `ws` package and raw TLS clients
+ * (test/runtimes/tls-server.js).
  *
  *   node test/runtimes/suite.js
  *   deno run -A test/runtimes/suite.js
@@ -21,6 +23,7 @@ import { WebSocketError, WebSocketStream } from '../../dist/index.js';
 import { serve } from '../../dist/server.js';
 import { getConnector, setConnector } from '../../dist/streams/connector.js';
 import { registerDeflateCases } from './deflate.js';
+import { registerTlsServerCases } from './tls-server.js';
 
 /**
  * `size` random bytes: permessage-deflate is negotiated by default, and zeros
@@ -543,67 +546,62 @@ for (const security of SECURITY) {
     }
   }, 60_000);
 
-  test(
-    `send backpressure (${security.label}): writes to a server that does not read stop resolving, bytes held stay bounded`,
-    async () => {
-      const SIZE = MiB;
-      const COUNT = 48;
-      let release;
-      const released = new Promise((resolve) => (release = resolve));
-      const fixture = await startServer(async (connection) => {
-        const { readable } = await connection.opened;
-        await released;
-        let n = 0;
-        for await (const m of readable) {
-          equal([m.length, m[0]], [SIZE, n % 256], `server got message ${n}`);
-          n++;
-        }
-        connection.received = n;
-      }, security.server);
-      try {
-        const wss = new WebSocketStream(security.url(fixture.url), security.client);
-        const { writable } = await wss.opened;
-        const transport = lastClientTransport();
-        const peer = await fixture.next();
-        const writer = writable.getWriter();
-        let resolved = 0;
-        const message = incompressible(SIZE);
-        const writing = (async () => {
-          for (let i = 0; i < COUNT; i++) {
-            message[0] = i;
-            await writer.ready;
-            await writer.write(message);
-            resolved += SIZE;
-          }
-        })();
-        // Awaited below; handled here too, in case the case fails before that.
-        writing.catch(() => {});
-        const stalled = await waitStable(() => resolved);
-        assert(stalled < COUNT * SIZE, `writes stopped resolving (${stalled} of ${COUNT * SIZE})`);
-        // What wsstream holds on the client: at most the frame being written.
-        const unsent = transport.bufferedAmount;
-        assert(unsent <= 2 * SIZE, `client holds ${unsent} bytes unsent (bound ${2 * SIZE})`);
-        // What the server read without delivering: bounded as on the client side.
-        const serverRead = peer.session.transport.bytesRead;
-        note(
-          `writes resolved ${stalled} B of ${COUNT * SIZE}, client holds ${unsent} B unsent, server read ${serverRead} B`,
-        );
-        assert(serverRead <= 4 * MiB + SIZE, `server read ${serverRead} bytes while not reading`);
-        release();
-        await writing;
-        await writer.close();
-        await waitUntil(() => peer.received !== undefined, 'the server to read everything');
-        equal(peer.received, COUNT, 'every message arrived');
-      } finally {
-        await fixture.server.close();
+  test(`send backpressure (${security.label}): writes to a server that does not read stop resolving, bytes held stay bounded`, async () => {
+    const SIZE = MiB;
+    const COUNT = 48;
+    let release;
+    const released = new Promise((resolve) => (release = resolve));
+    const fixture = await startServer(async (connection) => {
+      const { readable } = await connection.opened;
+      await released;
+      let n = 0;
+      for await (const m of readable) {
+        equal([m.length, m[0]], [SIZE, n % 256], `server got message ${n}`);
+        n++;
       }
-    },
-    60_000,
-    // docs/runtimes.md: Deno's node:tls server sockets read on after pause().
-    IS_DENO && security.label === 'wss:'
-      ? "Deno's node:tls keeps reading a paused server socket"
-      : undefined,
-  );
+      connection.received = n;
+    }, security.server);
+    try {
+      const wss = new WebSocketStream(security.url(fixture.url), security.client);
+      const { writable } = await wss.opened;
+      const transport = lastClientTransport();
+      const peer = await fixture.next();
+      const writer = writable.getWriter();
+      let resolved = 0;
+      const message = incompressible(SIZE);
+      const writing = (async () => {
+        for (let i = 0; i < COUNT; i++) {
+          message[0] = i;
+          await writer.ready;
+          await writer.write(message);
+          resolved += SIZE;
+        }
+      })();
+      // Awaited below; handled here too, in case the case fails before that.
+      writing.catch(() => {});
+      const stalled = await waitStable(() => resolved);
+      assert(stalled < COUNT * SIZE, `writes stopped resolving (${stalled} of ${COUNT * SIZE})`);
+      // What wsstream holds on the client: at most the frame being written.
+      const unsent = transport.bufferedAmount;
+      assert(unsent <= 2 * SIZE, `client holds ${unsent} bytes unsent (bound ${2 * SIZE})`);
+      // What the server read without delivering: bounded as on the client side.
+      const serverRead = peer.session.transport.bytesRead;
+      // On Deno a wss: server reads with Deno.listenTls's pull-based API (src/deno/serve-tls.ts).
+      if (IS_DENO && security.label === 'wss:')
+        equal(peer.session.transport.constructor.name, 'DenoConnTransport', 'the Deno server');
+      note(
+        `writes resolved ${stalled} B of ${COUNT * SIZE}, client holds ${unsent} B unsent, server read ${serverRead} B`,
+      );
+      assert(serverRead <= 4 * MiB + SIZE, `server read ${serverRead} bytes while not reading`);
+      release();
+      await writing;
+      await writer.close();
+      await waitUntil(() => peer.received !== undefined, 'the server to read everything');
+      equal(peer.received, COUNT, 'every message arrived');
+    } finally {
+      await fixture.server.close();
+    }
+  }, 60_000);
 }
 
 // ---- compression (test/runtimes/deflate.js) -------------------------------------------------
@@ -620,6 +618,22 @@ registerDeflateCases({
   SECURITY,
   MiB,
   IS_DENO,
+});
+
+// ---- wss: servers against the ws package and raw TLS clients (test/runtimes/tls-server.js) --
+registerTlsServerCases({
+  test,
+  assert,
+  equal,
+  note,
+  waitStable,
+  waitUntil,
+  startServer,
+  MiB,
+  IS_DENO,
+  CA,
+  LEAF_CERT,
+  LEAF_KEY,
 });
 
 // ---- run ---------------------------------------------------------------------------------

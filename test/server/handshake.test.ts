@@ -175,6 +175,11 @@ void describe(
         status: [400],
       },
       {
+        name: 'a second Sec-WebSocket-Key in other letter case gets 400',
+        build: (p) => upgradeRequest(p, [`sec-websocket-KEY: ${SAMPLE_KEY}`]),
+        status: [400],
+      },
+      {
         name: 'garbage instead of HTTP gets 400',
         build: () => 'HELLO\x00\x01\x02 what\r\n\r\n',
         status: [400],
@@ -196,6 +201,29 @@ void describe(
         await echoOnce(live, `still serving after: ${c.name}`);
       });
     }
+
+    void test('header names are matched in any letter case', async () => {
+      const request =
+        [
+          'GET / HTTP/1.1',
+          `HOST: 127.0.0.1:${port}`,
+          'uPgRaDe: websocket',
+          'CONNECTION: Upgrade',
+          `sec-websocket-key: ${SAMPLE_KEY}`,
+          'Sec-Websocket-Version: 13',
+        ].join('\r\n') + '\r\n\r\n';
+      const socket = await tcp(port);
+      socket.on('error', () => {});
+      socket.write(request);
+      let head = '';
+      for await (const chunk of socket as AsyncIterable<Buffer>) {
+        head += chunk.toString('latin1');
+        if (head.includes('\r\n\r\n')) break;
+      }
+      socket.destroy();
+      assert.match(head, /^HTTP\/1\.1 101 /);
+      assert.ok(head.includes(`Sec-WebSocket-Accept: ${SAMPLE_ACCEPT}`), head);
+    });
 
     void test('all bad requests at once, and good clients among them, are all answered', async () => {
       const bad = cases.map((c) => exchange(port, c.build(port)));

@@ -1,4 +1,4 @@
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   constants,
@@ -15,7 +15,7 @@ import {
   type PerMessageDeflateOptions,
 } from '../../../src/core/extensions/deflate-negotiation.js';
 import { PerMessageDeflate } from '../../../src/core/extensions/permessage-deflate.js';
-import { nodeDeflateEngine } from '../../../src/node/zlib-deflate.js';
+import { nodeDeflateEngine, setInflateTakesDictionary } from '../../../src/node/zlib-deflate.js';
 
 const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
 
@@ -188,5 +188,57 @@ describe('permessage-deflate transform', () => {
     const r = server.decode(client.encode(json(1, 100))!, 1000);
     assert.ok(r.ok);
     assert.equal(r.data.buffer.byteLength, 100);
+  });
+});
+
+describe('permessage-deflate on a runtime whose inflateRawSync ignores `dictionary` (Deno 2.9)', () => {
+  before(() => setInflateTakesDictionary(false));
+  after(() => setInflateTakesDictionary(undefined));
+
+  test('decodes a persistent zlib stream across 100 messages with context takeover', async () => {
+    const { client } = pair({}, { serverMaxWindowBits: 15 });
+    const peer = createDeflateRaw({ windowBits: 15 });
+    for (let i = 0; i < 100; i++) {
+      // Every other message repeats the one before: it refers back into the history.
+      const m = json(i - (i % 2), 100 + i * 300);
+      const c = await flush(peer, m);
+      const r = client.decode(c.subarray(0, c.length - 4), 1 << 20);
+      assert.ok(r.ok, `message ${i}`);
+      assert.deepEqual(r.data, m);
+      assert.equal(r.data.buffer.byteLength, m.length, 'the message owns exactly its bytes');
+    }
+    peer.close();
+  });
+
+  test('the limit counts the message only, not the history in front of it', () => {
+    const { client, server } = pair();
+    const m = json(3, 10_000);
+    assert.ok(server.decode(client.encode(m)!, 10_000).ok);
+    // The second message comes with 10,000 bytes of history.
+    const r = server.decode(client.encode(m)!, 10_000);
+    assert.ok(r.ok);
+    assert.deepEqual(r.data, m);
+    const { client: c2, server: s2 } = pair();
+    assert.ok(s2.decode(c2.encode(m)!, 10_000).ok);
+    assert.deepEqual(s2.decode(c2.encode(m)!, 9_999), { ok: false, reason: 'too-big' });
+  });
+
+  test('a deflate bomb after some history still stops at the limit', () => {
+    const zeros = new Uint8Array(64 * 1024 * 1024);
+    const part = deflateRawSync(zeros, { finishFlush: constants.Z_SYNC_FLUSH });
+    const bomb = Buffer.concat(Array.from({ length: 16 }, () => part.subarray(0, part.length - 4)));
+    const { client, server } = pair();
+    assert.ok(server.decode(client.encode(json(1, 5000))!, 1 << 20).ok);
+    const before = process.memoryUsage().arrayBuffers;
+    assert.deepEqual(server.decode(bomb, 4 * 1024 * 1024), { ok: false, reason: 'too-big' });
+    assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024);
+  });
+
+  test('invalid compressed data after some history is reported, not thrown', () => {
+    const { client, server } = pair();
+    assert.ok(server.decode(client.encode(json(1, 500))!, 1 << 20).ok);
+    const r = server.decode(Uint8Array.of(0xff, 0xff, 0xff), 1000);
+    assert.equal(r.ok, false);
+    assert.equal(!r.ok && r.reason, 'invalid');
   });
 });

@@ -1,0 +1,335 @@
+/**
+ * `redisClusterBroker()` (exported by `wsstream/hub/redis`): a hub broker on
+ * Redis 7 sharded pub/sub in a Redis Cluster. `SPUBLISH` delivers a message
+ * only within the shard (master and its replicas) that owns the channel's
+ * hash slot, where plain `PUBLISH` in a cluster is broadcast to every node
+ * over the cluster bus; so pub/sub capacity grows with the shards.
+ *
+ * - The same contract as `redisBroker()`: one channel per topic
+ *   (`channelPrefix` + topic), subscribed once per process while the topic
+ *   has local subscribers; the envelope of `envelope.ts`; a process ignores
+ *   its own messages; `publish()` never queues while disconnected
+ *   (`BROKER_UNAVAILABLE` at once) and is bounded by `maxPendingBytes`.
+ * - Two node-redis cluster clients (`createCluster`): a publisher (one
+ *   connection per master, no offline queue) and a subscriber (only the
+ *   connections `SSUBSCRIBE` needs: one per master that owns a subscribed
+ *   channel).
+ * - Connecting: node-redis gives up on a cluster whose root nodes are all
+ *   unreachable at `connect()`; this broker retries that with capped,
+ *   jittered backoff, so a process starts while the cluster is down and joins
+ *   when it comes up. After that, node-redis reconnects each node connection
+ *   (with the same backoff), restores its sharded subscriptions, follows
+ *   `MOVED` redirections and slot migrations (it re-subscribes a moved
+ *   channel on its new owner), and reloads the slot map when a node stays
+ *   unreachable (failover to a replica).
+ */
+import { checkMaxPendingBytes, PublishBacklog } from './backlog.js';
+import {
+  HubError,
+  HubErrorCode,
+  type BrokerEvent,
+  type BrokerEvents,
+  type HubBroker,
+} from './broker.js';
+import { decodeEnvelope, newNodeId } from './envelope.js';
+import type { HubMessage } from './message.js';
+import { backoffDelay } from '../reconnect/backoff.js';
+import { DEFAULT_MAX_PENDING_BYTES, describe, loadRedis, type RedisModule } from './redis-load.js';
+
+/** Options of {@link redisClusterBroker}. */
+export interface RedisClusterBrokerOptions {
+  /**
+   * Some nodes of the cluster, `redis://[user:password@]host:port` or
+   * `rediss://` (TLS); required, at least one (a TypeError otherwise). The
+   * broker loads the others from them (`CLUSTER SLOTS`), trying them in turn;
+   * give several so that one being down does not matter. The user, password
+   * and TLS of the first URL apply to every node of the cluster.
+   */
+  rootNodes: readonly string[];
+  /** Prefix of the channel names; default `'wsstream:'` (topic `/room/a` is channel `wsstream:/room/a`, whose hash slot decides its shard). */
+  channelPrefix?: string;
+  /**
+   * Bytes published but not yet acknowledged by the cluster; default 8 MiB,
+   * a positive finite number (RangeError otherwise). A publish past it
+   * rejects with `BROKER_BACKLOG`. Stops a publisher faster than the cluster
+   * (or a node that stalls) from growing this process's memory without bound.
+   */
+  maxPendingBytes?: number;
+  /** First reconnect delay in milliseconds; default 100. Each failed attempt doubles it. */
+  reconnectDelay?: number;
+  /** Longest reconnect delay in milliseconds; default 5000. Delays are jittered (50-100% of the value). */
+  maxReconnectDelay?: number;
+}
+
+/** The part of node-redis's cluster client this broker uses. */
+interface ClusterClient {
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  connect(): Promise<unknown>;
+  sPublish(channel: string, message: Buffer): Promise<number>;
+  sSubscribe(channel: string, listener: Listener, bufferMode: true): Promise<void>;
+  sUnsubscribe(channel: string, listener: Listener, bufferMode: true): Promise<void>;
+  destroy(): void;
+}
+type Listener = (message: Buffer, channel: Buffer) => void;
+
+/**
+ * Creates a broker for a `Hub` on Redis Cluster sharded pub/sub
+ * (`new Hub({ broker: await redisClusterBroker({ rootNodes: ['redis://10.0.0.5:7000'] }) })`).
+ * Needs Redis 7 or later (`SSUBSCRIBE`, `SPUBLISH`) and the `redis` package.
+ * Resolves once the package is loaded and the connections are started,
+ * without waiting for the cluster: the hub serves its local subscribers
+ * meanwhile. Rejects when the `redis` package is not installed or an option
+ * is invalid.
+ */
+export async function redisClusterBroker(options: RedisClusterBrokerOptions): Promise<HubBroker> {
+  const rootNodes = checkRootNodes(options?.rootNodes);
+  const redis = await loadRedis();
+  return new RedisClusterBroker(redis, options, rootNodes);
+}
+
+function checkRootNodes(value: unknown): string[] {
+  if (!Array.isArray(value) || value.length === 0)
+    throw new TypeError('redisClusterBroker: rootNodes must list at least one redis:// URL');
+  for (const url of value) {
+    if (typeof url !== 'string' || !/^rediss?:\/\/[^/]/.test(url))
+      throw new TypeError(
+        `redisClusterBroker: "${String(url)}" is not a redis:// or rediss:// URL`,
+      );
+  }
+  return [...(value as string[])];
+}
+
+/** The settings of the first root node URL that must reach every node: node-redis does not carry them over from `rootNodes`. */
+function nodeDefaults(url: string): { username?: string; password?: string; tls: boolean } {
+  const parsed = new URL(url);
+  const out: { username?: string; password?: string; tls: boolean } = {
+    tls: parsed.protocol === 'rediss:',
+  };
+  if (parsed.username !== '') out.username = decodeURIComponent(parsed.username);
+  if (parsed.password !== '') out.password = decodeURIComponent(parsed.password);
+  return out;
+}
+
+class RedisClusterBroker implements HubBroker {
+  readonly #nodeId = newNodeId();
+  readonly #prefix: string;
+  readonly #backlog: PublishBacklog;
+  readonly #pub: ClusterClient;
+  readonly #sub: ClusterClient;
+  readonly #listeners = new Map<string, Listener>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #events: BrokerEvents | null = null;
+  #closed = false;
+  /** The slot map is loaded: publishes and subscriptions can be routed. */
+  #pubReady = false;
+  #subReady = false;
+  readonly #firstDelay: number;
+  readonly #maxDelay: number;
+
+  constructor(redis: RedisModule, o: RedisClusterBrokerOptions, rootNodes: string[]) {
+    this.#prefix = o.channelPrefix ?? 'wsstream:';
+    const maxPending = checkMaxPendingBytes(o.maxPendingBytes, DEFAULT_MAX_PENDING_BYTES);
+    this.#backlog = new PublishBacklog(
+      'the Redis Cluster broker',
+      maxPending,
+      'published and not yet acknowledged by the Redis Cluster',
+    );
+    const first = o.reconnectDelay ?? 100;
+    const max = o.maxReconnectDelay ?? 5000;
+    this.#firstDelay = first;
+    this.#maxDelay = max;
+    const { tls, ...credentials } = nodeDefaults(rootNodes[0]!);
+    const make = (role: string, offline: boolean): ClusterClient => {
+      const cluster = redis.createCluster({
+        rootNodes: rootNodes.map((url) => ({ url })),
+        // Settings of every connection to a node (node-redis takes none of them from rootNodes).
+        defaults: {
+          ...credentials,
+          // While a node is away, publishes fail at once instead of piling up in memory.
+          disableOfflineQueue: !offline,
+          socket: {
+            ...(tls ? { tls: true } : {}),
+            connectTimeout: 5000,
+            reconnectStrategy: (retries: number, cause: unknown) => {
+              const delay = backoffDelay(retries, first, max);
+              this.#emit({
+                type: 'reconnecting',
+                message: `redis cluster ${role}: ${describe(cause)}; retrying in ${delay} ms`,
+                delay,
+                error: cause,
+              });
+              return delay;
+            },
+          },
+        },
+        // The subscriber connects only to the masters of subscribed channels.
+        minimizeConnections: offline,
+      }) as ClusterClient;
+      // Without these listeners node-redis's errors would be thrown as unhandled 'error' events;
+      // the failures they report come back as 'reconnecting' events.
+      cluster.on('error', () => {});
+      cluster.on('node-error', () => {});
+      cluster.on('node-ready', (node) =>
+        this.#emit({ type: 'connected', message: `redis cluster ${role}: ${address(node)} ready` }),
+      );
+      cluster.on('node-disconnect', (node) =>
+        this.#emit({
+          type: 'disconnected',
+          message: `redis cluster ${role}: ${address(node)} closed`,
+        }),
+      );
+      cluster.on('sharded-channel-moved-error', (error, channel) =>
+        this.#emit({
+          type: 'error',
+          message: `redis cluster: ${String(channel)} moved and could not be subscribed again: ${describe(error)}`,
+          error,
+        }),
+      );
+      return cluster;
+    };
+    this.#pub = make('publisher', false);
+    // The subscriber's offline queue holds SSUBSCRIBE commands only (one per topic).
+    this.#sub = make('subscriber', true);
+    this.#connect('publisher', this.#pub, 0, () => {
+      this.#pubReady = true;
+    });
+    this.#connect('subscriber', this.#sub, 0, () => {
+      this.#subReady = true;
+      for (const [topic, listener] of this.#listeners) this.#subscribe(topic, listener);
+    });
+  }
+
+  /** Loads the slot map, retrying with backoff while no root node answers (node-redis does not). */
+  #connect(role: string, cluster: ClusterClient, attempt: number, ready: () => void): void {
+    cluster.connect().then(
+      () => {
+        // Closed while connecting: the connections made meanwhile must not outlive the broker.
+        if (this.#closed) {
+          cluster.destroy();
+          return;
+        }
+        this.#emit({ type: 'connected', message: `redis cluster ${role}: slot map loaded` });
+        ready();
+      },
+      (error: unknown) => {
+        if (this.#closed) return;
+        const delay = backoffDelay(attempt, this.#firstDelay, this.#maxDelay);
+        this.#emit({
+          type: 'reconnecting',
+          message: `redis cluster ${role}: ${describe(error)}; retrying in ${delay} ms`,
+          delay,
+          error,
+        });
+        const timer = setTimeout(() => {
+          this.#timers.delete(timer);
+          if (!this.#closed) this.#connect(role, cluster, attempt + 1, ready);
+        }, delay);
+        this.#timers.add(timer);
+      },
+    );
+  }
+
+  attach(events: BrokerEvents): void {
+    if (this.#events !== null) throw new Error('this broker is already attached to a hub');
+    this.#events = events;
+  }
+
+  subscribe(topic: string): void {
+    if (this.#closed || this.#listeners.has(topic)) return;
+    const listener: Listener = (data) => this.#receive(topic, data);
+    this.#listeners.set(topic, listener);
+    // Before the slot map is loaded nothing can be routed: the ready callback subscribes then.
+    if (this.#subReady) this.#subscribe(topic, listener);
+  }
+
+  unsubscribe(topic: string): void {
+    const listener = this.#listeners.get(topic);
+    if (listener === undefined) return;
+    this.#listeners.delete(topic);
+    if (this.#closed || !this.#subReady) return;
+    this.#sub.sUnsubscribe(this.#prefix + topic, listener, true).catch((error: unknown) => {
+      this.#emit({
+        type: 'error',
+        message: `redis cluster: unsubscribe ${topic}: ${describe(error)}`,
+        error,
+      });
+    });
+  }
+
+  publish(topic: string, message: HubMessage): Promise<void> {
+    const unavailable = this.#pubReady
+      ? null
+      : "the Redis Cluster is not connected: the message reached this process's subscribers only";
+    const envelope = this.#backlog.admit(this.#closed, unavailable, this.#nodeId, message);
+    if (envelope instanceof HubError) return Promise.reject(envelope);
+    const size = envelope.byteLength;
+    return this.#pub.sPublish(this.#prefix + topic, envelope).then(
+      () => {
+        this.#backlog.release(size);
+      },
+      (error: unknown) => {
+        this.#backlog.release(size);
+        // Offline node (ClientOfflineError), CLUSTERDOWN, too many redirections: not carried.
+        throw new HubError(
+          HubErrorCode.BROKER_UNAVAILABLE,
+          `Redis Cluster publish failed: ${describe(error)}`,
+          { cause: error },
+        );
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    for (const cluster of [this.#pub, this.#sub]) {
+      try {
+        cluster.destroy();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+
+  #subscribe(topic: string, listener: Listener): void {
+    this.#sub.sSubscribe(this.#prefix + topic, listener, true).catch((error: unknown) => {
+      this.#emit({
+        type: 'error',
+        message: `redis cluster: subscribe ${topic}: ${describe(error)}`,
+        error,
+      });
+    });
+  }
+
+  #receive(topic: string, data: Buffer): void {
+    const envelope = decodeEnvelope(data);
+    if (envelope === null) {
+      this.#emit({
+        type: 'error',
+        message: `redis cluster: ignored a message on ${topic} that is not a wsstream envelope`,
+      });
+      return;
+    }
+    // Our own message, back from the shard: the local subscribers already have it.
+    if (envelope.nodeId.equals(this.#nodeId)) return;
+    this.#events?.message(topic, envelope.message);
+  }
+
+  #emit(event: BrokerEvent): void {
+    if (this.#closed && event.type !== 'disconnected') return;
+    try {
+      this.#events?.event?.(event);
+    } catch {
+      // A logging hook must not break the client's event handling.
+    }
+  }
+}
+
+/** `host:port` of the node node-redis names in its node events. */
+function address(node: unknown): string {
+  const { host, port } = (node ?? {}) as { host?: unknown; port?: unknown };
+  return `${String(host)}:${String(port)}`;
+}

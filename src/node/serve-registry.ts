@@ -1,0 +1,118 @@
+/**
+ * What every `serve()` listener shares, whatever accepts its sockets
+ * (node:http(s), or `Deno.listenTls` for `wss:` on Deno): the connections
+ * open and in their handshake, the `maxConnections` check, running the
+ * application's handler, and the connection steps of a graceful shutdown.
+ */
+import type { IncomingMessage } from 'node:http';
+import { CloseCode } from '../core/close.js';
+import type { WebSocketConnection } from './server.js';
+
+/** The body of the 426 that answers a plain HTTP request. */
+export const PLAIN_HTTP_BODY = 'This is a WebSocket endpoint: connect with "Upgrade: websocket"\n';
+
+/** The body of the 503 that refuses an upgrade over `maxConnections`. */
+export const TOO_MANY_CONNECTIONS = 'Too many connections, try again later';
+
+/** Calls `onConnectionRefused`, if any; a hook that throws must not take the server down. */
+export function refused(
+  hook: ((request: IncomingMessage) => void) | undefined,
+  request: IncomingMessage,
+): void {
+  try {
+    hook?.(request);
+  } catch {
+    // Ignored, as documented.
+  }
+}
+
+/** The connections of one server. */
+export class ConnectionRegistry {
+  /** Open connections (added once `opened` fulfilled, removed once `closed` settled). */
+  readonly connections = new Set<WebSocketConnection>();
+  /** Connections whose opening handshake is in progress. */
+  readonly #pending = new Set<WebSocketConnection>();
+  /**
+   * Opened connections that hold a slot of `maxConnections`: until `closed`
+   * settled and the promise their handler returned (if any) settled.
+   */
+  readonly #held = new Set<WebSocketConnection>();
+  readonly #maxConnections: number;
+  readonly #handler: (connection: WebSocketConnection) => void | Promise<void>;
+
+  constructor(
+    maxConnections: number,
+    handler: (connection: WebSocketConnection) => void | Promise<void>,
+  ) {
+    this.#maxConnections = maxConnections;
+    this.#handler = handler;
+  }
+
+  /**
+   * Whether `maxConnections` slots are taken: by connections in their
+   * handshake, open ones, and closed ones whose handler's promise has not
+   * settled yet.
+   */
+  get full(): boolean {
+    return this.#pending.size + this.#held.size >= this.#maxConnections;
+  }
+
+  /**
+   * Tracks a connection through its handshake and, once `opened` fulfilled,
+   * runs the handler (a throw or a rejection closes the connection with 1011).
+   * Its slot is held until `closed` and the handler's promise (if any) have
+   * settled. `settled` runs when `opened` settles either way.
+   */
+  admit(connection: WebSocketConnection, settled: () => void): void {
+    const pending = this.#pending;
+    pending.add(connection);
+    connection.opened.then(
+      () => {
+        pending.delete(connection);
+        settled();
+        this.connections.add(connection);
+        this.#held.add(connection);
+        const done = (): void => {
+          this.connections.delete(connection);
+        };
+        connection.closed.then(done, done);
+        let result: void | Promise<void> = undefined;
+        try {
+          result = this.#handler(connection);
+        } catch {
+          connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
+        }
+        const work = result instanceof Promise ? result : undefined;
+        work?.catch(() => connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error'));
+        // The slot is held until the connection closed and the handler's work ended.
+        void Promise.allSettled([connection.closed, work]).then(() =>
+          this.#held.delete(connection),
+        );
+      },
+      () => {
+        pending.delete(connection);
+        settled();
+      },
+    );
+  }
+
+  /**
+   * The connections' part of a graceful shutdown: drops handshakes in
+   * progress, sends 1001 Going Away to every open connection, waits up to
+   * `timeout` ms for their clean closes, then drops the rest.
+   */
+  async shutdown(timeout: number): Promise<void> {
+    for (const c of this.#pending) c.terminate();
+    const live = [...this.connections];
+    for (const c of live) c.closeWithCode(CloseCode.GOING_AWAY, 'Server shutting down');
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled(live.map((c) => c.closed)),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeout);
+      }),
+    ]);
+    clearTimeout(timer);
+    for (const c of this.connections) c.terminate();
+  }
+}
