@@ -104,7 +104,9 @@ Behaviours (exactly one):
                          go to its stdin, its stdout comes back as messages, and
                          its exit closes the connection (status 0: 1000; status N:
                          4000+N; killed by signal S: 4128+S). The connection's
-                         closing ends its stdin. Backpressure both ways.
+                         closing ends its stdin; 2s later its process group
+                         gets SIGTERM, then SIGKILL (see --kill-after).
+                         Backpressure both ways.
   --broadcast            relay every message to every other client of the same
                          request path (the path is the room)
   --forward ADDR         connect every client to ADDR (tcp:HOST:PORT or
@@ -122,6 +124,9 @@ Options:
                          message is written to stdin as a line
       --binary           (--exec) bytes unchanged both ways (the default); output
                          chunks are sent as binary messages
+      --kill-after DURATION  (--exec) SIGKILL a command's process group this
+                         long after its SIGTERM if it still runs (default 5s;
+                         e.g. 500ms, 30s, 2m); also when wsstream is stopped
       --max-queue SIZE   (--broadcast) most bytes queued for one client
                          (default 1M); see --slow
       --slow POLICY      (--broadcast) what happens to a client whose queue is
@@ -138,7 +143,9 @@ Options:
       --max-connections N  most clients at once, counting those still connecting
                          (default 64; per process with --workers); one more is
                          answered 503 Service Unavailable, the others carry on,
-                         and a line on stderr says the limit was hit
+                         and a line on stderr says the limit was hit. With
+                         --exec a client's slot is held until it has left
+                         and its command has exited
   -s, --subprotocol P    subprotocol this server speaks (repeatable)
       --cert FILE        TLS certificate (PEM): serve wss: (needs --key)
       --key FILE         TLS private key (PEM)
@@ -152,7 +159,8 @@ Options:
   -h, --help             this help
 
 The listening URL is written to stderr. SIGINT or SIGTERM close every
-connection with 1001 and exit 0.
+connection with 1001, stop the --exec commands (SIGTERM, SIGKILL after
+--kill-after) and exit 0.
 
 Examples:
   wsstream serve --port 8080 --echo

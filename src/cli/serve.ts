@@ -4,13 +4,13 @@
  */
 import { serve, type ServeOptions, type WebSocketConnection } from '../server.js';
 import { toDuplex } from '../index.js';
-import { flag, parseCommand, parseSize, str, UsageError } from './args.js';
+import { flag, parseCommand, parsePositiveDuration, parseSize, str, UsageError } from './args.js';
 import { CONNECTION_OPTIONS, readCertAndKey, readConnectionFlags } from './connection-flags.js';
 import { MAX_CONNECTIONS_OPTION, readMaxConnections, RefusalLog } from './connection-cap.js';
 import { Broadcast, DEFAULT_MAX_QUEUE } from './broadcast.js';
 import { hubBroker, hubWorkers } from './hub-options.js';
 import type { Stdio } from './connect.js';
-import { bridgeExec } from './exec.js';
+import { bridgeExec, DEFAULT_KILL_AFTER, type ExecProcess, stopAll } from './exec.js';
 import { describeClose, describeError, ExitCode } from './exit-codes.js';
 import { SERVE_HELP } from './help.js';
 import { parseEndpoint, formatEndpoint } from './endpoint.js';
@@ -26,6 +26,7 @@ const OPTIONS = {
   forward: { type: 'string' },
   line: { type: 'boolean' },
   binary: { type: 'boolean' },
+  'kill-after': { type: 'string' },
   'max-queue': { type: 'string' },
   slow: { type: 'string' },
   redis: { type: 'string' },
@@ -62,6 +63,14 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
   if ((flag(values, 'line') || flag(values, 'binary')) && command === undefined) {
     throw new UsageError('--line and --binary apply to --exec');
   }
+  const killAfterText = str(values, 'kill-after');
+  if (killAfterText !== undefined && command === undefined) {
+    throw new UsageError('--kill-after applies to --exec');
+  }
+  const killAfter =
+    killAfterText === undefined
+      ? DEFAULT_KILL_AFTER
+      : parsePositiveDuration(killAfterText, '--kill-after');
   const slow = str(values, 'slow') ?? 'close';
   if (slow !== 'close' && slow !== 'drop')
     throw new UsageError(`--slow: "${slow}" is not close or drop`);
@@ -101,9 +110,9 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
   const broadcast = flag(values, 'broadcast')
     ? new Broadcast({ maxQueue, slow: slow, log: trace, ...(broker !== null ? { broker } : {}) })
     : null;
-  const children = new Set<() => void>();
+  const children = new Set<ExecProcess>();
 
-  const handler = (connection: WebSocketConnection): void => {
+  const handler = (connection: WebSocketConnection): Promise<void> | undefined => {
     const who = `${connection.remoteAddress ?? '?'}:${connection.request.socket.remotePort ?? '?'}`;
     void connection.opened.then(
       ({ extensions }) =>
@@ -121,18 +130,25 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
     } else if (target !== undefined) {
       void forwardConnection(connection, target, (line) => trace(`${who} ${line}`));
     } else if (command !== undefined) {
-      const { kill, exited } = bridgeExec(connection, command, {
+      const child = bridgeExec(connection, command, {
         lineMode: flag(values, 'line'),
         maxLine: flags.maxMessageSize,
+        killAfter,
+        // Told even with --quiet: a killed command is not routine.
+        log: (line) => log(`${who} ${line}`),
       });
-      children.add(kill);
-      void exited.then(() => children.delete(kill));
+      children.add(child);
+      // Returned to serve(): the connection's slot is held until the command has exited.
+      return child.exited.then(() => {
+        children.delete(child);
+      });
     } else {
       // Echo: each message goes back as it came, text as text; pipe() waits for every write.
       const duplex = toDuplex(connection);
       duplex.on('error', () => {});
       duplex.pipe(duplex);
     }
+    return undefined;
   };
 
   let server: Awaited<ReturnType<typeof serve>>;
@@ -154,6 +170,7 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
   refusals.flush();
   await server.close();
   await broadcast?.close();
-  for (const kill of children) kill();
+  // Detached process groups outlive us unless they are ended: SIGTERM, then SIGKILL.
+  await stopAll(children, killAfter);
   return ExitCode.OK;
 }

@@ -32,6 +32,11 @@ export class ConnectionRegistry {
   readonly connections = new Set<WebSocketConnection>();
   /** Connections whose opening handshake is in progress. */
   readonly #pending = new Set<WebSocketConnection>();
+  /**
+   * Opened connections that hold a slot of `maxConnections`: until `closed`
+   * settled and the promise their handler returned (if any) settled.
+   */
+  readonly #held = new Set<WebSocketConnection>();
   readonly #maxConnections: number;
   readonly #handler: (connection: WebSocketConnection) => void | Promise<void>;
 
@@ -43,15 +48,20 @@ export class ConnectionRegistry {
     this.#handler = handler;
   }
 
-  /** Whether `maxConnections` connections are open or in their handshake. */
+  /**
+   * Whether `maxConnections` slots are taken: by connections in their
+   * handshake, open ones, and closed ones whose handler's promise has not
+   * settled yet.
+   */
   get full(): boolean {
-    return this.#pending.size + this.connections.size >= this.#maxConnections;
+    return this.#pending.size + this.#held.size >= this.#maxConnections;
   }
 
   /**
    * Tracks a connection through its handshake and, once `opened` fulfilled,
    * runs the handler (a throw or a rejection closes the connection with 1011).
-   * `settled` runs when `opened` settles either way.
+   * Its slot is held until `closed` and the handler's promise (if any) have
+   * settled. `settled` runs when `opened` settles either way.
    */
   admit(connection: WebSocketConnection, settled: () => void): void {
     const pending = this.#pending;
@@ -61,20 +71,23 @@ export class ConnectionRegistry {
         pending.delete(connection);
         settled();
         this.connections.add(connection);
+        this.#held.add(connection);
         const done = (): void => {
           this.connections.delete(connection);
         };
         connection.closed.then(done, done);
-        let result: void | Promise<void>;
+        let result: void | Promise<void> = undefined;
         try {
           result = this.#handler(connection);
         } catch {
           connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
-          return;
         }
-        if (result instanceof Promise) {
-          result.catch(() => connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error'));
-        }
+        const work = result instanceof Promise ? result : undefined;
+        work?.catch(() => connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error'));
+        // The slot is held until the connection closed and the handler's work ended.
+        void Promise.allSettled([connection.closed, work]).then(() =>
+          this.#held.delete(connection),
+        );
       },
       () => {
         pending.delete(connection);

@@ -87,9 +87,12 @@ export interface ServeOptions extends UpgradeOptions {
    * python-websockets: what a process can hold depends on what its handler
    * does). An upgrade request over the limit is answered 503 Service
    * Unavailable before any handshake work and its socket closed; the open
-   * connections are not affected, and a slot frees when a connection's
-   * `closed` settles. Stops a flood of clients from taking every file
-   * descriptor, and the memory and processes their handlers hold.
+   * connections are not affected. A slot frees when a connection's `closed`
+   * has settled and, if the handler returned a promise, that promise has
+   * settled too: work a handler still does after its connection closed (a
+   * child process yet to exit) keeps counting. Stops a flood of clients from
+   * taking every file descriptor, and the memory and processes their
+   * handlers hold.
    */
   maxConnections?: number;
   /**
@@ -129,7 +132,9 @@ export interface WebSocketServer {
 /**
  * Starts a standalone WebSocket server and calls `handler` for every accepted
  * connection (after its `opened` fulfilled). A handler that throws or rejects
- * closes its connection with 1011. Plain HTTP requests get 426 Upgrade Required.
+ * closes its connection with 1011. The promise a handler returns keeps the
+ * connection's slot of `maxConnections` taken until it settles (even after the
+ * close). Plain HTTP requests get 426 Upgrade Required.
  *
  * ```ts
  * const server = await serve({ port: 8080 }, async (connection) => {

@@ -77,6 +77,21 @@ describe('usage errors: exit code 2 and a hint on stderr', () => {
     ],
     ['--line without --exec', ['serve', '--port', '0', '--echo', '--line'], /apply to --exec/],
     [
+      '--kill-after without --exec',
+      ['serve', '--port', '0', '--echo', '--kill-after', '1s'],
+      /--kill-after applies to --exec/,
+    ],
+    [
+      'serve --exec --kill-after 0',
+      ['serve', '--port', '0', '--exec', 'cat', '--kill-after', '0'],
+      /--kill-after must be greater than 0/,
+    ],
+    [
+      'serve --exec --kill-after with no duration',
+      ['serve', '--port', '0', '--exec', 'cat', '--kill-after', 'soon'],
+      /--kill-after: "soon" is not a duration/,
+    ],
+    [
       'serve --max-connections 0',
       ['serve', '--port', '0', '--echo', '--max-connections', '0'],
       /--max-connections: "0" is not a positive whole number/,
@@ -124,6 +139,11 @@ describe('--help and --version: exit code 0, on stdout', () => {
     [['connect', '--help'], /--exit-on-eof[\s\S]*--max-message-size/],
     [['serve', '--help'], /--exec CMD[\s\S]*--slow POLICY/],
     [['serve', '--help'], /--max-connections N\s+most clients at once[\s\S]*\(default 64;/],
+    [['serve', '--help'], /--kill-after DURATION[\s\S]*SIGKILL[\s\S]*\(default 5s;/],
+    [
+      ['serve', '--help'],
+      /--max-connections[\s\S]*slot is held until it has left\s+and its command has exited/,
+    ],
     [['connect', '--help'], /--max-connections N\s+\(--listen\)[\s\S]*\(default 64\)/],
     [['demo', '--help'], /--slow-mb/],
     [['--version'], /^\d+\.\d+\.\d+\n$/],

@@ -1,7 +1,8 @@
 /**
  * serve()'s `maxConnections`: an upgrade over the limit is answered 503
  * before any handshake work, the open connections carry on, a slot frees
- * when a connection closes, and connections still in their handshake count.
+ * when a connection closes (and its handler's promise settled), and
+ * connections still in their handshake count.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -26,6 +27,22 @@ async function echoServer(
 async function echoes(ws: WebSocket, text: string): Promise<void> {
   ws.send(text);
   assert.equal((await wsMessage(ws)).data.toString(), text);
+}
+
+/** The status a `ws` client gets: 101 if it opened (it is closed again), else the refusal's. */
+function answer(url: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url);
+    ws.on('error', () => {});
+    ws.once('open', () => {
+      ws.terminate();
+      resolve(101);
+    });
+    ws.once('unexpected-response', (_request, response: IncomingMessage) => {
+      response.destroy();
+      resolve(response.statusCode);
+    });
+  });
 }
 
 /** Polls `condition` every 10 ms for up to 5 s. */
@@ -101,6 +118,36 @@ describe('serve({ maxConnections })', { timeout: 15_000 }, () => {
       release();
       await opened;
       first.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("a handler's promise holds the slot after the close, until it settles", async () => {
+    let finish!: (value: unknown) => void;
+    const work = new Promise((resolve) => (finish = resolve));
+    let opened = 0;
+    const server = await serve({ host: '127.0.0.1', maxConnections: 1 }, async (connection) => {
+      opened++;
+      // Work that goes on after the close (a child process yet to exit).
+      await connection.closed.catch(() => {});
+      if (opened === 1) await work;
+    });
+    try {
+      const a = await wsOpen(server.url);
+      a.close(1000);
+      await wsClosed(a);
+      await until(() => server.connections.size === 0);
+      assert.equal(await answer(server.url), 503);
+      finish(undefined);
+      const b = await wsOpen(server.url);
+      b.close(1000);
+      await wsClosed(b);
+      // A handler that returns nothing, or settles with the close, frees at once.
+      await until(() => server.connections.size === 0);
+      const c = await wsOpen(server.url);
+      c.close(1000);
+      await wsClosed(c);
     } finally {
       await server.close();
     }
