@@ -1,32 +1,25 @@
 /**
  * The server's opening handshake over a Deno connection (a `wss:` server on
  * Deno, see serve-tls.ts): the request head was read and parsed by the
- * server; this runs the core's decision and the application's hooks as the
- * Node adapter does (src/node/server-handshake.ts), writes the answer with
- * Deno's own API and hands the connection to a {@link DenoConnTransport}.
+ * server; the decision flow is the Node adapter's ({@link HandshakeFlow}),
+ * and this writes the answer with Deno's own API and hands the connection to
+ * a {@link DenoConnTransport}.
  */
 import type { IncomingMessage } from 'node:http';
-import { CloseCode } from '../core/close.js';
+import type { MessageTransform } from '../core/extensions/extension.js';
 import {
   serializeResponse,
-  type ClientHandshake,
   type HandshakeResponse,
   type RequestHead,
   type RequestLike,
-  type ServerHandshake,
 } from '../core/handshake/index.js';
-import type { PerMessageDeflateServer } from '../core/extensions/deflate-handshake.js';
+import { HandshakeFlow } from '../node/handshake-flow.js';
 import {
-  agreedExtension,
-  createDecision,
-  DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
   REFUSAL_LINGER,
-  runHooks,
   type HandshakeCallbacks,
   type HandshakeOptions,
 } from '../node/server-handshake.js';
 import type { HandshakeInProgress } from '../node/server.js';
-import { createWebSocketError, type WebSocketError } from '../streams/websocket-error.js';
 import { DenoConnTransport, type DenoConn } from './conn-transport.js';
 
 const noop = (): void => {};
@@ -79,17 +72,10 @@ export async function answerAndCloseConn(conn: DenoConn, text: string): Promise<
  * (RFC 6455 4.1 says it MUST wait for the 101) stay in the kernel until the
  * session reads them.
  */
-export class DenoPendingHandshake implements HandshakeInProgress {
+export class DenoPendingHandshake extends HandshakeFlow implements HandshakeInProgress {
   readonly #conn: DenoConn;
-  readonly #options: HandshakeOptions;
-  readonly #callbacks: HandshakeCallbacks;
-  readonly #decision: ServerHandshake;
-  readonly #deflate: PerMessageDeflateServer | null;
   /** Bytes read after the request head (at most one read), for the session. */
   readonly #early: Uint8Array | undefined;
-  /** Set while the application's hooks run. */
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #done = false;
 
   constructor(
     conn: DenoConn,
@@ -99,117 +85,41 @@ export class DenoPendingHandshake implements HandshakeInProgress {
     options: HandshakeOptions,
     callbacks: HandshakeCallbacks,
   ) {
+    super(options, callbacks);
     this.#conn = conn;
-    this.#options = options;
-    this.#callbacks = callbacks;
     this.#early = early.length > 0 ? early : undefined;
-    ({ decision: this.#decision, deflate: this.#deflate } = createDecision(options));
-    const checked = this.#decision.check(headRequestLike(head));
-    if (!checked.ok) {
-      this.#refuse(checked.response, checked.error.message);
-      return;
-    }
-    const client = checked.request;
-    if (options.authenticate === undefined && options.selectProtocol === undefined) {
-      this.#accept(client, undefined);
-      return;
-    }
-    this.#awaitHooks(request, client);
+    this.start(headRequestLike(head), request);
   }
 
-  /** Ends the handshake at once, with no answer (the connection's close() or terminate()). */
-  abort(error: WebSocketError): void {
-    if (!this.#finish()) return;
+  protected waitForHooks(): void {
+    // Nothing is read meanwhile (see above).
+  }
+
+  protected stopWaiting(): void {
+    // Nothing was started.
+  }
+
+  protected closeNow(): void {
     try {
       this.#conn.close();
     } catch {
       // Already closed.
     }
-    this.#callbacks.failed(error);
   }
 
-  #awaitHooks(request: IncomingMessage, client: ClientHandshake): void {
-    const timeout = this.#options.handshakeTimeout ?? DEFAULT_SERVER_HANDSHAKE_TIMEOUT;
-    this.#timer = setTimeout(() => {
-      this.abort(
-        createWebSocketError(
-          `Opening handshake did not complete within ${timeout} ms`,
-          CloseCode.ABNORMAL_CLOSURE,
-        ),
-      );
-    }, timeout);
-    runHooks(this.#options, request, client.protocols).then(
-      (verdict) => {
-        if (verdict.accept) {
-          this.#accept(client, verdict.protocol);
-        } else {
-          const { refusal } = verdict;
-          const message = refusal.message ?? 'Refused';
-          this.#refuse(this.#decision.reject(refusal.status, message, verdict.headers), message);
-        }
-      },
-      // The application's error stays on the server: `opened` rejects with it as `cause`.
-      (error: unknown) => this.#internalError(error),
-    );
+  protected answer(response: HandshakeResponse): void {
+    void answerAndCloseConn(this.#conn, serializeResponse(response));
   }
 
-  /** Marks the handshake done and stops waiting; false if it was done already. */
-  #finish(): boolean {
-    if (this.#done) return false;
-    this.#done = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    return true;
-  }
-
-  #accept(client: ClientHandshake, protocol: string | undefined): void {
-    let response: HandshakeResponse;
-    try {
-      response = this.#decision.accept(client, {
-        protocol,
-        headers: Object.entries(this.#options.responseHeaders ?? {}),
-      });
-    } catch (error) {
-      // A protocol the client did not offer, an invalid response header: ours, not the client's.
-      this.#internalError(error);
-      return;
-    }
-    if (response.status !== 101) {
-      this.#refuse(response, response.body.trimEnd());
-      return;
-    }
-    if (!this.#finish()) return;
+  protected open(
+    response: HandshakeResponse,
+    protocol: string,
+    extension: MessageTransform | undefined,
+  ): void {
     // The 101 is the transport's first write: the session's frames queue behind it.
     // A failure is the transport's error, reported to the session.
     const transport = new DenoConnTransport(this.#conn);
     transport.write([new TextEncoder().encode(serializeResponse(response))], noop);
-    const selected = response.headers.find(([name]) => name === 'Sec-WebSocket-Protocol');
-    this.#callbacks.opened(
-      selected?.[1] ?? '',
-      this.#early,
-      agreedExtension(this.#deflate),
-      transport,
-    );
-  }
-
-  #internalError(cause: unknown): void {
-    this.#refuse(
-      this.#decision.reject(500, 'Internal Server Error'),
-      'Internal Server Error',
-      cause,
-    );
-  }
-
-  #refuse(response: HandshakeResponse, message: string, cause?: unknown): void {
-    if (!this.#finish()) return;
-    void answerAndCloseConn(this.#conn, serializeResponse(response));
-    this.#callbacks.failed(
-      createWebSocketError(
-        `Opening handshake refused with ${response.status}: ${message}`,
-        null,
-        '',
-        cause,
-      ),
-    );
+    this.callbacks.opened(protocol, this.#early, extension, transport);
   }
 }
