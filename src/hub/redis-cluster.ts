@@ -23,21 +23,14 @@
  *   channel on its new owner), and reloads the slot map when a node stays
  *   unreachable (failover to a replica).
  */
-import { checkMaxPendingBytes, PublishBacklog } from './backlog.js';
-import {
-  HubError,
-  HubErrorCode,
-  type BrokerEvent,
-  type BrokerEvents,
-  type HubBroker,
-} from './broker.js';
-import { decodeEnvelope, newNodeId } from './envelope.js';
+import type { HubBroker } from './broker.js';
 import type { HubMessage } from './message.js';
 import { backoffDelay } from '../reconnect/backoff.js';
-import { DEFAULT_MAX_PENDING_BYTES, describe, loadRedis, type RedisModule } from './redis-load.js';
+import { describe, loadRedis, type RedisModule } from './redis-load.js';
+import { RedisPubSubBroker, type Listener, type RedisPubSubOptions } from './redis-pubsub.js';
 
 /** Options of {@link redisClusterBroker}. */
-export interface RedisClusterBrokerOptions {
+export interface RedisClusterBrokerOptions extends RedisPubSubOptions {
   /**
    * Some nodes of the cluster, `redis://[user:password@]host:port` or
    * `rediss://` (TLS); required, at least one (a TypeError otherwise). The
@@ -46,19 +39,6 @@ export interface RedisClusterBrokerOptions {
    * and TLS of the first URL apply to every node of the cluster.
    */
   rootNodes: readonly string[];
-  /** Prefix of the channel names; default `'wsstream:'` (topic `/room/a` is channel `wsstream:/room/a`, whose hash slot decides its shard). */
-  channelPrefix?: string;
-  /**
-   * Bytes published but not yet acknowledged by the cluster; default 8 MiB,
-   * a positive finite number (RangeError otherwise). A publish past it
-   * rejects with `BROKER_BACKLOG`. Stops a publisher faster than the cluster
-   * (or a node that stalls) from growing this process's memory without bound.
-   */
-  maxPendingBytes?: number;
-  /** First reconnect delay in milliseconds; default 100. Each failed attempt doubles it. */
-  reconnectDelay?: number;
-  /** Longest reconnect delay in milliseconds; default 5000. Delays are jittered (50-100% of the value). */
-  maxReconnectDelay?: number;
 }
 
 /** The part of node-redis's cluster client this broker uses. */
@@ -70,7 +50,6 @@ interface ClusterClient {
   sUnsubscribe(channel: string, listener: Listener, bufferMode: true): Promise<void>;
   destroy(): void;
 }
-type Listener = (message: Buffer, channel: Buffer) => void;
 
 /**
  * Creates a broker for a `Hub` on Redis Cluster sharded pub/sub
@@ -110,16 +89,10 @@ function nodeDefaults(url: string): { username?: string; password?: string; tls:
   return out;
 }
 
-class RedisClusterBroker implements HubBroker {
-  readonly #nodeId = newNodeId();
-  readonly #prefix: string;
-  readonly #backlog: PublishBacklog;
+class RedisClusterBroker extends RedisPubSubBroker {
   readonly #pub: ClusterClient;
   readonly #sub: ClusterClient;
-  readonly #listeners = new Map<string, Listener>();
   readonly #timers = new Set<NodeJS.Timeout>();
-  #events: BrokerEvents | null = null;
-  #closed = false;
   /** The slot map is loaded: publishes and subscriptions can be routed. */
   #pubReady = false;
   #subReady = false;
@@ -127,13 +100,12 @@ class RedisClusterBroker implements HubBroker {
   readonly #maxDelay: number;
 
   constructor(redis: RedisModule, o: RedisClusterBrokerOptions, rootNodes: string[]) {
-    this.#prefix = o.channelPrefix ?? 'wsstream:';
-    const maxPending = checkMaxPendingBytes(o.maxPendingBytes, DEFAULT_MAX_PENDING_BYTES);
-    this.#backlog = new PublishBacklog(
-      'the Redis Cluster broker',
-      maxPending,
-      'published and not yet acknowledged by the Redis Cluster',
-    );
+    super(o, {
+      label: 'redis cluster',
+      system: 'Redis Cluster',
+      name: 'the Redis Cluster broker',
+      acknowledger: 'the Redis Cluster',
+    });
     const first = o.reconnectDelay ?? 100;
     const max = o.maxReconnectDelay ?? 5000;
     this.#firstDelay = first;
@@ -152,7 +124,7 @@ class RedisClusterBroker implements HubBroker {
             connectTimeout: 5000,
             reconnectStrategy: (retries: number, cause: unknown) => {
               const delay = backoffDelay(retries, first, max);
-              this.#emit({
+              this.emit({
                 type: 'reconnecting',
                 message: `redis cluster ${role}: ${describe(cause)}; retrying in ${delay} ms`,
                 delay,
@@ -170,16 +142,16 @@ class RedisClusterBroker implements HubBroker {
       cluster.on('error', () => {});
       cluster.on('node-error', () => {});
       cluster.on('node-ready', (node) =>
-        this.#emit({ type: 'connected', message: `redis cluster ${role}: ${address(node)} ready` }),
+        this.emit({ type: 'connected', message: `redis cluster ${role}: ${address(node)} ready` }),
       );
       cluster.on('node-disconnect', (node) =>
-        this.#emit({
+        this.emit({
           type: 'disconnected',
           message: `redis cluster ${role}: ${address(node)} closed`,
         }),
       );
       cluster.on('sharded-channel-moved-error', (error, channel) =>
-        this.#emit({
+        this.emit({
           type: 'error',
           message: `redis cluster: ${String(channel)} moved and could not be subscribed again: ${describe(error)}`,
           error,
@@ -195,7 +167,7 @@ class RedisClusterBroker implements HubBroker {
     });
     this.#connect('subscriber', this.#sub, 0, () => {
       this.#subReady = true;
-      for (const [topic, listener] of this.#listeners) this.#subscribe(topic, listener);
+      for (const [topic, listener] of this.listeners) this.#subscribe(topic, listener);
     });
   }
 
@@ -204,17 +176,17 @@ class RedisClusterBroker implements HubBroker {
     cluster.connect().then(
       () => {
         // Closed while connecting: the connections made meanwhile must not outlive the broker.
-        if (this.#closed) {
+        if (this.closed) {
           cluster.destroy();
           return;
         }
-        this.#emit({ type: 'connected', message: `redis cluster ${role}: slot map loaded` });
+        this.emit({ type: 'connected', message: `redis cluster ${role}: slot map loaded` });
         ready();
       },
       (error: unknown) => {
-        if (this.#closed) return;
+        if (this.closed) return;
         const delay = backoffDelay(attempt, this.#firstDelay, this.#maxDelay);
-        this.#emit({
+        this.emit({
           type: 'reconnecting',
           message: `redis cluster ${role}: ${describe(error)}; retrying in ${delay} ms`,
           delay,
@@ -222,67 +194,44 @@ class RedisClusterBroker implements HubBroker {
         });
         const timer = setTimeout(() => {
           this.#timers.delete(timer);
-          if (!this.#closed) this.#connect(role, cluster, attempt + 1, ready);
+          if (!this.closed) this.#connect(role, cluster, attempt + 1, ready);
         }, delay);
         this.#timers.add(timer);
       },
     );
   }
 
-  attach(events: BrokerEvents): void {
-    if (this.#events !== null) throw new Error('this broker is already attached to a hub');
-    this.#events = events;
-  }
-
   subscribe(topic: string): void {
-    if (this.#closed || this.#listeners.has(topic)) return;
-    const listener: Listener = (data) => this.#receive(topic, data);
-    this.#listeners.set(topic, listener);
+    if (this.closed || this.listeners.has(topic)) return;
+    const listener = this.listenerFor(topic);
+    this.listeners.set(topic, listener);
     // Before the slot map is loaded nothing can be routed: the ready callback subscribes then.
     if (this.#subReady) this.#subscribe(topic, listener);
   }
 
   unsubscribe(topic: string): void {
-    const listener = this.#listeners.get(topic);
+    const listener = this.listeners.get(topic);
     if (listener === undefined) return;
-    this.#listeners.delete(topic);
-    if (this.#closed || !this.#subReady) return;
-    this.#sub.sUnsubscribe(this.#prefix + topic, listener, true).catch((error: unknown) => {
-      this.#emit({
-        type: 'error',
-        message: `redis cluster: unsubscribe ${topic}: ${describe(error)}`,
-        error,
-      });
-    });
+    this.listeners.delete(topic);
+    if (this.closed || !this.#subReady) return;
+    this.#sub
+      .sUnsubscribe(this.prefix + topic, listener, true)
+      .catch((error: unknown) => this.failed('unsubscribe', topic, error));
   }
 
   publish(topic: string, message: HubMessage): Promise<void> {
     const unavailable = this.#pubReady
       ? null
       : "the Redis Cluster is not connected: the message reached this process's subscribers only";
-    const envelope = this.#backlog.admit(this.#closed, unavailable, this.#nodeId, message);
-    if (envelope instanceof HubError) return Promise.reject(envelope);
-    const size = envelope.byteLength;
-    return this.#pub.sPublish(this.#prefix + topic, envelope).then(
-      () => {
-        this.#backlog.release(size);
-      },
-      (error: unknown) => {
-        this.#backlog.release(size);
-        // Offline node (ClientOfflineError), CLUSTERDOWN, too many redirections: not carried.
-        throw new HubError(
-          HubErrorCode.BROKER_UNAVAILABLE,
-          `Redis Cluster publish failed: ${describe(error)}`,
-          { cause: error },
-        );
-      },
+    return this.publishWith(topic, message, unavailable, (channel, envelope) =>
+      this.#pub.sPublish(channel, envelope),
     );
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#listeners.clear();
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     for (const cluster of [this.#pub, this.#sub]) {
@@ -295,36 +244,9 @@ class RedisClusterBroker implements HubBroker {
   }
 
   #subscribe(topic: string, listener: Listener): void {
-    this.#sub.sSubscribe(this.#prefix + topic, listener, true).catch((error: unknown) => {
-      this.#emit({
-        type: 'error',
-        message: `redis cluster: subscribe ${topic}: ${describe(error)}`,
-        error,
-      });
-    });
-  }
-
-  #receive(topic: string, data: Buffer): void {
-    const envelope = decodeEnvelope(data);
-    if (envelope === null) {
-      this.#emit({
-        type: 'error',
-        message: `redis cluster: ignored a message on ${topic} that is not a wsstream envelope`,
-      });
-      return;
-    }
-    // Our own message, back from the shard: the local subscribers already have it.
-    if (envelope.nodeId.equals(this.#nodeId)) return;
-    this.#events?.message(topic, envelope.message);
-  }
-
-  #emit(event: BrokerEvent): void {
-    if (this.#closed && event.type !== 'disconnected') return;
-    try {
-      this.#events?.event?.(event);
-    } catch {
-      // A logging hook must not break the client's event handling.
-    }
+    this.#sub
+      .sSubscribe(this.prefix + topic, listener, true)
+      .catch((error: unknown) => this.failed('subscribe', topic, error));
   }
 }
 

@@ -1,0 +1,149 @@
+/**
+ * What both Redis brokers (`redis.ts` on plain pub/sub, `redis-cluster.ts` on
+ * sharded pub/sub) do alike once connected: one listener per subscribed
+ * topic, the envelope both ways (a process ignores its own messages), the
+ * `maxPendingBytes` bound and fail-fast `publish()`, and the broker events.
+ * How they connect, subscribe and publish is theirs.
+ */
+import { checkMaxPendingBytes, PublishBacklog } from './backlog.js';
+import {
+  HubError,
+  HubErrorCode,
+  type BrokerEvent,
+  type BrokerEvents,
+  type HubBroker,
+} from './broker.js';
+import { decodeEnvelope, newNodeId } from './envelope.js';
+import type { HubMessage } from './message.js';
+import { DEFAULT_MAX_PENDING_BYTES, describe } from './redis-load.js';
+
+/** Options both Redis brokers take, besides where Redis is. */
+export interface RedisPubSubOptions {
+  /** Prefix of the channel names; default `'wsstream:'` (topic `/room/a` is channel `wsstream:/room/a`). */
+  channelPrefix?: string;
+  /**
+   * Bytes published but not yet acknowledged by Redis; default 8 MiB, a
+   * positive finite number (RangeError otherwise). A publish past it rejects
+   * with `BROKER_BACKLOG`. Stops a publisher faster than Redis (or a Redis
+   * node that stalls) from growing this process's memory without bound.
+   */
+  maxPendingBytes?: number;
+  /** First reconnect delay in milliseconds; default 100. Each failed attempt doubles it. */
+  reconnectDelay?: number;
+  /** Longest reconnect delay in milliseconds; default 5000. Delays are jittered (50-100% of the value). */
+  maxReconnectDelay?: number;
+}
+
+/** A node-redis subscription listener in buffer mode. */
+export type Listener = (message: Buffer, channel: Buffer) => void;
+
+export abstract class RedisPubSubBroker implements HubBroker {
+  protected readonly prefix: string;
+  /** The listener of each topic with local subscribers. */
+  protected readonly listeners = new Map<string, Listener>();
+  protected closed = false;
+  readonly #nodeId = newNodeId();
+  readonly #backlog: PublishBacklog;
+  /** How events name this broker (`redis`, `redis cluster`). */
+  readonly #label: string;
+  /** How publish errors name Redis (`Redis`, `Redis Cluster`). */
+  readonly #system: string;
+  #events: BrokerEvents | null = null;
+
+  /**
+   * `label` names the broker in events, `system` Redis in publish errors;
+   * `name` and `acknowledger` the broker and who acknowledges in `BROKER_BACKLOG` errors.
+   */
+  constructor(
+    o: RedisPubSubOptions,
+    names: { label: string; system: string; name: string; acknowledger: string },
+  ) {
+    const { label, system, name, acknowledger } = names;
+    this.prefix = o.channelPrefix ?? 'wsstream:';
+    this.#label = label;
+    this.#system = system;
+    const maxPending = checkMaxPendingBytes(o.maxPendingBytes, DEFAULT_MAX_PENDING_BYTES);
+    this.#backlog = new PublishBacklog(
+      name,
+      maxPending,
+      `published and not yet acknowledged by ${acknowledger}`,
+    );
+  }
+
+  attach(events: BrokerEvents): void {
+    if (this.#events !== null) throw new Error('this broker is already attached to a hub');
+    this.#events = events;
+  }
+
+  abstract subscribe(topic: string): void;
+  abstract unsubscribe(topic: string): void;
+  abstract publish(topic: string, message: HubMessage): Promise<void>;
+  abstract close(): Promise<void>;
+
+  /** The listener for a new topic: hands what arrives on it to the hub. */
+  protected listenerFor(topic: string): Listener {
+    return (data) => this.#receive(topic, data);
+  }
+
+  /**
+   * Publishes `message` on `topic` through `send` (PUBLISH, SPUBLISH), or
+   * rejects at once with `BROKER_UNAVAILABLE` (`unavailable` says why) or
+   * `BROKER_BACKLOG`; a failed send rejects with `BROKER_UNAVAILABLE`.
+   */
+  protected publishWith(
+    topic: string,
+    message: HubMessage,
+    unavailable: string | null,
+    send: (channel: string, envelope: Buffer) => Promise<unknown>,
+  ): Promise<void> {
+    const envelope = this.#backlog.admit(this.closed, unavailable, this.#nodeId, message);
+    if (envelope instanceof HubError) return Promise.reject(envelope);
+    const size = envelope.byteLength;
+    return send(this.prefix + topic, envelope).then(
+      () => {
+        this.#backlog.release(size);
+      },
+      (error: unknown) => {
+        this.#backlog.release(size);
+        // Redis away, CLUSTERDOWN, too many redirections: the message is not carried.
+        throw new HubError(
+          HubErrorCode.BROKER_UNAVAILABLE,
+          `${this.#system} publish failed: ${describe(error)}`,
+          { cause: error },
+        );
+      },
+    );
+  }
+
+  /** Reports a failed (un)subscription of `topic`. */
+  protected failed(what: 'subscribe' | 'unsubscribe', topic: string, error: unknown): void {
+    this.emit({
+      type: 'error',
+      message: `${this.#label}: ${what} ${topic}: ${describe(error)}`,
+      error,
+    });
+  }
+
+  protected emit(event: BrokerEvent): void {
+    if (this.closed && event.type !== 'disconnected') return;
+    try {
+      this.#events?.event?.(event);
+    } catch {
+      // A logging hook must not break the client's event handling.
+    }
+  }
+
+  #receive(topic: string, data: Buffer): void {
+    const envelope = decodeEnvelope(data);
+    if (envelope === null) {
+      this.emit({
+        type: 'error',
+        message: `${this.#label}: ignored a message on ${topic} that is not a wsstream envelope`,
+      });
+      return;
+    }
+    // Our own message, back from Redis: the local subscribers already have it.
+    if (envelope.nodeId.equals(this.#nodeId)) return;
+    this.#events?.message(topic, envelope.message);
+  }
+}
