@@ -6,34 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Hub, HubError, type HubConnection } from '../../src/hub/index.js';
+import { Hub, HubError } from '../../src/hub/index.js';
 import { redisBroker } from '../../src/hub/redis.js';
+import { recorder, until } from './helpers.js';
 import { freePort, HAVE_REDIS, startRedis, type RedisServer } from './redis-server.js';
-
-/** A connection whose writable records what it is given (the hub only writes to it). */
-function recorder(): HubConnection & { got: Array<string | Uint8Array> } {
-  const got: Array<string | Uint8Array> = [];
-  return {
-    got,
-    opened: Promise.resolve({
-      writable: new WritableStream<unknown>({
-        write(chunk) {
-          got.push(typeof chunk === 'string' ? chunk : new Uint8Array(chunk as Uint8Array));
-        },
-      }),
-    }),
-    closed: new Promise(() => {}),
-    close() {},
-  };
-}
-
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('redisBroker()', { skip: HAVE_REDIS ? false : 'redis-server is not installed' }, () => {
   let redis: RedisServer;

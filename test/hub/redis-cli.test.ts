@@ -6,41 +6,11 @@
  * mid-run: the servers stay up, keep relaying locally, and join again.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from 'redis';
-import WebSocket, { type RawData } from 'ws';
 import { ensureBuilt, serveCli, type Served } from '../cli/helpers.js';
+import { until, wsClient as client, type WsClient as Client } from './helpers.js';
 import { HAVE_REDIS, startRedis, type RedisServer } from './redis-server.js';
-
-interface Client {
-  name: string;
-  ws: WebSocket;
-  got: Array<{ text: string; binary: boolean }>;
-}
-
-async function client(name: string, url: string): Promise<Client> {
-  const ws = new WebSocket(url);
-  const got: Client['got'] = [];
-  ws.on('message', (data: RawData, binary: boolean) =>
-    got.push({ text: (data as Buffer).toString(), binary }),
-  );
-  ws.on('error', () => {});
-  await once(ws, 'open');
-  return { name, ws, got };
-}
-
-async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  ms = 15_000,
-): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Sends `count` messages from each client, even ones as text and odd ones as binary, tagged "<name>:<round>:<i>". */
 function sendAll(clients: Client[], round: string, count: number): void {
@@ -105,12 +75,12 @@ describe(
       );
       const [s1, s2] = servers as [Served, Served];
       const room = [
-        await client('a1', `${s1.url}room/a`),
-        await client('a2', `${s1.url}room/a`),
-        await client('b1', `${s2.url}room/a`),
-        await client('b2', `${s2.url}room/a`),
+        await client(`${s1.url}room/a`, 'a1'),
+        await client(`${s1.url}room/a`, 'a2'),
+        await client(`${s2.url}room/a`, 'b1'),
+        await client(`${s2.url}room/a`, 'b2'),
       ];
-      const other = [await client('o1', `${s1.url}room/b`), await client('o2', `${s2.url}room/b`)];
+      const other = [await client(`${s1.url}room/b`, 'o1'), await client(`${s2.url}room/b`, 'o2')];
 
       // One Redis subscription per topic per process, however many clients.
       const probe = createClient({ url: redis.url });

@@ -12,39 +12,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { Hub, HubError, type HubConnection, type HubOptions } from '../../src/hub/index.js';
+import { Hub, HubError, type HubOptions } from '../../src/hub/index.js';
 import { redisClusterBroker } from '../../src/hub/redis.js';
 import { startRedisCluster, type RedisCluster } from './redis-cluster-server.js';
+import { recorder, until } from './helpers.js';
 import { freePort, HAVE_REDIS } from './redis-server.js';
-
-/** A connection whose writable records what it is given (the hub only writes to it). */
-function recorder(): HubConnection & { got: Array<string | Uint8Array> } {
-  const got: Array<string | Uint8Array> = [];
-  return {
-    got,
-    opened: Promise.resolve({
-      writable: new WritableStream<unknown>({
-        write(chunk) {
-          got.push(typeof chunk === 'string' ? chunk : new Uint8Array(chunk as Uint8Array));
-        },
-      }),
-    }),
-    closed: new Promise(() => {}),
-    close() {},
-  };
-}
-
-async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  ms = 10_000,
-): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

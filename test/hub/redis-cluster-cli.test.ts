@@ -6,40 +6,11 @@
  * process.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-import WebSocket, { type RawData } from 'ws';
 import { ensureBuilt, serveCli, type Served } from '../cli/helpers.js';
 import { startRedisCluster, type RedisCluster } from './redis-cluster-server.js';
+import { until, wsClient as client, type WsClient as Client } from './helpers.js';
 import { HAVE_REDIS } from './redis-server.js';
-
-interface Client {
-  ws: WebSocket;
-  got: Array<{ text: string; binary: boolean }>;
-}
-
-async function client(url: string): Promise<Client> {
-  const ws = new WebSocket(url);
-  const got: Client['got'] = [];
-  ws.on('message', (data: RawData, binary: boolean) =>
-    got.push({ text: (data as Buffer).toString(), binary }),
-  );
-  ws.on('error', () => {});
-  await once(ws, 'open');
-  return { ws, got };
-}
-
-async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  ms = 15_000,
-): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe(
   'serve --broadcast --redis-cluster: two processes',

@@ -6,13 +6,13 @@
  * their config file back, so the slots stay where they were); `stop()` ends
  * them and removes the directory.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './redis-server.js';
+import { freePort, launchRedis } from './redis-server.js';
 
 const run = promisify(execFile);
 
@@ -32,10 +32,8 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-async function launch(dir: string, port: number, busPort: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    [
+function launch(dir: string, port: number, busPort: number): Promise<ChildProcess> {
+  return launchRedis([
       '--port', String(port),
       '--bind', '127.0.0.1',
       '--cluster-enabled', 'yes',
@@ -45,24 +43,7 @@ async function launch(dir: string, port: number, busPort: number): Promise<Child
       '--dir', dir,
       '--save', '',
       '--appendonly', 'no',
-    ], // prettier-ignore
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      out += chunk.toString();
-      if (out.includes('Ready to accept connections')) {
-        child.stdout.off('data', onData);
-        child.stdout.resume();
-        resolve();
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.resume();
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
-  });
-  return child;
+    ]); // prettier-ignore
 }
 
 /** Distinct free ports (the kernel picks them; freed before redis-server binds them). */
