@@ -77,6 +77,11 @@ const countSize: ((chunk: unknown) => number) | undefined =
     ? (new CountQueuingStrategy({ highWaterMark: 1 }).size as (chunk: unknown) => number)
     : undefined;
 
+/** Whether a strategy {@link guardStrategy} returned counts chunks (calls no size() of the application's). */
+export function countsChunks<T>(strategy: QueuingStrategy<T>): boolean {
+  return strategy.size === undefined || strategy.size === countSize;
+}
+
 /**
  * A user's queuing strategy made safe for I/O paths: its `size()` is called
  * inside a try, and a throw or a size the streams would refuse (not a

@@ -9,6 +9,7 @@
  * (python-websockets' message assembler takes the same two callbacks).
  */
 import { rememberPlain } from './bytes.js';
+import { offerDirectPipe, type DirectPipe } from './direct-pipe.js';
 
 /** A received message: a string for text, a fresh Uint8Array for binary. */
 export type WebSocketMessage = string | Uint8Array;
@@ -83,13 +84,25 @@ export class ReceiveFlow {
   /** Input stopped at a violation: called whenever the reader takes messages (see {@link watchDrain}). */
   #onDrain: (() => void) | null = null;
   readonly #highWaterMark: number;
+  /** The direct pipe this flow hands its messages to instead of the readable, while there is one. */
+  #pipe: DirectPipe | null = null;
 
-  constructor(strategy: QueuingStrategy<WebSocketMessage>, hooks: ReceiveFlowHooks) {
+  /**
+   * `counting`: whether `strategy` counts messages (no size() of the
+   * application's), which lets the readable's pipeTo() to another
+   * connection's writable take the direct path (see direct-pipe.ts).
+   */
+  constructor(
+    strategy: QueuingStrategy<WebSocketMessage>,
+    counting: boolean,
+    hooks: ReceiveFlowHooks,
+  ) {
     this.#hooks = hooks;
     this.#highWaterMark = strategy.highWaterMark ?? 1;
     // The flow is the readable's underlying source itself (start, pull,
     // cancel below): no source object and no closures per connection.
     this.readable = new ReadableStream<WebSocketMessage>(this, strategy);
+    if (counting) offerDirectPipe(this.readable, this);
   }
 
   /** @internal The readable's underlying source: keeps its controller. */
@@ -99,6 +112,8 @@ export class ReceiveFlow {
 
   /** @internal The readable's underlying source: the reader wants more. */
   pull(): Promise<void> | undefined {
+    // A direct pipe reads nothing from the readable: it asks for messages itself.
+    if (this.#pipe !== null) return;
     this.#deliver();
     if (this.#onDrain !== null) {
       // Input is held back at a violation: never resume, and tell the session.
@@ -119,6 +134,7 @@ export class ReceiveFlow {
 
   /** @internal The readable's underlying source: the application cancelled the readable. */
   cancel(reason: unknown): void {
+    this.#pipe?.handOver();
     this.#discard();
     this.#hooks.cancel(reason);
   }
@@ -141,6 +157,42 @@ export class ReceiveFlow {
   /** Whether the readable still takes messages (not closed, errored or cancelled, and not ending). */
   get accepting(): boolean {
     return !this.#readableDone && !this.#closeWhenDrained;
+  }
+
+  /**
+   * Whether a direct pipe may take this flow's messages now: the readable
+   * is readable with an empty queue, and no close, violation or failure
+   * is under way.
+   */
+  get acceptsPipe(): boolean {
+    return (
+      this.#pipe === null &&
+      !this.#readableDone &&
+      !this.#closeWhenDrained &&
+      !this.#readingOn &&
+      !this.#halted &&
+      !this.#delivering &&
+      this.#onDrain === null &&
+      this.#controller.desiredSize === this.#highWaterMark
+    );
+  }
+
+  /** Hands the messages to `pipe` from now on (until {@link endPipe}), starting with those waiting. */
+  startPipe(pipe: DirectPipe): void {
+    this.#pipe = pipe;
+    this.pipeDrained();
+  }
+
+  /** The direct pipe handed over to the streams' own pipe: messages go to the readable again. */
+  endPipe(): void {
+    this.#pipe = null;
+  }
+
+  /** The direct pipe's destination has room again: hand it what waits, and read on once nothing does. */
+  pipeDrained(): void {
+    this.#deliver();
+    const pipe = this.#pipe;
+    if (pipe !== null && this.#inboxHead === this.#inbox.length && pipe.room) this.resume();
   }
 
   /**
@@ -194,16 +246,25 @@ export class ReceiveFlow {
     if (this.readsOn) return;
     this.#pauseCheckPending = false;
     this.#pause();
+    // The readable's pull() does not run under a direct pipe: the pipe asks
+    // again itself, once this turn's microtasks ran (or when its destination drains).
+    if (this.#pipe !== null) {
+      queueMicrotask(() => {
+        if (this.#pipe?.room === true) this.pipeDrained();
+      });
+    }
   }
 
   /** We are closing: read on regardless of demand (bounded by CLOSING_HOLD_LIMIT). */
   readOn(): void {
+    this.#pipe?.handOver();
     this.#readingOn = true;
     this.resume();
   }
 
   /** No more messages will come: the readable closes once the messages already received were read. */
   endWhenDrained(): void {
+    this.#pipe?.handOver();
     if (this.#readableDone) return;
     this.#closeWhenDrained = true;
     this.#deliver();
@@ -215,6 +276,7 @@ export class ReceiveFlow {
    * messages before it stay readable) and delivery was not halted.
    */
   error(error: unknown): void {
+    this.#pipe?.handOver();
     if (this.#readableDone || (this.#closeWhenDrained && !this.#halted)) return;
     this.#discard();
     this.#controller.error(error);
@@ -235,6 +297,7 @@ export class ReceiveFlow {
    * takes messages, so the session can tell when {@link drained} holds.
    */
   watchDrain(onDrain: () => void): void {
+    this.#pipe?.handOver();
     this.#onDrain = onDrain;
     this.#releasePull();
   }
@@ -246,11 +309,13 @@ export class ReceiveFlow {
 
   /** Stops delivering: the connection is about to be failed. */
   halt(): void {
+    this.#pipe?.handOver();
     this.#halted = true;
   }
 
   /** Input ended for good: pausing and resuming do nothing from now on. */
   inputClosed(): void {
+    this.#pipe?.handOver();
     this.#inputClosed = true;
   }
 
@@ -267,7 +332,7 @@ export class ReceiveFlow {
         this.#hooks.receiving() &&
         (this.#hooks.heldInput() ||
           this.#inboxHead < this.#inbox.length ||
-          this.#desiredSize() <= 0)
+          !this.#room())
       )
         return;
     }
@@ -277,6 +342,12 @@ export class ReceiveFlow {
 
   #desiredSize(): number {
     return this.#controller.desiredSize ?? 0;
+  }
+
+  /** Whether the consumer takes a message now: the readable's demand, or the direct pipe's room. */
+  #room(): boolean {
+    const pipe = this.#pipe;
+    return pipe === null ? this.#desiredSize() > 0 : pipe.room;
   }
 
   #discard(): void {
@@ -292,7 +363,7 @@ export class ReceiveFlow {
       !this.#readingOn &&
       this.#hooks.receiving() &&
       !this.#readableDone &&
-      (this.#inboxHead < this.#inbox.length || this.#desiredSize() <= 0)
+      (this.#inboxHead < this.#inbox.length || !this.#room())
     );
   }
 
@@ -327,12 +398,33 @@ export class ReceiveFlow {
     this.#hooks.pause();
   }
 
-  /** Moves messages from the inbox to the readable while it asks for more. */
+  /**
+   * Sends messages from the inbox straight to the direct pipe's destination
+   * while it has room. The pipe may hand over meanwhile (a send refused):
+   * what is left then goes to the readable, for the streams' own pipe.
+   */
+  #deliverToPipe(): void {
+    for (;;) {
+      const pipe = this.#pipe;
+      if (pipe === null || this.#inboxHead === this.#inbox.length || !pipe.room) return;
+      if (!pipe.send(this.#inbox[this.#inboxHead]!)) return;
+      this.#inbox[this.#inboxHead++] = '';
+      this.#delivered++;
+    }
+  }
+
+  /** Moves messages from the inbox to the readable (or the direct pipe) while it asks for more. */
   #deliver(): void {
     // enqueue() may call pull() synchronously, which delivers too: one loop at a time.
     if (this.#readableDone || this.#delivering || this.#halted) return;
     this.#delivering = true;
-    while (!this.#halted && this.#inboxHead < this.#inbox.length && this.#desiredSize() > 0) {
+    if (this.#pipe !== null) this.#deliverToPipe();
+    while (
+      this.#pipe === null &&
+      !this.#halted &&
+      this.#inboxHead < this.#inbox.length &&
+      this.#desiredSize() > 0
+    ) {
       const message = this.#inbox[this.#inboxHead]!;
       this.#inbox[this.#inboxHead++] = '';
       this.#delivered++;

@@ -14,6 +14,7 @@ import { type Connection, InvalidStateError as CoreInvalidStateError } from '../
 import { releaseFrame } from '../core/frame.js';
 import { toBytes } from './bytes.js';
 import type { CloseOutcome } from './close-outcome.js';
+import { offerDirectWrites, type DirectPipe } from './direct-pipe.js';
 import type { Transport } from './transport.js';
 import { createWebSocketError } from './websocket-error.js';
 
@@ -51,6 +52,8 @@ function closedError(): DOMException {
 /** Options of a {@link Sender}. */
 export interface SenderOptions {
   strategy: QueuingStrategy<unknown>;
+  /** Whether `strategy` counts messages (no size() of the application's). */
+  counting: boolean;
   batchWrites: boolean;
   maxPendingPongs: number;
 }
@@ -76,6 +79,17 @@ export class Sender {
   readonly #batchWrites: boolean;
   readonly #maxPendingPongs: number;
   #controller!: WritableStreamDefaultController;
+  /**
+   * The writable's high-water mark when its strategy counts messages (the
+   * default), which lets a direct pipe write to this sender; null otherwise.
+   */
+  readonly #directHighWaterMark: number | null;
+  /** The direct pipe writing to this sender, while there is one. */
+  #pipe: DirectPipe | null = null;
+  /** Number of a direct pipe's write not yet handed to the operating system (0: none). */
+  #directPending = 0;
+  /** The frames of that write, handed back to the encoder once written. */
+  #directFrames: Uint8Array[] | null = null;
 
   /** Automatic Pongs queued by the core and not yet handed to the transport. */
   #pongsQueued = 0;
@@ -122,6 +136,8 @@ export class Sender {
     // The sender is the writable's underlying sink itself (start, write,
     // close, abort below): no sink object and no closures per connection.
     this.writable = new WritableStream<unknown>(this, options.strategy);
+    this.#directHighWaterMark = options.counting ? (options.strategy.highWaterMark ?? 1) : null;
+    if (this.#directHighWaterMark !== null) offerDirectWrites(this.writable, this);
   }
 
   /** @internal The writable's underlying sink: keeps its controller. */
@@ -161,7 +177,7 @@ export class Sender {
 
   /** Whether the sink's write() is waiting for the transport (the writable sends nothing else meanwhile). */
   get writing(): boolean {
-    return this.#pendingWrite !== 0;
+    return this.#pendingWrite !== 0 || this.#directPending !== 0;
   }
 
   /**
@@ -170,6 +186,80 @@ export class Sender {
    */
   get unwritten(): boolean {
     return this.#writesConfirmed < this.#lastUnconfirmed;
+  }
+
+  /**
+   * Whether a direct pipe may write to this sender now, through `writer`
+   * (the pipe's lock): the writable is writable with nothing queued or in
+   * flight, its high-water mark lets a pipe write at all, and no close has
+   * started.
+   */
+  acceptsPipe(writer: WritableStreamDefaultWriter<unknown>): boolean {
+    const highWaterMark = this.#directHighWaterMark;
+    return (
+      highWaterMark !== null &&
+      highWaterMark >= 1 &&
+      writer.desiredSize === highWaterMark &&
+      this.#pendingWrite === 0 &&
+      this.#directPending === 0 &&
+      this.#closeWaiters.length === 0 &&
+      !this.#transportClosed &&
+      !this.#outcome.settled &&
+      !this.#conn.closeSent
+    );
+  }
+
+  /** A direct pipe writes to this sender from now on (until {@link endPipe}). */
+  startPipe(pipe: DirectPipe): void {
+    this.#pipe = pipe;
+  }
+
+  /** The direct pipe handed over to the streams' own pipe. */
+  endPipe(): void {
+    this.#pipe = null;
+  }
+
+  /**
+   * Whether a direct pipe may send the next message: the previous one was
+   * handed to the operating system (or joined the turn's batch), as the
+   * writable's pipe would wait for its write with the default high-water mark.
+   */
+  get directRoom(): boolean {
+    return this.#directPending === 0;
+  }
+
+  /**
+   * Sends a message for the direct pipe, as the writable's write() would.
+   * Returns false, having handed the pipe over, when it was not sent: the
+   * closing handshake started, the connection is over, or the core refused
+   * it (the streams' pipe then meets the same refusal as a write).
+   */
+  sendDirect(message: string | Uint8Array): boolean {
+    const conn = this.#conn;
+    if (this.#outcome.settled || conn.closeSent || this.#transportClosed) {
+      this.#pipe?.handOver();
+      return false;
+    }
+    try {
+      if (typeof message === 'string') conn.sendText(message);
+      else conn.sendBinary(message);
+    } catch {
+      this.#pipe?.handOver();
+      return false;
+    }
+    const out = conn.takeOutgoing();
+    for (let i = 0; i < out.length; i++) this.#bytesWritten += out[i]!.length;
+    const number = ++this.#writesIssued;
+    const written = this.#transport.write(out, this.#onWritten, this.#batchWrites);
+    if (written === true) {
+      for (let i = 0; i < out.length; i++) releaseFrame(out[i]!);
+      return true;
+    }
+    this.#lastUnconfirmed = number;
+    if (written === 'batched' || this.#outcome.settled) return true;
+    this.#directPending = number;
+    this.#directFrames = out;
+    return true;
   }
 
   /**
@@ -209,11 +299,13 @@ export class Sender {
 
   /** The transport closed: frames the core queues from now on are dropped. */
   transportClosed(): void {
+    this.#pipe?.handOver();
     this.#transportClosed = true;
   }
 
   /** A clean close: writable.close() fulfils, the writable and a pending write fail with InvalidStateError. */
   closeClean(): void {
+    this.#pipe?.handOver();
     for (const waiter of this.#closeWaiters) waiter.resolve();
     this.#closeWaiters = [];
     const error = closedError();
@@ -223,6 +315,7 @@ export class Sender {
 
   /** An unclean close: `error` errors the writable and rejects a pending write and writable.close(). */
   closeUnclean(error: unknown): void {
+    this.#pipe?.handOver();
     this.#controller.error(error);
     this.#rejectPendingWrite(error);
     for (const waiter of this.#closeWaiters) waiter.reject(error);
@@ -273,6 +366,15 @@ export class Sender {
   readonly #onWritten = (error?: Error | null): void => {
     const number = ++this.#writesConfirmed;
     if (error === undefined || error === null) {
+      if (number === this.#directPending) {
+        const frames = this.#directFrames!;
+        this.#directPending = 0;
+        this.#directFrames = null;
+        for (let i = 0; i < frames.length; i++) releaseFrame(frames[i]!);
+        this.#pipe?.drained();
+        this.#hooks.written();
+        return;
+      }
       if (number !== this.#pendingWrite) return;
       const resolve = this.#resolvePending;
       const frames = this.#pendingFrames;
@@ -285,6 +387,8 @@ export class Sender {
       this.#hooks.written();
       return;
     }
+    this.#directPending = 0;
+    this.#directFrames = null;
     // The bytes will never reach the peer: the connection is lost. One
     // error for the write, both streams and `closed` (WebSocketStream: the same object).
     this.#hooks.lost(error);

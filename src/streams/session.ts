@@ -18,7 +18,7 @@ import { CloseCode } from '../core/close.js';
 import type { Connection, ConnectionEvent } from '../core/connection.js';
 import { CloseOutcome, type SettleHooks } from './close-outcome.js';
 import type { ObservedConnection } from './diagnostics.js';
-import { guardStrategy } from './message-size-strategy.js';
+import { countsChunks, guardStrategy } from './message-size-strategy.js';
 import { PingLog } from './ping-log.js';
 import { nextRead } from './read-plan.js';
 import { ReceiveFlow, type ReceiveFlowHooks, type WebSocketMessage } from './receive-flow.js';
@@ -92,13 +92,14 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks {
       'writableStrategy',
       (cause, message) => this.#failInternal(message, cause),
     );
-    this.#flow = new ReceiveFlow(readableStrategy, this);
+    this.#flow = new ReceiveFlow(readableStrategy, countsChunks(readableStrategy), this);
     this.#sender = new Sender(
       conn,
       transport,
       this.#outcome,
       {
         strategy: writableStrategy,
+        counting: countsChunks(writableStrategy),
         batchWrites: options.batchWrites !== false,
         maxPendingPongs: options.maxPendingPongs ?? DEFAULT_MAX_PENDING_PONGS,
       },

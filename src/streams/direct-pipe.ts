@@ -1,0 +1,203 @@
+/**
+ * `readable.pipeTo(writable)` between two wsstream streams (an echo server,
+ * a relay between two connections), without the streams in between.
+ *
+ * The readable's pipeTo() is the runtime's own in every other case. When the
+ * destination is a wsstream writable and both streams count messages (the
+ * default strategies), a direct pipe takes both locks, as the streams' pipe
+ * would, and then moves each message from the source's inbox straight to
+ * the destination's sender, in the I/O callback that parsed it: no read
+ * request, no write promise, no pull() per message. Backpressure is the
+ * streams' pipe's with the default high-water mark: the next message is sent
+ * only once the previous one was handed to the operating system (or joined
+ * the turn's batch), and the source stops reading from its socket meanwhile.
+ *
+ * A direct pipe only ever moves messages. At the first sign of anything else
+ * (the source closing, ending, erroring or failing; the destination closed,
+ * errored or refusing a message; the signal aborted), and before that change
+ * reaches either stream, it releases its locks and hands over to the
+ * runtime's pipeTo() with the same streams and options, whose promise then
+ * becomes this pipe's. Every message taken from the source has already been
+ * given to the destination by then, so the runtime's pipe starts exactly
+ * where a pipe running all along would stand, and every close, error,
+ * abort and cancel follows the Streams standard as implemented by the runtime.
+ */
+import type { ReceiveFlow, WebSocketMessage } from './receive-flow.js';
+import type { Sender } from './sender.js';
+
+type PipeTo = (
+  this: ReadableStream<WebSocketMessage>,
+  destination: WritableStream<WebSocketMessage>,
+  options?: unknown,
+) => Promise<void>;
+
+/** The runtime's own pipeTo(). */
+const standardPipeTo = Object.getOwnPropertyDescriptor(ReadableStream.prototype, 'pipeTo')!
+  .value as PipeTo;
+
+function runtimePipeTo(
+  readable: ReadableStream<WebSocketMessage>,
+  destination: WritableStream<WebSocketMessage>,
+  options: unknown,
+): Promise<void> {
+  return Reflect.apply(standardPipeTo, readable, [destination, options]);
+}
+
+/** The flows of the readables that offer a direct pipe, and the senders of the writables that take one. */
+const flows = new WeakMap<ReadableStream<WebSocketMessage>, ReceiveFlow>();
+const senders = new WeakMap<WritableStream<unknown>, Sender>();
+
+/** Options of pipeTo(), read once. */
+interface PipeOptions {
+  preventAbort: boolean;
+  preventCancel: boolean;
+  preventClose: boolean;
+  signal: AbortSignal | undefined;
+}
+
+/** Gives `readable` (the flow's own) a pipeTo() that takes the direct path to a wsstream writable. */
+export function offerDirectPipe(
+  readable: ReadableStream<WebSocketMessage>,
+  flow: ReceiveFlow,
+): void {
+  flows.set(readable, flow);
+  Object.defineProperty(readable, 'pipeTo', {
+    value: pipeTo,
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
+}
+
+/** Lets a direct pipe write to `writable` (the sender's own). */
+export function offerDirectWrites(writable: WritableStream<unknown>, sender: Sender): void {
+  senders.set(writable, sender);
+}
+
+/**
+ * Reads pipeTo()'s options as WebIDL reads a dictionary (each member once,
+ * in lexicographic order), so the direct pipe and the runtime's pipe that
+ * may take over from it see the same values. Null: not a dictionary (the
+ * runtime's pipeTo() refuses it).
+ */
+function readOptions(options: unknown): PipeOptions | null {
+  if (options === undefined || options === null) {
+    return { preventAbort: false, preventCancel: false, preventClose: false, signal: undefined };
+  }
+  if (typeof options !== 'object' && typeof options !== 'function') return null;
+  const o = options as StreamPipeOptions;
+  return {
+    preventAbort: Boolean(o.preventAbort),
+    preventCancel: Boolean(o.preventCancel),
+    preventClose: Boolean(o.preventClose),
+    signal: o.signal,
+  };
+}
+
+/** The readable's pipeTo(): the direct path where it applies, the runtime's otherwise. */
+function pipeTo(
+  this: ReadableStream<WebSocketMessage>,
+  destination: WritableStream<WebSocketMessage>,
+  options?: StreamPipeOptions,
+): Promise<void> {
+  const flow = flows.get(this);
+  const sender = senders.get(destination);
+  if (flow === undefined || sender === undefined) return runtimePipeTo(this, destination, options);
+  let read: PipeOptions | null;
+  try {
+    read = readOptions(options);
+  } catch (error) {
+    // A getter of the options threw: pipeTo() rejects with what it threw.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    return Promise.reject(error);
+  }
+  if (
+    read === null ||
+    (read.signal !== undefined && !(read.signal instanceof AbortSignal)) ||
+    read.signal?.aborted === true ||
+    this.locked ||
+    destination.locked ||
+    !flow.acceptsPipe
+  ) {
+    return runtimePipeTo(this, destination, read ?? options);
+  }
+  const writer = destination.getWriter();
+  if (!sender.acceptsPipe(writer)) {
+    writer.releaseLock();
+    return runtimePipeTo(this, destination, read);
+  }
+  return new DirectPipe(this, destination, writer, flow, sender, read).promise;
+}
+
+/** One direct pipe: holds both locks while messages go straight from `flow` to `sender`. */
+export class DirectPipe {
+  readonly promise: Promise<void>;
+  readonly #readable: ReadableStream<WebSocketMessage>;
+  readonly #writable: WritableStream<WebSocketMessage>;
+  readonly #reader: ReadableStreamDefaultReader<WebSocketMessage>;
+  readonly #writer: WritableStreamDefaultWriter<WebSocketMessage>;
+  readonly #flow: ReceiveFlow;
+  readonly #sender: Sender;
+  readonly #options: PipeOptions;
+  #settle!: (outcome: Promise<void>) => void;
+  #active = true;
+
+  constructor(
+    readable: ReadableStream<WebSocketMessage>,
+    writable: WritableStream<WebSocketMessage>,
+    writer: WritableStreamDefaultWriter<WebSocketMessage>,
+    flow: ReceiveFlow,
+    sender: Sender,
+    options: PipeOptions,
+  ) {
+    this.#readable = readable;
+    this.#writable = writable;
+    this.#writer = writer;
+    this.#reader = readable.getReader();
+    this.#flow = flow;
+    this.#sender = sender;
+    this.#options = options;
+    this.promise = new Promise<void>((resolve) => {
+      this.#settle = resolve;
+    });
+    options.signal?.addEventListener('abort', this);
+    sender.startPipe(this);
+    flow.startPipe(this);
+  }
+
+  /** Whether the destination takes the next message now. */
+  get room(): boolean {
+    return this.#active && this.#sender.directRoom;
+  }
+
+  /** Sends one message; false if it was not sent (the pipe handed over). */
+  send(message: WebSocketMessage): boolean {
+    return this.#sender.sendDirect(message);
+  }
+
+  /** The destination handed the last message to the operating system. */
+  drained(): void {
+    this.#flow.pipeDrained();
+  }
+
+  /** The signal's abort event. */
+  handleEvent(): void {
+    this.handOver();
+  }
+
+  /**
+   * Ends the direct path: releases both locks and hands over to the
+   * runtime's pipeTo(), whose promise this pipe's promise follows.
+   * Called before the change that made it necessary reaches either stream.
+   */
+  handOver(): void {
+    if (!this.#active) return;
+    this.#active = false;
+    this.#flow.endPipe();
+    this.#sender.endPipe();
+    this.#options.signal?.removeEventListener('abort', this);
+    this.#reader.releaseLock();
+    this.#writer.releaseLock();
+    this.#settle(runtimePipeTo(this.#readable, this.#writable, this.#options));
+  }
+}
