@@ -72,22 +72,31 @@ export class ConnectionRegistry {
         settled();
         this.connections.add(connection);
         this.#held.add(connection);
-        const done = (): void => {
-          this.connections.delete(connection);
+        // The slot is held until the connection closed and the handler's
+        // work ended: a count of the two, and one reaction on each promise.
+        let left = 2;
+        const release = (): void => {
+          if (--left === 0) this.#held.delete(connection);
         };
-        connection.closed.then(done, done);
+        const closed = (): void => {
+          this.connections.delete(connection);
+          release();
+        };
+        connection.closed.then(closed, closed);
         let result: void | Promise<void> = undefined;
         try {
           result = this.#handler(connection);
         } catch {
           connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
         }
-        const work = result instanceof Promise ? result : undefined;
-        work?.catch(() => connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error'));
-        // The slot is held until the connection closed and the handler's work ended.
-        void Promise.allSettled([connection.closed, work]).then(() =>
-          this.#held.delete(connection),
-        );
+        if (result instanceof Promise) {
+          result.then(release, () => {
+            connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
+            release();
+          });
+        } else {
+          release();
+        }
       },
       () => {
         pending.delete(connection);
