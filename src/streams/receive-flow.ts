@@ -330,9 +330,7 @@ export class ReceiveFlow {
       if (
         !this.readsOn &&
         this.#hooks.receiving() &&
-        (this.#hooks.heldInput() ||
-          this.#inboxHead < this.#inbox.length ||
-          !this.#room())
+        (this.#hooks.heldInput() || this.#inboxHead < this.#inbox.length || !this.#room())
       )
         return;
     }
@@ -404,27 +402,44 @@ export class ReceiveFlow {
    * what is left then goes to the readable, for the streams' own pipe.
    */
   #deliverToPipe(): void {
+    if (this.#readableDone || this.#delivering || this.#halted) return;
+    this.#delivering = true;
     for (;;) {
       const pipe = this.#pipe;
-      if (pipe === null || this.#inboxHead === this.#inbox.length || !pipe.room) return;
-      if (!pipe.send(this.#inbox[this.#inboxHead]!)) return;
+      if (pipe === null || this.#inboxHead === this.#inbox.length || !pipe.room) break;
+      if (!pipe.send(this.#inbox[this.#inboxHead]!)) break;
       this.#inbox[this.#inboxHead++] = '';
       this.#delivered++;
+    }
+    this.#delivering = false;
+    if (this.#pipe === null) {
+      // Handed over: what is left goes to the readable, for the runtime's pipe.
+      this.#deliver();
+      return;
+    }
+    // The inbox's upkeep, as in #deliver() (which the readable's every
+    // message takes, and which stays free of the direct path's checks).
+    if (this.#inboxHead === this.#inbox.length) {
+      if (this.#inbox.length > 0) {
+        this.#inbox = [];
+        this.#inboxHead = 0;
+      }
+    } else if (this.#inboxHead > COMPACT_AFTER && this.#inboxHead * 2 > this.#inbox.length) {
+      this.#inbox = this.#inbox.slice(this.#inboxHead);
+      this.#inboxHead = 0;
     }
   }
 
   /** Moves messages from the inbox to the readable (or the direct pipe) while it asks for more. */
   #deliver(): void {
     // enqueue() may call pull() synchronously, which delivers too: one loop at a time.
+    if (this.#pipe !== null) {
+      this.#deliverToPipe();
+      return;
+    }
     if (this.#readableDone || this.#delivering || this.#halted) return;
     this.#delivering = true;
-    if (this.#pipe !== null) this.#deliverToPipe();
-    while (
-      this.#pipe === null &&
-      !this.#halted &&
-      this.#inboxHead < this.#inbox.length &&
-      this.#desiredSize() > 0
-    ) {
+    while (!this.#halted && this.#inboxHead < this.#inbox.length && this.#desiredSize() > 0) {
       const message = this.#inbox[this.#inboxHead]!;
       this.#inbox[this.#inboxHead++] = '';
       this.#delivered++;
