@@ -602,6 +602,55 @@ for (const security of SECURITY) {
       await fixture.server.close();
     }
   }, 60_000);
+
+  test(`echo backpressure (${security.label}): pipeTo() to a client that never reads holds one message for it; the client's writes stop`, async () => {
+    const SIZE = MiB;
+    const COUNT = 48;
+    // The default server: readable.pipeTo(writable), the direct path between wsstream streams.
+    const fixture = await startServer(undefined, security.server);
+    try {
+      const wss = new WebSocketStream(security.url(fixture.url), security.client);
+      const { readable, writable } = await wss.opened;
+      const peer = await fixture.next();
+      const writer = writable.getWriter();
+      let resolved = 0;
+      const message = incompressible(SIZE);
+      const writing = (async () => {
+        for (let i = 0; i < COUNT; i++) {
+          message[0] = i;
+          await writer.ready;
+          await writer.write(message);
+          resolved += SIZE;
+        }
+      })();
+      writing.catch(() => {});
+      const stalled = await waitStable(() => resolved);
+      assert(stalled < COUNT * SIZE, `writes stopped resolving (${stalled} of ${COUNT * SIZE})`);
+      // What the echo server holds for a client that does not read: the
+      // message whose write waits for the kernel, and what one read parsed.
+      const unsent = peer.session.transport.bufferedAmount;
+      const waiting = peer.session.stats().messagesWaiting;
+      note(
+        `client writes resolved ${stalled} B of ${COUNT * SIZE}; the server holds ${unsent} B unsent and ${waiting} messages`,
+      );
+      // One frame: the message, compressed (incompressible data grows by
+      // DEFLATE's stored-block headers), and the frame's header.
+      const bound = SIZE + 4 * 1024;
+      assert(unsent <= bound, `server holds ${unsent} bytes unsent (bound ${bound})`);
+      assert(waiting <= 2, `server holds ${waiting} messages received and not echoed`);
+      assert(peer.session.receiver.paused, "the server stopped reading the client's socket");
+      const reader = readable.getReader();
+      for (let i = 0; i < COUNT; i++) {
+        const { value } = await reader.read();
+        equal([value.length, value[0]], [SIZE, i], `echo ${i}`);
+      }
+      await writing;
+      wss.close();
+      await wss.closed;
+    } finally {
+      await fixture.server.close();
+    }
+  }, 60_000);
 }
 
 // ---- compression (test/runtimes/deflate.js) -------------------------------------------------
