@@ -248,17 +248,11 @@ export class Sender {
       return false;
     }
     const out = conn.takeOutgoing();
-    for (let i = 0; i < out.length; i++) this.#bytesWritten += out[i]!.length;
-    const number = ++this.#writesIssued;
-    const written = this.#transport.write(out, this.#onWritten, this.#batchWrites);
-    if (written === true) {
-      for (let i = 0; i < out.length; i++) releaseFrame(out[i]!);
-      return true;
+    const number = this.#issueWrite(out);
+    if (number !== 0 && !this.#outcome.settled) {
+      this.#directPending = number;
+      this.#directFrames = out;
     }
-    this.#lastUnconfirmed = number;
-    if (written === 'batched' || this.#outcome.settled) return true;
-    this.#directPending = number;
-    this.#directFrames = out;
     return true;
   }
 
@@ -337,29 +331,37 @@ export class Sender {
       return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
     }
     const out = conn.takeOutgoing();
-    for (let i = 0; i < out.length; i++) this.#bytesWritten += out[i]!.length;
-    const number = ++this.#writesIssued;
-    const written = this.#transport.write(out, this.#onWritten, this.#batchWrites);
-    if (written === true) {
-      // Handed to the operating system already: the write is done.
-      for (let i = 0; i < out.length; i++) releaseFrame(out[i]!);
-      return undefined;
-    }
-    if (written === 'batched') {
-      // In this turn's batch (batchWrites): done; the frames stay the socket's until it leaves.
-      this.#lastUnconfirmed = number;
-      return undefined;
-    }
+    const number = this.#issueWrite(out);
+    if (number === 0) return undefined;
     // The write failed at once (the transport is closed): the session settled.
     if (this.#outcome.settled)
       return Promise.reject(this.#outcome.error ?? invalidState('The WebSocket is closed'));
-    this.#lastUnconfirmed = number;
     this.#pendingWrite = number;
     this.#pendingFrames = out;
     return new Promise<void>((resolve, reject) => {
       this.#resolvePending = resolve;
       this.#rejectPending = reject;
     });
+  }
+
+  /**
+   * Hands the frames of one message to the transport, numbered in order.
+   * Returns 0 when the write is done: handed to the operating system (the
+   * frames are free again) or in this turn's batch (batchWrites; the frames
+   * stay the socket's until it leaves). Otherwise returns the write's number,
+   * pending until {@link #onWritten} confirms it (or failed at once, the
+   * transport being closed); the caller keeps `out` until then.
+   */
+  #issueWrite(out: Uint8Array[]): number {
+    for (let i = 0; i < out.length; i++) this.#bytesWritten += out[i]!.length;
+    const number = ++this.#writesIssued;
+    const written = this.#transport.write(out, this.#onWritten, this.#batchWrites);
+    if (written === true) {
+      for (let i = 0; i < out.length; i++) releaseFrame(out[i]!);
+      return 0;
+    }
+    this.#lastUnconfirmed = number;
+    return written === 'batched' ? 0 : number;
   }
 
   /** The transport's callback of every data write, in order. */
