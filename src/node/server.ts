@@ -153,7 +153,7 @@ export class WebSocketConnection {
     this.request = request;
     this.#secure = secure;
     const life = this.#life;
-    life.describe(this, 'server', () => this.url);
+    life.describe(this, 'server');
     const handshake = start({
       opened: (protocol, early, extension, transport) => {
         this.#handshake = null;
@@ -164,7 +164,7 @@ export class WebSocketConnection {
           fragmentSize: options.fragmentSize,
           extension,
         });
-        const session = new Session(connection, transport, options, early);
+        const session = new Session(connection, transport, options, early, life);
         life.open(session, protocol, extension?.header ?? '');
       },
       failed: (error) => {

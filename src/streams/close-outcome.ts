@@ -14,6 +14,50 @@ import {
 
 const noop = (): void => {};
 
+/**
+ * Where the outcome goes once decided: the `closed` promise the application
+ * holds. A connection's lifecycle is one (its `closed` is the outcome's, with
+ * no promise in between); a session on its own makes a {@link ClosedPromise}.
+ */
+export interface ClosedSink {
+  readonly closed: Promise<Required<WebSocketCloseInfo>>;
+  /** A clean close (called once, after the parts ended their streams). */
+  resolveClosed(info: Required<WebSocketCloseInfo>): void;
+  /** An unclean close (called once, after the parts errored their streams). */
+  rejectClosed(error: WebSocketError): void;
+}
+
+/** A `closed` promise of its own, marked handled once it rejects (the application need not watch it). */
+export class ClosedPromise implements ClosedSink {
+  readonly closed: Promise<Required<WebSocketCloseInfo>>;
+  #resolve!: (info: Required<WebSocketCloseInfo>) => void;
+  #reject!: (error: WebSocketError) => void;
+
+  constructor() {
+    this.closed = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  resolveClosed(info: Required<WebSocketCloseInfo>): void {
+    this.#resolve(info);
+    this.#release();
+  }
+
+  rejectClosed(error: WebSocketError): void {
+    this.closed.catch(noop);
+    this.#reject(error);
+    this.#release();
+  }
+
+  // A settled promise's resolving functions are of no more use.
+  #release(): void {
+    this.#resolve = noop;
+    this.#reject = noop;
+  }
+}
+
 /** What the parts of a session do when the outcome is settled (called once, before `closed` settles). */
 export interface SettleHooks {
   /** A clean close: the streams end. */
@@ -38,21 +82,19 @@ export interface ClosingState {
 }
 
 export class CloseOutcome {
-  readonly closed: Promise<Required<WebSocketCloseInfo>>;
   readonly #hooks: SettleHooks;
-  #resolve!: (info: Required<WebSocketCloseInfo>) => void;
-  #reject!: (error: WebSocketError) => void;
+  readonly #sink: ClosedSink;
   #settled = false;
   #error: WebSocketError | null = null;
 
-  constructor(hooks: SettleHooks) {
+  constructor(hooks: SettleHooks, sink: ClosedSink = new ClosedPromise()) {
     this.#hooks = hooks;
-    this.closed = new Promise((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    // Handled here, so that awaiting only `opened` never leaves an unhandled rejection.
-    this.closed.catch(noop);
+    this.#sink = sink;
+  }
+
+  /** The `closed` promise this outcome settles. */
+  get closed(): Promise<Required<WebSocketCloseInfo>> {
+    return this.#sink.closed;
   }
 
   /** Whether `closed` has settled. */
@@ -70,8 +112,7 @@ export class CloseOutcome {
     if (this.#settled) return;
     this.#settled = true;
     this.#hooks.clean();
-    this.#resolve(info);
-    this.#release();
+    this.#sink.resolveClosed(info);
   }
 
   /** An unclean close with `error` (the writable's error too, unless given). Does nothing once settled. */
@@ -80,8 +121,7 @@ export class CloseOutcome {
     this.#settled = true;
     this.#error = error;
     this.#hooks.unclean(error, writableError);
-    this.#reject(error);
-    this.#release();
+    this.#sink.rejectClosed(error);
   }
 
   /**
@@ -123,11 +163,5 @@ export class CloseOutcome {
         'InvalidStateError',
       ),
     );
-  }
-
-  // A settled promise's resolving functions are of no more use.
-  #release(): void {
-    this.#resolve = noop;
-    this.#reject = noop;
   }
 }

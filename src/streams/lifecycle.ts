@@ -7,7 +7,8 @@
 import { observing, publish, type ObservedConnection } from './diagnostics.js';
 import type { Session, WebSocketMessage } from './session.js';
 import { emptyStats, type WebSocketStats } from './statistics.js';
-import type { WebSocketCloseInfo } from './websocket-error.js';
+import type { ClosedSink } from './close-outcome.js';
+import type { WebSocketCloseInfo, WebSocketError } from './websocket-error.js';
 
 /** What `opened` fulfils with. */
 export interface WebSocketOpenInfo {
@@ -21,20 +22,30 @@ export interface WebSocketOpenInfo {
 
 const noop = (): void => {};
 
-export class ConnectionLifecycle {
+/** The public connection a lifecycle belongs to, as diagnostics name it. */
+export interface DescribedConnection {
+  readonly url: string;
+}
+
+/**
+ * The lifecycle is also the session's {@link ClosedSink}: `closed` is settled
+ * by the session's outcome directly, in the same turn as the streams end.
+ */
+export class ConnectionLifecycle implements ClosedSink {
   readonly opened: Promise<WebSocketOpenInfo>;
   readonly closed: Promise<Required<WebSocketCloseInfo>>;
   /** connecting: handshake in progress; open: a session runs; done: settled or failed. */
   state: 'connecting' | 'open' | 'done' = 'connecting';
   /** The session, once open. */
   session: Session | null = null;
-  #observed: ObservedConnection = this;
+  #observed: DescribedConnection | null = null;
   #role: 'client' | 'server' = 'client';
-  #url: () => string = () => '';
   #resolveOpened!: (info: WebSocketOpenInfo) => void;
   #rejectOpened!: (error: unknown) => void;
   #resolveClosed!: (info: Required<WebSocketCloseInfo>) => void;
   #rejectClosed!: (error: unknown) => void;
+  /** The outcome of a session that settled while it was being made, applied once it opened. */
+  #settledEarly: (() => void) | null = null;
 
   constructor() {
     this.opened = new Promise((resolve, reject) => {
@@ -45,16 +56,12 @@ export class ConnectionLifecycle {
       this.#resolveClosed = resolve;
       this.#rejectClosed = reject;
     });
-    // Both promises are handled here, so awaiting only one never leaves an unhandled rejection.
-    this.opened.catch(noop);
-    this.closed.catch(noop);
   }
 
-  /** Names the public connection, its role and URL in diagnostics events. */
-  describe(connection: ObservedConnection, role: 'client' | 'server', url: () => string): void {
+  /** Names the public connection (its `url` is read when an event is published) and its role in diagnostics events. */
+  describe(connection: DescribedConnection, role: 'client' | 'server'): void {
     this.#observed = connection;
     this.#role = role;
-    this.#url = url;
   }
 
   /** The session's counters, or zeros before it opened. */
@@ -62,31 +69,27 @@ export class ConnectionLifecycle {
     return this.session?.stats() ?? emptyStats();
   }
 
-  /** The opening handshake failed: `opened` and `closed` reject with `error`. */
+  /**
+   * The opening handshake failed: `opened` and `closed` reject with `error`.
+   * Both are marked handled first, so awaiting only one (or neither) never
+   * leaves an unhandled rejection.
+   */
   fail(error: unknown): void {
     if (this.state === 'connecting' && observing('failure')) {
-      publish('failure', { connection: this.#observed, phase: 'handshake', error });
+      publish('failure', { connection: this.#connection, phase: 'handshake', error });
     }
     this.state = 'done';
+    this.opened.catch(noop);
+    this.closed.catch(noop);
     this.#rejectOpened(error);
     this.#rejectClosed(error);
     this.#releaseOpened();
     this.#releaseClosed();
   }
 
-  #publishUnclean(error: unknown): void {
-    if (observing('failure')) {
-      publish('failure', { connection: this.#observed, phase: 'open', error });
-    }
-    if (observing('close')) {
-      const { closeCode, reason } = error as { closeCode?: number | null; reason?: string };
-      publish('close', {
-        connection: this.#observed,
-        clean: false,
-        closeCode: closeCode ?? 1006,
-        reason: reason ?? '',
-      });
-    }
+  /** The public connection diagnostics name (this lifecycle until described). */
+  get #connection(): ObservedConnection {
+    return this.#observed ?? this;
   }
 
   // A settled promise's resolving functions are of no more use: let them go
@@ -101,41 +104,66 @@ export class ConnectionLifecycle {
     this.#rejectClosed = noop;
   }
 
-  /** The handshake succeeded: `opened` fulfils with the session's streams, `closed` follows the session. */
+  /** ClosedSink: the session closed cleanly. */
+  resolveClosed(info: Required<WebSocketCloseInfo>): void {
+    if (this.state === 'connecting') {
+      this.#settledEarly = () => this.resolveClosed(info);
+      return;
+    }
+    this.state = 'done';
+    if (observing('close')) {
+      publish('close', {
+        connection: this.#connection,
+        clean: true,
+        closeCode: info.closeCode,
+        reason: info.reason,
+      });
+    }
+    this.#resolveClosed(info);
+    this.#releaseClosed();
+  }
+
+  /** ClosedSink: the session ended uncleanly (marked handled: awaiting only `opened` leaves no unhandled rejection). */
+  rejectClosed(error: WebSocketError): void {
+    if (this.state === 'connecting') {
+      this.#settledEarly = () => this.rejectClosed(error);
+      return;
+    }
+    this.state = 'done';
+    if (observing('failure')) {
+      publish('failure', { connection: this.#connection, phase: 'open', error });
+    }
+    if (observing('close')) {
+      publish('close', {
+        connection: this.#connection,
+        clean: false,
+        closeCode: error.closeCode ?? 1006,
+        reason: error.reason,
+      });
+    }
+    this.closed.catch(noop);
+    this.#rejectClosed(error);
+    this.#releaseClosed();
+  }
+
+  /**
+   * The handshake succeeded: `opened` fulfils with the session's streams
+   * (made with this lifecycle as its {@link ClosedSink}); `closed` follows
+   * the session from then on.
+   */
   open(session: Session, protocol: string, extensions: string): void {
     this.session = session;
     this.state = 'open';
-    session.observe(this.#observed);
+    session.observe(this.#connection);
     if (observing('open')) {
       publish('open', {
-        connection: this.#observed,
+        connection: this.#connection,
         role: this.#role,
-        url: this.#url(),
+        url: this.#observed?.url ?? '',
         protocol,
         extensions,
       });
     }
-    session.closed.then(
-      (info) => {
-        this.state = 'done';
-        if (observing('close')) {
-          publish('close', {
-            connection: this.#observed,
-            clean: true,
-            closeCode: info.closeCode,
-            reason: info.reason,
-          });
-        }
-        this.#resolveClosed(info);
-        this.#releaseClosed();
-      },
-      (error: unknown) => {
-        this.state = 'done';
-        this.#publishUnclean(error);
-        this.#rejectClosed(error);
-        this.#releaseClosed();
-      },
-    );
     this.#resolveOpened({
       readable: session.readable,
       writable: session.writable,
@@ -143,5 +171,10 @@ export class ConnectionLifecycle {
       protocol,
     });
     this.#releaseOpened();
+    const early = this.#settledEarly;
+    if (early !== null) {
+      this.#settledEarly = null;
+      early();
+    }
   }
 }

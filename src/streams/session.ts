@@ -16,7 +16,7 @@
  */
 import { CloseCode } from '../core/close.js';
 import type { Connection, ConnectionEvent } from '../core/connection.js';
-import { CloseOutcome, type SettleHooks } from './close-outcome.js';
+import { CloseOutcome, type ClosedSink, type SettleHooks } from './close-outcome.js';
 import type { ObservedConnection } from './diagnostics.js';
 import { countsChunks, guardStrategy } from './message-size-strategy.js';
 import { PingLog } from './ping-log.js';
@@ -72,6 +72,7 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks {
     transport: Transport,
     options: SessionOptions = {},
     initialData?: Uint8Array,
+    closed?: ClosedSink,
   ) {
     this.#conn = conn;
     this.#transport = transport;
@@ -79,7 +80,7 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks {
 
     // The session itself answers the hooks of the outcome, the flow and the
     // sender (their names do not overlap): no closures, no object per part.
-    this.#outcome = new CloseOutcome(this);
+    this.#outcome = new CloseOutcome(this, closed);
     // A user's strategy never throws out of the socket's callbacks: a size()
     // that throws (or returns what the streams refuse) fails this connection with 1011.
     const readableStrategy = guardStrategy(

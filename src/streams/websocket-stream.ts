@@ -114,7 +114,7 @@ export class WebSocketStream {
     const signal = readSignal(options.signal);
     const parsed = parseWebSocketUrl(url);
     this.#url = parsed.href;
-    this.#life.describe(this, 'client', () => this.#url);
+    this.#life.describe(this, 'client');
     const protocols = readProtocols(options.protocols);
     const headers = readHeaders(options.headers);
     const handshakeTimeout = readMilliseconds(
@@ -171,6 +171,7 @@ export class WebSocketStream {
             transport,
             options,
             rest,
+            life,
           );
         } catch (error) {
           // A strategy the session cannot use (its highWaterMark getter throws): fail, never throw here.
