@@ -739,6 +739,8 @@ async function main(): Promise<void> {
         `| read + write per message, one stream pair, ns | ${med('onePair')} |`,
         `| read + write per message, over 1,000 live stream pairs, ns | ${med('manyPairs')} |`,
         `| heap of one readable + writable pair piped together, bytes | ${med('pipedPairBytes')} |`,
+        `| heap of one readable + writable pair with a reader and a writer, bytes | ${med('lockedPairBytes')} |`,
+        `| time to make a readable + writable pair and lock both, µs | ${med('pairMicros')} |`,
         '',
       ].join('\n'),
     );

@@ -65,6 +65,14 @@ test('bench --only=h prints the streams floor of the runtime', async () => {
     stdout,
     /^\| heap of one readable \+ writable pair piped together, bytes \| [\d,]+ \|/m,
   );
+  assert.match(
+    stdout,
+    /^\| heap of one readable \+ writable pair with a reader and a writer, bytes \| [\d,]+ \|/m,
+  );
+  assert.match(
+    stdout,
+    /^\| time to make a readable \+ writable pair and lock both, µs \| [\d.,]+ \|/m,
+  );
 });
 
 test('bench --quick --only=j negotiates permessage-deflate and prints the compressed rows', async () => {
