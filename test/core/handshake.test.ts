@@ -172,6 +172,27 @@ describe('HTTP grammar helpers', () => {
     assert.equal(hasToken(undefined, 'upgrade'), false);
   });
 
+  test('hasToken finds exactly the elements splitList makes, lower-cased', () => {
+    // Pseudo-random values over an alphabet of separators, whitespace (HTTP's
+    // and others trim() removes) and letters of both cases, including the
+    // Kelvin sign, which lower-cases to an ASCII "k", and a capital I with a
+    // dot, which lower-cases to two code units.
+    const alphabet = [',', ' ', '\t', '\u00a0', 'u', 'U', 'p', 'P', 'k', 'K', '\u212a', '\u0130', 'i', 'a', 'x'];
+    let seed = 7;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let i = 0; i < 20_000; i++) {
+      let value = '';
+      for (let n = random(12); n > 0; n--) value += alphabet[random(alphabet.length)];
+      for (const token of ['up', 'UP', 'k', 'i', 'a', 'pak']) {
+        const expected = splitList(value).some((t) => t.toLowerCase() === token.toLowerCase());
+        assert.equal(hasToken(value, token), expected, `${JSON.stringify(value)} ${token}`);
+      }
+    }
+  });
+
   test('HeaderList joins repeated fields with ", " and counts field lines', () => {
     const h = new HeaderList();
     h.add('Sec-WebSocket-Protocol', 'a');

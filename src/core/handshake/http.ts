@@ -51,11 +51,26 @@ export function splitList(value: string): string[] {
   return out;
 }
 
-/** Whether a comma-separated header value contains `token` (ASCII case-insensitive). */
+/**
+ * Whether a comma-separated header value contains `token` (ASCII
+ * case-insensitive), element by element as {@link splitList} would split
+ * them, without making the list: only an element of the token's length is
+ * lower-cased. Runs for every handshake (`Upgrade`, `Connection`).
+ */
 export function hasToken(value: string | undefined, token: string): boolean {
   if (value === undefined) return false;
   const wanted = token.toLowerCase();
-  return splitList(value).some((t) => t.toLowerCase() === wanted);
+  for (let start = 0; ; ) {
+    const comma = value.indexOf(',', start);
+    const element = (comma < 0 ? value.slice(start) : value.slice(start, comma)).trim();
+    if (
+      element.length === wanted.length &&
+      (element === wanted || element.toLowerCase() === wanted)
+    )
+      return true;
+    if (comma < 0) return false;
+    start = comma + 1;
+  }
 }
 
 /** Header fields in arrival order, names lower-cased. */

@@ -31,6 +31,12 @@ export interface RequestLike {
   headerLines?: number;
 }
 
+/** Whether an HTTP version ("1.0", "2"...) is 1.1 or higher. */
+function atLeastHttp11(version: string): boolean {
+  const [major, minor] = version.split('.').map(Number);
+  return major !== undefined && (major > 1 || (major === 1 && (minor ?? 0) >= 1));
+}
+
 /**
  * Validates a client's opening handshake (RFC 6455 4.2.1). Throws
  * {@link HandshakeError} whose `status` and `headers` form the HTTP answer.
@@ -44,8 +50,7 @@ export function validateClientRequest(req: RequestLike): ClientHandshake {
       [['Allow', 'GET']],
     );
   }
-  const [major, minor] = req.httpVersion.split('.').map(Number);
-  if (major === undefined || !(major > 1 || (major === 1 && (minor ?? 0) >= 1))) {
+  if (req.httpVersion !== '1.1' && !atLeastHttp11(req.httpVersion)) {
     throw new HandshakeError('BAD_HTTP_VERSION', 'A WebSocket handshake needs HTTP/1.1 or higher');
   }
   if (req.header('host') === undefined) {
@@ -143,7 +148,7 @@ export function acceptResponse(o: {
     headers.push(['Sec-WebSocket-Protocol', o.protocol]);
   if (o.extensions !== undefined && o.extensions !== '')
     headers.push(['Sec-WebSocket-Extensions', o.extensions]);
-  headers.push(...(o.headers ?? []));
+  if (o.headers !== undefined) for (const header of o.headers) headers.push(header);
   return { status: 101, statusText: STATUS_TEXT[101]!, headers, body: '' };
 }
 
@@ -172,7 +177,8 @@ const utf8Encoder = new TextEncoder();
 /** The response as text: status line, header lines, blank line, body. */
 export function serializeResponse(response: HandshakeResponse): string {
   let text = `HTTP/1.1 ${response.status} ${response.statusText}\r\n`;
-  for (const [name, value] of response.headers) text += `${name}: ${value}\r\n`;
+  const headers = response.headers;
+  for (let i = 0; i < headers.length; i++) text += `${headers[i]![0]}: ${headers[i]![1]}\r\n`;
   return `${text}\r\n${response.body}`;
 }
 
