@@ -12,15 +12,25 @@
  * only once the previous one was handed to the operating system (or joined
  * the turn's batch), and the source stops reading from its socket meanwhile.
  *
- * A direct pipe only ever moves messages. At the first sign of anything else
- * (the source closing, ending, erroring or failing; the destination closed,
- * errored or refusing a message; the signal aborted), and before that change
- * reaches either stream, it releases its locks and hands over to the
- * runtime's pipeTo() with the same streams and options, whose promise then
- * becomes this pipe's. Every message taken from the source has already been
- * given to the destination by then, so the runtime's pipe starts exactly
- * where a pipe running all along would stand, and every close, error,
- * abort and cancel follows the Streams standard as implemented by the runtime.
+ * A direct pipe only ever moves messages, and closes its destination when
+ * its source ends in the one plain case below. At the first sign of
+ * anything else (the source closing with messages still to deliver,
+ * erroring or failing; the destination closed, errored or refusing a
+ * message; the signal aborted), and before that change reaches either
+ * stream, it releases its locks and hands over to the runtime's pipeTo()
+ * with the same streams and options, whose promise then becomes this
+ * pipe's. Every message taken from the source has already been given to the
+ * destination by then, so the runtime's pipe starts exactly where a pipe
+ * running all along would stand, and every close, error, abort and cancel
+ * follows the Streams standard as implemented by the runtime.
+ *
+ * The plain case is the end of every echo: the peer's Close ends the source
+ * with nothing left to deliver, no write in flight, the destination
+ * writable, no signal and no preventClose. The standard's pipe then only
+ * propagates the close forward (ReadableStreamPipeTo, "closing must be
+ * propagated forward"): it closes the destination with error propagation
+ * and then releases both locks, and so does the direct pipe, through the
+ * public API, without starting the runtime's pipe for that last step.
  */
 import type { ReceiveFlow, WebSocketMessage } from './receive-flow.js';
 import type { Sender } from './sender.js';
@@ -183,6 +193,58 @@ export class DirectPipe {
   /** The signal's abort event. */
   handleEvent(): void {
     this.handOver();
+  }
+
+  /**
+   * The source ends and its readable closes now, with every message
+   * delivered. In the plain case (no signal, no preventClose, no write in
+   * flight, the destination writable) stops moving messages and returns
+   * true: once the readable has closed (a microtask later, as the streams'
+   * pipe sees it close), closes the destination with error propagation and
+   * then releases both locks. Otherwise returns false: the caller hands over.
+   */
+  closeWithSource(): boolean {
+    const options = this.#options;
+    if (
+      !this.#active ||
+      options.signal !== undefined ||
+      options.preventClose ||
+      !this.#sender.directRoom ||
+      // Errored (or erroring): the runtime's pipe propagates the stored error.
+      this.#writer.desiredSize === null
+    )
+      return false;
+    this.#active = false;
+    this.#flow.endPipe();
+    this.#sender.endPipe();
+    queueMicrotask(() => this.#closeDestination());
+    return true;
+  }
+
+  /**
+   * WritableStreamDefaultWriterCloseWithErrorPropagation, then the pipe's
+   * finalize: the destination cannot have a close queued (it is locked by
+   * this pipe) nor be closed; if it errored meanwhile (the connection
+   * settled in the same turn), its stored error, which `writer.closed`
+   * rejects with, rejects the pipe; else `writer.close()` decides it.
+   */
+  #closeDestination(): void {
+    const writer = this.#writer;
+    const action = writer.desiredSize === null ? writer.closed : writer.close();
+    this.#settle(
+      action.then(
+        () => this.#release(),
+        (error: unknown) => {
+          this.#release();
+          throw error;
+        },
+      ),
+    );
+  }
+
+  #release(): void {
+    this.#writer.releaseLock();
+    this.#reader.releaseLock();
   }
 
   /**

@@ -264,7 +264,11 @@ export class ReceiveFlow {
 
   /** No more messages will come: the readable closes once the messages already received were read. */
   endWhenDrained(): void {
-    this.#pipe?.handOver();
+    const pipe = this.#pipe;
+    // With nothing left to deliver the readable closes right here, so a
+    // direct pipe may close its destination itself; otherwise it hands over.
+    if (pipe !== null && !(this.#inboxHead === this.#inbox.length && pipe.closeWithSource()))
+      pipe.handOver();
     if (this.#readableDone) return;
     this.#closeWhenDrained = true;
     this.#deliver();

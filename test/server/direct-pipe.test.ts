@@ -15,7 +15,15 @@ import { test } from 'node:test';
 import WebSocket from 'ws';
 import { serve, type WebSocketConnection, type WebSocketServer } from '../../src/server.js';
 import { Sender } from '../../src/streams/sender.js';
-import { clientFrame, rawClient, readClose, tcp, upgradeRequest, wsOpen } from './helpers.js';
+import {
+  clientFrame,
+  closePayload,
+  rawClient,
+  readClose,
+  tcp,
+  upgradeRequest,
+  wsOpen,
+} from './helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -237,45 +245,67 @@ for (const scenario of scenarios) {
   });
 }
 
-void test("the same outcome as the runtime's pipeTo(): a protocol violation after messages", async () => {
-  const run = async (mode: Mode): Promise<Record<string, unknown>> => {
-    let piped!: Promise<string>;
-    let connection!: WebSocketConnection;
-    const srv = await serve({ host: '127.0.0.1', perMessageDeflate: false }, async (c) => {
-      connection = c;
-      const { readable, writable } = await c.opened;
-      piped = outcome(pipe(mode, readable, writable));
-      await piped;
-    });
-    try {
-      const raw = await rawClient(srv.address.port);
-      // Two messages, then a text frame that is not UTF-8, in one write.
-      raw.socket.write(
-        Buffer.concat([
-          clientFrame(1, 'first'),
-          clientFrame(2, 'second'),
-          clientFrame(1, Buffer.from([0x61, 0xff, 0x62])),
-        ]),
-      );
-      const frames = [await raw.nextFrame(), await raw.nextFrame(), await raw.nextFrame()];
-      await once(raw.socket, 'close');
-      return {
-        frames: frames.map((f) =>
-          f.opcode === 8
-            ? `close ${JSON.stringify(readClose(f.payload))}`
-            : `${f.opcode} ${f.payload.toString()}`,
-        ),
-        pipe: await piped,
-        serverClosed: await outcome(connection.closed),
-      };
-    } finally {
-      await srv.close();
+/**
+ * An echo to a raw client that writes `bytes` in one write, then reads
+ * every frame back until the server closes the connection.
+ */
+async function rawEcho(mode: Mode, bytes: Buffer): Promise<Record<string, unknown>> {
+  let piped!: Promise<string>;
+  let connection!: WebSocketConnection;
+  const srv = await serve({ host: '127.0.0.1', perMessageDeflate: false }, async (c) => {
+    connection = c;
+    const { readable, writable } = await c.opened;
+    piped = outcome(pipe(mode, readable, writable));
+    await piped;
+  });
+  try {
+    const raw = await rawClient(srv.address.port);
+    raw.socket.write(bytes);
+    const closed = once(raw.socket, 'close');
+    const got = [];
+    for (;;) {
+      const frame = await raw.nextFrame().catch(() => null);
+      if (frame === null) break;
+      got.push(frame);
     }
-  };
-  const runtime = await run('runtime');
-  const direct = await run('direct');
+    await closed;
+    return {
+      frames: got.map((f) =>
+        f.opcode === 8
+          ? `close ${JSON.stringify(readClose(f.payload))}`
+          : `${f.opcode} ${f.payload.toString()}`,
+      ),
+      pipe: await piped,
+      serverClosed: await outcome(connection.closed),
+    };
+  } finally {
+    await srv.close();
+  }
+}
+
+void test("the same outcome as the runtime's pipeTo(): a protocol violation after messages", async () => {
+  // Two messages, then a text frame that is not UTF-8, in one write.
+  const bytes = Buffer.concat([
+    clientFrame(1, 'first'),
+    clientFrame(2, 'second'),
+    clientFrame(1, Buffer.from([0x61, 0xff, 0x62])),
+  ]);
+  const runtime = await rawEcho('runtime', bytes);
+  const direct = await rawEcho('direct', bytes);
   assert.deepEqual(direct, runtime);
   assert.match(String((direct.frames as string[])[2]), /1007/);
+});
+
+void test("the same outcome as the runtime's pipeTo(): a message and the peer's Close in one segment", async () => {
+  // The Close is handled before the message is delivered: the closing
+  // handshake has started when the pipe writes, and the echo is refused.
+  const bytes = Buffer.concat([clientFrame(1, 'last'), clientFrame(8, closePayload(4004, 'now'))]);
+  const runtime = await rawEcho('runtime', bytes);
+  const direct = await rawEcho('direct', bytes);
+  assert.deepEqual(direct, runtime);
+  assert.deepEqual(direct.frames, ['close {"code":4004,"reason":"now"}']);
+  assert.match(String(direct.pipe), /^rejected InvalidStateError/);
+  assert.equal(direct.serverClosed, 'fulfilled {"closeCode":4004,"reason":"now"}');
 });
 
 void test('the direct path writes without the writable (both locks held)', async () => {
