@@ -43,7 +43,7 @@ import { ProtocolError } from './errors.js';
 import type { MessageTransform } from './extensions/extension.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
 import { FrameWriter } from './frame-writer.js';
-import { MessageAssembler } from './message-assembler.js';
+import { MessageAssembler, type AssemblerHooks } from './message-assembler.js';
 
 export {
   DEFAULT_MAX_FRAGMENTS,
@@ -103,13 +103,34 @@ export class Connection {
         maxInflatePerRead: options.maxInflatePerRead ?? DEFAULT_MAX_INFLATE_PER_READ,
         extension: this.#extension,
       },
-      {
-        message: (event) => this.#events.push(event),
-        control: (opcode, payload) => this.#receiveControl(opcode, payload),
-        violation: (error) => this.#violate(error),
-      },
+      new Connection.#AssemblerSink(this),
     );
   }
+
+  /**
+   * The assembler's hooks: one small object per connection whose methods
+   * reach the connection's private state (it is declared inside the class),
+   * instead of three closures and their context.
+   */
+  static readonly #AssemblerSink = class implements AssemblerHooks {
+    readonly #conn: Connection;
+
+    constructor(conn: Connection) {
+      this.#conn = conn;
+    }
+
+    message(event: ConnectionEvent): void {
+      this.#conn.#events.push(event);
+    }
+
+    control(opcode: number, payload: Uint8Array): boolean {
+      return this.#conn.#receiveControl(opcode, payload);
+    }
+
+    violation(error: ProtocolError): void {
+      this.#conn.#violate(error);
+    }
+  };
 
   /** The current state. */
   get state(): ConnectionState {
