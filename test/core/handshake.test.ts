@@ -177,7 +177,23 @@ describe('HTTP grammar helpers', () => {
     // and others trim() removes) and letters of both cases, including the
     // Kelvin sign, which lower-cases to an ASCII "k", and a capital I with a
     // dot, which lower-cases to two code units.
-    const alphabet = [',', ' ', '\t', '\u00a0', 'u', 'U', 'p', 'P', 'k', 'K', '\u212a', '\u0130', 'i', 'a', 'x'];
+    const alphabet = [
+      ',',
+      ' ',
+      '\t',
+      '\u00a0',
+      'u',
+      'U',
+      'p',
+      'P',
+      'k',
+      'K',
+      '\u212a',
+      '\u0130',
+      'i',
+      'a',
+      'x',
+    ];
     let seed = 7;
     const random = (n: number): number => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;

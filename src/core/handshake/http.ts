@@ -60,7 +60,7 @@ export function splitList(value: string): string[] {
 export function hasToken(value: string | undefined, token: string): boolean {
   if (value === undefined) return false;
   const wanted = token.toLowerCase();
-  for (let start = 0; ; ) {
+  for (let start = 0; ;) {
     const comma = value.indexOf(',', start);
     const element = (comma < 0 ? value.slice(start) : value.slice(start, comma)).trim();
     if (
