@@ -6,7 +6,7 @@
  */
 import { env } from 'node:process';
 import { CloseCode } from '../core/close.js';
-import { HandshakeError } from '../core/handshake/index.js';
+import { HandshakeError, latin1Bytes } from '../core/handshake/index.js';
 import {
   ClientHandshake,
   closedDuringHandshake,
@@ -156,7 +156,7 @@ async function connectTls(
     const handshake = new ClientHandshake(request);
     const buffer = new Uint8Array(DENO_READ_SIZE);
     try {
-      const bytes = new TextEncoder().encode(handshake.requestHead());
+      const bytes = latin1Bytes(handshake.requestHead());
       for (let offset = 0; offset < bytes.length;)
         offset += await conn.write(bytes.subarray(offset));
       for (;;) {

@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { MessageTransform } from '../core/extensions/extension.js';
 import {
-  serializeResponse,
+  encodeResponse,
   type HandshakeResponse,
   type RequestHead,
   type RequestLike,
@@ -36,12 +36,15 @@ export function headRequestLike(head: RequestHead): RequestLike {
 }
 
 /**
- * Writes `text` (an error response), half-closes, then reads and drops what
+ * Writes `response` (an error response: internal ASCII text, or bytes from `encodeResponse`), half-closes, then reads and drops what
  * the client still sends until its FIN or for at most {@link REFUSAL_LINGER},
  * so that closing does not reset the connection before the client read the
  * answer; then closes. Never rejects.
  */
-export async function answerAndCloseConn(conn: DenoConn, text: string): Promise<void> {
+export async function answerAndCloseConn(
+  conn: DenoConn,
+  response: string | Uint8Array,
+): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const close = (): void => {
     clearTimeout(timer);
@@ -53,7 +56,7 @@ export async function answerAndCloseConn(conn: DenoConn, text: string): Promise<
   };
   try {
     timer = setTimeout(close, REFUSAL_LINGER);
-    const bytes = new TextEncoder().encode(text);
+    const bytes = typeof response === 'string' ? new TextEncoder().encode(response) : response;
     for (let offset = 0; offset < bytes.length;) offset += await conn.write(bytes.subarray(offset));
     await conn.closeWrite();
     const sink = new Uint8Array(16 * 1024);
@@ -108,7 +111,7 @@ export class DenoPendingHandshake extends HandshakeFlow implements HandshakeInPr
   }
 
   protected answer(response: HandshakeResponse): void {
-    void answerAndCloseConn(this.#conn, serializeResponse(response));
+    void answerAndCloseConn(this.#conn, encodeResponse(response));
   }
 
   protected open(
@@ -119,7 +122,7 @@ export class DenoPendingHandshake extends HandshakeFlow implements HandshakeInPr
     // The 101 is the transport's first write: the session's frames queue behind it.
     // A failure is the transport's error, reported to the session.
     const transport = new DenoConnTransport(this.#conn);
-    transport.write([new TextEncoder().encode(serializeResponse(response))], noop);
+    transport.write([encodeResponse(response)], noop);
     this.callbacks.opened(protocol, this.#early, extension, transport);
   }
 }

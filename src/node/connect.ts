@@ -61,7 +61,7 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
       socket.on('error', onError);
       socket.on('close', onClose);
       dialer.phase = `waiting for the handshake response of ${target}`;
-      socket.write(handshake.requestHead());
+      socket.write(handshake.requestHead(), 'latin1');
     };
     const onData = (chunk: Uint8Array): void => {
       try {

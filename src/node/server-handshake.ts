@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { MessageTransform } from '../core/extensions/extension.js';
 import { CloseCode } from '../core/close.js';
 import {
+  encodeResponse,
   serializeResponse,
   type HandshakeResponse,
   type RequestLike,
@@ -72,7 +73,7 @@ export function requestLike(req: IncomingMessage): RequestLike {
 export function answerAndClose(socket: Duplex, response: HandshakeResponse | string): void {
   if (socket.destroyed) return;
   socket.on('error', noop);
-  socket.end(typeof response === 'string' ? response : serializeResponse(response));
+  socket.end(typeof response === 'string' ? response : encodeResponse(response));
   socket.on('data', noop);
   socket.resume();
   setTimeout(() => socket.destroy(), REFUSAL_LINGER).unref();
@@ -168,7 +169,7 @@ export class PendingHandshake extends HandshakeFlow {
     }
     socket.setTimeout(0);
     socket.setNoDelay(true);
-    socket.write(serializeResponse(response));
+    socket.write(serializeResponse(response), 'latin1');
     const early = this.#early;
     this.callbacks.opened(
       protocol,

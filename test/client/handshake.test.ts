@@ -88,6 +88,19 @@ void describe('handshake with a ws server', { timeout: 30_000 }, () => {
     await within(wss.closed, 5000, 'closed');
   });
 
+  void it('sends a header value beyond ASCII one byte per character (Latin-1), as node:http and browsers do', async () => {
+    const wss = new WebSocketStream(server.url, { headers: { 'X-Name': 'caf\u00e9 \u00ff' } });
+    const [, peer] = await Promise.all([wss.opened, server.next()]);
+    // node:http reads field values one byte per character.
+    assert.equal(peer.req.headers['x-name'], 'caf\u00e9 \u00ff');
+    wss.close();
+    await within(wss.closed, 5000, 'closed');
+    assert.throws(
+      () => new WebSocketStream(server.url, { headers: { 'X-Name': 'snow \u2603' } }),
+      /characters beyond U\+00FF/,
+    );
+  });
+
   void it('a CR, LF or NUL in a header value is a TypeError at construction; nothing is sent', () => {
     const before = requests.length;
     for (const value of ['a\r\nX-Evil: 1', 'a\nb', 'a\rb', 'a\0b']) {

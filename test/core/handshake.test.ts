@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
   acceptKey,
+  acceptResponse,
   buildClientRequest,
   buildErrorResponse,
   buildServerResponse,
   DEFAULT_MAX_HEADER_COUNT,
   DEFAULT_MAX_HEADER_SIZE,
+  encodeResponse,
   generateKey,
   HandshakeError,
   hasToken,
@@ -16,9 +18,12 @@ import {
   isToken,
   isValidHeaderValue,
   isValidKey,
+  latin1Bytes,
   offerExtensionsByName,
   parseRequestHead,
   parseResponseHead,
+  rejectResponse,
+  serializeResponse,
   splitList,
   validateClientRequest,
   validateServerResponse,
@@ -160,6 +165,25 @@ describe('HTTP grammar helpers', () => {
     for (const s of ['a\rb', 'a\nb', 'a\r\nX-Injected: 1', 'a\0b', 'snow ☃', '\u0100']) {
       assert.equal(isValidHeaderValue(s), false, JSON.stringify(s));
     }
+  });
+
+  test('latin1Bytes and encodeResponse: a head one byte per character, a body in UTF-8', () => {
+    assert.deepEqual([...latin1Bytes('caf\u00e9 \u00ff')], [0x63, 0x61, 0x66, 0xe9, 0x20, 0xff]);
+    const response = rejectResponse(403, 'non \u270b', [['X-Name', 'caf\u00e9']]);
+    const bytes = Buffer.from(encodeResponse(response));
+    const end = bytes.indexOf('\r\n\r\n') + 4;
+    const head = bytes.subarray(0, end).toString('latin1');
+    assert.match(head, /\r\nX-Name: caf\u00e9\r\n/);
+    assert.ok(bytes.subarray(0, end).includes(Buffer.from([0x20, 0x63, 0x61, 0x66, 0xe9, 0x0d])));
+    const body = bytes.subarray(end);
+    assert.equal(body.toString('utf8'), 'non \u270b\n');
+    assert.match(head, new RegExp(`\r\nContent-Length: ${body.length}\r\n`));
+    // Without a body, the same bytes as the text written one byte per character.
+    const upgrade = acceptResponse({ key: 'dGhlIHNhbXBsZSBub25jZQ==', sha1Base64 });
+    assert.equal(
+      Buffer.from(encodeResponse(upgrade)).toString('latin1'),
+      serializeResponse(upgrade),
+    );
   });
 
   test('splitList trims and drops empty elements; hasToken is case-insensitive', () => {

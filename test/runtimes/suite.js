@@ -175,6 +175,28 @@ test('messages both ways: text, binary, empty, 1 MiB, in order', async () => {
   }
 });
 
+test('headers: a value beyond ASCII arrives as sent (one byte per character, Latin-1), over ws and wss', async () => {
+  // wss takes Deno's own TLS connector, and on Deno the server's own head parser.
+  for (const secure of [false, true]) {
+    const { server, url, next } = await startServer(
+      undefined,
+      secure ? { tls: { cert: LEAF_CERT, key: LEAF_KEY } } : {},
+    );
+    try {
+      const wss = new WebSocketStream(secure ? url.replace('127.0.0.1', 'localhost') : url, {
+        headers: { 'X-Name': 'caf\u00e9 \u00ff' },
+        ...(secure ? { tls: { ca: CA } } : {}),
+      });
+      const [, connection] = await Promise.all([wss.opened, next()]);
+      equal(connection.request.headers['x-name'], 'caf\u00e9 \u00ff', `the header value (${url})`);
+      wss.close();
+      await wss.closed;
+    } finally {
+      await server.close();
+    }
+  }
+});
+
 test('the server speaks first: 1,000 messages in order', async () => {
   const { server, url } = await startServer(async (connection) => {
     const { writable } = await connection.opened;

@@ -454,11 +454,15 @@ void describe('origin, authentication and subprotocols', { timeout: 30_000 }, ()
   });
 
   void test('responseHeaders reach the client; a CR/LF in one answers 500, never a split response', async () => {
-    const good = await echoServer({ responseHeaders: { 'Set-Cookie': 'session=abc; HttpOnly' } });
+    const good = await echoServer({
+      responseHeaders: { 'Set-Cookie': 'session=abc; HttpOnly', 'X-Name': 'caf\u00e9' },
+    });
     try {
       const ws = new WebSocket(good.url);
       const [response] = (await once(ws, 'upgrade')) as [IncomingMessage];
       assert.equal(response.headers['set-cookie']?.[0], 'session=abc; HttpOnly');
+      // One byte per character (Latin-1), as node:http writes and reads field values.
+      assert.equal(response.headers['x-name'], 'caf\u00e9');
       ws.terminate();
     } finally {
       await good.close();
@@ -466,6 +470,7 @@ void describe('origin, authentication and subprotocols', { timeout: 30_000 }, ()
     const badOptions: ServeOptions[] = [
       { responseHeaders: { 'X-Evil': 'a\r\nX-Injected: 1' } },
       { responseHeaders: { 'Sec-WebSocket-Accept': 'forged' } },
+      { responseHeaders: { 'X-Snow': 'snow \u2603' } },
       { authenticate: () => ({ status: 403, headers: { 'X-Evil': 'a\r\n\r\nbody' } }) },
       { authenticate: () => ({ status: 200 }) },
     ];
@@ -480,6 +485,26 @@ void describe('origin, authentication and subprotocols', { timeout: 30_000 }, ()
       } finally {
         await bad.close();
       }
+    }
+  });
+
+  void test('a refusal sends its header values as Latin-1 and its message as UTF-8, with the right length', async () => {
+    const server = await echoServer({
+      authenticate: () => ({
+        status: 403,
+        message: 'non \u270b',
+        headers: { 'X-Name': 'caf\u00e9' },
+      }),
+    });
+    try {
+      const port = server.address.port;
+      const res = await exchange(port, upgradeRequest(port));
+      assert.equal(res.status, 403);
+      assert.equal(res.headers.get('x-name'), 'caf\u00e9');
+      assert.equal(res.body, 'non \u270b\n');
+      assert.equal(res.headers.get('content-length'), String(Buffer.byteLength(res.body)));
+    } finally {
+      await server.close();
     }
   });
 

@@ -189,6 +189,18 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
+/**
+ * A head to send as bytes, one per character (ISO-8859-1): header values are
+ * octets (RFC 9110 5.5), and {@link isValidHeaderValue} keeps every character
+ * of a value within one byte. The counterpart of how heads are read, and what
+ * browsers and Node's http send for a value such as `café`.
+ */
+export function latin1Bytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
 /** Decodes ASCII heads (nearly every one) in one native call. */
 const asciiDecoder = new TextDecoder('utf-8');
 
@@ -320,7 +332,9 @@ export function validateUserHeaders(
     }
     const v = String(value);
     if (!isValidHeaderValue(v)) {
-      throw new TypeError(`Invalid value for header ${name}: CR, LF and NUL are not allowed`);
+      throw new TypeError(
+        `Invalid value for header ${name}: CR, LF, NUL and characters beyond U+00FF are not allowed`,
+      );
     }
     out.push([name, v]);
   }

@@ -7,7 +7,7 @@
  */
 import { HandshakeError } from './errors.js';
 import { NO_SERVER_EXTENSIONS, type ServerExtensions } from './extensions.js';
-import { hasToken, isToken, splitList, validateUserHeaders } from './http.js';
+import { hasToken, isToken, latin1Bytes, splitList, validateUserHeaders } from './http.js';
 import { acceptKey, isValidKey, WEBSOCKET_VERSION, type Sha1Base64 } from './keys.js';
 
 /** What a valid client request carries. */
@@ -180,6 +180,22 @@ export function serializeResponse(response: HandshakeResponse): string {
   const headers = response.headers;
   for (let i = 0; i < headers.length; i++) text += `${headers[i]![0]}: ${headers[i]![1]}\r\n`;
   return `${text}\r\n${response.body}`;
+}
+
+/**
+ * The response as bytes: the head one byte per character (its values are
+ * Latin-1, see {@link latin1Bytes}), the body as UTF-8 (`rejectResponse`'s
+ * `Content-Type`).
+ */
+export function encodeResponse(response: HandshakeResponse): Uint8Array {
+  const body = response.body;
+  if (body === '') return latin1Bytes(serializeResponse(response));
+  const head = latin1Bytes(serializeResponse({ ...response, body: '' }));
+  const tail = utf8Encoder.encode(body);
+  const bytes = new Uint8Array(head.length + tail.length);
+  bytes.set(head);
+  bytes.set(tail, head.length);
+  return bytes;
 }
 
 /** The server's 101 response as text (RFC 6455 4.2.2). */
