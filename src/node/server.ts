@@ -90,8 +90,9 @@ export interface UpgradeOptions extends SessionOptions {
   handshakeTimeout?: number;
   /**
    * Extra headers for the 101 response (e.g. Set-Cookie). Names must be HTTP
-   * tokens and values free of CR, LF and NUL (no response splitting); the
-   * handshake's own fields cannot be set. An invalid one answers 500.
+   * tokens and values free of CR, LF and NUL (no response splitting) and
+   * within U+00FF (sent one byte per character); the handshake's own fields
+   * cannot be set. An invalid one answers 500.
    */
   responseHeaders?: Record<string, string>;
 }

@@ -37,7 +37,8 @@ export interface WebSocketStreamOptions extends SessionOptions {
   signal?: AbortSignal;
   /**
    * Extra request headers (extension). Names must be HTTP tokens and values
-   * free of CR, LF and NUL (header injection); the handshake's own fields
+   * free of CR, LF and NUL (header injection) and within U+00FF (sent one
+   * byte per character, as browsers do); the handshake's own fields
    * (Upgrade, Connection, Sec-WebSocket-*) cannot be overridden. `Host` can.
    */
   headers?: HeadersInput;

@@ -33,7 +33,7 @@ describe('usage errors: exit code 2 and a hint on stderr', () => {
     [
       'a header that injects a line',
       ['connect', '-H', 'X: a\r\nEvil: 1', 'ws://127.0.0.1:1/'],
-      /CR, LF and NUL/,
+      /CR, LF, NUL and characters beyond U\+00FF/,
     ],
     [
       'a reserved header',
