@@ -12,6 +12,9 @@ import type { Transport, TransportHandlers } from '../streams/transport.js';
  */
 const SMALL_ALLOCATION = 4096;
 
+/** What a write queued only for its callback carries. */
+const NOTHING = Buffer.alloc(0);
+
 // Message and frame buffers are written in full before use: skip the zero fill
 // (see bench/RESULTS.md, "Measurements behind the code"). A plain Uint8Array
 // over the Buffer's own memory.
@@ -157,6 +160,8 @@ export class SocketTransport implements Transport {
   #batchBytes = 0;
   /** The turn of this socket's last unbatched small write. */
   #directTurn = -1;
+  /** A TCP socket, not TLS. */
+  readonly #plain: boolean;
 
   /**
    * `socket` must be paused; the session resumes it when the readable wants
@@ -166,6 +171,7 @@ export class SocketTransport implements Transport {
   constructor(socket: Socket, relay?: ReadRelay) {
     this.socket = socket;
     this.#relay = relay;
+    this.#plain = (socket as { encrypted?: boolean }).encrypted !== true;
   }
 
   attach(handlers: TransportHandlers): void {
@@ -224,18 +230,32 @@ export class SocketTransport implements Transport {
         scheduleEndOfTurn();
       }
     }
+    // An idle TCP socket (nothing buffered, not corked) usually hands the
+    // bytes to the kernel during the call: the socket is then given no
+    // callback, which spares it a tick and an object per write, and
+    // `callback` runs here. TLS sockets always get the callback: the empty
+    // write that stands in for it otherwise fails on Deno's node:tls (EPERM).
+    const idle = this.#plain && socket.writableLength === 0 && !socket.writableCorked;
+    const then = idle ? undefined : callback;
     if (n === 1) {
-      socket.write(chunks[0]!, callback);
+      socket.write(chunks[0]!, then);
     } else {
       // Several frames queued in one go leave in one writev.
       socket.cork();
       for (let i = 0; i < n - 1; i++) socket.write(chunks[i]!);
-      socket.write(chunks[n - 1]!, callback);
+      socket.write(chunks[n - 1]!, then);
       socket.uncork();
     }
     // Nothing left in the socket's buffer: the kernel took every byte during
     // the call (a write that did not complete at once stays counted until it does).
-    return socket.writableLength === 0 && !socket.destroyed;
+    if (socket.writableLength === 0 && !socket.destroyed) {
+      if (idle) callback();
+      return true;
+    }
+    // Not all taken (or the socket failed): an empty write queued behind the
+    // bytes calls back once they were handed over, or with the socket's error.
+    if (idle) socket.write(NOTHING, callback);
+    return false;
   }
 
   /** @internal Ends the turn's batch: one writev for everything corked since it started. */

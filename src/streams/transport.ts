@@ -33,9 +33,11 @@ export interface Transport {
   attach(handlers: TransportHandlers): void;
   /**
    * Writes `chunks` in order; `callback` runs once they were all handed to the
-   * operating system, or with an error if that can no longer happen. Returns
+   * operating system, or with an error if that can no longer happen, and the
+   * callbacks of a transport's writes run in the order of the writes. Returns
    * true when they were all handed to the operating system before returning
-   * (`callback` still runs, without an error); anything else means "not yet".
+   * (`callback` then runs without an error, possibly before `write` returns);
+   * anything else means "not yet".
    *
    * With `batch`, the chunks may instead join the batch of the current turn
    * of the event loop: every chunk written so in one turn is handed to the
