@@ -52,6 +52,15 @@ export {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Both streams' strategy unless the options give one: a high-water mark of
+ * one message, counted with the runtime's own count function. The streams
+ * read it once, when they are made.
+ */
+const DEFAULT_STRATEGY: QueuingStrategy<unknown> = Object.freeze(
+  guardStrategy(new CountQueuingStrategy({ highWaterMark: 1 }), 'strategy', () => {}),
+);
+
 export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks {
   readonly #conn: Connection;
   readonly #transport: Transport;
@@ -82,17 +91,20 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks {
     // sender (their names do not overlap): no closures, no object per part.
     this.#outcome = new CloseOutcome(this, closed);
     // A user's strategy never throws out of the socket's callbacks: a size()
-    // that throws (or returns what the streams refuse) fails this connection with 1011.
-    const readableStrategy = guardStrategy(
-      options.readableStrategy ?? new CountQueuingStrategy({ highWaterMark: 1 }),
-      'readableStrategy',
-      (cause, message) => this.#failInternal(message, cause),
-    );
-    const writableStrategy = guardStrategy(
-      options.writableStrategy ?? new CountQueuingStrategy({ highWaterMark: 1 }),
-      'writableStrategy',
-      (cause, message) => this.#failInternal(message, cause),
-    );
+    // that throws (or returns what the streams refuse) fails this connection
+    // with 1011. The default needs no guard, and one object serves every session.
+    const readableStrategy =
+      options.readableStrategy === undefined || options.readableStrategy === null
+        ? DEFAULT_STRATEGY
+        : guardStrategy(options.readableStrategy, 'readableStrategy', (cause, message) =>
+            this.#failInternal(message, cause),
+          );
+    const writableStrategy =
+      options.writableStrategy === undefined || options.writableStrategy === null
+        ? DEFAULT_STRATEGY
+        : guardStrategy(options.writableStrategy, 'writableStrategy', (cause, message) =>
+            this.#failInternal(message, cause),
+          );
     this.#flow = new ReceiveFlow(readableStrategy, countsChunks(readableStrategy), this);
     this.#sender = new Sender(
       conn,
