@@ -15,7 +15,7 @@ import { SocketTransport } from '../../src/node/socket-transport.js';
 interface Pair {
   client: Socket;
   server: Socket;
-  close(): void;
+  close: () => void;
 }
 
 async function socketPair(): Promise<Pair> {
@@ -30,7 +30,7 @@ async function socketPair(): Promise<Pair> {
   return {
     client,
     server,
-    close() {
+    close: () => {
       client.destroy();
       server.destroy();
       listener.close();
