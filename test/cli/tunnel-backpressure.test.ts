@@ -111,10 +111,16 @@ it('a reader that stops on either TCP end stops the other end, with bounded memo
     listen: procStatus(pids.listen, 'VmRSS') - baseline.listen,
     serve: procStatus(pids.serve, 'VmRSS') - baseline.serve,
   };
-  // Growth of the whole process, zlib's per-message state included (permessage-deflate
-  // is negotiated by default and runs over every 64 KiB message): a flat bound,
-  // far below the hundreds of MiB an unbounded tunnel would take here.
-  const STALLED_RSS = 48 * MiB;
+  t.diagnostic(
+    `RSS growth while stalled: listen ${(rssStalled.listen / MiB).toFixed(1)} MiB, serve ${(rssStalled.serve / MiB).toFixed(1)} MiB`,
+  );
+  // Growth of the whole process, zlib's per-message state and the socket chunks
+  // that wait for the collector included (permessage-deflate is negotiated by
+  // default and runs over every 64 KiB message; on Node 26 the growth was
+  // measured 29 to 50 MiB here): a flat bound, far below the hundreds of MiB
+  // an unbounded tunnel would take. What the tunnel itself holds is bounded
+  // by the byte counts above.
+  const STALLED_RSS = 72 * MiB;
   assert.ok(
     rssStalled.listen < STALLED_RSS,
     `listen RSS +${(rssStalled.listen / MiB).toFixed(1)} MiB`,

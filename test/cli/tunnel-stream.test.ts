@@ -76,7 +76,9 @@ it(`${SIZE / MiB} MiB each way at once through connect --listen and serve --forw
   assert.equal(side.received, sent, 'client -> target: byte-identical');
   assert.equal(received, side.sent, 'target -> client: byte-identical');
   assert.equal(side.ending, 'end', 'the target saw a FIN, not a reset');
-  // Garbage Buffers wait for V8's collector (see pipe.test.ts); live data is a few hundred KiB.
-  assert.ok(peak.listen < 96 * MiB, `listen peak ${(peak.listen / MiB).toFixed(1)} MiB`);
-  assert.ok(peak.serve < 96 * MiB, `serve peak ${(peak.serve / MiB).toFixed(1)} MiB`);
+  // Garbage Buffers wait for V8's collector (see pipe.test.ts): peaks of 90 to
+  // 100 MiB on Node 26 with every build; live data is a few hundred KiB, and a
+  // tunnel that buffered one direction would pass 256 MiB.
+  assert.ok(peak.listen < 128 * MiB, `listen peak ${(peak.listen / MiB).toFixed(1)} MiB`);
+  assert.ok(peak.serve < 128 * MiB, `serve peak ${(peak.serve / MiB).toFixed(1)} MiB`);
 });
