@@ -125,3 +125,60 @@ export class ConnectionRegistry {
     for (const c of this.connections) c.terminate();
   }
 }
+
+/**
+ * The handshake deadlines of a server's sockets, on one timer. Every socket
+ * gets the same timeout, so deadlines fall in the order sockets were added:
+ * the timer is armed for the oldest, and when it fires it destroys every
+ * socket past its deadline and is armed again for the next one. A socket
+ * costs one map entry, not a timer of its own. The timer is unref'd: it never
+ * keeps the process alive (a pending socket does).
+ */
+export class HandshakeDeadlines {
+  readonly #timeout: number;
+  /** Each pending socket and when it was added (performance.now()). */
+  readonly #since = new Map<{ destroy(): void }, number>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(timeout: number) {
+    this.#timeout = timeout;
+  }
+
+  /** Starts `socket`'s deadline: it is destroyed unless settled within the timeout. */
+  add(socket: { destroy(): void }): void {
+    this.#since.set(socket, performance.now());
+    if (this.#timer === undefined) this.#arm(this.#timeout);
+  }
+
+  /** The socket's handshake ended (or it closed): no deadline any more. */
+  settle(socket: { destroy(): void }): void {
+    this.#since.delete(socket);
+  }
+
+  /** Stops the timer (the server is closing; what is pending is destroyed by its caller). */
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#since.clear();
+  }
+
+  #arm(delay: number): void {
+    // Beyond 2^31 - 1 ms a timer would fire at once; the re-arm covers the rest.
+    this.#timer = setTimeout(this.#expire, Math.min(delay, 0x7fffffff));
+    this.#timer.unref?.();
+  }
+
+  readonly #expire = (): void => {
+    this.#timer = undefined;
+    const now = performance.now();
+    for (const [socket, since] of this.#since) {
+      const left = since + this.#timeout - now;
+      if (left > 0) {
+        this.#arm(left);
+        return;
+      }
+      this.#since.delete(socket);
+      socket.destroy();
+    }
+  };
+}

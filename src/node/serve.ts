@@ -32,6 +32,7 @@ import {
 import { denoListen, denoTlsCredentials, serveDenoTls } from '../deno/serve-tls.js';
 import {
   ConnectionRegistry,
+  HandshakeDeadlines,
   PLAIN_HTTP_BODY,
   refused,
   TOO_MANY_CONNECTIONS,
@@ -228,16 +229,11 @@ export async function serve(
   const idle = new Set<Duplex>();
   /**
    * The handshake deadline of each socket whose opening handshake has not
-   * finished yet; cleared as soon as it is accepted or answered with an
-   * error, so an open connection keeps no timer.
+   * finished yet; settled as soon as it is accepted or answered with an
+   * error, so an open connection keeps none.
    */
-  const deadlines = new Map<Duplex, ReturnType<typeof setTimeout>>();
-  const settle = (socket: Duplex): void => {
-    const timer = deadlines.get(socket);
-    if (timer === undefined) return;
-    clearTimeout(timer);
-    deadlines.delete(socket);
-  };
+  const deadlines = new HandshakeDeadlines(handshakeTimeout);
+  const settle = (socket: Duplex): void => deadlines.settle(socket);
   let closing = false;
 
   // The handshake deadline runs from the moment the connection is accepted
@@ -245,13 +241,7 @@ export async function serve(
   // trickles its request head a byte at a time (slowloris) is dropped too.
   const accepted = (socket: Duplex): void => {
     idle.add(socket);
-    deadlines.set(
-      socket,
-      setTimeout(() => {
-        deadlines.delete(socket);
-        socket.destroy();
-      }, handshakeTimeout),
-    );
+    deadlines.add(socket);
   };
   const gone = (socket: Duplex): void => {
     settle(socket);
@@ -351,6 +341,7 @@ export async function serve(
     closing = true;
     server.close();
     for (const socket of idle) socket.destroy();
+    deadlines.dispose();
     await registry.shutdown(shutdownTimeout);
     for (const socket of tcpSockets) socket.destroy();
     await serverClosed;

@@ -167,7 +167,9 @@ export class PendingHandshake extends HandshakeFlow {
       );
       return;
     }
-    socket.setTimeout(0);
+    // No idle timeout on an open connection (keepalive is the session's);
+    // node:http sets one only when its server has a `timeout`.
+    if (socket.timeout) socket.setTimeout(0);
     socket.setNoDelay(true);
     socket.write(serializeResponse(response), 'latin1');
     const early = this.#early;

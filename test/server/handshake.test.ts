@@ -374,6 +374,35 @@ void describe('limits on the request head', { timeout: 30_000 }, () => {
     }
   });
 
+  void test('each silent connection is dropped at its own deadline, counted from its accept', async () => {
+    const timeout = 400;
+    const server = await echoServer({ handshakeTimeout: timeout });
+    try {
+      const lifetime = async (): Promise<number> => {
+        const socket = await tcp(server.address.port);
+        const start = performance.now();
+        socket.on('error', () => {});
+        await once(socket, 'close');
+        return performance.now() - start;
+      };
+      const first = lifetime();
+      await new Promise((resolve) => setTimeout(resolve, timeout / 2));
+      const second = lifetime();
+      // A third is accepted and answered in between: its settling moves no deadline.
+      const ws = await wsOpen(server.url);
+      await echoOnce(ws, 'alive');
+      const [a, b] = await Promise.all([first, second]);
+      for (const t of [a, b]) {
+        assert.ok(t >= timeout - 25, `dropped after ${t.toFixed(0)} ms, before its deadline`);
+        assert.ok(t < timeout + 2_000, `dropped after ${t.toFixed(0)} ms`);
+      }
+      assert.equal(ws.readyState, WebSocket.OPEN, 'the open connection is not dropped');
+      ws.terminate();
+    } finally {
+      await server.close();
+    }
+  });
+
   void test('a slow authenticate() is bounded by the handshake deadline', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
