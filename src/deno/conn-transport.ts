@@ -94,14 +94,14 @@ export class DenoConnTransport implements Transport {
         if (this.#closed) return;
         if (n === null) {
           this.#readEnded = true;
-          this.#handlers!.end();
+          this.#handlers!.onEnd();
           // As a Node socket without allowHalfOpen: the peer's FIN ends our side too.
           this.end();
           if (this.#halfClosed) this.destroy();
           return;
         }
         this.#bytesRead += n;
-        this.#handlers!.data(buffer.subarray(0, n));
+        this.#handlers!.onData(buffer.subarray(0, n));
       }
     } catch (error) {
       if (!this.#closed) this.#fail(error instanceof Error ? error : new Error(String(error)));
@@ -146,12 +146,12 @@ export class DenoConnTransport implements Transport {
       // Already closed.
     }
     this.#flushQueue(new Error('The socket is closed'));
-    queueMicrotask(() => this.#handlers?.close());
+    queueMicrotask(() => this.#handlers?.onClose());
   }
 
   #fail(error: Error): void {
     if (this.#closed) return;
-    this.#handlers?.error(error);
+    this.#handlers?.onError(error);
     this.destroy();
   }
 

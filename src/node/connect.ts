@@ -56,7 +56,7 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
       if (done) return;
       socket = dialed.socket;
       relay = dialed.relay;
-      if (relay !== undefined) relay.setHandler(onData);
+      if (relay !== undefined) relay.setReader({ onData });
       else socket.on('data', onData);
       socket.on('error', onError);
       socket.on('close', onClose);
@@ -81,7 +81,7 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
       clearTimeout(timer);
       signal.listen(null);
       if (socket === undefined) return;
-      if (relay !== undefined) relay.setHandler(null);
+      if (relay !== undefined) relay.setReader(null);
       else socket.removeListener('data', onData);
       socket.removeListener('error', onError);
       socket.removeListener('close', onClose);

@@ -211,7 +211,7 @@ export class Dialer {
           return;
         }
         if (!open) return;
-        if (relay !== undefined) relay.setHandler(null);
+        if (relay !== undefined) relay.setReader(null);
         else raw.removeListener('data', onData);
         raw.removeListener('error', onError);
         raw.removeListener('close', onClose);
@@ -234,7 +234,7 @@ export class Dialer {
       };
       raw.on('error', onError);
       raw.on('close', onClose);
-      if (relay !== undefined) relay.setHandler(onData);
+      if (relay !== undefined) relay.setReader({ onData });
       else raw.on('data', onData);
       raw.write(buildConnectRequest(url, proxy));
     });

@@ -51,10 +51,14 @@ let sharedReadBuffer: Uint8Array | undefined;
  * straight into a buffer of its own (the rest of a large frame's payload),
  * which spares copying those bytes out of the shared buffer.
  */
+/** Who reads a relay now: the opening handshake (`onData` only), then the session. */
+export type RelayReader = Pick<TransportHandlers, 'onData' | 'nextRead' | 'inPlace'>;
+
 export class ReadRelay {
-  #handler: ((chunk: Uint8Array) => void) | null = null;
+  #reader: RelayReader | null = null;
   #pending: Uint8Array[] = [];
-  #placement: Pick<TransportHandlers, 'nextRead' | 'inPlace'> | null = null;
+  /** The reader, if it places reads itself (has `nextRead` and `inPlace`). */
+  #placement: RelayReader | null = null;
   /** The buffer of the session's own that the next read goes into, if any. */
   #target: Uint8Array | null = null;
   /**
@@ -79,8 +83,8 @@ export class ReadRelay {
           return true;
         }
         const chunk = buf.subarray(0, n);
-        if (this.#handler === null) this.#pending.push(chunk.slice());
-        else this.#handler(chunk);
+        if (this.#reader === null) this.#pending.push(chunk.slice());
+        else this.#reader.onData(chunk);
         return true;
       },
     };
@@ -99,16 +103,16 @@ export class ReadRelay {
   }
 
   /** Installs the reader (null: keep copies of what arrives until the next one is installed). */
-  setHandler(
-    handler: ((chunk: Uint8Array) => void) | null,
-    placement: Pick<TransportHandlers, 'nextRead' | 'inPlace'> | null = null,
-  ): void {
-    this.#handler = handler;
-    this.#placement = placement !== null && placement.inPlace !== undefined ? placement : null;
-    if (handler === null) return;
+  setReader(reader: RelayReader | null): void {
+    this.#reader = reader;
+    this.#placement =
+      reader !== null && reader.inPlace !== undefined && reader.nextRead !== undefined
+        ? reader
+        : null;
+    if (reader === null) return;
     const pending = this.#pending;
     this.#pending = [];
-    for (const chunk of pending) handler(chunk);
+    for (const chunk of pending) reader.onData(chunk);
   }
 }
 
@@ -151,6 +155,25 @@ function scheduleEndOfTurn(): void {
   process.nextTick(endTurn);
 }
 
+/** Where a socket keeps the handlers of the session it carries. */
+const kHandlers = Symbol('wsstream.transportHandlers');
+
+type HandledSocket = Socket & { [kHandlers]: TransportHandlers };
+
+// The socket's listeners, one of each for every socket (`this` is the socket).
+function onSocketData(this: HandledSocket, chunk: Uint8Array): void {
+  this[kHandlers].onData(chunk);
+}
+function onSocketEnd(this: HandledSocket): void {
+  this[kHandlers].onEnd();
+}
+function onSocketError(this: HandledSocket, error: Error): void {
+  this[kHandlers].onError(error);
+}
+function onSocketClose(this: HandledSocket): void {
+  this[kHandlers].onClose();
+}
+
 export class SocketTransport implements Transport {
   readonly socket: Socket;
   readonly #relay: ReadRelay | undefined;
@@ -177,14 +200,16 @@ export class SocketTransport implements Transport {
   attach(handlers: TransportHandlers): void {
     if (this.#attached) throw new Error('Transport already attached');
     this.#attached = true;
-    const socket = this.socket;
-    // The handlers are installed as they are: no wrapper per connection.
-    if (this.#relay !== undefined) this.#relay.setHandler(handlers.data, handlers);
-    else socket.on('data', handlers.data);
-    socket.on('end', handlers.end);
-    socket.on('error', handlers.error);
-    socket.on('close', handlers.close);
-    if (socket.destroyed) queueMicrotask(handlers.close);
+    const socket = this.socket as HandledSocket;
+    // The listeners are shared by every socket and find the handlers on it:
+    // no closure per connection.
+    socket[kHandlers] = handlers;
+    if (this.#relay !== undefined) this.#relay.setReader(handlers);
+    else socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    if (socket.destroyed) queueMicrotask(() => handlers.onClose());
   }
 
   write(

@@ -33,7 +33,7 @@ import { type SessionOptions } from './session-options.js';
 import { DEFAULT_CLOSE_TIMEOUT } from './timers.js';
 import { Watchdogs } from './watchdogs.js';
 import { readStats, type WebSocketStats } from './statistics.js';
-import type { Transport } from './transport.js';
+import type { Transport, TransportHandlers } from './transport.js';
 import {
   createWebSocketError,
   failureError,
@@ -61,7 +61,7 @@ const DEFAULT_STRATEGY: QueuingStrategy<unknown> = Object.freeze(
   guardStrategy(new CountQueuingStrategy({ highWaterMark: 1 }), 'strategy', () => {}),
 );
 
-export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks {
+export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, TransportHandlers {
   readonly #conn: Connection;
   readonly #transport: Transport;
   readonly #isServer: boolean;
@@ -121,20 +121,9 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks {
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     const pingInterval = options.pingInterval ?? 0;
 
-    transport.attach({
-      data: (chunk) => this.#onData(chunk),
-      nextRead: () => nextRead(conn),
-      inPlace: (n) => {
-        this.#conn.receiveInPlace(n);
-        this.#afterInput();
-      },
-      end: () => this.#onEnd(),
-      close: () => this.#onTransportClose(),
-      error: (error) => {
-        this.#transportError ??= error;
-      },
-    });
-    if (initialData !== undefined && initialData.length > 0) this.#onData(initialData);
+    // The session is its transport's handlers object too (TransportHandlers).
+    transport.attach(this);
+    if (initialData !== undefined && initialData.length > 0) this.onData(initialData);
     if (pingInterval > 0 && !this.#over)
       this.#watch().startKeepalive(pingInterval, options.pingTimeout ?? pingInterval);
   }
@@ -273,7 +262,7 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks {
 
   /** @internal ReceiveFlowHooks */
   takeHeldInput(): void {
-    this.#onData(EMPTY);
+    this.onData(EMPTY);
   }
 
   /** @internal SenderHooks */
@@ -291,11 +280,28 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks {
     this.#watchdogs?.checkViolation();
   }
 
-  // ---- input -------------------------------------------------------------
+  // ---- input (TransportHandlers) -----------------------------------------
 
-  #onData(chunk: Uint8Array): void {
+  /** TransportHandlers: bytes arrived. */
+  onData(chunk: Uint8Array): void {
     this.#conn.receiveData(chunk);
     this.#afterInput();
+  }
+
+  /** TransportHandlers: where the next read goes (see read-plan.ts). */
+  nextRead(): Uint8Array | number {
+    return nextRead(this.#conn);
+  }
+
+  /** TransportHandlers: `n` bytes were read into the buffer nextRead() returned. */
+  inPlace(n: number): void {
+    this.#conn.receiveInPlace(n);
+    this.#afterInput();
+  }
+
+  /** TransportHandlers: the transport's error, reported as the cause when it closes. */
+  onError(error: Error): void {
+    this.#transportError ??= error;
   }
 
   #afterInput(): void {
@@ -366,13 +372,15 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks {
     this.#flow.resume();
   }
 
-  #onEnd(): void {
+  /** TransportHandlers: the peer's FIN. */
+  onEnd(): void {
     this.#conn.receiveEof();
     // Answer the FIN with ours; the outcome is decided when the transport closes.
     this.#transport.end();
   }
 
-  #onTransportClose(): void {
+  /** TransportHandlers: the transport is closed. */
+  onClose(): void {
     // The core's input is over too: the transport is gone (a reset may come without an end).
     this.#conn.receiveEof();
     this.#flow.inputClosed();

@@ -4,28 +4,30 @@
  */
 
 /**
- * What the transport reports. A transport may call these as plain functions
- * (not as methods of the object), e.g. by installing them as listeners.
+ * What the transport reports, as methods of one object (the session itself):
+ * the transport calls them on it, never as detached functions, so a
+ * connection needs no closure per handler. The names are the session's own
+ * and distinct from the rest of its API.
  */
 export interface TransportHandlers {
   /** Bytes arrived. The transport may reuse `chunk` after the call returns. */
-  data(this: void, chunk: Uint8Array): void;
+  onData(chunk: Uint8Array): void;
   /** The peer closed its sending side (TCP FIN). */
-  end(this: void): void;
+  onEnd(): void;
   /** The transport is fully closed; nothing more will be reported. */
-  close(this: void): void;
-  /** An error; `close` follows. */
-  error(this: void, error: Error): void;
+  onClose(): void;
+  /** An error; `onClose` follows. */
+  onError(error: Error): void;
   /**
    * For transports that can choose where each read goes (Node's `onread`):
    * asked after every read, before the next. A buffer: read straight into it
    * (at most its length), then report with {@link inPlace} instead of
-   * {@link data}. A number: read at most that many bytes into the
+   * {@link onData}. A number: read at most that many bytes into the
    * transport's own buffer. Transports that cannot choose never ask.
    */
-  nextRead?(this: void): Uint8Array | number;
+  nextRead?(): Uint8Array | number;
   /** `n` bytes were read into the buffer the last {@link nextRead} returned. */
-  inPlace?(this: void, n: number): void;
+  inPlace?(n: number): void;
 }
 
 export interface Transport {

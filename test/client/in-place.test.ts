@@ -94,7 +94,10 @@ describe('ReadRelay', () => {
     const chunks: Buffer[] = [];
     const copied = (): number => chunks.reduce((n, c) => n + c.length, 0);
     let started = false;
-    relay.setHandler((chunk) => chunks.push(Buffer.from(chunk)), {
+    relay.setReader({
+      onData: (chunk) => {
+        chunks.push(Buffer.from(chunk));
+      },
       // Asked after every read, for the next one: once the 1-byte greeting is
       // in, at most 10 bytes, then the target until it is full, then anything.
       nextRead: () => {

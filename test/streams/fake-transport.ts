@@ -101,21 +101,21 @@ export class FakeTransport implements Transport {
   receive(...chunks: Uint8Array[]): void {
     for (const c of chunks) {
       this.bytesRead += c.length;
-      this.handlers!.data(c);
+      this.handlers!.onData(c);
     }
   }
 
   /** The peer's FIN. */
   peerEnd(): void {
-    this.handlers!.end();
+    this.handlers!.onEnd();
   }
 
   /** The transport closed (after an error, if given). */
   close(error?: Error): void {
     if (this.closed) return;
     this.closed = true;
-    if (error !== undefined) this.handlers!.error(error);
-    this.handlers!.close();
+    if (error !== undefined) this.handlers!.onError(error);
+    this.handlers!.onClose();
   }
 
   /** The frames the kernel took, parsed as the peer of `role` reads them. */
