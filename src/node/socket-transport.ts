@@ -155,23 +155,27 @@ function scheduleEndOfTurn(): void {
   process.nextTick(endTurn);
 }
 
-/** Where a socket keeps the handlers of the session it carries. */
-const kHandlers = Symbol('wsstream.transportHandlers');
-
-type HandledSocket = Socket & { [kHandlers]: TransportHandlers };
+/**
+ * The handlers of the session each socket carries. A map rather than a
+ * property of the socket: a property added to node:net's sockets after
+ * construction would give them a hidden class of their own, and node:stream's
+ * code, which every socket runs, would then see two shapes of socket instead
+ * of one.
+ */
+const handlersOf = new WeakMap<Socket, TransportHandlers>();
 
 // The socket's listeners, one of each for every socket (`this` is the socket).
-function onSocketData(this: HandledSocket, chunk: Uint8Array): void {
-  this[kHandlers].onData(chunk);
+function onSocketData(this: Socket, chunk: Uint8Array): void {
+  handlersOf.get(this)!.onData(chunk);
 }
-function onSocketEnd(this: HandledSocket): void {
-  this[kHandlers].onEnd();
+function onSocketEnd(this: Socket): void {
+  handlersOf.get(this)!.onEnd();
 }
-function onSocketError(this: HandledSocket, error: Error): void {
-  this[kHandlers].onError(error);
+function onSocketError(this: Socket, error: Error): void {
+  handlersOf.get(this)!.onError(error);
 }
-function onSocketClose(this: HandledSocket): void {
-  this[kHandlers].onClose();
+function onSocketClose(this: Socket): void {
+  handlersOf.get(this)!.onClose();
 }
 
 export class SocketTransport implements Transport {
@@ -200,10 +204,10 @@ export class SocketTransport implements Transport {
   attach(handlers: TransportHandlers): void {
     if (this.#attached) throw new Error('Transport already attached');
     this.#attached = true;
-    const socket = this.socket as HandledSocket;
-    // The listeners are shared by every socket and find the handlers on it:
-    // no closure per connection.
-    socket[kHandlers] = handlers;
+    const socket = this.socket;
+    // The listeners are shared by every socket and find its handlers in a
+    // map: no closure per connection.
+    handlersOf.set(socket, handlers);
     if (this.#relay !== undefined) this.#relay.setReader(handlers);
     else socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
