@@ -233,7 +233,6 @@ export async function serve(
    * error, so an open connection keeps none.
    */
   const deadlines = new HandshakeDeadlines(handshakeTimeout);
-  const settle = (socket: Duplex): void => deadlines.settle(socket);
   let closing = false;
 
   // The handshake deadline runs from the moment the connection is accepted
@@ -244,7 +243,7 @@ export async function serve(
     deadlines.add(socket);
   };
   const gone = (socket: Duplex): void => {
-    settle(socket);
+    deadlines.settle(socket);
     idle.delete(socket);
   };
   // One 'close' listener per socket ('close' comes once).
@@ -291,13 +290,13 @@ export async function serve(
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     idle.delete(socket);
     if (closing) {
-      settle(socket);
+      deadlines.settle(socket);
       answerAndClose(socket, buildErrorResponse(503, 'Server is shutting down'));
       return;
     }
     // Checked before any handshake work: a refused client costs one short answer.
     if (registry.full) {
-      settle(socket);
+      deadlines.settle(socket);
       answerAndClose(socket, buildErrorResponse(503, TOO_MANY_CONNECTIONS));
       refused(onConnectionRefused, req);
       return;
@@ -308,7 +307,7 @@ export async function serve(
       handshakeOptions,
       nodeHandshake(req, socket, head, handshakeOptions),
     );
-    registry.admit(connection, () => settle(socket));
+    registry.admit(connection, () => deadlines.settle(socket));
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -42,6 +42,9 @@ export const READ_BUFFER_SIZE = 1 << 20;
  */
 let sharedReadBuffer: Uint8Array | undefined;
 
+/** Who reads a relay now: the opening handshake (`onData` only), then the session. */
+export type RelayReader = Pick<TransportHandlers, 'onData' | 'nextRead' | 'inPlace'>;
+
 /**
  * Delivers the bytes of a socket created with net.connect's `onread` option
  * (see {@link ReadRelay.onread}) to whoever reads the socket now: the opening
@@ -51,9 +54,6 @@ let sharedReadBuffer: Uint8Array | undefined;
  * straight into a buffer of its own (the rest of a large frame's payload),
  * which spares copying those bytes out of the shared buffer.
  */
-/** Who reads a relay now: the opening handshake (`onData` only), then the session. */
-export type RelayReader = Pick<TransportHandlers, 'onData' | 'nextRead' | 'inPlace'>;
-
 export class ReadRelay {
   #reader: RelayReader | null = null;
   #pending: Uint8Array[] = [];
