@@ -30,7 +30,7 @@ import type { FloorResult } from './streams-floor.js';
 import { runFanout } from './fanout.js';
 import { DEFLATE_LEFT_OUT, runDeflate, type DeflateResult } from './deflate-scenario.js';
 import { buildBaseline } from './baseline.js';
-import { rotated } from './order.js';
+import { balancedRuns, rotated } from './order.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -41,7 +41,7 @@ const quick = flag('quick') !== undefined;
 const only = new Set((flag('only') ?? 'a,b,c,d,e,f,g,h,i,j').split(',').filter(Boolean));
 const profile = flag('cpu-prof') !== undefined;
 const PROFILE_ARGS = ['--cpu-prof', '--cpu-prof-dir=.tmp/prof'];
-const runs = Number(flag('runs') ?? (quick ? 1 : 3));
+const runsAsked = Number(flag('runs') ?? (quick ? 1 : 3));
 /** The node binary of the clients and servers (default: this one). */
 const nodeBin = flag('node') || process.execPath;
 const nodeVersion =
@@ -116,6 +116,15 @@ const baseline =
     : buildBaseline(root, baselineRef, (line) => process.stderr.write(`${line}\n`));
 // The clients and servers of wsstream-base find the build here (impl.ts).
 if (baseline !== undefined) process.env.WSSTREAM_BASE_DIR = baseline.dir;
+/**
+ * Against a baseline, an even number of runs: with an odd one, one of the two
+ * builds would run first (or before the other) more often than the other.
+ */
+const runs = baseline === undefined ? runsAsked : balancedRuns(runsAsked, 2);
+if (runs !== runsAsked)
+  process.stderr.write(
+    `--runs=${runsAsked} with --baseline: ${runs} runs, so that each build runs first as often as the other\n`,
+  );
 
 const CLIENTS = [
   'wsstream',

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { rotated } from '../../bench/order.js';
+import { balancedRuns, rotated } from '../../bench/order.js';
 
 const run = promisify(execFile);
 
@@ -133,10 +133,25 @@ test('bench --baseline=HEAD runs a build of the ref beside wsstream and prints t
   );
 });
 
-test('each run takes the implementations in an order rotated by one', () => {
-  assert.deepEqual(rotated(['a', 'b', 'c'], 1), ['a', 'b', 'c']);
-  assert.deepEqual(rotated(['a', 'b', 'c'], 2), ['b', 'c', 'a']);
-  assert.deepEqual(rotated(['a', 'b', 'c'], 3), ['c', 'a', 'b']);
-  assert.deepEqual(rotated(['a', 'b', 'c'], 4), ['a', 'b', 'c']);
+test('the runs rotate the order, then reverse it: each implementation first and before each other equally', () => {
+  const list = ['a', 'b', 'c'];
+  const orders = [1, 2, 3, 4, 5, 6].map((run) => rotated(list, run).join(''));
+  assert.deepEqual(orders, ['abc', 'bca', 'cab', 'cba', 'acb', 'bac']);
+  assert.equal(rotated(list, 7).join(''), 'abc');
+  for (const x of list)
+    for (const y of list) {
+      if (x === y) continue;
+      const before = orders.filter((o) => o.indexOf(x) < o.indexOf(y)).length;
+      assert.equal(before, 3, `${x} before ${y}`);
+    }
+  // Two builds: balanced after every even number of runs.
+  assert.deepEqual(
+    [1, 2, 3, 4].map((run) => rotated(['new', 'base'], run)[0]),
+    ['new', 'base', 'base', 'new'],
+  );
   assert.deepEqual(rotated([], 2), []);
+  assert.equal(balancedRuns(3, 2), 4);
+  assert.equal(balancedRuns(4, 2), 4);
+  assert.equal(balancedRuns(1, 2), 2);
+  assert.equal(balancedRuns(5, 1), 5);
 });
