@@ -22,6 +22,10 @@
  *   `MOVED` redirections and slot migrations (it re-subscribes a moved
  *   channel on its new owner), and reloads the slot map when a node stays
  *   unreachable (failover to a replica).
+ * - A subscription that fails, the broker's own or one node-redis makes
+ *   after a topology change, is reported and made again with backoff while
+ *   the topic has local subscribers; node-redis's are never left as
+ *   unhandled rejections.
  */
 import type { HubBroker } from './broker.js';
 import type { HubMessage } from './message.js';
@@ -98,6 +102,10 @@ class RedisClusterBroker extends RedisPubSubBroker {
   #subReady = false;
   readonly #firstDelay: number;
   readonly #maxDelay: number;
+  /** Set while the broker itself calls sSubscribe() (it handles the outcome). */
+  #ownCall = false;
+  /** Topics whose subscription waits for its next attempt. */
+  readonly #retrying = new Set<string>();
 
   constructor(redis: RedisModule, o: RedisClusterBrokerOptions, rootNodes: string[]) {
     super(o, {
@@ -151,17 +159,14 @@ class RedisClusterBroker extends RedisPubSubBroker {
         }),
       );
       cluster.on('sharded-channel-moved-error', (error, channel) =>
-        this.emit({
-          type: 'error',
-          message: `redis cluster: ${String(channel)} moved and could not be subscribed again: ${describe(error)}`,
-          error,
-        }),
+        this.#lost(String(channel), 'moved and could not be subscribed again', error),
       );
       return cluster;
     };
     this.#pub = make('publisher', false);
     // The subscriber's offline queue holds SSUBSCRIBE commands only (one per topic).
     this.#sub = make('subscriber', true);
+    this.#guardResubscribes(this.#sub);
     this.#connect('publisher', this.#pub, 0, () => {
       this.#pubReady = true;
     });
@@ -243,10 +248,110 @@ class RedisClusterBroker extends RedisPubSubBroker {
     }
   }
 
-  #subscribe(topic: string, listener: Listener): void {
-    this.#sub
-      .sSubscribe(this.prefix + topic, listener, true)
-      .catch((error: unknown) => this.failed('subscribe', topic, error));
+  /**
+   * Subscribes `topic`'s channel. A failure is reported, and the channel is
+   * subscribed again after a backoff for as long as the topic has local
+   * subscribers: a subscription is never given up on in silence.
+   */
+  #subscribe(topic: string, listener: Listener, attempt = 0): void {
+    this.#ownCall = true;
+    let sent: Promise<void>;
+    try {
+      sent = this.#sub.sSubscribe(this.prefix + topic, listener, true);
+    } catch (error) {
+      sent = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      this.#ownCall = false;
+    }
+    sent.catch((error: unknown) => {
+      this.failed('subscribe', topic, error);
+      this.#retry(topic, listener, attempt);
+    });
+  }
+
+  /** Subscribes `topic` again after a backoff, if it still has local subscribers by then. */
+  #retry(topic: string, listener: Listener, attempt: number): void {
+    if (this.closed || this.listeners.get(topic) !== listener || this.#retrying.has(topic)) return;
+    this.#retrying.add(topic);
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(timer);
+        this.#retrying.delete(topic);
+        if (!this.closed && this.listeners.get(topic) === listener)
+          this.#resubscribe(topic, listener, attempt + 1);
+      },
+      backoffDelay(attempt, this.#firstDelay, this.#maxDelay),
+    );
+    this.#timers.add(timer);
+  }
+
+  /**
+   * Unsubscribes, then subscribes `topic` again. node-redis keeps the
+   * listeners of a channel it failed to move to another node as if they
+   * were subscribed, and a subscribe would then send nothing; unsubscribing
+   * first clears them (and costs one SUNSUBSCRIBE where they were not kept).
+   */
+  #resubscribe(topic: string, listener: Listener, attempt: number): void {
+    const channel = this.prefix + topic;
+    let cleared: Promise<void>;
+    try {
+      cleared = this.#sub.sUnsubscribe(channel, listener, true);
+    } catch (error) {
+      cleared = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    void cleared
+      .catch(() => {
+        // Nothing to clear, or the node is away: the subscribe below says which.
+      })
+      .then(() => {
+        if (!this.closed && this.listeners.get(topic) === listener)
+          this.#subscribe(topic, listener, attempt);
+      });
+  }
+
+  /**
+   * node-redis lost the subscription of `channel` while moving it to another
+   * node: reported, and subscribed again with backoff if it is one of ours.
+   */
+  #lost(channel: string, what: string, error: unknown): void {
+    this.emit({
+      type: 'error',
+      message: `redis cluster: ${channel} ${what}: ${describe(error)}`,
+      error,
+    });
+    if (!channel.startsWith(this.prefix)) return;
+    const topic = channel.slice(this.prefix.length);
+    const listener = this.listeners.get(topic);
+    if (listener !== undefined) this.#retry(topic, listener, 0);
+  }
+
+  /**
+   * After a topology change (a master gone from the slot map, a reconnected
+   * node answering MOVED), node-redis subscribes the channels of the node it
+   * left again by calling the cluster client's own sSubscribe() and drops
+   * the promise; a failure there would be an unhandled rejection, which ends
+   * a Node process. The client's sSubscribe (an instance property in
+   * node-redis 5, on the instance behind the object createCluster()
+   * returns) is wrapped so that those calls' failures are handled here:
+   * reported, and the topic subscribed again. Without such a property the
+   * broker's own calls still handle theirs.
+   */
+  #guardResubscribes(cluster: ClusterClient): void {
+    const self = (cluster as { _self?: unknown })._self;
+    const owner = typeof self === 'object' && self !== null ? self : cluster;
+    if (!Object.hasOwn(owner, 'sSubscribe')) return;
+    const target = owner as { sSubscribe: ClusterClient['sSubscribe'] };
+    const original = target.sSubscribe;
+    if (typeof original !== 'function') return;
+    const handled = (): boolean => this.#ownCall;
+    const lost = (channel: string, error: unknown): void =>
+      this.#lost(channel, 'could not be subscribed again', error);
+    target.sSubscribe = function (this: unknown, channel, listener, bufferMode) {
+      const sent = Reflect.apply(original, this, [channel, listener, bufferMode]) as unknown;
+      if (!handled() && sent instanceof Promise)
+        sent.catch((error: unknown) => lost(String(channel), error));
+      return sent as Promise<void>;
+    };
   }
 }
 

@@ -8,7 +8,9 @@
  * the new owner) and a publish answered MOVED is sent again; the cluster
  * unreachable or killed: publish fails
  * fast with BROKER_UNAVAILABLE, and the brokers join again after a restart;
- * the pending-bytes bound; invalid rootNodes.
+ * node-redis's own re-subscription after a topology change refused by the
+ * new owner: reported and retried until it holds, never an unhandled
+ * rejection; the pending-bytes bound; invalid rootNodes.
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -268,6 +270,85 @@ describe(
       await until(() => rb.got.includes('after'), 'a to b');
       await a.close();
       await b.close();
+    });
+
+    it("node-redis's own re-subscription after a topology change fails: reported and retried until it holds, no unhandled rejection", async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => {
+        unhandled.push(reason);
+      };
+      process.on('unhandledRejection', onUnhandled);
+      // A user whose channels the master the topic moves to refuses at first (ACLs are per node).
+      const t = topics[2]!;
+      const channel = `wsstream:${t}`;
+      const from = await cluster.ownerOf(channel);
+      const to = cluster.ports.find((p) => p !== from)!;
+      for (const port of cluster.ports)
+        await cluster.cli(port, 'acl', 'setuser', 'hub', 'on', '>pw', '~*', '&*', '+@all');
+      await cluster.cli(to, 'acl', 'setuser', 'hub', 'resetchannels');
+      try {
+        const events: string[] = [];
+        const a = makeHub({
+          broker: await redisClusterBroker({
+            rootNodes: [`redis://hub:pw@127.0.0.1:${from}`],
+            // Reconnects and retries every 1-2 s: a few of them in this test.
+            reconnectDelay: 2000,
+            maxReconnectDelay: 2000,
+          }),
+          onBrokerEvent: (e) => events.push(e.message),
+        });
+        const b = makeHub({
+          broker: await redisClusterBroker({
+            rootNodes: [cluster.urls[to === cluster.ports[0] ? 1 : 0]!],
+          }),
+        });
+        const ra = recorder();
+        a.subscribe(ra, t);
+        await until(async () => (await shardNumSub(t)) === 1, 'subscribed');
+
+        // The subscriber's connection drops, and cannot come back (the user is disabled on
+        // that node) while the slot moves. Once it reconnects, its SSUBSCRIBE is answered
+        // MOVED, and node-redis subscribes the channel on the new owner, which refuses it.
+        await cluster.cli(from, 'acl', 'setuser', 'hub', 'off');
+        await cluster.cli(from, 'client', 'kill', 'user', 'hub');
+        await until(
+          () => events.some((m) => m.includes('subscriber: Socket closed')),
+          'the subscriber disconnected',
+        );
+        const slot = await cluster.cli(from, 'cluster', 'keyslot', channel);
+        const fromId = await cluster.cli(from, 'cluster', 'myid');
+        const toId = await cluster.cli(to, 'cluster', 'myid');
+        await cluster.cli(to, 'cluster', 'setslot', slot, 'importing', fromId);
+        await cluster.cli(from, 'cluster', 'setslot', slot, 'migrating', toId);
+        for (const port of cluster.ports)
+          await cluster.cli(port, 'cluster', 'setslot', slot, 'node', toId);
+        await cluster.cli(from, 'acl', 'setuser', 'hub', 'on');
+        await until(
+          () =>
+            events.some((m) => m.includes(channel) && m.includes('could not be subscribed again')),
+          'the failed re-subscription reported',
+        );
+        assert.equal(await shardNumSub(t), 0);
+
+        // Once the node takes the channel, the broker's next attempt holds.
+        await cluster.cli(to, 'acl', 'setuser', 'hub', 'allchannels');
+        await until(async () => (await shardNumSub(t)) === 1, 'subscribed on the new owner');
+        await until(
+          () =>
+            b.publish(t, 'after').then(
+              () => ra.got.includes('after'),
+              () => false,
+            ),
+          'delivery after the move',
+        );
+        await sleep(100);
+        assert.deepEqual(unhandled, []);
+        await a.close();
+        await b.close();
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+        for (const port of cluster.ports) await cluster.cli(port, 'acl', 'deluser', 'hub');
+      }
     });
   },
 );
