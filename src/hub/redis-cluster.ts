@@ -104,8 +104,6 @@ class RedisClusterBroker extends RedisPubSubBroker {
   readonly #maxDelay: number;
   /** Set while the broker itself calls sSubscribe() (it handles the outcome). */
   #ownCall = false;
-  /** Topics whose subscription waits for its next attempt. */
-  readonly #retrying = new Set<string>();
 
   constructor(redis: RedisModule, o: RedisClusterBrokerOptions, rootNodes: string[]) {
     super(o, {
@@ -172,7 +170,7 @@ class RedisClusterBroker extends RedisPubSubBroker {
     });
     this.#connect('subscriber', this.#sub, 0, () => {
       this.#subReady = true;
-      for (const [topic, listener] of this.listeners) this.#subscribe(topic, listener);
+      for (const [topic, listener] of this.listeners) this.subscribeTopic(topic, listener);
     });
   }
 
@@ -211,7 +209,7 @@ class RedisClusterBroker extends RedisPubSubBroker {
     const listener = this.listenerFor(topic);
     this.listeners.set(topic, listener);
     // Before the slot map is loaded nothing can be routed: the ready callback subscribes then.
-    if (this.#subReady) this.#subscribe(topic, listener);
+    if (this.#subReady) this.subscribeTopic(topic, listener);
   }
 
   unsubscribe(topic: string): void {
@@ -237,6 +235,7 @@ class RedisClusterBroker extends RedisPubSubBroker {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
+    this.stopRetries();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     for (const cluster of [this.#pub, this.#sub]) {
@@ -248,65 +247,17 @@ class RedisClusterBroker extends RedisPubSubBroker {
     }
   }
 
-  /**
-   * Subscribes `topic`'s channel. A failure is reported, and the channel is
-   * subscribed again after a backoff for as long as the topic has local
-   * subscribers: a subscription is never given up on in silence.
-   */
-  #subscribe(topic: string, listener: Listener, attempt = 0): void {
+  protected sendSubscribe(channel: string, listener: Listener): Promise<void> {
     this.#ownCall = true;
-    let sent: Promise<void>;
     try {
-      sent = this.#sub.sSubscribe(this.prefix + topic, listener, true);
-    } catch (error) {
-      sent = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return this.#sub.sSubscribe(channel, listener, true);
     } finally {
       this.#ownCall = false;
     }
-    sent.catch((error: unknown) => {
-      this.failed('subscribe', topic, error);
-      this.#retry(topic, listener, attempt);
-    });
   }
 
-  /** Subscribes `topic` again after a backoff, if it still has local subscribers by then. */
-  #retry(topic: string, listener: Listener, attempt: number): void {
-    if (this.closed || this.listeners.get(topic) !== listener || this.#retrying.has(topic)) return;
-    this.#retrying.add(topic);
-    const timer = setTimeout(
-      () => {
-        this.#timers.delete(timer);
-        this.#retrying.delete(topic);
-        if (!this.closed && this.listeners.get(topic) === listener)
-          this.#resubscribe(topic, listener, attempt + 1);
-      },
-      backoffDelay(attempt, this.#firstDelay, this.#maxDelay),
-    );
-    this.#timers.add(timer);
-  }
-
-  /**
-   * Unsubscribes, then subscribes `topic` again. node-redis keeps the
-   * listeners of a channel it failed to move to another node as if they
-   * were subscribed, and a subscribe would then send nothing; unsubscribing
-   * first clears them (and costs one SUNSUBSCRIBE where they were not kept).
-   */
-  #resubscribe(topic: string, listener: Listener, attempt: number): void {
-    const channel = this.prefix + topic;
-    let cleared: Promise<void>;
-    try {
-      cleared = this.#sub.sUnsubscribe(channel, listener, true);
-    } catch (error) {
-      cleared = Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
-    void cleared
-      .catch(() => {
-        // Nothing to clear, or the node is away: the subscribe below says which.
-      })
-      .then(() => {
-        if (!this.closed && this.listeners.get(topic) === listener)
-          this.#subscribe(topic, listener, attempt);
-      });
+  protected sendUnsubscribe(channel: string, listener: Listener): Promise<void> {
+    return this.#sub.sUnsubscribe(channel, listener, true);
   }
 
   /**
@@ -322,7 +273,7 @@ class RedisClusterBroker extends RedisPubSubBroker {
     if (!channel.startsWith(this.prefix)) return;
     const topic = channel.slice(this.prefix.length);
     const listener = this.listeners.get(topic);
-    if (listener !== undefined) this.#retry(topic, listener, 0);
+    if (listener !== undefined) this.retrySubscription(topic, listener, 0);
   }
 
   /**

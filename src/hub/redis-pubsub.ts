@@ -14,6 +14,7 @@ import {
   type HubBroker,
 } from './broker.js';
 import { decodeEnvelope, newNodeId } from './envelope.js';
+import { backoffDelay } from '../reconnect/backoff.js';
 import type { HubMessage } from './message.js';
 import { DEFAULT_MAX_PENDING_BYTES, describe } from './redis-load.js';
 
@@ -49,6 +50,11 @@ export abstract class RedisPubSubBroker implements HubBroker {
   /** How publish errors name Redis (`Redis`, `Redis Cluster`). */
   readonly #system: string;
   #events: BrokerEvents | null = null;
+  /** The backoff of subscriptions made again after a failure (the reconnect delays). */
+  readonly #retryFirst: number;
+  readonly #retryMax: number;
+  /** Timers of subscriptions waiting for their next attempt, by topic. */
+  readonly #retries = new Map<string, ReturnType<typeof setTimeout>>();
 
   /**
    * `label` names the broker in events, `system` Redis in publish errors;
@@ -60,6 +66,8 @@ export abstract class RedisPubSubBroker implements HubBroker {
   ) {
     const { label, system, name, acknowledger } = names;
     this.prefix = o.channelPrefix ?? 'wsstream:';
+    this.#retryFirst = o.reconnectDelay ?? 100;
+    this.#retryMax = o.maxReconnectDelay ?? 5000;
     this.#label = label;
     this.#system = system;
     const maxPending = checkMaxPendingBytes(o.maxPendingBytes, DEFAULT_MAX_PENDING_BYTES);
@@ -113,6 +121,70 @@ export abstract class RedisPubSubBroker implements HubBroker {
         );
       },
     );
+  }
+
+  /** Sends the subscription of `channel` (SUBSCRIBE, SSUBSCRIBE). */
+  protected abstract sendSubscribe(channel: string, listener: Listener): Promise<void>;
+  /** Ends the subscription of `channel` for `listener` (UNSUBSCRIBE, SUNSUBSCRIBE). */
+  protected abstract sendUnsubscribe(channel: string, listener: Listener): Promise<void>;
+
+  /**
+   * Subscribes `topic`'s channel. A failure is reported, and the channel is
+   * subscribed again after a backoff (the reconnect delays) for as long as
+   * the topic has local subscribers: a subscription is never given up on in
+   * silence.
+   */
+  protected subscribeTopic(topic: string, listener: Listener, attempt = 0): void {
+    let sent: Promise<void>;
+    try {
+      sent = this.sendSubscribe(this.prefix + topic, listener);
+    } catch (error) {
+      sent = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    sent.catch((error: unknown) => {
+      this.failed('subscribe', topic, error);
+      this.retrySubscription(topic, listener, attempt);
+    });
+  }
+
+  /**
+   * Makes the subscription of `topic` again after a backoff, if the topic
+   * still has `listener` by then (one attempt waits per topic). It first
+   * unsubscribes: node-redis keeps the listeners of a channel it failed to
+   * move to another cluster node as if they were subscribed, and a
+   * subscribe would then send nothing (elsewhere this is one UNSUBSCRIBE of
+   * a channel not subscribed).
+   */
+  protected retrySubscription(topic: string, listener: Listener, attempt: number): void {
+    if (this.closed || this.listeners.get(topic) !== listener || this.#retries.has(topic)) return;
+    const still = (): boolean => !this.closed && this.listeners.get(topic) === listener;
+    const timer = setTimeout(
+      () => {
+        this.#retries.delete(topic);
+        if (!still()) return;
+        let cleared: Promise<void>;
+        try {
+          cleared = this.sendUnsubscribe(this.prefix + topic, listener);
+        } catch (error) {
+          cleared = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+        }
+        void cleared
+          .catch(() => {
+            // Nothing to clear, or Redis is away: the subscribe below says which.
+          })
+          .then(() => {
+            if (still()) this.subscribeTopic(topic, listener, attempt + 1);
+          });
+      },
+      backoffDelay(attempt, this.#retryFirst, this.#retryMax),
+    );
+    this.#retries.set(topic, timer);
+  }
+
+  /** Cancels the subscriptions waiting for another attempt (at close). */
+  protected stopRetries(): void {
+    for (const timer of this.#retries.values()) clearTimeout(timer);
+    this.#retries.clear();
   }
 
   /** Reports a failed (un)subscription of `topic`. */

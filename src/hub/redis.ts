@@ -110,9 +110,7 @@ class RedisBroker extends RedisPubSubBroker {
     if (this.closed || this.listeners.has(topic)) return;
     const listener = this.listenerFor(topic);
     this.listeners.set(topic, listener);
-    this.#sub
-      .subscribe(this.prefix + topic, listener, true)
-      .catch((error: unknown) => this.failed('subscribe', topic, error));
+    this.subscribeTopic(topic, listener);
   }
 
   unsubscribe(topic: string): void {
@@ -123,6 +121,14 @@ class RedisBroker extends RedisPubSubBroker {
     this.#sub
       .unsubscribe(this.prefix + topic, listener, true)
       .catch((error: unknown) => this.failed('unsubscribe', topic, error));
+  }
+
+  protected sendSubscribe(channel: string, listener: Listener): Promise<void> {
+    return this.#sub.subscribe(channel, listener, true);
+  }
+
+  protected sendUnsubscribe(channel: string, listener: Listener): Promise<void> {
+    return this.#sub.unsubscribe(channel, listener, true);
   }
 
   publish(topic: string, message: HubMessage): Promise<void> {
@@ -138,6 +144,7 @@ class RedisBroker extends RedisPubSubBroker {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
+    this.stopRetries();
     for (const client of [this.#pub, this.#sub]) {
       try {
         if (client.destroy !== undefined) client.destroy();

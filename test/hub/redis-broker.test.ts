@@ -2,14 +2,19 @@
  * redisBroker() against a real redis-server: two hubs (two nodes) on one
  * Redis, each message once per subscriber with its type, own messages
  * ignored; Redis unreachable: publish fails fast and clearly, local delivery
- * goes on; the pending-bytes bound.
+ * goes on; the pending-bytes bound; a subscription Redis refuses: reported,
+ * and made again until it holds.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { Hub, HubError } from '../../src/hub/index.js';
 import { redisBroker } from '../../src/hub/redis.js';
 import { recorder, until } from './helpers.js';
 import { freePort, HAVE_REDIS, startRedis, type RedisServer } from './redis-server.js';
+
+const run = promisify(execFile);
 
 describe('redisBroker()', { skip: HAVE_REDIS ? false : 'redis-server is not installed' }, () => {
   let redis: RedisServer;
@@ -85,5 +90,50 @@ describe('redisBroker()', { skip: HAVE_REDIS ? false : 'redis-server is not inst
     assert.ok(backlog.length >= 10, `${backlog.length} rejected`);
     assert.ok(results.some((r) => r.status === 'fulfilled'));
     await hub.close();
+  });
+
+  it('a subscription Redis refuses is reported and made again until it holds', async () => {
+    const cli = async (...args: string[]): Promise<string> =>
+      (await run('redis-cli', ['-p', String(redis.port), ...args])).stdout.trim();
+    await cli('acl', 'setuser', 'hub', 'on', '>pw', '~*', '+@all', 'resetchannels');
+    const hubs: Hub[] = [];
+    try {
+      const errors: string[] = [];
+      const a = new Hub({
+        broker: await redisBroker({
+          url: `redis://hub:pw@127.0.0.1:${redis.port}`,
+          reconnectDelay: 100,
+          maxReconnectDelay: 200,
+        }),
+        onBrokerEvent: (e) => {
+          if (e.type === 'error') errors.push(e.message);
+        },
+      });
+      const b = new Hub({ broker: await redisBroker({ url: redis.url }) });
+      hubs.push(a, b);
+      const got = recorder();
+      a.subscribe(got, 'acl');
+      await until(() => errors.length >= 2, 'the refusals reported, attempt after attempt');
+      assert.match(errors[0]!, /subscribe acl: .*NOPERM/);
+      assert.equal(await cli('pubsub', 'numsub', 'wsstream:acl'), 'wsstream:acl\n0');
+      await cli('acl', 'setuser', 'hub', 'allchannels');
+      await until(
+        async () => (await cli('pubsub', 'numsub', 'wsstream:acl')) === 'wsstream:acl\n1',
+        'subscribed once Redis allows it',
+      );
+      await b.publish('acl', 'hello');
+      await until(() => got.got.includes('hello'), 'delivery');
+      // Gone with its last subscriber: no attempt is left behind.
+      const refused = errors.length;
+      a.unsubscribe(got);
+      await until(
+        async () => (await cli('pubsub', 'numsub', 'wsstream:acl')) === 'wsstream:acl\n0',
+        'unsubscribed',
+      );
+      assert.equal(errors.length, refused);
+    } finally {
+      for (const h of hubs) await h.close();
+      await cli('acl', 'deluser', 'hub');
+    }
   });
 });
