@@ -23,6 +23,7 @@ import {
 import type { HandshakeOptions } from '../node/server-handshake.js';
 import {
   ConnectionRegistry,
+  HandshakeDeadlines,
   PLAIN_HTTP_BODY,
   refused,
   TOO_MANY_CONNECTIONS,
@@ -187,6 +188,8 @@ export function serveDenoTls(deno: DenoListenNamespace, s: DenoTlsServeSettings)
   const registry = s.registry;
   /** Connections not handed to a WebSocketConnection yet (head being read, or being answered). */
   const unclaimed = new Set<DenoTlsConn>();
+  /** The handshake deadlines of every connection in its handshake, on one timer. */
+  const deadlines = new HandshakeDeadlines(s.handshakeTimeout);
   let closing = false;
 
   /** Reads the request head under the deadline; null if the client left or the deadline passed. */
@@ -225,20 +228,21 @@ export function serveDenoTls(deno: DenoListenNamespace, s: DenoTlsServeSettings)
     const claimed: { connection?: WebSocketConnection } = {};
     // The deadline runs from accept and covers the TLS handshake and the request
     // head, so a client that trickles its head a byte at a time (slowloris) is dropped.
-    let deadline: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
-      deadline = undefined;
-      if (claimed.connection !== undefined) claimed.connection.terminate();
-      else {
-        unclaimed.delete(conn);
-        closeConn(conn);
-      }
-    }, s.handshakeTimeout);
-    const settle = (): void => {
-      clearTimeout(deadline);
-      deadline = undefined;
+    const deadline = {
+      passed: false,
+      destroy(): void {
+        deadline.passed = true;
+        if (claimed.connection !== undefined) claimed.connection.terminate();
+        else {
+          unclaimed.delete(conn);
+          closeConn(conn);
+        }
+      },
     };
+    deadlines.add(deadline);
+    const settle = (): void => deadlines.settle(deadline);
     const read = await readHead(conn);
-    if (deadline === undefined || closing) {
+    if (deadline.passed || closing) {
       settle();
       unclaimed.delete(conn);
       closeConn(conn);
@@ -320,6 +324,7 @@ export function serveDenoTls(deno: DenoListenNamespace, s: DenoTlsServeSettings)
     },
     async close(): Promise<void> {
       closing = true;
+      deadlines.dispose();
       listener.close();
       for (const conn of unclaimed) closeConn(conn);
       unclaimed.clear();
