@@ -8,8 +8,9 @@
  * the new owner) and a publish answered MOVED is sent again; the cluster
  * unreachable or killed: publish fails
  * fast with BROKER_UNAVAILABLE, and the brokers join again after a restart;
- * node-redis's own re-subscription after a topology change refused by the
- * new owner: reported and retried until it holds, never an unhandled
+ * a moved channel the new owner refuses (node-redis subscribing it after a
+ * reconnect answered MOVED, or moving its listeners at the old owner's
+ * SUNSUBSCRIBE): reported and retried until it holds, never an unhandled
  * rejection; the pending-bytes bound; invalid rootNodes.
  */
 import assert from 'node:assert/strict';
@@ -272,20 +273,30 @@ describe(
       await b.close();
     });
 
-    it("node-redis's own re-subscription after a topology change fails: reported and retried until it holds, no unhandled rejection", async () => {
+    /**
+     * A topic's slot moves to a master that refuses the channel (an ACL on that node only)
+     * and node-redis's attempt to subscribe it there fails; then the node allows it. With
+     * `whileAway`, the subscriber is disconnected (its user disabled on the old owner) while
+     * the slot moves, so that node-redis learns of the move from a MOVED answer when it
+     * reconnects and subscribes the channel through the cluster client's sSubscribe();
+     * otherwise it stays connected and is told by the old owner's SUNSUBSCRIBE, and moves
+     * the channel's listeners itself. Either way: the failure reported, no subscription while
+     * refused, the subscription made once allowed, messages delivered, and no unhandled
+     * rejection.
+     */
+    async function refusedMove(t: string, whileAway: boolean, failure: string): Promise<void> {
       const unhandled: unknown[] = [];
       const onUnhandled = (reason: unknown): void => {
         unhandled.push(reason);
       };
       process.on('unhandledRejection', onUnhandled);
-      // A user whose channels the master the topic moves to refuses at first (ACLs are per node).
-      const t = topics[2]!;
       const channel = `wsstream:${t}`;
       const from = await cluster.ownerOf(channel);
       const to = cluster.ports.find((p) => p !== from)!;
       for (const port of cluster.ports)
         await cluster.cli(port, 'acl', 'setuser', 'hub', 'on', '>pw', '~*', '&*', '+@all');
       await cluster.cli(to, 'acl', 'setuser', 'hub', 'resetchannels');
+      const opened: Hub[] = [];
       try {
         const events: string[] = [];
         const a = makeHub({
@@ -302,19 +313,19 @@ describe(
             rootNodes: [cluster.urls[to === cluster.ports[0] ? 1 : 0]!],
           }),
         });
+        opened.push(a, b);
         const ra = recorder();
         a.subscribe(ra, t);
         await until(async () => (await shardNumSub(t)) === 1, 'subscribed');
 
-        // The subscriber's connection drops, and cannot come back (the user is disabled on
-        // that node) while the slot moves. Once it reconnects, its SSUBSCRIBE is answered
-        // MOVED, and node-redis subscribes the channel on the new owner, which refuses it.
-        await cluster.cli(from, 'acl', 'setuser', 'hub', 'off');
-        await cluster.cli(from, 'client', 'kill', 'user', 'hub');
-        await until(
-          () => events.some((m) => m.includes('subscriber: Socket closed')),
-          'the subscriber disconnected',
-        );
+        if (whileAway) {
+          await cluster.cli(from, 'acl', 'setuser', 'hub', 'off');
+          await cluster.cli(from, 'client', 'kill', 'user', 'hub');
+          await until(
+            () => events.some((m) => m.includes('subscriber: Socket closed')),
+            'the subscriber disconnected',
+          );
+        }
         const slot = await cluster.cli(from, 'cluster', 'keyslot', channel);
         const fromId = await cluster.cli(from, 'cluster', 'myid');
         const toId = await cluster.cli(to, 'cluster', 'myid');
@@ -322,10 +333,9 @@ describe(
         await cluster.cli(from, 'cluster', 'setslot', slot, 'migrating', toId);
         for (const port of cluster.ports)
           await cluster.cli(port, 'cluster', 'setslot', slot, 'node', toId);
-        await cluster.cli(from, 'acl', 'setuser', 'hub', 'on');
+        if (whileAway) await cluster.cli(from, 'acl', 'setuser', 'hub', 'on');
         await until(
-          () =>
-            events.some((m) => m.includes(channel) && m.includes('could not be subscribed again')),
+          () => events.some((m) => m.includes(channel) && m.includes(failure)),
           'the failed re-subscription reported',
         );
         assert.equal(await shardNumSub(t), 0);
@@ -343,12 +353,19 @@ describe(
         );
         await sleep(100);
         assert.deepEqual(unhandled, []);
-        await a.close();
-        await b.close();
       } finally {
+        for (const h of opened) await h.close();
         process.off('unhandledRejection', onUnhandled);
         for (const port of cluster.ports) await cluster.cli(port, 'acl', 'deluser', 'hub');
       }
+    }
+
+    it("node-redis's own re-subscription after a reconnect answered MOVED is refused: reported and retried until it holds, no unhandled rejection", async () => {
+      await refusedMove(topics[2]!, true, 'could not be subscribed again');
+    });
+
+    it('a channel node-redis fails to move is refused: reported; the retry clears what node-redis kept and subscribes once allowed', async () => {
+      await refusedMove(topics[1]!, false, 'moved and could not be subscribed again');
     });
   },
 );
