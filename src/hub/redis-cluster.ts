@@ -216,10 +216,11 @@ class RedisClusterBroker extends RedisPubSubBroker {
     const listener = this.listeners.get(topic);
     if (listener === undefined) return;
     this.listeners.delete(topic);
+    this.cancelRetry(topic);
     if (this.closed || !this.#subReady) return;
-    this.#sub
-      .sUnsubscribe(this.prefix + topic, listener, true)
-      .catch((error: unknown) => this.failed('unsubscribe', topic, error));
+    this.sendUnsubscribe(this.prefix + topic, listener).catch((error: unknown) =>
+      this.failed('unsubscribe', topic, error),
+    );
   }
 
   publish(topic: string, message: HubMessage): Promise<void> {

@@ -38,6 +38,15 @@ export interface RedisPubSubOptions {
 /** A node-redis subscription listener in buffer mode. */
 export type Listener = (message: Buffer, channel: Buffer) => void;
 
+/** What `send` returns, or a rejection with what it threw. */
+function settledOf(send: () => Promise<void>): Promise<void> {
+  try {
+    return send();
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
 export abstract class RedisPubSubBroker implements HubBroker {
   protected readonly prefix: string;
   /** The listener of each topic with local subscribers. */
@@ -135,13 +144,7 @@ export abstract class RedisPubSubBroker implements HubBroker {
    * silence.
    */
   protected subscribeTopic(topic: string, listener: Listener, attempt = 0): void {
-    let sent: Promise<void>;
-    try {
-      sent = this.sendSubscribe(this.prefix + topic, listener);
-    } catch (error) {
-      sent = Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
-    sent.catch((error: unknown) => {
+    settledOf(() => this.sendSubscribe(this.prefix + topic, listener)).catch((error: unknown) => {
       this.failed('subscribe', topic, error);
       this.retrySubscription(topic, listener, attempt);
     });
@@ -162,13 +165,7 @@ export abstract class RedisPubSubBroker implements HubBroker {
       () => {
         this.#retries.delete(topic);
         if (!still()) return;
-        let cleared: Promise<void>;
-        try {
-          cleared = this.sendUnsubscribe(this.prefix + topic, listener);
-        } catch (error) {
-          cleared = Promise.reject(error instanceof Error ? error : new Error(String(error)));
-        }
-        void cleared
+        void settledOf(() => this.sendUnsubscribe(this.prefix + topic, listener))
           .catch(() => {
             // Nothing to clear, or Redis is away: the subscribe below says which.
           })
@@ -179,6 +176,15 @@ export abstract class RedisPubSubBroker implements HubBroker {
       backoffDelay(attempt, this.#retryFirst, this.#retryMax),
     );
     this.#retries.set(topic, timer);
+  }
+
+  /**
+   * Cancels the attempt that waits for `topic` (its last local subscriber
+   * left): a later subscription of the topic gets attempts of its own.
+   */
+  protected cancelRetry(topic: string): void {
+    clearTimeout(this.#retries.get(topic));
+    this.#retries.delete(topic);
   }
 
   /** Cancels the subscriptions waiting for another attempt (at close). */

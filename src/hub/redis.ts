@@ -117,10 +117,11 @@ class RedisBroker extends RedisPubSubBroker {
     const listener = this.listeners.get(topic);
     if (listener === undefined) return;
     this.listeners.delete(topic);
+    this.cancelRetry(topic);
     if (this.closed) return;
-    this.#sub
-      .unsubscribe(this.prefix + topic, listener, true)
-      .catch((error: unknown) => this.failed('unsubscribe', topic, error));
+    this.sendUnsubscribe(this.prefix + topic, listener).catch((error: unknown) =>
+      this.failed('unsubscribe', topic, error),
+    );
   }
 
   protected sendSubscribe(channel: string, listener: Listener): Promise<void> {

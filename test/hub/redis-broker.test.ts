@@ -116,6 +116,12 @@ describe('redisBroker()', { skip: HAVE_REDIS ? false : 'redis-server is not inst
       await until(() => errors.length >= 2, 'the refusals reported, attempt after attempt');
       assert.match(errors[0]!, /subscribe acl: .*NOPERM/);
       assert.equal(await cli('pubsub', 'numsub', 'wsstream:acl'), 'wsstream:acl\n0');
+      // The topic's last subscriber leaves and one comes back, still refused: the new
+      // subscription gets attempts of its own (the one the topic had waiting is cancelled).
+      a.unsubscribe(got);
+      a.subscribe(got, 'acl');
+      const before = errors.length;
+      await until(() => errors.length >= before + 2, 'the new subscription retried');
       await cli('acl', 'setuser', 'hub', 'allchannels');
       await until(
         async () => (await cli('pubsub', 'numsub', 'wsstream:acl')) === 'wsstream:acl\n1',
