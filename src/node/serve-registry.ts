@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { CloseCode } from '../core/close.js';
+import type { ClosedWatcher } from '../streams/lifecycle.js';
 import type { WebSocketConnection } from './server.js';
 
 /** The body of the 426 that answers a plain HTTP request. */
@@ -26,17 +27,24 @@ export function refused(
   }
 }
 
-/** The connections of one server. */
-export class ConnectionRegistry {
+/**
+ * The connections of one server. It is told of each connection's end by the
+ * connection itself (it is the connections' {@link ClosedWatcher}), not by
+ * a reaction to `closed`: an open connection costs it a map entry and the
+ * reaction to the handler's promise, and `closed` is made only if the
+ * application asks for it.
+ */
+export class ConnectionRegistry implements ClosedWatcher<WebSocketConnection> {
   /** Open connections (added once `opened` fulfilled, removed once `closed` settled). */
   readonly connections = new Set<WebSocketConnection>();
   /** Connections whose opening handshake is in progress. */
   readonly #pending = new Set<WebSocketConnection>();
   /**
-   * Opened connections that hold a slot of `maxConnections`: until `closed`
-   * settled and the promise their handler returned (if any) settled.
+   * Opened connections that hold a slot of `maxConnections`, each with the
+   * count of what it waits for: `closed` to settle, and the promise its
+   * handler returned (if any) to settle.
    */
-  readonly #held = new Set<WebSocketConnection>();
+  readonly #held = new Map<WebSocketConnection, number>();
   readonly #maxConnections: number;
   readonly #handler: (connection: WebSocketConnection) => void | Promise<void>;
 
@@ -71,18 +79,9 @@ export class ConnectionRegistry {
         pending.delete(connection);
         settled();
         this.connections.add(connection);
-        this.#held.add(connection);
-        // The slot is held until the connection closed and the handler's
-        // work ended: a count of the two, and one reaction on each promise.
-        let left = 2;
-        const release = (): void => {
-          if (--left === 0) this.#held.delete(connection);
-        };
-        const closed = (): void => {
-          this.connections.delete(connection);
-          release();
-        };
-        connection.closed.then(closed, closed);
+        this.#held.set(connection, 2);
+        // At once if the connection has ended already.
+        connection.watchClosed(this);
         let result: void | Promise<void> = undefined;
         try {
           result = this.#handler(connection);
@@ -90,12 +89,15 @@ export class ConnectionRegistry {
           connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
         }
         if (result instanceof Promise) {
-          result.then(release, () => {
-            connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
-            release();
-          });
+          result.then(
+            () => this.#release(connection),
+            () => {
+              connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
+              this.#release(connection);
+            },
+          );
         } else {
-          release();
+          this.#release(connection);
         }
       },
       () => {
@@ -103,6 +105,20 @@ export class ConnectionRegistry {
         settled();
       },
     );
+  }
+
+  /** ClosedWatcher: the connection's `closed` settled. */
+  closedSettled(connection: WebSocketConnection): void {
+    this.connections.delete(connection);
+    this.#release(connection);
+  }
+
+  /** One of the two things a connection's slot waits for ended. */
+  #release(connection: WebSocketConnection): void {
+    const held = this.#held;
+    const left = held.get(connection)! - 1;
+    if (left === 0) held.delete(connection);
+    else held.set(connection, left);
   }
 
   /**

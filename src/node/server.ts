@@ -22,7 +22,11 @@ import {
   type WebSocketCloseInfo,
   type WebSocketError,
 } from '../streams/websocket-error.js';
-import { ConnectionLifecycle, type WebSocketOpenInfo } from '../streams/lifecycle.js';
+import {
+  ConnectionLifecycle,
+  type ClosedWatcher,
+  type WebSocketOpenInfo,
+} from '../streams/lifecycle.js';
 import {
   DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
   PendingHandshake,
@@ -243,6 +247,11 @@ export class WebSocketConnection {
     if (this.#life.state !== 'connecting') return false;
     this.#handshake?.abort(createWebSocketError(message, CloseCode.ABNORMAL_CLOSURE));
     return true;
+  }
+
+  /** @internal Has `watcher` told once `closed` settles (see ConnectionLifecycle.watch). */
+  watchClosed(watcher: ClosedWatcher<WebSocketConnection>): void {
+    this.#life.watch(watcher, this);
   }
 
   /** @internal The session, once open. */

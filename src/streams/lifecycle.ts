@@ -22,6 +22,11 @@ export interface WebSocketOpenInfo {
 
 const noop = (): void => {};
 
+/** Told when a connection's `closed` settles (the server's connection registry). */
+export interface ClosedWatcher<T> {
+  closedSettled(connection: T): void;
+}
+
 /** The public connection a lifecycle belongs to, as diagnostics name it. */
 export interface DescribedConnection {
   readonly url: string;
@@ -33,7 +38,8 @@ export interface DescribedConnection {
  */
 export class ConnectionLifecycle implements ClosedSink {
   readonly opened: Promise<WebSocketOpenInfo>;
-  readonly closed: Promise<Required<WebSocketCloseInfo>>;
+  /** `closed`, made when first asked for (a server connection's often never is). */
+  #closed: Promise<Required<WebSocketCloseInfo>> | null = null;
   /** connecting: handshake in progress; open: a session runs; done: settled or failed. */
   state: 'connecting' | 'open' | 'done' = 'connecting';
   /** The session, once open. */
@@ -42,20 +48,45 @@ export class ConnectionLifecycle implements ClosedSink {
   #role: 'client' | 'server' = 'client';
   #resolveOpened!: (info: WebSocketOpenInfo) => void;
   #rejectOpened!: (error: unknown) => void;
-  #resolveClosed!: (info: Required<WebSocketCloseInfo>) => void;
-  #rejectClosed!: (error: unknown) => void;
+  #resolveClosed: (info: Required<WebSocketCloseInfo>) => void = noop;
+  #rejectClosed: (error: unknown) => void = noop;
   /** The outcome of a session that settled while it was being made, applied once it opened. */
   #settledEarly: (() => void) | null = null;
+  /** Told once `closed` settled, with the connection it was given for. */
+  #watcher: ClosedWatcher<unknown> | null = null;
+  #watched: unknown = null;
 
   constructor() {
     this.opened = new Promise((resolve, reject) => {
       this.#resolveOpened = resolve;
       this.#rejectOpened = reject;
     });
-    this.closed = new Promise((resolve, reject) => {
+  }
+
+  /**
+   * Fulfils with `{closeCode, reason}` after a clean close; rejects with the
+   * error otherwise (marked handled). The same promise every time; made on
+   * first use, settled already if the connection ended before that.
+   */
+  get closed(): Promise<Required<WebSocketCloseInfo>> {
+    this.#closed ??= new Promise((resolve, reject) => {
       this.#resolveClosed = resolve;
       this.#rejectClosed = reject;
     });
+    return this.#closed;
+  }
+
+  /**
+   * Has `watcher` told once `closed` settles, in the same turn, before any
+   * reaction to `closed` runs; at once if it has settled already.
+   */
+  watch<T>(watcher: ClosedWatcher<T>, connection: T): void {
+    if (this.state === 'done') {
+      watcher.closedSettled(connection);
+      return;
+    }
+    this.#watcher = watcher;
+    this.#watched = connection;
   }
 
   /** Names the public connection (its `url` is read when an event is published) and its role in diagnostics events. */
@@ -80,11 +111,9 @@ export class ConnectionLifecycle implements ClosedSink {
     }
     this.state = 'done';
     this.opened.catch(noop);
-    this.closed.catch(noop);
     this.#rejectOpened(error);
-    this.#rejectClosed(error);
     this.#releaseOpened();
-    this.#releaseClosed();
+    this.#rejectClosedWith(error);
   }
 
   /** The public connection diagnostics name (this lifecycle until described). */
@@ -99,9 +128,40 @@ export class ConnectionLifecycle implements ClosedSink {
     this.#rejectOpened = noop;
   }
 
-  #releaseClosed(): void {
+  /** Fulfils `closed`, then tells the watcher. */
+  #fulfilClosed(info: Required<WebSocketCloseInfo>): void {
+    if (this.#closed === null) this.#closed = Promise.resolve(info);
+    else this.#resolveClosed(info);
+    this.#closedSettled();
+  }
+
+  /**
+   * Rejects `closed`, marked handled (awaiting only `opened` leaves no
+   * unhandled rejection), then tells the watcher.
+   */
+  #rejectClosedWith(error: unknown): void {
+    if (this.#closed === null) {
+      // What the handshake or the session failed with, as given.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      this.#closed = Promise.reject(error);
+      this.#closed.catch(noop);
+    } else {
+      this.#closed.catch(noop);
+      this.#rejectClosed(error);
+    }
+    this.#closedSettled();
+  }
+
+  #closedSettled(): void {
     this.#resolveClosed = noop;
     this.#rejectClosed = noop;
+    const watcher = this.#watcher;
+    if (watcher !== null) {
+      this.#watcher = null;
+      const connection = this.#watched;
+      this.#watched = null;
+      watcher.closedSettled(connection);
+    }
   }
 
   /** ClosedSink: the session closed cleanly. */
@@ -119,8 +179,7 @@ export class ConnectionLifecycle implements ClosedSink {
         reason: info.reason,
       });
     }
-    this.#resolveClosed(info);
-    this.#releaseClosed();
+    this.#fulfilClosed(info);
   }
 
   /** ClosedSink: the session ended uncleanly (marked handled: awaiting only `opened` leaves no unhandled rejection). */
@@ -141,9 +200,7 @@ export class ConnectionLifecycle implements ClosedSink {
         reason: error.reason,
       });
     }
-    this.closed.catch(noop);
-    this.#rejectClosed(error);
-    this.#releaseClosed();
+    this.#rejectClosedWith(error);
   }
 
   /**

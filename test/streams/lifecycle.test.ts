@@ -147,3 +147,53 @@ test('lifecycle: a failed handshake or an unclean close rejects with no unhandle
     await assert.rejects(life.closed, WebSocketError);
   });
 });
+
+test('lifecycle: a watcher is told once, in the turn the connection ended, before any reaction to closed; closed is made on first use', async () => {
+  const told: string[] = [];
+  const watcher = { closedSettled: (name: string) => told.push(name) };
+
+  // Watched while open, `closed` awaited: the watcher first, then the reaction.
+  const watched = new ConnectionLifecycle();
+  const transport = new FakeTransport();
+  watched.open(new Session(makeConnection('server'), transport, {}, undefined, watched), '', '');
+  watched.watch(watcher, 'a');
+  watched.closed.then(
+    () => told.push('a fulfilled'),
+    () => told.push('a rejected'),
+  );
+  transport.close(new Error('read ECONNRESET'));
+  assert.deepEqual(told, ['a'], 'told in the same turn');
+  await settle();
+  assert.deepEqual(told, ['a', 'a rejected']);
+
+  // Ended before anyone asked for `closed` or watched: told at once, and
+  // `closed`, made now, is the outcome, the same promise every time.
+  await withoutUnhandledRejections(async () => {
+    const ended = new ConnectionLifecycle();
+    const gone = new FakeTransport();
+    ended.open(new Session(makeConnection('server'), gone, {}, undefined, ended), '', '');
+    gone.close(new Error('read ECONNRESET'));
+    await settle();
+    ended.watch(watcher, 'b');
+    assert.deepEqual(told, ['a', 'a rejected', 'b']);
+    assert.equal(ended.closed, ended.closed);
+    const error = await ended.closed.then(
+      () => assert.fail('closed fulfilled after a reset'),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof WebSocketError);
+    assert.equal(error.closeCode, 1006);
+  });
+
+  // A clean close with nobody asking: fulfilled with the peer's code when asked.
+  const clean = new ConnectionLifecycle();
+  const peer = new FakeTransport();
+  clean.open(new Session(makeConnection('client'), peer, {}, undefined, clean), '', '');
+  clean.watch(watcher, 'c');
+  peer.receive(frameFrom(peerOf('client'), { opcode: 0x8, payload: closePayload(4001, 'done') }));
+  peer.peerEnd();
+  peer.close();
+  assert.deepEqual(told, ['a', 'a rejected', 'b', 'c'], 'each watcher told once');
+  assert.deepEqual(await clean.closed, { closeCode: 4001, reason: 'done' });
+  assert.deepEqual(told, ['a', 'a rejected', 'b', 'c']);
+});
