@@ -19,6 +19,7 @@ import { checkMaxPendingBytes, PublishBacklog } from './backlog.js';
 import { HubError, HubErrorCode, type BrokerEvents, type HubBroker } from './broker.js';
 import { decodeEnvelope, newNodeId } from './envelope.js';
 import type { HubMessage } from './message.js';
+import { callHook } from '../streams/user-hook.js';
 
 /** Default of `maxPendingBytes` of {@link clusterBroker} and {@link clusterRelay}: 8 MiB. */
 export const DEFAULT_MAX_IPC_PENDING_BYTES = 8 * 1024 * 1024;
@@ -86,11 +87,8 @@ export function clusterRelay(options: ClusterRelayOptions = {}): () => number {
       const held = pending.get(to) ?? 0;
       if (held > 0 && held + size > max) {
         skipped++;
-        try {
-          options.onSkip?.(to);
-        } catch {
-          // A logging hook must not stop the relay.
-        }
+        // A logging hook must not stop the relay (a throw or a rejection is ignored).
+        callHook(options.onSkip, to);
         continue;
       }
       pending.set(to, held + size);

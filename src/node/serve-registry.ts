@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import { CloseCode } from '../core/close.js';
 import type { ClosedWatcher } from '../streams/lifecycle.js';
+import { callHook, thenOf } from '../streams/user-hook.js';
 import type { WebSocketConnection } from './server.js';
 
 /** The body of the 426 that answers a plain HTTP request. */
@@ -15,16 +16,15 @@ export const PLAIN_HTTP_BODY = 'This is a WebSocket endpoint: connect with "Upgr
 /** The body of the 503 that refuses an upgrade over `maxConnections`. */
 export const TOO_MANY_CONNECTIONS = 'Too many connections, try again later';
 
-/** Calls `onConnectionRefused`, if any; a hook that throws must not take the server down. */
+/**
+ * Calls `onConnectionRefused`, if any; a hook that throws, or an async one
+ * that rejects, must not take the server down.
+ */
 export function refused(
   hook: ((request: IncomingMessage) => void) | undefined,
   request: IncomingMessage,
 ): void {
-  try {
-    hook?.(request);
-  } catch {
-    // Ignored, as documented.
-  }
+  callHook(hook, request);
 }
 
 /**
@@ -82,14 +82,15 @@ export class ConnectionRegistry implements ClosedWatcher<WebSocketConnection> {
         this.#held.set(connection, 2);
         // At once if the connection has ended already.
         connection.watchClosed(this);
-        let result: void | Promise<void> = undefined;
+        let result: unknown = undefined;
         try {
           result = this.#handler(connection);
         } catch {
           connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
         }
-        if (result instanceof Promise) {
-          result.then(
+        // A promise, or any thenable (its then() may throw: a rejection too).
+        if (thenOf(result) !== null) {
+          Promise.resolve(result).then(
             () => this.#release(connection),
             () => {
               connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');

@@ -169,6 +169,55 @@ describe('serve({ maxConnections })', { timeout: 15_000 }, () => {
     }
   });
 
+  test('an async hook that rejects changes nothing either (no unhandled rejection)', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    // An async logger, as users write it: TypeScript accepts it for a void hook.
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises
+    const server = await echoServer(1, async () => {
+      await Promise.resolve();
+      throw new Error('logging backend down');
+    });
+    try {
+      const a = await wsOpen(server.url);
+      const port = server.address.port;
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await exchange(port, upgradeRequest(port))).status, 503);
+      }
+      await echoes(a, 'unharmed');
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await server.close();
+    }
+    assert.deepEqual(unhandled, []);
+  });
+
+  test("a handler's thenable that rejects closes its connection with 1011, as a promise does", async () => {
+    const server = await serve({ host: '127.0.0.1', maxConnections: 1 }, (connection) => {
+      // Not a native promise: any object with a then() method.
+      return {
+        then(_resolve: () => void, reject: (error: Error) => void) {
+          void connection.opened.then(() => reject(new Error('handler failed')));
+        },
+      } as unknown as Promise<void>;
+    });
+    try {
+      const a = await wsOpen(server.url);
+      assert.equal((await wsClosed(a)).code, 1011);
+      // Its slot is free again.
+      await until(() => server.connections.size === 0);
+      const b = await wsOpen(server.url);
+      b.close(1000);
+      await wsClosed(b);
+    } finally {
+      await server.close();
+    }
+  });
+
   test('a value that is not a positive integer or Infinity is refused', async () => {
     for (const bad of [0, -1, 1.5, NaN, '3']) {
       await assert.rejects(
