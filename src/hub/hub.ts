@@ -8,8 +8,15 @@
  * (maxQueue + one message). Messages from one publisher reach each
  * subscriber in the order they were published.
  */
+import { callHook } from '../streams/user-hook.js';
 import { HubError, HubErrorCode, type BrokerEvent, type HubBroker } from './broker.js';
-import { messageSize, toHubMessage, type HubMessage, type HubMessageInput } from './message.js';
+import {
+  copyBytes,
+  messageSize,
+  toHubMessage,
+  type HubMessage,
+  type HubMessageInput,
+} from './message.js';
 import {
   DEFAULT_MAX_QUEUE,
   Offer,
@@ -53,19 +60,12 @@ export interface PublishOptions {
   except?: HubConnection;
 }
 
-function guard<A extends unknown[]>(f: ((...args: A) => void) | undefined, ...args: A): void {
-  if (f === undefined) return;
-  try {
-    f(...args);
-  } catch {
-    // A user hook must not break delivery to the other subscribers.
-  }
-}
-
 /** Topics with subscribers, in-process, optionally joined to other processes by a broker. */
 export class Hub {
   readonly #topics = new Map<string, Set<Subscriber>>();
   readonly #subscribers = new Map<HubConnection, Subscriber>();
+  /** Subscriptions that ended while writes of theirs were still queued, by connection. */
+  readonly #departed = new WeakMap<HubConnection, Subscriber>();
   readonly #maxQueue: number;
   readonly #slow: SlowPolicy;
   readonly #broker: HubBroker | null;
@@ -84,7 +84,7 @@ export class Hub {
     this.#broker = options.broker ?? null;
     this.#broker?.attach({
       message: (topic, message) => this.#deliver(topic, message, undefined),
-      event: (event) => guard(options.onBrokerEvent, event),
+      event: (event) => callHook(options.onBrokerEvent, event),
     });
   }
 
@@ -93,10 +93,15 @@ export class Hub {
     this.#check(topic);
     let s = this.#subscribers.get(connection);
     if (s === undefined) {
+      // Writes of an earlier subscription may still wait in the connection's
+      // writable: they count against the new one's queue.
+      const earlier = this.#departed.get(connection);
+      this.#departed.delete(connection);
       s = new Subscriber(connection, {
         maxQueue: this.#maxQueue,
         slow: this.#slow,
         onGone: (gone) => this.#remove(gone),
+        earlier,
       });
       if (s.gone) return;
       this.#subscribers.set(connection, s);
@@ -132,10 +137,12 @@ export class Hub {
    * messages are copied once, so the caller may reuse its buffer at once.
    */
   publish(topic: string, message: HubMessageInput, options?: PublishOptions): Promise<void> {
-    this.#check(topic);
+    if (typeof topic !== 'string') throw new TypeError('a topic is a string');
+    // A closed hub answers through the promise, as the broker's failures do.
+    if (this.#closed) return Promise.reject(new HubError(HubErrorCode.CLOSED, 'the hub is closed'));
     let m = toHubMessage(message);
     // One copy for all subscribers: the caller may reuse its buffer as soon as this returns.
-    if (typeof m !== 'string') m = m.slice();
+    if (typeof m !== 'string') m = copyBytes(m);
     this.#deliver(topic, m, options?.except);
     if (this.#broker === null) return Promise.resolve();
     return this.#broker.publish(topic, m);
@@ -146,7 +153,7 @@ export class Hub {
     const s = this.#subscribers.get(connection);
     if (s === undefined) return false;
     const m = toHubMessage(message);
-    return s.offer(typeof m === 'string' ? m : m.slice()) === Offer.QUEUED;
+    return s.offer(typeof m === 'string' ? m : copyBytes(m)) === Offer.QUEUED;
   }
 
   /** The topics `connection` is subscribed to. */
@@ -171,7 +178,7 @@ export class Hub {
 
   /** Bytes queued for `connection` (handed to its writable, not yet sent). */
   queuedBytes(connection: HubConnection): number {
-    return this.#subscribers.get(connection)?.queued ?? 0;
+    return this.#subscribers.get(connection)?.pending ?? 0;
   }
 
   /** Unsubscribes everyone (connections stay open) and closes the broker. */
@@ -193,9 +200,9 @@ export class Hub {
     const size = messageSize(message);
     for (const s of set) {
       if (s.connection === except) continue;
-      const queued = s.queued;
+      const queued = s.pending;
       if (s.offer(message, size) === Offer.CLOSED)
-        guard(this.#options.onSlow, s.connection, queued);
+        callHook(this.#options.onSlow, s.connection, queued);
     }
   }
 
@@ -212,6 +219,7 @@ export class Hub {
     for (const t of s.topics) this.#leaveTopic(s, t);
     s.topics.clear();
     s.release();
-    guard(this.#options.onLeave, s.connection, s.dropped);
+    if (s.pending > 0) this.#departed.set(s.connection, s);
+    callHook(this.#options.onLeave, s.connection, s.dropped);
   }
 }

@@ -21,6 +21,14 @@ export function toHubMessage(message: HubMessageInput): HubMessage {
   throw new TypeError('a hub message is a string or an ArrayBuffer or a view of one');
 }
 
+/**
+ * A copy of `bytes` in a plain Uint8Array of its own. Not `bytes.slice()`:
+ * a Node `Buffer`'s slice() is a view of the same memory, not a copy.
+ */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
 /** The bytes a message takes on the wire (UTF-8 for text). */
 export function messageSize(message: HubMessage): number {
   return typeof message === 'string' ? Buffer.byteLength(message, 'utf8') : message.byteLength;

@@ -54,15 +54,23 @@ export class Subscriber {
   readonly #maxQueue: number;
   readonly #slow: SlowPolicy;
   readonly #onGone: (s: Subscriber) => void;
+  /** The connection's previous subscription, while writes of its are still queued. */
+  #earlier: Subscriber | null;
 
   constructor(
     connection: HubConnection,
-    o: { maxQueue: number; slow: SlowPolicy; onGone: (s: Subscriber) => void },
+    o: {
+      maxQueue: number;
+      slow: SlowPolicy;
+      onGone: (s: Subscriber) => void;
+      earlier?: Subscriber | undefined;
+    },
   ) {
     this.connection = connection;
     this.#maxQueue = o.maxQueue;
     this.#slow = o.slow;
     this.#onGone = o.onGone;
+    this.#earlier = o.earlier ?? null;
     connection.opened.then(
       ({ writable }) => this.#open(writable),
       () => this.#leave(),
@@ -74,6 +82,20 @@ export class Subscriber {
   }
 
   /**
+   * Bytes queued for the connection: this subscription's, and those of an
+   * earlier one (left and subscribed again) whose writes have not resolved
+   * yet. The queue the policy bounds.
+   */
+  get pending(): number {
+    const earlier = this.#earlier;
+    if (earlier === null) return this.queued;
+    const before = earlier.pending;
+    if (before > 0) return this.queued + before;
+    this.#earlier = null;
+    return this.queued;
+  }
+
+  /**
    * Queues `message` unless the queue is non-empty and the message would take
    * it past `maxQueue`; then applies the policy. A message larger than
    * `maxQueue` is still sent to a subscriber whose queue is empty, so no size
@@ -81,7 +103,8 @@ export class Subscriber {
    */
   offer(message: HubMessage, size = messageSize(message)): Offer {
     if (this.gone) return Offer.GONE;
-    if (this.queued > 0 && this.queued + size > this.#maxQueue) {
+    const pending = this.pending;
+    if (pending > 0 && pending + size > this.#maxQueue) {
       if (this.#slow === 'drop') {
         this.dropped++;
         return Offer.DROPPED;
@@ -101,6 +124,8 @@ export class Subscriber {
 
   /** Gives the writable back (the hub no longer holds its writer). */
   release(): void {
+    // Messages still waiting for the connection to open are dropped.
+    if (this.#early !== null) this.queued = 0;
     this.#early = null;
     const writer = this.#writer;
     this.#writer = null;

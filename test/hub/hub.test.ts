@@ -191,6 +191,71 @@ describe('Hub, in-process', () => {
     b.ws.close();
   });
 
+  test('a Buffer the caller reuses: every message goes out as it was when published', async () => {
+    const { hub, port, connections } = await hubServer();
+    const a = await wsClient(port, '/reuse');
+    await until(() => hub.subscriberCount('/reuse') === 1, 'subscription');
+    // Buffer.prototype.slice() is a view: the copy must not be made with it.
+    // Published in one turn: all but the first wait in the connection's writable.
+    const buffer = Buffer.alloc(4);
+    const published: Promise<void>[] = [];
+    for (let i = 0; i < 5; i++) {
+      buffer.write(`msg${i}`);
+      published.push(hub.publish('/reuse', buffer));
+    }
+    buffer.write('sent');
+    assert.equal(hub.send(connections[0]!, buffer), true);
+    buffer.write('late');
+    await Promise.all(published);
+    await until(() => a.got.length === 6, 'delivery');
+    assert.deepEqual(
+      (a.got as Buffer[]).map((m) => m.toString()),
+      ['msg0', 'msg1', 'msg2', 'msg3', 'msg4', 'sent'],
+    );
+    a.ws.close();
+  });
+
+  test('a closed hub: publish() rejects with CLOSED, a topic that is not a string still throws', async () => {
+    const hub = new Hub();
+    await hub.close();
+    await assert.rejects(hub.publish('t', 'x'), { name: 'HubError', code: 'CLOSED' });
+    assert.throws(() => hub.publish(42 as unknown as string, 'x'), TypeError);
+    assert.throws(() => hub.subscribe({} as WebSocketConnection, 't'), { code: 'CLOSED' });
+  });
+
+  test('async hooks that reject do not take the process down', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const { hub, port } = await hubServer({
+        maxQueue: 1,
+        slow: 'drop',
+        // What users write for a logger that awaits: the hub must cope with the promise.
+        // eslint-disable-next-line @typescript-eslint/no-misused-promises
+        onLeave: async () => {
+          throw new Error('onLeave');
+        },
+        // eslint-disable-next-line @typescript-eslint/no-misused-promises
+        onSlow: async () => {
+          throw new Error('onSlow');
+        },
+      });
+      const a = await wsClient(port, '/async');
+      await until(() => hub.subscriberCount('/async') === 1, 'subscription');
+      await hub.publish('/async', 'x');
+      await until(() => a.got.length === 1, 'delivery');
+      a.ws.terminate();
+      await until(() => hub.subscriberCount('/async') === 0, 'leave');
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    assert.deepEqual(unhandled, []);
+  });
+
   test('options are checked', () => {
     assert.throws(() => new Hub({ maxQueue: 0 }), RangeError);
     assert.throws(() => new Hub({ slow: 'wait' as 'drop' }), TypeError);
@@ -262,6 +327,33 @@ describe('Hub, slow consumers', () => {
     assert.match(close.payload.subarray(2).toString(), /too slow/);
     stalled.destroy();
     fast.ws.close();
+  });
+
+  test('leaving the last topic and subscribing again does not reset the bound: earlier writes still count', async () => {
+    const slowClosed: number[] = [];
+    const { hub, port, connections } = await hubServer({
+      maxQueue: MAX_QUEUE,
+      onSlow: (_c, queued) => slowClosed.push(queued),
+    });
+    const stalled = await stalledClient(port, '/again');
+    await until(() => connections.length === 1, 'stalled connection');
+    const slow = connections[0]!;
+    let maxQueued = 0;
+    const payload = new Uint8Array(SIZE);
+    for (let i = 0; i < COUNT && slowClosed.length === 0; i++) {
+      await hub.publish('/again', payload);
+      maxQueued = Math.max(maxQueued, hub.queuedBytes(slow));
+      if (i % 2 === 1) {
+        // A room change: out of every topic (the subscription ends), then in again.
+        hub.unsubscribe(slow, '/again');
+        hub.subscribe(slow, '/again');
+      }
+      if (i % 8 === 7) await new Promise((r) => setTimeout(r, 1));
+    }
+    assert.equal(slowClosed.length, 1, 'closed as too slow at the bound');
+    assert.ok(slowClosed[0]! + SIZE > MAX_QUEUE, `closed with ${slowClosed[0]} bytes queued`);
+    assert.ok(maxQueued <= MAX_QUEUE, `queued ${maxQueued} bytes for the stalled subscriber`);
+    stalled.destroy();
   });
 
   test("policy 'drop': the stalled subscriber skips messages and they are counted; the reader gets everything", async () => {
