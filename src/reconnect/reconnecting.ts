@@ -18,10 +18,18 @@
  * - Messages received are delivered in order per connection; nothing is
  *   replayed across connections.
  */
-import { WebSocketError, type WebSocketCloseInfo } from '../streams/websocket-error.js';
+import { CloseCode } from '../core/close.js';
+import {
+  createWebSocketError,
+  readCloseInfo,
+  validateCloseInfo,
+  WebSocketError,
+  type WebSocketCloseInfo,
+} from '../streams/websocket-error.js';
 import type { WebSocketStreamOptions } from '../streams/options.js';
 import type { WebSocketMessage } from '../streams/session.js';
 import { WebSocketStream, type WebSocketOpenInfo } from '../streams/websocket-stream.js';
+import { callHook } from '../streams/user-hook.js';
 import { backoffDelay } from './backoff.js';
 import { Gate } from './gate.js';
 
@@ -96,6 +104,8 @@ export class ReconnectingWebSocketStream {
   readonly #gate = new Gate<Live>();
   #closing: WebSocketCloseInfo | null = null;
   #wakeSleep: (() => void) | null = null;
+  /** The connection in its opening handshake, if any (close() ends it at once). */
+  #attempt: WebSocketStream | null = null;
 
   constructor(url: string | URL, options: ReconnectingOptions = {}) {
     // Validates the URL and options the way WebSocketStream does, before any attempt.
@@ -108,16 +118,44 @@ export class ReconnectingWebSocketStream {
       resolveOpened = resolve;
       rejectOpened = reject;
     });
-    this.closed = this.#run(first, (info) => resolveOpened(this.#openInfo(info)), rejectOpened);
+    let everOpened = false;
+    this.closed = this.#run(
+      first,
+      (info) => {
+        everOpened = true;
+        resolveOpened(this.#openInfo(info));
+      },
+      rejectOpened,
+    ).finally(() => {
+      // Closed before any connection opened: `opened` must not wait forever.
+      if (!everOpened) {
+        rejectOpened(
+          createWebSocketError(
+            `closed before a connection to ${this.url} opened`,
+            CloseCode.ABNORMAL_CLOSURE,
+          ),
+        );
+      }
+    });
     this.opened.catch(() => {});
     this.closed.catch(() => {});
   }
 
-  /** Closes the current connection (if any) with `closeInfo` and stops reconnecting. */
+  /**
+   * Closes the current connection (if any) with `closeInfo` and stops
+   * reconnecting; a connection still in its opening handshake is dropped.
+   * `closeInfo` is checked as by WebSocketStream's close() (a code other
+   * than 1000 or 3000-4999, or a reason over 123 bytes, throws and changes
+   * nothing). Before any connection opened, `opened` rejects.
+   */
   close(closeInfo?: WebSocketCloseInfo): void {
+    const { code: rawCode, reason } = readCloseInfo(closeInfo);
+    const closeCode = validateCloseInfo(rawCode, reason);
     if (this.#closing !== null) return;
-    this.#closing = closeInfo ?? {};
-    this.#gate.current?.ws.close(closeInfo);
+    const checked: WebSocketCloseInfo = closeCode === undefined ? {} : { closeCode, reason };
+    this.#closing = checked;
+    this.#gate.current?.ws.close(checked);
+    this.#attempt?.close(checked);
     this.#wakeSleep?.();
   }
 
@@ -133,9 +171,11 @@ export class ReconnectingWebSocketStream {
     for (;;) {
       ws ??= new WebSocketStream(this.url, o);
       let info: WebSocketOpenInfo;
+      this.#attempt = ws;
       try {
         info = await ws.opened;
       } catch (error) {
+        this.#attempt = null;
         ws = null;
         attempts++;
         this.#emit({ type: 'close', closeCode: 1006, reason: describe(error), error });
@@ -154,6 +194,7 @@ export class ReconnectingWebSocketStream {
         if (this.#closing !== null) return this.#end({ closeCode: 1005, reason: '' });
         continue;
       }
+      this.#attempt = null;
       const live: Live = {
         ws,
         reader: info.readable.getReader(),
@@ -273,12 +314,9 @@ export class ReconnectingWebSocketStream {
     return { readable, writable, protocol: first.protocol, extensions: first.extensions };
   }
 
+  /** A logging hook must not stop reconnecting (a throw or a rejection is ignored). */
   #emit(event: ReconnectEvent): void {
-    try {
-      this.#options.onEvent?.(event);
-    } catch {
-      // A logging hook must not stop reconnecting.
-    }
+    callHook(this.#options.onEvent, event);
   }
 }
 

@@ -3,6 +3,7 @@
  * Going Away) and comes back on the same port, and against a closed port.
  */
 import assert from 'node:assert/strict';
+import * as net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { reconnecting, type ReconnectEvent } from '../../src/reconnecting.js';
 import { serve, type WebSocketServer } from '../../src/server.js';
@@ -112,6 +113,71 @@ describe('reconnecting()', () => {
     await new Promise((r) => setTimeout(r, 100));
     ws.close();
     assert.equal((await ws.closed).closeCode, 1005);
+  });
+
+  it('close() during the backoff before any connection: opened rejects, closed fulfils', async () => {
+    const port = await freePort();
+    const ws = reconnecting(`ws://127.0.0.1:${port}/`, { reconnectDelay: 60_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    ws.close();
+    await assert.rejects(ws.opened, /closed before a connection/);
+    assert.equal((await ws.closed).closeCode, 1005);
+  });
+
+  it('close() while the first connection is in its handshake drops it at once', async () => {
+    // Accepts TCP and never answers the handshake.
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    try {
+      const ws = reconnecting(`ws://127.0.0.1:${port}/`, { handshakeTimeout: 30_000 });
+      await new Promise((r) => setTimeout(r, 100));
+      const start = Date.now();
+      ws.close({ closeCode: 1000 });
+      await assert.rejects(ws.opened, /closed before a connection/);
+      assert.equal((await ws.closed).closeCode, 1005);
+      assert.ok(Date.now() - start < 5_000, `settled after ${Date.now() - start} ms`);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('close() checks its argument as WebSocketStream does: a bad one throws and changes nothing', async () => {
+    const port = await freePort();
+    const got: string[] = [];
+    await echo(port, got);
+    const ws = reconnecting(`ws://127.0.0.1:${port}/`);
+    await ws.opened;
+    assert.throws(() => ws.close({ closeCode: 999 }), { name: 'InvalidAccessError' });
+    assert.throws(() => ws.close({ closeCode: 1000, reason: 'x'.repeat(124) }), {
+      name: 'SyntaxError',
+    });
+    ws.close({ closeCode: 4000, reason: 'done' });
+    assert.deepEqual(await ws.closed, { closeCode: 4000, reason: 'done' });
+  });
+
+  it('an async hook that rejects does not take the process down', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const port = await freePort();
+      const ws = reconnecting(`ws://127.0.0.1:${port}/`, {
+        reconnectDelay: 5,
+        maxAttempts: 2,
+        // eslint-disable-next-line @typescript-eslint/no-misused-promises
+        onEvent: async () => {
+          throw new Error('hook');
+        },
+      });
+      await assert.rejects(ws.closed, /gave up/);
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    assert.deepEqual(unhandled, []);
   });
 
   it('a hook that throws does not stop it', async () => {
