@@ -95,6 +95,10 @@ export class WebSocketDuplex extends Duplex {
   readonly #stringsAs: 'text' | 'binary';
   readonly #textAs: 'string' | 'buffer';
   #closeInfo: WebSocketCloseInfo;
+  /** Waiting in `_construct()` for the connection to open. */
+  #opening = false;
+  /** Destroyed while the connection was opening: the attempt was given up. */
+  #abandoned = false;
   #reader: ReadableStreamDefaultReader<WebSocketMessage> | null = null;
   #writer: WritableStreamDefaultWriter<unknown> | null = null;
   #reading = false;
@@ -171,14 +175,36 @@ export class WebSocketDuplex extends Duplex {
     this.#writer.closed.catch(noop);
   }
 
+  /**
+   * Node runs `_destroy()` only once `_construct()` called back, that is once
+   * the opening handshake ended, which can take the whole handshake timeout.
+   * A Duplex destroyed while its connection opens gives the attempt up now,
+   * and (destroyed with no error) emits no error for the handshake it ended.
+   */
+  override destroy(error?: Error): this {
+    const source = this.#source;
+    if (this.#opening && !this.#abandoned && isWebSocketLike(source)) {
+      this.#abandoned = true;
+      source.close();
+    }
+    return super.destroy(error);
+  }
+
   override _construct(callback: (error?: Error | null) => void): void {
     const source = this.#source;
     if (!isWebSocketLike(source)) {
       callback();
       return;
     }
+    this.#opening = true;
     source.opened.then(
       (info) => {
+        this.#opening = false;
+        // Destroyed meanwhile: _destroy() closes the connection.
+        if (this.#abandoned) {
+          callback();
+          return;
+        }
         try {
           // Throws if the streams are already locked (read or written by someone else).
           this.#attach(info);
@@ -188,7 +214,10 @@ export class WebSocketDuplex extends Duplex {
         }
         callback();
       },
-      (error: unknown) => callback(toError(error)),
+      (error: unknown) => {
+        this.#opening = false;
+        callback(this.#abandoned ? null : toError(error));
+      },
     );
   }
 

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import * as net from 'node:net';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -243,6 +244,8 @@ describe('toDuplex: sending', () => {
     const ws = new WebSocketStream(server.url);
     const duplex = toDuplex(ws);
     const connection = await accepted;
+    // Open on both sides (a Duplex destroyed before that gives the handshake up instead).
+    await ws.opened;
     const total = 512; // 32 MiB queued, far more than the kernel takes while nobody reads
     for (let i = 0; i < total; i++) duplex.write(chunkOf(i));
     const received = readAll(connection);
@@ -336,5 +339,27 @@ describe('toDuplex: receiving', () => {
     const [error] = (await once(duplex, 'error')) as [Error];
     assert.equal(error.name, 'WebSocketError');
     assert.equal((error as unknown as { closeCode: number }).closeCode, 1006);
+  });
+
+  it('destroy() during the opening handshake gives it up at once, with no error', async () => {
+    // Accepts TCP and never answers the handshake.
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    try {
+      const ws = new WebSocketStream(`ws://127.0.0.1:${port}/`, { handshakeTimeout: 30_000 });
+      const duplex = toDuplex(ws);
+      let errored: unknown = null;
+      duplex.on('error', (error) => (errored = error));
+      await new Promise((r) => setTimeout(r, 100));
+      const start = Date.now();
+      duplex.destroy();
+      await once(duplex, 'close');
+      assert.ok(Date.now() - start < 5_000, `closed after ${Date.now() - start} ms`);
+      await assert.rejects(ws.closed, /closed before the handshake completed/);
+      assert.equal(errored, null, 'destroy() with no error emits none');
+    } finally {
+      silent.close();
+    }
   });
 });
