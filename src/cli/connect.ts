@@ -24,6 +24,7 @@ import { openReconnecting } from './hub-reconnect.js';
 import { formatLine, LineFormatter, LineSplitter, type Separator } from './lines.js';
 import { CONNECT_EXTRA_OPTIONS, readConnectExtras, type Direction } from './connect-extras.js';
 import { listenCommand } from './listen.js';
+import { writeDiagnostic } from './escape.js';
 
 /** The process's standard streams (replaceable in tests). */
 export interface Stdio {
@@ -138,7 +139,7 @@ type Connection = Pick<WebSocketStream, 'url' | 'opened' | 'closed' | 'close'>;
 async function run(ws: Connection, stdio: Stdio, o: RunOptions): Promise<number> {
   const { stdin, stdout, stderr } = stdio;
   const log = (line: string): void => {
-    stderr.write(`wsstream: ${line}\n`);
+    writeDiagnostic(stderr, line);
   };
   const duplex = toDuplex(ws, {
     stringsAs: o.lineMode ? 'text' : 'binary',

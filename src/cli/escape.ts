@@ -48,3 +48,17 @@ export function escapeBytes(bytes: Uint8Array): string {
     return out;
   }
 }
+
+// What a diagnostic line must not carry to a terminal: the unsafe characters
+// above but the backslash (a line is read, not parsed back).
+const UNSAFE_IN_DIAGNOSTIC = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Writes one `wsstream: ...` line to stderr. Such lines quote what peers
+ * send (close reasons, HTTP status texts, `Location` headers, error
+ * messages), and stderr is usually the same terminal as the output: their
+ * control characters and bidi overrides are escaped as in messages.
+ */
+export function writeDiagnostic(stderr: { write(text: string): unknown }, line: string): void {
+  stderr.write(`wsstream: ${line.replace(UNSAFE_IN_DIAGNOSTIC, escapeChar)}\n`);
+}

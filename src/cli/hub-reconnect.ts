@@ -8,6 +8,7 @@ import type { Writable } from 'node:stream';
 import type { WebSocketStreamOptions } from '../index.js';
 import { ReconnectingWebSocketStream, type ReconnectEvent } from '../reconnecting.js';
 import { describeClose } from './exit-codes.js';
+import { writeDiagnostic } from './escape.js';
 
 function line(event: ReconnectEvent): string | null {
   switch (event.type) {
@@ -34,7 +35,7 @@ export function openReconnecting(
     ...options,
     onEvent: (event) => {
       const text = line(event);
-      if (text !== null) stderr.write(`wsstream: ${text}\n`);
+      if (text !== null) writeDiagnostic(stderr, text);
     },
   });
 }

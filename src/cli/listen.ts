@@ -13,6 +13,7 @@ import { RefusalLog } from './connection-cap.js';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
 import { describeClose, describeError, ExitCode } from './exit-codes.js';
 import { reset, Tunnel } from './tunnel.js';
+import { writeDiagnostic } from './escape.js';
 
 /** Close reason sent to every open tunnel when the listener is stopped (SIGINT, SIGTERM). */
 const SHUTDOWN_REASON = 'shutting down';
@@ -79,7 +80,7 @@ export async function listenCommand(
 ): Promise<number> {
   validate(url, options);
   const log = (line: string): void => {
-    stdio.stderr.write(`wsstream: ${line}\n`);
+    writeDiagnostic(stdio.stderr, line);
   };
   const open = new Map<WebSocketStream, Tunnel>();
   const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {

@@ -13,6 +13,7 @@ import { serveCommand } from './serve.js';
 
 // The WebSocketStream connector for Node is installed by the package's entry point.
 import '../index.js';
+import { writeDiagnostic } from './escape.js';
 
 const COMMANDS: Record<string, (argv: string[], stdio: Stdio) => Promise<number>> = {
   connect: connectCommand,
@@ -55,7 +56,7 @@ export async function main(argv: string[], stdio: Stdio): Promise<number> {
       );
       return ExitCode.USAGE;
     }
-    stdio.stderr.write(`wsstream: ${describeError(error)}\n`);
+    writeDiagnostic(stdio.stderr, describeError(error));
     return ExitCode.ERROR;
   }
 }

@@ -15,6 +15,7 @@ import { describeClose, describeError, ExitCode } from './exit-codes.js';
 import { SERVE_HELP } from './help.js';
 import { parseEndpoint, formatEndpoint } from './endpoint.js';
 import { forwardConnection } from './forward.js';
+import { writeDiagnostic } from './escape.js';
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,
@@ -83,6 +84,7 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
   }
   const maxQueue =
     maxQueueText === undefined ? DEFAULT_MAX_QUEUE : parseSize(maxQueueText, '--max-queue');
+  if (maxQueue < 1) throw new UsageError(`--max-queue: "${maxQueueText}" is less than 1 byte`);
 
   const flags = readConnectionFlags(values);
   const maxConnections = readMaxConnections(values);
@@ -97,7 +99,7 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
 
   const quiet = flag(values, 'quiet');
   const log = (line: string): void => {
-    stdio.stderr.write(`wsstream: ${line}\n`);
+    writeDiagnostic(stdio.stderr, line);
   };
   const trace = quiet ? () => {} : log;
   // Told even with --quiet: refused clients are not part of the connection log.

@@ -215,6 +215,18 @@ describe('connect: exit codes, close code and reason on stderr', () => {
     }
   });
 
+  it('what the peer chose (the close reason) reaches stderr with its terminal controls escaped', async () => {
+    // An OSC title sequence and a clear-screen in C0, a CSI in C1, and a bidi override.
+    behave = (ws) => ws.close(4000, 'a\u001b]0;pwned\u0007\u001b[2J\u009b2J\u202eb');
+    const r = await run(['connect', '--line', url], '');
+    assert.equal(r.code, 1);
+    assert.doesNotMatch(r.stderr, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    assert.match(
+      r.stderr,
+      /closed: code 4000, reason "a\\u001b\]0;pwned\\u0007\\u001b\[2J\\x9b2J\\u202eb"/,
+    );
+  });
+
   it('1 when the connection is dropped without a closing handshake (1006)', async () => {
     behave = (ws) => ws.terminate();
     const r = await run(['connect', '--line', url], '');

@@ -71,6 +71,11 @@ describe('usage errors: exit code 2 and a hint on stderr', () => {
       /is not close or drop/,
     ],
     [
+      'serve --broadcast --max-queue 0',
+      ['serve', '--port', '0', '--broadcast', '--max-queue', '0'],
+      /--max-queue: "0" is less than 1 byte/,
+    ],
+    [
       '--slow without --broadcast',
       ['serve', '--port', '0', '--echo', '--slow', 'drop'],
       /apply to --broadcast/,
