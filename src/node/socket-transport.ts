@@ -83,7 +83,8 @@ export class ReadRelay {
           return true;
         }
         const chunk = buf.subarray(0, n);
-        if (this.#reader === null) this.#pending.push(chunk.slice());
+        // A copy (not slice(): a runtime that hands back a Buffer would make it a view).
+        if (this.#reader === null) this.#pending.push(new Uint8Array(chunk));
         else this.#reader.onData(chunk);
         return true;
       },
