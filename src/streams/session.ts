@@ -370,6 +370,10 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
     this.#transport.end();
     this.#armCloseTimer();
     this.#flow.resume();
+    // A held violation paused the transport itself, not through the flow:
+    // read again, so the peer's Close and FIN end the connection now rather
+    // than at the close timeout.
+    if (!this.#flow.paused) this.#transport.resume();
   }
 
   /** TransportHandlers: the peer's FIN. */

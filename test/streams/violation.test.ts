@@ -53,6 +53,8 @@ for (const role of ['client', 'server'] as const) {
     assert.ok(closed.error instanceof WebSocketError);
     assert.equal(closed.error.closeCode, 1002);
     assert.equal(transport.ended, true);
+    // The peer's Close and FIN are read now, not at the close timeout.
+    assert.equal(transport.paused, false, 'reading again once failed');
   });
 }
 
@@ -126,6 +128,7 @@ test('close() while a violation is held fails with the violation at once', async
   assert.deepEqual(closesSent(), [{ code: 1002, reason: '' }]);
   await settle();
   assert.equal((closed.error as WebSocketError).closeCode, 1002);
+  assert.equal(transport.paused, false, 'reading again once failed');
 });
 
 test('the failure carries the violation’s own code: invalid UTF-8 after a message fails with 1007', async () => {
