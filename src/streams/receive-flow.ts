@@ -77,6 +77,12 @@ export class ReceiveFlow {
   #halted = false;
   /** Ends the pull() kept pending while reading flows (see the readable's pull). */
   #endPull: (() => void) | null = null;
+  /**
+   * pull() was called and no message was enqueued since: the stream wants
+   * one whatever its desiredSize says (with a high-water mark of 0 it calls
+   * pull() for a waiting read while desiredSize is 0).
+   */
+  #pullOwed = false;
   /** We started the closing handshake: read on regardless of demand, to find the peer's Close. */
   #readingOn = false;
   /** Bytes of messages kept since then beyond what the readable asked for (see CLOSING_HOLD_LIMIT). */
@@ -114,6 +120,7 @@ export class ReceiveFlow {
   pull(): Promise<void> | undefined {
     // A direct pipe reads nothing from the readable: it asks for messages itself.
     if (this.#pipe !== null) return;
+    this.#pullOwed = true;
     this.#deliver();
     if (this.#onDrain !== null) {
       // Input is held back at a violation: never resume, and tell the session.
@@ -349,7 +356,7 @@ export class ReceiveFlow {
   /** Whether the consumer takes a message now: the readable's demand, or the direct pipe's room. */
   #room(): boolean {
     const pipe = this.#pipe;
-    return pipe === null ? this.#desiredSize() > 0 : pipe.room;
+    return pipe === null ? this.#pullOwed || this.#desiredSize() > 0 : pipe.room;
   }
 
   #discard(): void {
@@ -443,11 +450,16 @@ export class ReceiveFlow {
     }
     if (this.#readableDone || this.#delivering || this.#halted) return;
     this.#delivering = true;
-    while (!this.#halted && this.#inboxHead < this.#inbox.length && this.#desiredSize() > 0) {
+    while (
+      !this.#halted &&
+      this.#inboxHead < this.#inbox.length &&
+      (this.#pullOwed || this.#desiredSize() > 0)
+    ) {
       const message = this.#inbox[this.#inboxHead]!;
       this.#inbox[this.#inboxHead++] = '';
       this.#delivered++;
       if (typeof message !== 'string') rememberPlain(message);
+      this.#pullOwed = false;
       this.#controller.enqueue(message);
     }
     this.#delivering = false;

@@ -148,3 +148,29 @@ test('MessageSizeQueuingStrategy: read-ahead bounded by bytes, text counted in U
   const reader = session.readable.getReader();
   for (let i = 0; i < 40; i++) assert.equal((await reader.read()).value, message);
 });
+
+for (const [name, strategy] of [
+  ['CountQueuingStrategy', new CountQueuingStrategy({ highWaterMark: 0 })],
+  ['ByteLengthQueuingStrategy', new ByteLengthQueuingStrategy({ highWaterMark: 0 })],
+  ['a plain strategy', { highWaterMark: 0, size: () => 1 }],
+] as const) {
+  test(`highWaterMark 0 (${name}): each read() gets the next message; nothing is read ahead`, async () => {
+    const { transport, session, text } = openSession('client', {
+      readableStrategy: strategy as never,
+    });
+    const reader = session.readable.getReader();
+    await settle();
+    transport.receive(text('one'));
+    transport.receive(text('two'));
+    await settle();
+    assert.equal(transport.paused, true, 'no demand: reading paused');
+    assert.deepEqual(await reader.read(), { done: false, value: 'one' });
+    assert.deepEqual(await reader.read(), { done: false, value: 'two' });
+    // A read that waits for a message not yet received gets it as it arrives.
+    const third = reader.read();
+    await settle();
+    assert.equal(transport.paused, false, 'a waiting read resumes reading');
+    transport.receive(text('three'));
+    assert.deepEqual(await third, { done: false, value: 'three' });
+  });
+}
