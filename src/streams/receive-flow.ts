@@ -16,10 +16,12 @@ export type WebSocketMessage = string | Uint8Array;
 
 /**
  * Once we started closing, messages the readable has not asked for yet are
- * kept up to this many bytes (UTF-16 units for text) and discarded past it:
- * 1 MiB. A reader that is a step behind loses nothing the peer sent before it
- * saw our Close, while an application that stopped reading cannot make us
- * hold more than this as we read on to find the peer's Close.
+ * kept up to this many bytes (UTF-16 units for text) held at once: 1 MiB.
+ * The first message past it is discarded, and so is every one after it, so
+ * what the reader gets is an unbroken run of what the peer sent. A reader
+ * that is a step behind loses nothing the peer sent before it saw our Close,
+ * while an application that stopped reading cannot make us hold more than
+ * this as we read on to find the peer's Close.
  */
 export const CLOSING_HOLD_LIMIT = 1 << 20;
 
@@ -87,6 +89,8 @@ export class ReceiveFlow {
   #readingOn = false;
   /** Bytes of messages kept since then beyond what the readable asked for (see CLOSING_HOLD_LIMIT). */
   #heldWhileClosing = 0;
+  /** A message was discarded at that bound: so is every later one, so no message is missing in the middle. */
+  #discarding = false;
   /** Input stopped at a violation: called whenever the reader takes messages (see {@link watchDrain}). */
   #onDrain: (() => void) | null = null;
   readonly #highWaterMark: number;
@@ -208,10 +212,13 @@ export class ReceiveFlow {
    * the rest discarded.
    */
   push(message: WebSocketMessage): void {
-    if (this.#readableDone || this.#closeWhenDrained) return;
+    if (this.#readableDone || this.#closeWhenDrained || this.#discarding) return;
     if (this.#readingOn && (this.#inboxHead < this.#inbox.length || this.#desiredSize() <= 0)) {
       const size = message.length;
-      if (this.#heldWhileClosing + size > CLOSING_HOLD_LIMIT) return;
+      if (this.#heldWhileClosing + size > CLOSING_HOLD_LIMIT) {
+        this.#discarding = true;
+        return;
+      }
       this.#heldWhileClosing += size;
     }
     this.#inbox.push(message);
@@ -459,6 +466,11 @@ export class ReceiveFlow {
       this.#inbox[this.#inboxHead++] = '';
       this.#delivered++;
       if (typeof message !== 'string') rememberPlain(message);
+      // What the reader takes is no longer held: a reader that keeps up while
+      // we close loses nothing.
+      if (this.#readingOn && this.#heldWhileClosing > 0) {
+        this.#heldWhileClosing = Math.max(0, this.#heldWhileClosing - message.length);
+      }
       this.#pullOwed = false;
       this.#controller.enqueue(message);
     }
