@@ -17,6 +17,7 @@ import { decodeEnvelope, newNodeId } from './envelope.js';
 import { backoffDelay } from '../reconnect/backoff.js';
 import type { HubMessage } from './message.js';
 import { DEFAULT_MAX_PENDING_BYTES, describe } from './redis-load.js';
+import { readMilliseconds } from '../streams/session-options.js';
 
 /** Options both Redis brokers take, besides where Redis is. */
 export interface RedisPubSubOptions {
@@ -75,8 +76,8 @@ export abstract class RedisPubSubBroker implements HubBroker {
   ) {
     const { label, system, name, acknowledger } = names;
     this.prefix = o.channelPrefix ?? 'wsstream:';
-    this.#retryFirst = o.reconnectDelay ?? 100;
-    this.#retryMax = o.maxReconnectDelay ?? 5000;
+    this.#retryFirst = readMilliseconds(o.reconnectDelay, 'reconnectDelay', 100, true);
+    this.#retryMax = readMilliseconds(o.maxReconnectDelay, 'maxReconnectDelay', 5000, true);
     this.#label = label;
     this.#system = system;
     const maxPending = checkMaxPendingBytes(o.maxPendingBytes, DEFAULT_MAX_PENDING_BYTES);

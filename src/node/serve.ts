@@ -172,7 +172,12 @@ export async function serve(
   const maxHeaderCount = options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT;
   const handshakeOptions: HandshakeOptions = { ...options, maxHeaderCount };
   const registry = new ConnectionRegistry(maxConnections, handler);
-  const shutdownTimeout = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
+  const shutdownTimeout = readMilliseconds(
+    options.shutdownTimeout,
+    'shutdownTimeout',
+    DEFAULT_SHUTDOWN_TIMEOUT,
+    true,
+  );
   const tls = options.tls;
   // Deno: wss: over Deno.listenTls, whose connections stop reading when asked
   // (docs/runtimes.md); what that API cannot express goes through node:https.

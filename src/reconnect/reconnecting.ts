@@ -29,6 +29,7 @@ import {
 import type { WebSocketStreamOptions } from '../streams/options.js';
 import type { WebSocketMessage } from '../streams/session.js';
 import { WebSocketStream, type WebSocketOpenInfo } from '../streams/websocket-stream.js';
+import { readMilliseconds } from '../streams/session-options.js';
 import { callHook } from '../streams/user-hook.js';
 import { backoffDelay } from './backoff.js';
 import { Gate } from './gate.js';
@@ -109,6 +110,16 @@ export class ReconnectingWebSocketStream {
 
   constructor(url: string | URL, options: ReconnectingOptions = {}) {
     // Validates the URL and options the way WebSocketStream does, before any attempt.
+    readMilliseconds(options.reconnectDelay, 'reconnectDelay', 0, true);
+    readMilliseconds(options.maxReconnectDelay, 'maxReconnectDelay', 0, true);
+    const attempts = options.maxAttempts;
+    if (
+      attempts !== undefined &&
+      attempts !== Infinity &&
+      !(Number.isInteger(attempts) && attempts > 0)
+    ) {
+      throw new RangeError(`maxAttempts must be a positive integer or Infinity, not ${attempts}`);
+    }
     const first = new WebSocketStream(url, options);
     this.url = first.url;
     this.#options = options;

@@ -117,6 +117,13 @@ function readCount(value: unknown, name: string, min: number): void {
  * A duration in milliseconds: a finite number above 0 (or at least 0 where
  * `zeroAllowed`, for "disabled"). Returns `fallback` for undefined.
  */
+/**
+ * The longest delay a timer takes: 2^31 - 1 ms (about 24.8 days). Node
+ * (like browsers) fires a longer timeout after 1 ms instead, so a longer
+ * option would end every handshake or close at once: it is refused.
+ */
+export const MAX_TIMER_MS = 0x7fffffff;
+
 export function readMilliseconds(
   value: unknown,
   name: string,
@@ -128,6 +135,11 @@ export function readMilliseconds(
   if (!Number.isFinite(value) || value < 0 || (value === 0 && !zeroAllowed)) {
     throw new RangeError(
       `${name} must be a ${zeroAllowed ? 'non-negative' : 'positive'} number of milliseconds, not ${value}`,
+    );
+  }
+  if (value > MAX_TIMER_MS) {
+    throw new RangeError(
+      `${name} must be at most ${MAX_TIMER_MS} milliseconds (about 24.8 days), not ${value}`,
     );
   }
   return value;

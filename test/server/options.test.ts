@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
 import { WebSocketStream } from '../../src/index.js';
+import { reconnecting } from '../../src/reconnecting.js';
 import { serve, upgrade } from '../../src/server.js';
 
 const BAD: Array<[Record<string, unknown>, typeof TypeError | typeof RangeError, RegExp]> = [
@@ -23,6 +24,10 @@ const BAD: Array<[Record<string, unknown>, typeof TypeError | typeof RangeError,
   [{ pingInterval: -1 }, RangeError, /pingInterval/],
   [{ pingTimeout: 0 }, RangeError, /pingTimeout/],
   [{ handshakeTimeout: -1 }, RangeError, /handshakeTimeout/],
+  // Past 2^31 - 1 ms Node fires a timer at once: refused rather than ending every handshake.
+  [{ handshakeTimeout: 2 ** 31 }, RangeError, /handshakeTimeout must be at most 2147483647/],
+  [{ closeTimeout: 2 ** 31 }, RangeError, /closeTimeout must be at most/],
+  [{ pingInterval: 3e9 }, RangeError, /pingInterval must be at most/],
   [{ handshakeTimeout: 'soon' }, TypeError, /handshakeTimeout/],
   [{ readableStrategy: 5 }, TypeError, /readableStrategy/],
   [{ writableStrategy: { size: 'big' } }, TypeError, /writableStrategy/],
@@ -76,5 +81,40 @@ void describe('shared options', () => {
       seen,
       BAD.map(() => 'ok'),
     );
+  });
+});
+
+void describe('serve() and reconnecting() options of their own', () => {
+  void it('shutdownTimeout: a number of milliseconds from 0 to 2^31 - 1', async () => {
+    for (const [shutdownTimeout, type] of [
+      [-1, RangeError],
+      [2 ** 31, RangeError],
+      [Infinity, RangeError],
+      ['5s', TypeError],
+    ] as const) {
+      await assert.rejects(
+        serve({ port: 0, shutdownTimeout: shutdownTimeout as number }, () => {}),
+        (e: unknown) => e instanceof type && /shutdownTimeout/.test(e.message),
+        String(shutdownTimeout),
+      );
+    }
+    const server = await serve({ port: 0, host: '127.0.0.1', shutdownTimeout: 0 }, () => {});
+    await server.close();
+  });
+
+  void it('reconnecting(): delays and maxAttempts are checked before any attempt', () => {
+    for (const [options, message] of [
+      [{ reconnectDelay: -1 }, /reconnectDelay/],
+      [{ maxReconnectDelay: 2 ** 31 }, /maxReconnectDelay must be at most/],
+      [{ maxAttempts: 0 }, /maxAttempts/],
+      [{ maxAttempts: NaN }, /maxAttempts/],
+      [{ maxAttempts: 1.5 }, /maxAttempts/],
+    ] as const) {
+      assert.throws(
+        () => reconnecting('ws://127.0.0.1:1/', options),
+        (e: unknown) => e instanceof RangeError && message.test(e.message),
+        JSON.stringify(options),
+      );
+    }
   });
 });
