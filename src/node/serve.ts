@@ -21,6 +21,8 @@ import {
   buildErrorResponse,
   DEFAULT_MAX_HEADER_COUNT,
   DEFAULT_MAX_HEADER_SIZE,
+  hasToken,
+  rejectResponse,
 } from '../core/handshake/index.js';
 import { readDictionary } from '../streams/dictionary.js';
 import { readMilliseconds, validateSessionOptions } from '../streams/session-options.js';
@@ -267,7 +269,11 @@ export async function serve(
     });
   }
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    if (!socket.writable) {
+    // Only the HTTP parser's errors (HPE_*) get an HTTP answer. node:https
+    // reports TLS failures here too (a TLS handshake timeout, a client that
+    // is not speaking TLS): nothing can be answered on a socket without a
+    // TLS session, and lingering would stretch the TLS handshake's limit.
+    if (!socket.writable || error.code?.startsWith('HPE_') !== true) {
       socket.destroy();
       return;
     }
@@ -282,7 +288,17 @@ export async function serve(
   });
   // Accept errors (EMFILE...) are transient: the server keeps listening.
   server.on('error', noop);
-  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    // node:http hands a request here, not to 'upgrade', when its Connection
+    // header lacks "upgrade": a WebSocket request (Upgrade: websocket) gets
+    // the handshake's own 400 for that, as with upgrade(), not the 426 that
+    // asks for an Upgrade header it sent.
+    if (hasToken(req.headers.upgrade, 'websocket')) {
+      const refusal = rejectResponse(400, 'Missing "Upgrade" token in the Connection header');
+      res.writeHead(refusal.status, Object.fromEntries(refusal.headers));
+      res.end(refusal.body);
+      return;
+    }
     const body = PLAIN_HTTP_BODY;
     res.writeHead(426, {
       'Content-Type': 'text/plain; charset=utf-8',

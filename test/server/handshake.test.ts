@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
@@ -142,7 +143,7 @@ void describe(
         },
       },
       {
-        name: 'Upgrade: websocket without the Connection token gets 426 or 400',
+        name: 'Upgrade: websocket without the Connection token gets 400 naming the Connection header',
         build: (p) =>
           request([
             'GET / HTTP/1.1',
@@ -152,7 +153,8 @@ void describe(
             line('Sec-WebSocket-Key', SAMPLE_KEY),
             line('Sec-WebSocket-Version', '13'),
           ]),
-        status: [426, 400],
+        status: [400],
+        check: (r) => assert.match(r.body, /Connection header/),
       },
       {
         name: 'an upgrade to another protocol gets 400',
@@ -398,6 +400,37 @@ void describe('limits on the request head', { timeout: 30_000 }, () => {
       }
       assert.equal(ws.readyState, WebSocket.OPEN, 'the open connection is not dropped');
       ws.terminate();
+    } finally {
+      await server.close();
+    }
+  });
+
+  void test('wss: a client that never starts TLS is dropped at the deadline, not kept to be answered', async () => {
+    const timeout = 400;
+    const fixture = (name: string): string =>
+      readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
+    const server = await echoServer({
+      handshakeTimeout: timeout,
+      tls: { cert: fixture('localhost-cert.pem'), key: fixture('localhost-key.pem') },
+    });
+    try {
+      for (const hello of [null, 'GET / HTTP/1.1\r\n\r\n']) {
+        const socket = await tcp(server.address.port);
+        const start = performance.now();
+        let received = 0;
+        socket.on('data', (chunk: Buffer) => (received += chunk.length));
+        socket.on('error', () => {});
+        // Silent, or plain HTTP on the TLS port: nothing can be answered either way.
+        if (hello !== null) socket.write(hello);
+        await once(socket, 'close');
+        const lifetime = performance.now() - start;
+        assert.equal(received, 0, 'no HTTP answer without a TLS session');
+        if (hello === null) {
+          assert.ok(lifetime >= timeout - 25, `dropped after ${lifetime.toFixed(0)} ms`);
+        }
+        // Not kept the second more that a refusal lingers for.
+        assert.ok(lifetime < timeout + 600, `dropped after ${lifetime.toFixed(0)} ms`);
+      }
     } finally {
       await server.close();
     }
