@@ -76,9 +76,11 @@ export interface UpgradeOptions extends SessionOptions {
   allowOrigins?: string[];
   /**
    * Called before the upgrade, after the handshake and origin checks; return
-   * `false` or a {@link Refusal} to refuse (false answers 401), anything else
-   * to accept. May be async (bounded by `handshakeTimeout`). A throw or a
-   * rejection answers 500, with no detail in the body.
+   * `false` or a {@link Refusal} to refuse (false answers 401), `true` or
+   * nothing to accept. Any other object is taken for a refusal and checked
+   * as one: without a 4xx/5xx `status` it answers 500 (a mistyped refusal
+   * never lets a client in). May be async (bounded by `handshakeTimeout`). A
+   * throw or a rejection answers 500, with no detail in the body.
    */
   authenticate?: (
     request: IncomingMessage,
