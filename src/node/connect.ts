@@ -86,6 +86,11 @@ export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
       socket.removeListener('error', onError);
       socket.removeListener('close', onClose);
     };
-    dialer.start(onConnect, fail);
+    try {
+      dialer.start(onConnect, fail);
+    } catch (error) {
+      // start() throws nothing; should it, the attempt fails and cleans up all the same.
+      fail(connectionFailed(target, error));
+    }
   });
 }

@@ -4,7 +4,7 @@
  * through an HTTP proxy with TLS to the origin inside it for wss:.
  */
 import { isIP, connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { CloseCode } from '../core/close.js';
 import type { ConnectRequest } from '../streams/connector.js';
 import { redactProxyUrl } from '../streams/proxy-option.js';
@@ -47,7 +47,11 @@ export class Dialer {
     this.#target = request.url.href;
   }
 
-  /** Starts; throws nothing (a bad proxy variable fails through `onFail`, asynchronously). */
+  /**
+   * Starts; throws nothing: a bad proxy variable, or options the runtime's
+   * TLS refuses (a key that does not match its certificate, a wrong
+   * passphrase), fail through `onFail`, asynchronously.
+   */
   start(onReady: (dialed: Dialed) => void, onFail: (error: WebSocketError) => void): void {
     this.#onReady = onReady;
     this.#onFail = onFail;
@@ -68,8 +72,15 @@ export class Dialer {
       );
       return;
     }
-    if (proxy === null) this.#direct();
-    else this.#tunnel(proxy);
+    try {
+      if (proxy === null) this.#direct();
+      else this.#tunnel(proxy);
+    } catch (error) {
+      // tls.connect() throws at once for options it cannot use.
+      queueMicrotask(() =>
+        this.#fail(this.#error(`Connection to ${this.#target}`, toError(error))),
+      );
+    }
   }
 
   /** Destroys every socket of the attempt; no callback follows. */
@@ -222,7 +233,19 @@ export class Dialer {
         // wss: TLS to the origin inside the tunnel, checked against the origin's name.
         raw.pause();
         raw.on('error', noop);
-        const socket = tlsConnect({ ...this.#tlsOptions(), socket: raw });
+        let socket: TLSSocket;
+        try {
+          socket = tlsConnect({ ...this.#tlsOptions(), socket: raw });
+        } catch (error) {
+          // Options TLS cannot use: a failure of this attempt, not an exception in a socket's callback.
+          this.#fail(
+            this.#error(
+              `Connection (TLS) to ${this.#target} through proxy ${label}`,
+              toError(error),
+            ),
+          );
+          return;
+        }
         this.#sockets.push(socket);
         this.phase = `TLS handshake with ${this.#target} through proxy ${label}`;
         this.#watch(
@@ -236,7 +259,18 @@ export class Dialer {
       raw.on('close', onClose);
       if (relay !== undefined) relay.setReader({ onData });
       else raw.on('data', onData);
-      raw.write(buildConnectRequest(url, proxy));
+      let request: string;
+      try {
+        request = buildConnectRequest(url, proxy);
+      } catch (error) {
+        this.#fail(this.#error(`Connection to proxy ${label}`, toError(error)));
+        return;
+      }
+      raw.write(request);
     });
   }
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }

@@ -40,6 +40,16 @@ export function parseProxyUrl(value: string, what = 'proxy'): URL {
       'SyntaxError',
     );
   }
+  try {
+    // The credentials are sent decoded: a % that starts no escape cannot be.
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    throw new DOMException(
+      `Invalid ${what} URL ${redactProxyUrl(url)}: its user or password has a % that is not percent-encoding (write %25 for a %)`,
+      'SyntaxError',
+    );
+  }
   return url;
 }
 

@@ -5,6 +5,7 @@
  * while the client waits for the answer.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketError, WebSocketStream } from '../../src/index.js';
@@ -127,5 +128,45 @@ void describe('misbehaving proxies', { timeout: 30_000 }, () => {
       String((error2 as Error).message),
       /invalid answer to CONNECT example\.com:443: Malformed HTTP status line/,
     );
+  });
+
+  it('credentials in HTTP_PROXY that cannot be decoded fail the attempt, not the process', async () => {
+    const saved = process.env.http_proxy;
+    process.env.http_proxy = `${silent.url.replace('http://', 'http://alice:100%sure@')}`;
+    try {
+      const wss = new WebSocketStream('ws://example.com/', { proxy: 'env' });
+      const error = await rejection(wss.opened);
+      assert.ok(error instanceof WebSocketError);
+      assert.match(error.message, /Invalid http_proxy proxy URL .*not percent-encoding/);
+      assert.doesNotMatch(error.message, /100%sure/, 'the password is not repeated');
+    } finally {
+      if (saved === undefined) delete process.env.http_proxy;
+      else process.env.http_proxy = saved;
+    }
+  });
+
+  it('TLS options the runtime refuses fail a wss: attempt through a proxy with a WebSocketError', async () => {
+    // A proxy that opens every tunnel at once and then says nothing more.
+    const opening = await fakeProxy((socket) => {
+      socket.once('data', () => socket.write('HTTP/1.1 200 Connection established\r\n\r\n'));
+    });
+    servers.push(opening.server);
+    const fixture = (name: string): string =>
+      readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
+    // A key that does not belong to the certificate: tls.connect() throws at once.
+    const tls = { cert: fixture('localhost-cert.pem'), key: fixture('localhost-leaf-key.pem') };
+    for (const proxy of [opening.url, false] as const) {
+      const wss = new WebSocketStream('wss://127.0.0.1:9/', {
+        proxy,
+        tls,
+        handshakeTimeout: 30_000,
+      });
+      const started = Date.now();
+      const error = await rejection(wss.opened);
+      assert.ok(error instanceof WebSocketError, `${String(proxy)}: ${String(error)}`);
+      assert.match(error.message, /key values mismatch/);
+      assert.ok(Date.now() - started < 5_000, 'failed at once, not at the handshake timeout');
+      await assert.rejects(wss.closed, WebSocketError);
+    }
   });
 });

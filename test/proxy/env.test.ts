@@ -146,6 +146,11 @@ void describe('the proxy option', () => {
     assert.throws(() => new WebSocketStream('ws://x/', opts('http://')), { name: 'SyntaxError' });
     assert.throws(() => new WebSocketStream('ws://x/', opts(3128)), TypeError);
     assert.throws(() => new WebSocketStream('ws://x/', opts(true)), TypeError);
+    // A % in the credentials that starts no escape: refused here, not when the CONNECT is written.
+    assert.throws(() => new WebSocketStream('ws://x/', opts('http://alice:100%sure@p:1')), {
+      name: 'SyntaxError',
+      message: /not percent-encoding/,
+    });
     assert.throws(() => new WebSocketStream('ws://x/', { socketPath: '' }), TypeError);
     assert.throws(
       () => new WebSocketStream('ws://x/', { socketPath: '/tmp/s', proxy: 'http://p:1' }),
