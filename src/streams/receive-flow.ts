@@ -60,6 +60,7 @@ export class ReceiveFlow {
   #readableDone = false;
   /** A microtask will decide whether to pause reading (see {@link afterInput}). */
   #pauseCheckPending = false;
+  #pauseCheckFn: (() => void) | null = null;
   /** Messages handed to the readable so far, and their number when the pending check was (re)scheduled. */
   #delivered = 0;
   #deliveredAtCheck = 0;
@@ -244,7 +245,7 @@ export class ReceiveFlow {
     // resume of the transport.
     this.#pauseCheckPending = true;
     this.#deliveredAtCheck = this.#delivered;
-    queueMicrotask(this.#pauseCheck);
+    queueMicrotask(this.#pauseCheckCallback());
   }
 
   /**
@@ -383,7 +384,12 @@ export class ReceiveFlow {
     );
   }
 
-  readonly #pauseCheck = (): void => {
+  /** The pause check as a callback, made the first time one is needed (an echo never needs one). */
+  #pauseCheckCallback(): () => void {
+    return (this.#pauseCheckFn ??= () => this.#pauseCheck());
+  }
+
+  #pauseCheck(): void {
     if (!this.#pauseCheckPending) return;
     if (!this.#wantsPause()) {
       this.#pauseCheckPending = false;
@@ -392,12 +398,12 @@ export class ReceiveFlow {
     if (this.#delivered !== this.#deliveredAtCheck) {
       // The reader is taking messages: look again after its next step.
       this.#deliveredAtCheck = this.#delivered;
-      queueMicrotask(this.#pauseCheck);
+      queueMicrotask(this.#pauseCheckCallback());
       return;
     }
     this.#pauseCheckPending = false;
     this.#pause();
-  };
+  }
 
   /** Ends a pending pull(): the next read that finds room calls pull() again. */
   #releasePull(): void {
