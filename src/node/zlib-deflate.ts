@@ -12,9 +12,13 @@
  * limit of 10; nothing here runs concurrently. The cost is that one message
  * is inflated on the main thread: bounded by `maxMessageSize`.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { DecodeResult } from '../core/extensions/extension.js';
 import type { RawDeflateEngine } from '../core/extensions/permessage-deflate.js';
+
+/** The largest `maxOutputLength` zlib accepts: the runtime's largest buffer. */
+const MAX_OUTPUT = bufferConstants.MAX_LENGTH;
 
 /** Largest output chunk of an inflate call: the most held beyond the message limit when a bomb is stopped. */
 export const INFLATE_CHUNK_SIZE = 64 * 1024;
@@ -120,7 +124,10 @@ export const nodeDeflateEngine: RawDeflateEngine = {
         chunkSize: chunkSizeFor(data.length),
         // zlib stops producing output past this many bytes and throws
         // ERR_BUFFER_TOO_LARGE: a deflate bomb is cut off at the limit.
-        maxOutputLength: Math.max(1, o.maxBytes + skip),
+        // Capped at the largest buffer the runtime makes (2^32 on Node 20),
+        // which zlib refuses to be given: a larger maxMessageSize is checked
+        // below instead.
+        maxOutputLength: Math.min(Math.max(1, o.maxBytes + skip), MAX_OUTPUT),
         ...(dictionary === null ? {} : { dictionary }),
       });
     } catch (error) {

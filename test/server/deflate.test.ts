@@ -89,6 +89,24 @@ void describe('server permessage-deflate', { timeout: 60_000 }, () => {
     await once(ws, 'close');
   });
 
+  test('a maxMessageSize past the largest buffer (MAX_SAFE_INTEGER, "no limit") inflates as any other', async () => {
+    const big = await echoServer({ maxMessageSize: Number.MAX_SAFE_INTEGER });
+    try {
+      const ws = await wsOpen(`ws://127.0.0.1:${big.server.address.port}/`);
+      assert.equal(ws.extensions, 'permessage-deflate');
+      for (const size of [10, 6000]) {
+        const text = json(size, size);
+        const got = wsMessage(ws);
+        ws.send(text);
+        assert.equal((await got).data.toString(), text, `${size} bytes`);
+      }
+      ws.close();
+      await once(ws, 'close');
+    } finally {
+      await big.server.close();
+    }
+  });
+
   test('ws client with no context takeover and window 9 both ways', async () => {
     const ws = await wsOpen(url, undefined, {
       perMessageDeflate: {
