@@ -13,7 +13,7 @@
 import { CloseCode } from '../core/close.js';
 import { toBytes } from '../streams/bytes.js';
 import type { WebSocketOpenInfo } from '../streams/lifecycle.js';
-import { parseWebSocketUrl, readProtocols } from '../streams/websocket-stream.js';
+import { parseWebSocketUrl, readProtocols, readSignal } from '../streams/websocket-stream.js';
 import {
   createWebSocketError,
   isSendableCloseCode,
@@ -93,6 +93,8 @@ export class WebSocketStream {
       this.#high,
       readMark(opts.sendLowWaterMark, 'sendLowWaterMark', DEFAULT_SEND_LOW_WATER_MARK),
     );
+    // Checked (members in WebIDL's order) before anything is opened: a bad one opens nothing.
+    const signal = readSignal(opts.signal);
     this.#opened = new Promise((resolve, reject) => {
       this.#resolveOpened = resolve;
       this.#rejectOpened = reject;
@@ -105,7 +107,6 @@ export class WebSocketStream {
     this.#opened.catch(() => {});
     this.#closed.catch(() => {});
 
-    const signal = opts.signal;
     if (signal?.aborted === true) {
       this.#fail(signal.reason);
       return;
@@ -223,7 +224,9 @@ export class WebSocketStream {
   }
 
   async #write(ws: WebSocket, chunk: unknown): Promise<void> {
-    if (this.#state !== 'open') throw invalidState();
+    // CLOSING once the peer's Close arrived: send() would drop the message
+    // and the write would resolve; it rejects, as once we started closing.
+    if (this.#state !== 'open' || ws.readyState !== WebSocket.OPEN) throw invalidState();
     const bytes = toBytes(chunk);
     // Anything that is not a BufferSource is sent as text (a conversion that throws rejects the write).
     ws.send(bytes ?? String(chunk));
@@ -231,7 +234,7 @@ export class WebSocketStream {
     // Above the high-water mark: wait until the browser has sent down to the low one.
     while (ws.bufferedAmount > this.#low) {
       // The connection ended while this write waited: the rest of the buffer is lost.
-      if (ws.readyState === WebSocket.CLOSED) throw invalidState();
+      if ((ws.readyState as number) === WebSocket.CLOSED) throw invalidState();
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL));
     }
   }

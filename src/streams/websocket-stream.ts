@@ -75,7 +75,8 @@ export function readProtocols(protocols: unknown): string[] {
   return list;
 }
 
-function readSignal(signal: unknown): AbortSignal | undefined {
+/** The `signal` member as WebIDL converts it: an AbortSignal or nothing (a TypeError otherwise). */
+export function readSignal(signal: unknown): AbortSignal | undefined {
   if (signal === undefined) return undefined;
   if (!(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
   return signal;

@@ -9,6 +9,7 @@
  * Needs `npm run build` first (npm test does it) and /usr/bin/chromium.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -128,6 +129,20 @@ void describe('the browser entry in chromium', { skip, timeout: 600_000 }, () =>
       const path = req.url ?? '/';
       if (path === '/refuse') {
         socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      if (path === '/close-held') {
+        // A peer that sends its Close (4001 "hi") and keeps TCP open 1.5 s
+        // more, reading nothing: the page's socket is CLOSING meanwhile.
+        const accept = createHash('sha1')
+          .update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+          .digest('base64');
+        socket.write(
+          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        );
+        socket.write(Buffer.from([0x88, 0x04, 0x0f, 0xa1, 0x68, 0x69]));
+        socket.on('error', () => {});
+        setTimeout(() => socket.destroy(), 1500);
         return;
       }
       const connection = upgrade(req, socket, head);

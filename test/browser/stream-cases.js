@@ -109,6 +109,26 @@ test('close: the server closes with 4001: readable ends, writes reject, closed h
   assert(w.error !== undefined, 'write after the close rejects');
 });
 
+test("close: a write after the peer's Close rejects, even while its TCP connection stays open", async () => {
+  const wss = new WebSocketStream(`${WS}close-held`);
+  const { writable } = await wss.opened;
+  // The server's Close has arrived by then; its TCP connection ends 1.5 s after it.
+  await sleep(300);
+  const w = await outcome(writable.getWriter().write('dropped?'));
+  assert(w.error !== undefined, 'the write rejects instead of vanishing');
+  equal(w.error.name, 'InvalidStateError', 'error');
+  equal(await wss.closed, { closeCode: 4001, reason: 'hi' }, 'closed');
+});
+
+test('options: a signal that is not an AbortSignal throws a TypeError and opens nothing', async () => {
+  for (const signal of [{ aborted: false }, 'yes']) {
+    const e = thrown(() => new WebSocketStream(`${WS}echo?badsignal`, { signal }));
+    assert(e instanceof TypeError, `${JSON.stringify(signal)}: ${String(e)}`);
+  }
+  await sleep(200);
+  equal(await serverSaw('/echo?badsignal'), null, 'no connection was made');
+});
+
 test('close: close() with no code sends a Close without a body (1005)', async () => {
   const wss = new WebSocketStream(`${WS}echo?c2`);
   await wss.opened;
