@@ -12,6 +12,7 @@ import { Hub, SLOW_CONSUMER_CLOSE_CODE, type HubOptions } from '../../src/hub/in
 import { serve, type WebSocketConnection, type WebSocketServer } from '../../src/server.js';
 import { WebSocketStream } from '../../src/index.js';
 import { parseFrames, tcp, upgradeRequest } from '../server/helpers.js';
+import { withoutUnhandledRejections } from '../unhandled.js';
 
 const servers: WebSocketServer[] = [];
 after(async () => {
@@ -224,12 +225,7 @@ describe('Hub, in-process', () => {
   });
 
   test('async hooks that reject do not take the process down', async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown): void => {
-      unhandled.push(reason);
-    };
-    process.on('unhandledRejection', onUnhandled);
-    try {
+    await withoutUnhandledRejections(async () => {
       const { hub, port } = await hubServer({
         maxQueue: 1,
         slow: 'drop',
@@ -249,11 +245,7 @@ describe('Hub, in-process', () => {
       await until(() => a.got.length === 1, 'delivery');
       a.ws.terminate();
       await until(() => hub.subscriberCount('/async') === 0, 'leave');
-      await new Promise((r) => setTimeout(r, 20));
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
-    assert.deepEqual(unhandled, []);
+    });
   });
 
   test('options are checked', () => {

@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import { reconnecting, type ReconnectEvent } from '../../src/reconnecting.js';
 import { serve, type WebSocketServer } from '../../src/server.js';
 import { freePort } from '../hub/redis-server.js';
+import { withoutUnhandledRejections } from '../unhandled.js';
 
 const servers: WebSocketServer[] = [];
 after(async () => {
@@ -157,12 +158,7 @@ describe('reconnecting()', () => {
   });
 
   it('an async hook that rejects does not take the process down', async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown): void => {
-      unhandled.push(reason);
-    };
-    process.on('unhandledRejection', onUnhandled);
-    try {
+    await withoutUnhandledRejections(async () => {
       const port = await freePort();
       const ws = reconnecting(`ws://127.0.0.1:${port}/`, {
         reconnectDelay: 5,
@@ -173,11 +169,7 @@ describe('reconnecting()', () => {
         },
       });
       await assert.rejects(ws.closed, /gave up/);
-      await new Promise((r) => setTimeout(r, 20));
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
-    assert.deepEqual(unhandled, []);
+    });
   });
 
   it('a hook that throws does not stop it', async () => {

@@ -15,6 +15,7 @@ import { WebSocketError } from '../../src/streams/websocket-error.js';
 import { closePayload } from '../../conformance/wire.js';
 import { frameFrom, makeConnection, peerOf } from '../core/helpers.js';
 import { FakeTransport, settle } from './fake-transport.js';
+import { withoutUnhandledRejections } from '../unhandled.js';
 
 /** A transport whose socket is already gone when the session attaches (reset right at the 101). */
 class GoneTransport extends FakeTransport {
@@ -48,23 +49,6 @@ function recordEvents(): { events: string[]; stop(): void } {
       for (const { channel, handler } of handlers) diagnosticsChannel.unsubscribe(channel, handler);
     },
   };
-}
-
-/** Runs `body` and fails if a promise was rejected with no handler meanwhile. */
-async function withoutUnhandledRejections(body: () => Promise<void>): Promise<void> {
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown): void => {
-    unhandled.push(reason);
-  };
-  process.on('unhandledRejection', onUnhandled);
-  try {
-    await body();
-    // Unhandled rejections are reported after the microtasks of a macrotask.
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  } finally {
-    process.off('unhandledRejection', onUnhandled);
-  }
-  assert.deepEqual(unhandled, []);
 }
 
 test('lifecycle: closed is the session outcome itself, settled in the same turn as the streams', async () => {
