@@ -88,8 +88,15 @@ export class ConnectionRegistry implements ClosedWatcher<WebSocketConnection> {
         } catch {
           connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
         }
-        // A promise, or any thenable (its then() may throw: a rejection too).
-        if (thenOf(result) !== null) {
+        // A promise, or any thenable; a `then` getter that throws makes
+        // Promise.resolve() reject, which closes with 1011 like a rejection.
+        let thenable: boolean;
+        try {
+          thenable = thenOf(result) !== null;
+        } catch {
+          thenable = true;
+        }
+        if (thenable) {
           Promise.resolve(result).then(
             () => this.#release(connection),
             () => {
