@@ -39,6 +39,19 @@ matrix=(
 
 npm run build >/dev/null || { echo "test-matrix: the build failed" >&2; exit 1; }
 
+# What a failed log says about its failures, for the CI output (the log itself stays
+# on the machine that ran it): every TAP "not ok" with its YAML block (the error, the
+# location, the stack; at most 40 lines each), the runner's "# Error:" lines about
+# activity after a test ended, and the runtime suite's FAIL lines.
+failures() {
+  awk '
+    /^[ ]*not ok / { block = 1; n = 0; print; next }
+    block && /^[ ]*\.\.\.$/ { block = 0; print; next }
+    block { if (++n <= 40) print; next }
+    /^# Error: / || /^FAIL / { print }
+  ' "$1" | head -n 400
+}
+
 # One matrix entry: runs it, writes its summary line to $logs/<name>.result, returns its status.
 run_entry() {
   local name=$1 binary=$2 which=$3
@@ -91,6 +104,8 @@ run_entry() {
   fi
   [ "$status" -eq 0 ] || line="$line  <-- FAILED, see $log"
   echo "$line" >"$logs/$name.result"
+  : >"$logs/$name.failures"
+  [ "$status" -eq 0 ] || failures "$log" >"$logs/$name.failures"
   echo "$line"
   return "$status"
 }
@@ -120,5 +135,13 @@ echo "test matrix:"
 for entry in "${selected[@]}"; do
   IFS='|' read -r name _ _ <<<"$entry"
   echo "  $(cat "$logs/$name.result")"
+done
+for entry in "${selected[@]}"; do
+  IFS='|' read -r name _ _ <<<"$entry"
+  if [ -s "$logs/$name.failures" ]; then
+    echo
+    echo "$name failures (from $logs/$name.log):"
+    sed 's/^/  /' "$logs/$name.failures"
+  fi
 done
 exit $failed
