@@ -272,7 +272,9 @@ export class Connection {
     if (opcode === Opcode.PING) {
       // RFC 6455 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
       // frame in response, unless it already received a Close frame." The Pong
-      // "MUST have identical Application data" (5.5.3).
+      // "MUST have identical Application data" (5.5.3). Once our own Close is sent
+      // no Pong follows it either, as with ws: the closing handshake is under way,
+      // and the last frame the peer gets from us is the Close.
       if (this.#autoPong && !this.closeSent) this.#writer.control(Opcode.PONG, payload);
       this.#events.push({ type: 'ping', data: payload });
       return true;

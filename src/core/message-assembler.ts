@@ -229,7 +229,18 @@ export class MessageAssembler implements InPlacePayloadHandler {
           ? total
           : Math.min(this.#maxMessageSize, Math.max(total, this.#msgBuffer.length * 2));
       // Every byte up to the message's length is written before it is delivered.
-      const grown = allocate(capacity);
+      // The size comes from the peer's header: a limit above what the runtime can
+      // allocate (or memory that is not there) fails this connection, never the
+      // caller.
+      let grown: Uint8Array;
+      try {
+        grown = allocate(capacity);
+      } catch {
+        return this.#protocolError(
+          'MESSAGE_TOO_BIG',
+          `Message of ${total} bytes or more: a buffer of ${capacity} bytes could not be allocated`,
+        );
+      }
       if (this.#msgLength > 0) grown.set(this.#msgBuffer.subarray(0, this.#msgLength));
       this.#msgBuffer = grown;
     }
@@ -315,13 +326,22 @@ export class MessageAssembler implements InPlacePayloadHandler {
     if (type === Opcode.TEXT) {
       const bytes = buffer.subarray(0, length);
       let text: string | null;
-      if (this.#msgCompressed || this.#utf8Deferred) {
-        // The whole message is here (decompressed, or its last bytes just
-        // arrived): validated and decoded in one call where that is fast.
-        text = decodeUtf8(bytes);
-      } else {
-        // Validated as it arrived; it must not end inside a sequence.
-        text = this.#utf8.complete ? decodeValidUtf8(bytes) : null;
+      try {
+        if (this.#msgCompressed || this.#utf8Deferred) {
+          // The whole message is here (decompressed, or its last bytes just
+          // arrived): validated and decoded in one call where that is fast.
+          text = decodeUtf8(bytes);
+        } else {
+          // Validated as it arrived; it must not end inside a sequence.
+          text = this.#utf8.complete ? decodeValidUtf8(bytes) : null;
+        }
+      } catch {
+        // Valid UTF-8 (an invalid message is null above) that makes a string longer
+        // than the runtime's longest (V8: 2^29 - 24 characters).
+        return this.#protocolError(
+          'MESSAGE_TOO_BIG',
+          `Text message of ${length} bytes is longer than the runtime's longest string`,
+        );
       }
       if (text === null) {
         return this.#protocolError('INVALID_UTF8', 'Text message is not valid UTF-8');

@@ -228,9 +228,11 @@ export function decodeUtf8(data: Uint8Array): string | null {
   if (fatalDecodeIsFast) {
     try {
       return fatalDecoder.decode(data);
-    } catch {
-      // TypeError: the encoding spec's only failure of a fatal decode.
-      return null;
+    } catch (error) {
+      // TypeError: the encoding spec's failure of a fatal decode. Anything else (a
+      // string longer than the runtime allows) is not about the bytes: thrown on.
+      if (error instanceof TypeError) return null;
+      throw error;
     }
   }
   return isValidUtf8(data) ? lenientDecoder.decode(data) : null;

@@ -559,6 +559,21 @@ describe('violations: the connection fails with the close code, and queues a Clo
       assert.deepEqual(summary(events), [['text', 'a€']]);
     });
 
+    test(`${role} receives a header declaring more than the runtime can allocate, with no message limit: fails with 1009, nothing thrown`, () => {
+      for (const declared of [2 ** 40, 2 ** 53 - 1]) {
+        // The header alone: 127, then the 64-bit length, then the mask key toward a server.
+        const header = new Uint8Array(role === 'server' ? 14 : 10);
+        header[0] = 0x82;
+        header[1] = 127 | (role === 'server' ? 0x80 : 0);
+        new DataView(header.buffer).setBigUint64(2, BigInt(declared));
+        for (const maxMessageSize of [Number.MAX_SAFE_INTEGER, Infinity]) {
+          const conn = makeConnection(role, { maxMessageSize });
+          assertFailed(conn, feed(conn, header), 'MESSAGE_TOO_BIG', 1009);
+          assert.equal(conn.bufferedMessageBytes, 0);
+        }
+      }
+    });
+
     test(`${role} receives a message larger than maxMessageSize: fails with 1009 from the header alone`, () => {
       const payload = patternBytes(101);
       const bytes = toward(role, { opcode: 0x2, payload });
@@ -1253,6 +1268,33 @@ describe('receiveEof', () => {
       assert.equal(conn.peerCloseCode, 1000);
     });
   }
+});
+
+describe("text longer than the runtime's longest string", () => {
+  // V8 strings hold at most 2^29 - 24 characters: 2^29 bytes of valid ASCII is
+  // valid UTF-8 that no string can hold. Half a GiB per message: one role.
+  const ascii = new Uint8Array(2 ** 29).fill(0x61);
+  const options = { maxMessageSize: 2 ** 30 };
+
+  test('in one frame: fails with 1009, not as invalid UTF-8 (1007)', () => {
+    const conn = makeConnection('client', options);
+    assertFailed(
+      conn,
+      feed(conn, rawFrame({ opcode: 0x1, payload: ascii })),
+      'MESSAGE_TOO_BIG',
+      1009,
+    );
+  });
+
+  test('fragmented, the last fragment empty: fails with 1009, nothing thrown', () => {
+    const conn = makeConnection('client', options);
+    const events = feed(
+      conn,
+      rawFrame({ opcode: 0x1, payload: ascii, fin: false }),
+      rawFrame({ opcode: 0x0 }),
+    );
+    assertFailed(conn, events, 'MESSAGE_TOO_BIG', 1009);
+  });
 });
 
 describe('options', () => {
