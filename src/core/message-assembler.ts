@@ -126,10 +126,14 @@ export class MessageAssembler implements InPlacePayloadHandler {
     }
     this.#inflatedThisRead = 0;
     const consumed = this.#parser.parse(input, this);
-    if (consumed < input.length && this.#parser.suspended) {
+    if (this.#parser.suspended) {
       this.#parser.resumeAfterSuspend();
-      // A copy: `data` may be the transport's reused read buffer.
-      this.#pendingInput = input === data ? data.slice(consumed) : input.subarray(consumed);
+      // The budget ran out before the end of the input: the rest waits for the next
+      // call. A copy: `data` may be the transport's reused read buffer. Ran out at
+      // the very end: nothing is held back, and the next input is parsed as usual.
+      if (consumed < input.length) {
+        this.#pendingInput = input === data ? data.slice(consumed) : input.subarray(consumed);
+      }
     }
   }
 

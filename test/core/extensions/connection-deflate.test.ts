@@ -47,6 +47,22 @@ describe('Connection with permessage-deflate', () => {
     assert.equal(conn.hasPendingInput, false);
   });
 
+  test('a budget spent by the last message of a read holds nothing back: the next read is parsed at once', () => {
+    const conn = client();
+    // 1.25 MiB inflated, ending exactly at the end of the read.
+    conn.receiveData(frame(compressed(new Uint8Array(1280 * 1024))));
+    assert.equal(conn.takeEvents().length, 1);
+    assert.equal(conn.hasPendingInput, false);
+    // A fresh read with a fresh budget: its message comes out of this call.
+    conn.receiveData(frame(compressed(new Uint8Array(10))));
+    const events = conn.takeEvents();
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['binary'],
+    );
+    assert.equal(conn.hasPendingInput, false);
+  });
+
   test('RSV1 on a continuation frame fails with 1002', () => {
     const conn = client();
     conn.receiveData(frame(compressed(new Uint8Array(10)), true, 0x2, false));
