@@ -30,6 +30,8 @@ export class ClientHandshake {
   /** The permessage-deflate offer (zlib from node:zlib, on Deno too), or undefined for none. */
   readonly #deflate: PerMessageDeflateClient | undefined;
   readonly #reader = new HttpHeadReader();
+  /** Bytes of the interim (1xx) response heads skipped so far. */
+  #interimBytes = 0;
 
   constructor(request: ConnectRequest) {
     this.#request = request;
@@ -58,9 +60,25 @@ export class ClientHandshake {
    * checks of RFC 6455 4.1 (and RFC 7692 7.1 for the extension's answer).
    */
   push(chunk: Uint8Array): AcceptedHandshake | null {
-    const result = this.#reader.push(chunk);
+    let result = this.#reader.push(chunk);
     if (result === null) return null;
-    const response = parseResponseHead(result.head, this.#reader.maxHeaderCount);
+    let response = parseResponseHead(result.head, this.#reader.maxHeaderCount);
+    // RFC 9110 15.2: a client "MUST be able to parse one or more 1xx responses
+    // received prior to a final response". Interim answers (100 Continue,
+    // 103 Early Hints from a proxy or CDN) are skipped, as Fetch and ws do; 101
+    // is the answer itself. All of them together count against the head limit.
+    while (response.status >= 100 && response.status < 200 && response.status !== 101) {
+      this.#interimBytes += result.head.length + 4;
+      if (this.#interimBytes > this.#reader.maxHeaderSize) {
+        throw new HandshakeError(
+          'HEADERS_TOO_LARGE',
+          `Interim (1xx) responses of more than ${this.#reader.maxHeaderSize} bytes before the 101`,
+        );
+      }
+      result = this.#reader.push(result.rest);
+      if (result === null) return null;
+      response = parseResponseHead(result.head, this.#reader.maxHeaderCount);
+    }
     const deflate = this.#deflate;
     const negotiated = validateServerResponse(response, {
       key: this.#key,

@@ -333,6 +333,76 @@ void describe('handshake with a raw server', { timeout: 30_000 }, () => {
     assert.equal(error.closeCode, 1006);
   });
 
+  void it('interim 1xx responses before the 101 (100 Continue, 103 Early Hints) are skipped, in one write or apart', async () => {
+    for (const apart of [false, true]) {
+      behaviour = async (socket) => {
+        const { head } = await readRequestHead(socket);
+        const key = headerOf(head, 'sec-websocket-key')!;
+        const { acceptFor, serverFrame } = await import('./helpers.js');
+        const interim =
+          'HTTP/1.1 100 Continue\r\n\r\n' +
+          'HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n';
+        const final = Buffer.concat([
+          Buffer.from(
+            'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+              `Sec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`,
+          ),
+          serverFrame(1, Buffer.from('after the interim answers')),
+        ]);
+        if (!apart) {
+          socket.write(Buffer.concat([Buffer.from(interim), final]));
+          return;
+        }
+        // Byte by byte up to the 101, then the rest.
+        for (const byte of Buffer.from(interim)) {
+          socket.write(Buffer.of(byte));
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        socket.write(final);
+      };
+      const wss = new WebSocketStream(server.url);
+      const { readable } = await within(wss.opened, 5000, 'opened');
+      const { value } = await within(readable.getReader().read(), 5000, 'read');
+      assert.equal(value, 'after the interim answers');
+      wss.close();
+    }
+  });
+
+  void it('interim responses count against the 16 KiB head limit together; a 1xx then a 200 fails with the 200', async () => {
+    behaviour = async (socket) => {
+      await readRequestHead(socket);
+      // 40 heads of 500 bytes each, none over the limit alone.
+      const one = `HTTP/1.1 103 Early Hints\r\nLink: <${'x'.repeat(450)}>\r\n\r\n`;
+      socket.write(one.repeat(40));
+    };
+    let error = await assertFailed(new WebSocketStream(server.url));
+    assert.match(error.message, /Interim \(1xx\) responses of more than 16384 bytes/);
+    behaviour = async (socket) => {
+      await readRequestHead(socket);
+      socket.end('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    };
+    error = await assertFailed(new WebSocketStream(server.url));
+    assert.match(error.message, /200 OK/);
+  });
+
+  void it('an extensions answer of empty list elements only means none, with compression off or on', async () => {
+    behaviour = async (socket) => {
+      const { head } = await readRequestHead(socket);
+      const key = headerOf(head, 'sec-websocket-key')!;
+      const { acceptFor } = await import('./helpers.js');
+      socket.write(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Accept: ${acceptFor(key)}\r\nSec-WebSocket-Extensions: , ,\r\n\r\n`,
+      );
+    };
+    for (const perMessageDeflate of [false, true]) {
+      const wss = new WebSocketStream(server.url, { perMessageDeflate });
+      const { extensions } = await within(wss.opened, 5000, 'opened');
+      assert.equal(extensions, '', `perMessageDeflate: ${perMessageDeflate}`);
+      wss.close();
+    }
+  });
+
   void it('frames the server sends right after its 101 are delivered', async () => {
     behaviour = async (socket) => {
       const { head } = await readRequestHead(socket);

@@ -50,8 +50,10 @@ export function offerExtensionsByName(names: readonly string[] = []): ClientExte
   return {
     offer: () => names.join(', '),
     accept(response: string): string {
-      if (response.trim() === '') return '';
-      for (const name of extensionNames(response)) {
+      const names = extensionNames(response);
+      // Only empty list elements (", ,"): no extension is in use.
+      if (names.length === 0) return '';
+      for (const name of names) {
         if (!offered.includes(name)) {
           throw new HandshakeError(
             'UNREQUESTED_EXTENSION',
