@@ -89,11 +89,6 @@ const BAD_ANSWERS: Array<{
     names: ['server_max_window_bits'],
   },
   {
-    answer: 'permessage-deflate; client_max_window_bits=8',
-    what: 'client_max_window_bits=8, which zlib cannot compress with',
-    names: ['client_max_window_bits'],
-  },
-  {
     answer: 'permessage-deflate; server_no_context_takeover=1',
     what: 'a value on server_no_context_takeover',
     names: ['server_no_context_takeover'],
@@ -195,6 +190,20 @@ function cases(): Case[] {
         },
       });
     }
+  }
+  {
+    const answer = 'permessage-deflate; client_max_window_bits=8';
+    add({
+      title:
+        'valid answer, client_max_window_bits=8 (the client compresses with zlib at 9, within 250 bytes)',
+      rule: 'RFC 7692 7.1.2.2: the server may answer client_max_window_bits from 8 to 15 to a bare offer',
+      expected: `extensions "${answer}" in opened, messages flow compressed with those windows`,
+      options: { peerExtensions: answer },
+      async run(peer) {
+        await expectAgreed(peer, answer);
+        await expectCompressedFlow(peer);
+      },
+    });
   }
   {
     const answer = 'permessage-deflate; server_max_window_bits=8; client_max_window_bits=9';

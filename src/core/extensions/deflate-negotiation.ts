@@ -28,13 +28,13 @@ export interface PerMessageDeflateOptions {
   /** Ask that the client compress each message on its own; default false. */
   clientNoContextTakeover?: boolean;
   /**
-   * Largest LZ77 window (base-2 log, 9 to 15) the server compresses with.
+   * Largest LZ77 window (base-2 log, 8 to 15) the server compresses with.
    * Default: server 12 (4 KiB of history kept per connection, as
    * python-websockets), client not offered (the server chooses, up to 15).
    */
   serverMaxWindowBits?: number;
   /**
-   * Largest LZ77 window (9 to 15) the client compresses with. Default: the
+   * Largest LZ77 window (8 to 15) the client compresses with. Default: the
    * client offers `client_max_window_bits` with no value (it accepts any
    * window, as browsers do); the server answers 12 when the client offered
    * the parameter.
@@ -74,13 +74,13 @@ export const DEFAULT_DEFLATE_THRESHOLD = 1024;
 
 /**
  * Checks the options a user passed; throws RangeError on a bad value (this is
- * local configuration, not peer input). Window bits 8 are refused: zlib
- * cannot produce a raw DEFLATE stream with a 256-byte window.
+ * local configuration, not peer input). Window bits range from 8 to 15, as
+ * in the RFC (see {@link PerMessageDeflate} for how 8 is compressed).
  */
 export function validateDeflateOptions(o: PerMessageDeflateOptions): void {
   const bits = (name: string, v: number | undefined): void => {
-    if (v !== undefined && !(Number.isInteger(v) && v >= 9 && v <= 15)) {
-      throw new RangeError(`perMessageDeflate.${name} must be an integer from 9 to 15`);
+    if (v !== undefined && !(Number.isInteger(v) && v >= 8 && v <= 15)) {
+      throw new RangeError(`perMessageDeflate.${name} must be an integer from 8 to 15`);
     }
   };
   bits('serverMaxWindowBits', o.serverMaxWindowBits);
@@ -238,8 +238,6 @@ function acceptOne(
   const offeredServerBits = windowBits(offer.get('server_max_window_bits') ?? null);
   // RFC 7692 7.1.2.1: with server_max_window_bits offered, the response carries a value "equal to or smaller than" it.
   const serverBits = offeredServerBits === null ? ours : Math.min(ours, offeredServerBits);
-  // zlib cannot compress raw DEFLATE with a 256-byte window: decline rather than break the limit.
-  if (serverBits < 9) return null;
   if (serverBits < 15 || offeredServerBits !== null)
     out.push({ name: 'server_max_window_bits', value: String(serverBits) });
 
@@ -346,11 +344,6 @@ export function validateAnswer(
       return fail(
         'client_max_window_bits',
         `server answered client_max_window_bits=${v}, more than the ${clientBits} offered`,
-      );
-    if (v < 9)
-      return fail(
-        'client_max_window_bits',
-        'server asked for client_max_window_bits=8, which zlib cannot compress with',
       );
     clientBits = v;
   }

@@ -97,7 +97,11 @@ export class PerMessageDeflate implements MessageTransform {
   encode(payload: Uint8Array): Uint8Array | null {
     if (payload.length === 0 || payload.length < this.threshold) return null;
     const out = this.#engine.deflate(payload, {
-      windowBits: this.#sendBits,
+      // zlib makes no raw DEFLATE with a 256-byte window (Node turns 8 into 9),
+      // but at 9 it never reaches back further than 2^9 - 262 = 250 bytes
+      // (MAX_DIST): a window of 8 agreed with the peer is kept by compressing
+      // with 9, as ws does. The history handed over stays 2^8 bytes.
+      windowBits: Math.max(9, this.#sendBits),
       memLevel: this.#memLevel,
       level: this.#level,
       dictionary: this.#sendHistory,

@@ -151,6 +151,37 @@ describe('permessage-deflate transform', () => {
     peer.close();
   });
 
+  test('window bits 8 agreed: what we send inflates with a 256-byte window, with context takeover', async () => {
+    // Data whose repeats lie 400 bytes back: out of a 256-byte window.
+    const message = (i: number): Uint8Array => {
+      const block = json(i, 400);
+      return new Uint8Array(Buffer.concat([block, block, json(i + 1, 200), block]));
+    };
+    // zlib checks a distance against its window and the output of the current
+    // chunk: 64-byte chunks make that at most 256 + 63 bytes.
+    const strict = (): InflateRaw => createInflateRaw({ windowBits: 8, chunkSize: 64 });
+    // The check can fail: window 15 output refers further back than that.
+    const control = strict();
+    const wide = deflateRawSync(message(0), { finishFlush: constants.Z_SYNC_FLUSH });
+    await assert.rejects(flush(control, wide), /too far back/);
+    control.close();
+    for (const sender of ['server', 'client'] as const) {
+      const bits = { serverMaxWindowBits: 8, clientMaxWindowBits: 8 };
+      const ends = pair(bits, bits);
+      assert.equal(
+        ends.server.header,
+        'permessage-deflate; server_max_window_bits=8; client_max_window_bits=8',
+      );
+      const peer = strict();
+      for (let i = 0; i < 50; i++) {
+        const m = message(i);
+        const out = await flush(peer, Buffer.concat([ends[sender].encode(m)!, TAIL]));
+        assert.deepEqual(new Uint8Array(out), m, `${sender}, message ${i}`);
+      }
+      peer.close();
+    }
+  });
+
   test('a deflate bomb stops at the limit: 1 GiB of zeros compressed to about 1 MB', () => {
     const zeros = new Uint8Array(64 * 1024 * 1024);
     // 16 flushes of 64 MiB in one raw stream, about 1 MB, inflating to 1 GiB.
