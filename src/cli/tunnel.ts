@@ -50,8 +50,9 @@ export const TunnelCloseCode = {
 export type TunnelCloseCode = (typeof TunnelCloseCode)[keyof typeof TunnelCloseCode];
 
 /**
- * Milliseconds a socket may stay idle after its WebSocket closed before it is
- * destroyed: 5 s. The socket gets a FIN after everything received, and its
+ * Milliseconds a socket may go without taking any of the bytes written to it
+ * (or, after its FIN, without closing) once its WebSocket closed, before it is
+ * destroyed: 5 s. What it sends meanwhile does not count. The socket gets a FIN after everything received, and its
  * peer should answer with its own; this bounds how long a peer that never
  * does (or never reads the rest) can keep the tunnel's socket open.
  */
@@ -72,6 +73,12 @@ class Pump {
   bytes = 0;
   /** Bytes written to `to` and not yet handed to the operating system. */
   held = 0;
+  /** Called each time a chunk was handed to the operating system. */
+  readonly #written: () => void;
+
+  constructor(written: () => void = noop) {
+    this.#written = written;
+  }
 
   start(from: Readable, to: Writable): void {
     from.on('data', (chunk: Buffer) => {
@@ -80,6 +87,7 @@ class Pump {
       this.held += chunk.length;
       const more = to.write(chunk, () => {
         this.held -= chunk.length;
+        this.#written();
       });
       if (!more) from.pause();
     });
@@ -111,7 +119,9 @@ export class Tunnel {
   /** Socket to WebSocket: bytes read from the socket, sent as messages. */
   readonly #up = new Pump();
   /** WebSocket to socket: bytes received as messages, written to the socket. */
-  readonly #down = new Pump();
+  readonly #down = new Pump(() => this.#lingerTimer?.refresh());
+  /** Once the WebSocket closed: destroys the socket after {@link #linger} ms without progress. */
+  #lingerTimer: ReturnType<typeof setTimeout> | null = null;
   /** Whether the WebSocket closed normally (1000, 1001, no code); false if it failed. */
   readonly #normal: Promise<boolean>;
   /** Settles when the socket has closed and the WebSocket's outcome is known. */
@@ -214,7 +224,7 @@ export class Tunnel {
     this.#duplex.destroy(new WebSocketError(info.reason, info));
   }
 
-  /** FIN after every byte written so far; then the socket has {@link #linger} ms of idleness to close. */
+  /** FIN after every byte written so far; then the socket has the linger to close (see {@link #lingerThenDestroy}). */
   #endSocket(): void {
     const socket = this.#socket;
     if (socket.destroyed) return;
@@ -224,9 +234,20 @@ export class Tunnel {
     this.#lingerThenDestroy();
   }
 
+  /**
+   * The linger: the socket is destroyed once it has taken none of the bytes
+   * still written to it for {@link #linger} ms, or that long after its FIN
+   * went out. Not Node's idle timeout, which reads reset: what a finished
+   * tunnel's socket still sends is read and dropped, and must not keep it open.
+   */
   #lingerThenDestroy(): void {
     const socket = this.#socket;
-    socket.setTimeout(this.#linger, () => socket.destroy());
+    if (this.#lingerTimer !== null) return;
+    // Unreferenced, like Node's socket timeouts: the open socket keeps the process alive anyway.
+    this.#lingerTimer = setTimeout(() => socket.destroy(), this.#linger).unref();
+    socket.once('close', () => clearTimeout(this.#lingerTimer!));
+    // Everything written and the FIN sent: the peer has the linger to answer with its own.
+    socket.once('finish', () => this.#lingerTimer?.refresh());
   }
 
   #wsClosed(normal: boolean): void {

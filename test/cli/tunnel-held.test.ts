@@ -126,6 +126,40 @@ it('a flood into a client that stops, then reads slowly, then fast: each tunnel 
   c.destroy();
 });
 
+it('a socket that keeps sending after its tunnel closed is destroyed after the linger all the same', async () => {
+  clientLinger = 300;
+  targetBehaviour = (s) => s.end('bye');
+  // This client ignores the FIN and keeps writing: what it sends is read and dropped, and
+  // must not count as activity that keeps the finished tunnel's socket open.
+  const c = connect({ port: localPort, host: '127.0.0.1', allowHalfOpen: true });
+  c.on('error', () => {});
+  let text = '';
+  c.on('data', (d: Buffer) => (text += d.toString()));
+  let sent = 0;
+  const timer = setInterval(() => {
+    if (!c.destroyed) sent += c.write(Buffer.alloc(1024)) ? 1024 : 0;
+  }, 5);
+  try {
+    await new Promise<void>((resolve) => c.once('end', resolve));
+    const started = performance.now();
+    let stuck: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      tunnels.client.at(-1)!.done,
+      new Promise((_, reject) => {
+        stuck = setTimeout(() => reject(new Error('the tunnel still runs after 10 s')), 10_000);
+      }),
+    ]).finally(() => clearTimeout(stuck));
+    const ms = performance.now() - started;
+    assert.equal(text, 'bye');
+    assert.ok(sent > 0);
+    assert.ok(ms >= 250, `destroyed after ${ms.toFixed(0)} ms, not before the linger`);
+  } finally {
+    clearInterval(timer);
+    c.destroy();
+    clientLinger = undefined;
+  }
+});
+
 it('a socket that stays half open after its tunnel closed is destroyed after the linger', async () => {
   clientLinger = 300;
   // The linger can start only once the target's FIN has come through, so it is timed from here:
