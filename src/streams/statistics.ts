@@ -31,6 +31,12 @@ export interface WebSocketStats {
   bufferedBytes: number;
   /** Messages received and waiting for the readable to ask for them (a burst in one read, or while closing). */
   messagesWaiting: number;
+  /**
+   * Messages received that no reader will get: past the 1 MiB held once we
+   * are closing (see CLOSING_HOLD_LIMIT), or after the readable was cancelled
+   * or errored. A relay can tell from it whether what it passed on is whole.
+   */
+  messagesDiscarded: number;
   /** Milliseconds between the last Ping we sent and the Pong that answered it; null until one was answered. */
   lastPingRtt: number | null;
 }
@@ -46,6 +52,7 @@ export function emptyStats(): WebSocketStats {
     socketBytesWritten: 0,
     bufferedBytes: 0,
     messagesWaiting: 0,
+    messagesDiscarded: 0,
     lastPingRtt: null,
   };
 }
@@ -67,6 +74,7 @@ export function readStats(
     socketBytesWritten: sender.bytesWritten,
     bufferedBytes: conn.bufferedMessageBytes + transport.bufferedAmount,
     messagesWaiting: flow.messagesWaiting,
+    messagesDiscarded: conn.messagesReceived - flow.messagesDelivered - flow.messagesWaiting,
     lastPingRtt: pings.lastRtt,
   };
 }

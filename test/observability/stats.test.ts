@@ -57,10 +57,52 @@ void describe('stats', () => {
     assert.ok(stats.socketBytesRead >= 1006 + 2 + 4, `read ${stats.socketBytesRead}`);
     assert.ok(stats.lastPingRtt! >= 0 && stats.lastPingRtt! < 1000);
     assert.equal(stats.messagesWaiting, 0);
+    assert.equal(stats.messagesDiscarded, 0);
     assert.equal(stats.bufferedBytes, 0);
     wss.close();
     await wss.closed;
     await fixture.close();
+  });
+
+  void it('messagesDiscarded: what arrives after close() past the 1 MiB held, and after a cancel', async () => {
+    const fixture = await startWsServer();
+    const wss = new WebSocketStream(fixture.url, { perMessageDeflate: false });
+    const { readable } = await wss.opened;
+    const { ws } = await fixture.next();
+    // Sent before ws sees our Close: 48 messages of 64 KiB, 3 MiB, none read by us.
+    const sent = new Promise<void>((resolve) => {
+      for (let i = 0; i < 48; i++) ws.send(Buffer.alloc(64 * 1024, i));
+      ws.send('last', () => resolve());
+    });
+    await sent;
+    await waitUntil(() => wss.stats.messagesReceived > 0, 5000, 'the first message');
+    wss.close();
+    await wss.closed;
+    let stats = wss.stats;
+    assert.equal(stats.messagesReceived, 49);
+    assert.ok(stats.messagesDiscarded > 0, 'some were discarded');
+    // The held ones can still be read, and nothing is counted twice.
+    const reader = readable.getReader();
+    let read = 0;
+    while (!(await reader.read()).done) read++;
+    stats = wss.stats;
+    assert.equal(read + stats.messagesDiscarded, 49);
+    assert.equal(stats.messagesWaiting, 0);
+    await fixture.close();
+
+    // A cancelled readable: every later message is discarded.
+    const again = await startWsServer();
+    const second = new WebSocketStream(again.url);
+    const opened = await second.opened;
+    const peer = (await again.next()).ws;
+    await opened.readable.cancel();
+    peer.send('a');
+    peer.send('b');
+    await waitUntil(() => second.stats.messagesReceived === 2, 5000, 'two messages');
+    assert.equal(second.stats.messagesDiscarded, 2);
+    second.close();
+    await second.closed;
+    await again.close();
   });
 
   void it('server: counts what a ws client sent and received', async () => {
