@@ -54,6 +54,8 @@ export interface ExecProcess {
    * `killAfter` if it has not exited. Calling it again changes nothing.
    */
   stop(): void;
+  /** Ends the command at once: SIGKILL to its process group. */
+  kill(): void;
   /**
    * Fulfils once the command has exited and its stdout and stdin have closed
    * (never rejects).
@@ -185,7 +187,7 @@ export function bridgeExec(
     if (!done && !stopping) graceTimer = setTimeout(stop, EXEC_GRACE).unref();
   };
   connection.closed.then(afterClose, afterClose);
-  return { stop, exited };
+  return { stop, kill: () => signalGroup('SIGKILL'), exited };
 }
 
 /**

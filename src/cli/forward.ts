@@ -12,12 +12,14 @@ import { Tunnel } from './tunnel.js';
  * Bridges `connection` to a new connection to `target`, opened once the
  * WebSocket handshake has succeeded (a refused handshake costs the target
  * nothing). If the target cannot be reached, the WebSocket closes with
- * {@link TunnelCloseCode.UNREACHABLE}. Resolves when both ends have closed.
+ * {@link TunnelCloseCode.UNREACHABLE}. Resolves when both ends have closed;
+ * the tunnel is in `tunnels` meanwhile.
  */
 export async function forwardConnection(
   connection: WebSocketConnection,
   target: Endpoint,
   log: (line: string) => void,
+  tunnels: Set<Tunnel>,
 ): Promise<void> {
   try {
     await connection.opened;
@@ -25,5 +27,8 @@ export async function forwardConnection(
     return; // the handshake failed: serve's log says why
   }
   const tunnel = new Tunnel(connectEndpoint(target), connection, { name: 'target', log });
+  // Until its socket has closed: a shutdown waits for it, and a second signal resets it.
+  tunnels.add(tunnel);
   await tunnel.done;
+  tunnels.delete(tunnel);
 }

@@ -158,9 +158,10 @@ Options:
   -q, --quiet            no connection log on stderr
   -h, --help             this help
 
-The listening URL is written to stderr. SIGINT or SIGTERM close every
+The listening URL is written to stderr. SIGINT, SIGTERM or SIGHUP close every
 connection with 1001, stop the --exec commands (SIGTERM, SIGKILL after
---kill-after) and exit 0.
+--kill-after), let the --forward targets take what was received, and exit 0.
+A second signal ends it all at once (SIGKILL, RST) and exits 130.
 
 Examples:
   wsstream serve --port 8080 --echo

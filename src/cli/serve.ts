@@ -15,6 +15,7 @@ import { describeClose, describeError, ExitCode } from './exit-codes.js';
 import { SERVE_HELP } from './help.js';
 import { parseEndpoint, formatEndpoint } from './endpoint.js';
 import { forwardConnection } from './forward.js';
+import type { Tunnel } from './tunnel.js';
 import { writeDiagnostic } from './escape.js';
 
 const OPTIONS = {
@@ -113,6 +114,7 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
     ? new Broadcast({ maxQueue, slow: slow, log: trace, ...(broker !== null ? { broker } : {}) })
     : null;
   const children = new Set<ExecProcess>();
+  const tunnels = new Set<Tunnel>();
 
   const handler = (connection: WebSocketConnection): Promise<void> | undefined => {
     const who = `${connection.remoteAddress ?? '?'}:${connection.request.socket.remotePort ?? '?'}`;
@@ -130,7 +132,8 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
     if (broadcast !== null) {
       broadcast.add(connection);
     } else if (target !== undefined) {
-      void forwardConnection(connection, target, (line) => trace(`${who} ${line}`));
+      // Returned to serve(): the slot is held until the target's socket has closed too.
+      return forwardConnection(connection, target, (line) => trace(`${who} ${line}`), tunnels);
     } else if (command !== undefined) {
       const child = bridgeExec(connection, command, {
         lineMode: flag(values, 'line'),
@@ -164,15 +167,35 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
   if (target !== undefined) what = `forward to ${formatEndpoint(target)}`;
   log(`listening on ${server.url} (${what})`);
 
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+  // The first signal shuts down cleanly; a second one ends everything at once (130): the
+  // commands get SIGKILL, the tunnels' sockets an RST (their data may be cut short).
+  let interrupted = false;
+  const stopped = new Promise<void>((resolve) => {
+    const onSignal = (): void => {
+      if (!interrupted) {
+        interrupted = true;
+        resolve();
+        return;
+      }
+      log('interrupted');
+      for (const child of children) child.kill();
+      for (const tunnel of tunnels) tunnel.abort();
+      process.exit(ExitCode.INTERRUPTED);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    // A closed terminal: the same clean shutdown, so that no command outlives us.
+    process.on('SIGHUP', onSignal);
   });
+  await stopped;
   trace('shutting down');
   refusals.flush();
   await server.close();
   await broadcast?.close();
   // Detached process groups outlive us unless they are ended: SIGTERM, then SIGKILL.
   await stopAll(children, killAfter);
+  // Every message received was written to its target, then a FIN (or an RST, see
+  // docs/tunnels.md); exiting earlier would end a target's socket with bytes unsent.
+  await Promise.all([...tunnels].map((tunnel) => tunnel.done));
   return ExitCode.OK;
 }

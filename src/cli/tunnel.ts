@@ -21,7 +21,7 @@
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { toDuplex, type WebSocketDuplex, type WebSocketLike } from '../index.js';
-import { WebSocketError, type WebSocketCloseInfo } from '../index.js';
+import { WebSocketError, type WebSocketCloseInfo, type WebSocketStats } from '../index.js';
 
 /**
  * Close codes of a tunnel whose socket failed. Both are in the private range
@@ -127,7 +127,11 @@ export class Tunnel {
   /** Settles when the socket has closed and the WebSocket's outcome is known. */
   readonly done: Promise<void>;
 
-  constructor(socket: Socket, ws: WebSocketLike, options: TunnelOptions) {
+  constructor(
+    socket: Socket,
+    ws: WebSocketLike & { readonly stats?: WebSocketStats },
+    options: TunnelOptions,
+  ) {
     this.#socket = socket;
     this.#name = options.name;
     this.#log = options.log ?? noop;
@@ -143,8 +147,11 @@ export class Tunnel {
       if (socket.destroyed) resolve();
       else socket.once('close', () => resolve());
     });
+    // Normal only if nothing the peer sent was dropped: once we closed first (a shutdown),
+    // messages past the 1 MiB held while closing are discarded, and the socket's peer must
+    // not take a cut-short stream for a whole one.
     this.#normal = ws.closed.then(
-      (info) => NORMAL_CLOSE_CODES.has(info.closeCode),
+      (info) => NORMAL_CLOSE_CODES.has(info.closeCode) && (ws.stats?.messagesDiscarded ?? 0) === 0,
       () => false,
     );
     const wsClosed = this.#normal.then((normal) => this.#wsClosed(normal));
@@ -244,7 +251,11 @@ export class Tunnel {
     const socket = this.#socket;
     if (this.#lingerTimer !== null) return;
     // Unreferenced, like Node's socket timeouts: the open socket keeps the process alive anyway.
-    this.#lingerTimer = setTimeout(() => socket.destroy(), this.#linger).unref();
+    this.#lingerTimer = setTimeout(() => {
+      // Bytes it never took are lost: an RST, so that it is not taken for a clean end.
+      if (socket.writableLength > 0) reset(socket);
+      else socket.destroy();
+    }, this.#linger).unref();
     socket.once('close', () => clearTimeout(this.#lingerTimer!));
     // Everything written and the FIN sent: the peer has the linger to answer with its own.
     socket.once('finish', () => this.#lingerTimer?.refresh());

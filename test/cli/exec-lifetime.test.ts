@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
@@ -28,10 +29,17 @@ function killLeft(): void {
 }
 after(killLeft);
 
+/** Whether `pid` still runs: a zombie (killed, not yet reaped by whoever inherited it) does not. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    // The state follows the command name, which is in parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -164,5 +172,41 @@ describe('serve --exec: a command that outlives its connection', { timeout: 30_0
     }
     // The server's shutdown (5 s at most, here the time for a 1001) + --kill-after + a margin.
     assert.ok(took < 5000 + KILL_AFTER_MS + 2000, `shutdown took ${Math.round(took)} ms`);
+  });
+
+  it('a second SIGINT during the shutdown kills every command at once and exits 130', async () => {
+    // --kill-after 60s: without the second signal, the shutdown would wait a minute.
+    const server = await serveCli(['--exec', STUBBORN, '--kill-after', '60s']);
+    const a = await openStubborn(server.url);
+    const exited = once(server.child, 'exit') as Promise<[number | null, string | null]>;
+    server.child.kill('SIGINT');
+    // The first signal is taken: the command got its SIGTERM (and ignores it).
+    for (let i = 0; i < 200 && !server.log().includes(`${a.pid} ignores SIGTERM`); i++)
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    assert.match(server.log(), new RegExp(`${a.pid} ignores SIGTERM`));
+    server.child.kill('SIGINT');
+    const [code, signal] = await exited;
+    assert.deepEqual([code, signal], [130, null], server.log());
+    assert.match(server.log(), /interrupted/);
+    for (let i = 0; i < 40 && alive(a.pid); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(!alive(a.pid), 'no command outlives wsstream');
+  });
+
+  it('SIGHUP (a closed terminal) shuts down as SIGTERM does: 1001, every command stopped, exit 0', async () => {
+    const server = await serveCli([
+      '--exec',
+      STUBBORN,
+      '--kill-after',
+      `${KILL_AFTER_MS}ms`,
+      '--quiet',
+    ]);
+    const a = await openStubborn(server.url);
+    const closing = new Promise<number>((resolve) => a.ws.once('close', resolve));
+    const exited = once(server.child, 'exit') as Promise<[number | null, string | null]>;
+    server.child.kill('SIGHUP');
+    const [code, signal] = await exited;
+    assert.deepEqual([code, signal], [0, null], server.log());
+    assert.equal(await closing, 1001);
+    assert.ok(!alive(a.pid), 'no command outlives wsstream');
   });
 });
