@@ -85,6 +85,9 @@ export function parseSize(value: string, option: string): number {
   return Math.floor(Number(m[1]) * unit);
 }
 
+/** The longest timer Node keeps (2^31 - 1 ms, about 24.8 days); it fires a longer one after 1 ms. */
+const MAX_TIMER_MS = 0x7fffffff;
+
 const DURATION_UNITS: Record<string, number> = { '': 1000, ms: 1, s: 1000, m: 60_000 };
 
 /** A duration in milliseconds: `30` or `30s` (seconds), `500ms`, `2m`. */
@@ -93,7 +96,14 @@ export function parseDuration(value: string, option: string): number {
   if (m === null) {
     throw new UsageError(`${option}: "${value}" is not a duration (examples: 30, 30s, 500ms, 2m)`);
   }
-  return Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!;
+  const ms = Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!;
+  // Every duration becomes a timer.
+  if (ms > MAX_TIMER_MS) {
+    throw new UsageError(
+      `${option}: "${value}" is more than ${MAX_TIMER_MS} ms (about 24.8 days), the longest timer`,
+    );
+  }
+  return ms;
 }
 
 /** A positive duration (0 is refused: it would mean "at once"). */

@@ -160,6 +160,10 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
   try {
     server = await serve(options, handler);
   } catch (error) {
+    // An option out of range: the caller's mistake, as in connect.
+    if (error instanceof RangeError || error instanceof SyntaxError) {
+      throw new UsageError(error.message);
+    }
     log(describeError(error));
     return ExitCode.ERROR;
   }

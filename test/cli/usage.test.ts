@@ -92,6 +92,16 @@ describe('usage errors: exit code 2 and a hint on stderr', () => {
       /--kill-after must be greater than 0/,
     ],
     [
+      'serve --exec --kill-after past the longest timer (2^31 - 1 ms)',
+      ['serve', '--port', '0', '--exec', 'cat', '--kill-after', '3000000s'],
+      /--kill-after: "3000000s" is more than 2147483647 ms/,
+    ],
+    [
+      'serve --ping-interval past the longest timer',
+      ['serve', '--port', '0', '--echo', '--ping-interval', '3000000'],
+      /--ping-interval: "3000000" is more than 2147483647 ms/,
+    ],
+    [
       'serve --exec --kill-after with no duration',
       ['serve', '--port', '0', '--exec', 'cat', '--kill-after', 'soon'],
       /--kill-after: "soon" is not a duration/,
