@@ -15,6 +15,7 @@
  *   message the consumer is working on.
  * Everything else in flight sits in the kernel's socket buffers.
  */
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -144,7 +145,7 @@ export async function demoCommand(argv: string[], stdio: Stdio): Promise<number>
   );
 
   print(
-    `wsstream demo: server on ${server.url}, client in this process, ${MESSAGE_SIZE / 1024} KiB messages`,
+    `wsstream demo: server on ${server.url}, client in this process, ${MESSAGE_SIZE / 1024} KiB messages of random bytes (uncompressed)`,
   );
   print(`RSS at start: ${mib(process.memoryUsage.rss())}`);
   print('');
@@ -154,7 +155,10 @@ export async function demoCommand(argv: string[], stdio: Stdio): Promise<number>
     consumerRate = rate;
     const c = counters;
     const total = totalMb * MiB;
-    const payload = Buffer.alloc(MESSAGE_SIZE, 0x61);
+    // Random bytes: with data that compresses, permessage-deflate would carry hundreds of
+    // MiB in the kernel's buffers as a few KiB, and the sender would finish before the
+    // consumer started. Compression is off for the same reason: random data does not shrink.
+    const payload = randomBytes(MESSAGE_SIZE);
     let produced = 0;
     const source = new Readable({
       highWaterMark: MESSAGE_SIZE,
@@ -167,7 +171,7 @@ export async function demoCommand(argv: string[], stdio: Stdio): Promise<number>
         this.push(payload);
       },
     });
-    const ws = new WebSocketStream(server.url);
+    const ws = new WebSocketStream(server.url, { perMessageDeflate: false });
     const duplex = toDuplex(ws, { stringsAs: 'binary' });
     duplex.resume(); // nothing comes back; 'close' needs the readable side consumed
 
