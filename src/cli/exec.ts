@@ -43,7 +43,7 @@ export interface ExecOptions {
   maxLine: number;
   /** Milliseconds from SIGTERM to SIGKILL; default {@link DEFAULT_KILL_AFTER}. */
   killAfter?: number;
-  /** Told when the command gets SIGKILL (one line, no newline). Default: none. */
+  /** Told when the command is stopped for a line too long, or gets SIGKILL (one line, no newline). Default: none. */
   log?: (line: string) => void;
 }
 
@@ -167,7 +167,11 @@ export function bridgeExec(
   let output: Readable = child.stdout;
   if (o.lineMode) {
     const splitter = new LineSplitter(o.maxLine);
-    splitter.on('error', stop);
+    // A line past --max-message-size: said, then the command is stopped.
+    splitter.on('error', (error: Error) => {
+      o.log?.(`command (pid ${child.pid}) output: ${error.message}; stopping it`);
+      stop();
+    });
     output = child.stdout.pipe(splitter);
   }
   output.pipe(duplex, { end: false });

@@ -165,7 +165,7 @@ A second signal ends it all at once (SIGKILL, RST) and exits 130.
 
 Examples:
   wsstream serve --port 8080 --echo
-  wsstream serve --port 8080 --exec 'tr a-z A-Z' --line
+  wsstream serve --port 8080 --exec 'stdbuf -oL tr a-z A-Z' --line
   wsstream serve --port 8443 --broadcast --cert cert.pem --key key.pem
   wsstream serve --port 8080 --host 0.0.0.0 --forward tcp:127.0.0.1:22
 `;

@@ -46,15 +46,25 @@ export class LineSplitter extends Transform {
     for (;;) {
       const nl = text.indexOf(this.#separator, start);
       if (nl < 0) break;
-      this.push(this.#strip(text.slice(start, nl)));
+      const line = this.#strip(text.slice(start, nl));
+      // A whole line in one chunk is checked as a partial one is.
+      if (line.length > this.#maxLineLength) {
+        callback(this.#tooLong());
+        return;
+      }
+      this.push(line);
       start = nl + 1;
     }
     this.#partial = text.slice(start);
     if (this.#partial.length > this.#maxLineLength) {
-      callback(new Error(`a line of input is longer than ${this.#maxLineLength} characters`));
+      callback(this.#tooLong());
       return;
     }
     callback();
+  }
+
+  #tooLong(): Error {
+    return new Error(`a line is longer than ${this.#maxLineLength} characters`);
   }
 
   #strip(line: string): string {

@@ -110,6 +110,28 @@ describe('serve --exec', () => {
     }
   });
 
+  it('--line: an output line past --max-message-size stops the command, and the log says why', async () => {
+    const server = await serveCli([
+      '--exec',
+      "echo short; head -c 5000 /dev/zero | tr '\\0' a; echo; sleep 30",
+      '--line',
+      '--max-message-size',
+      '1000',
+    ]);
+    try {
+      const c = await client(server.url);
+      // SIGTERM: 4128 + 15.
+      assert.deepEqual(await c.closed, { code: 4143, reason: 'killed by SIGTERM' });
+      assert.deepEqual(
+        c.messages.map((m) => m.data.toString()),
+        ['short'],
+      );
+      assert.match(server.log(), /output: a line is longer than 1000 characters; stopping it/);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('a command that does not read its stdin holds the client back at TCP', async () => {
     const server = await serveCli(['--exec', 'sleep 30']);
     try {
