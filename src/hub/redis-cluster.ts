@@ -34,6 +34,12 @@ import { describe, loadRedis, type RedisModule } from './redis-load.js';
 import { RedisPubSubBroker, type Listener, type RedisPubSubOptions } from './redis-pubsub.js';
 
 /** Options of {@link redisClusterBroker}. */
+/**
+ * Longest a closing broker waits for node connections already under way to
+ * settle before destroying the cluster: 1 s.
+ */
+const CLOSE_SETTLE_MS = 1000;
+
 export interface RedisClusterBrokerOptions extends RedisPubSubOptions {
   /**
    * Some nodes of the cluster, `redis://[user:password@]host:port` or
@@ -97,6 +103,8 @@ class RedisClusterBroker extends RedisPubSubBroker {
   readonly #pub: ClusterClient;
   readonly #sub: ClusterClient;
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Connections and subscriptions node-redis has under way. */
+  readonly #inflight = new Set<Promise<unknown>>();
   /** The slot map is loaded: publishes and subscriptions can be routed. */
   #pubReady = false;
   #subReady = false;
@@ -174,9 +182,19 @@ class RedisClusterBroker extends RedisPubSubBroker {
     });
   }
 
+  /** `promise` is under way until it settles (see {@link close}). */
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#inflight.add(promise);
+    const done = (): void => {
+      this.#inflight.delete(promise);
+    };
+    promise.then(done, done);
+    return promise;
+  }
+
   /** Loads the slot map, retrying with backoff while no root node answers (node-redis does not). */
   #connect(role: string, cluster: ClusterClient, attempt: number, ready: () => void): void {
-    cluster.connect().then(
+    this.#track(cluster.connect()).then(
       () => {
         // Closed while connecting: the connections made meanwhile must not outlive the broker.
         if (this.closed) {
@@ -239,6 +257,17 @@ class RedisClusterBroker extends RedisPubSubBroker {
     this.stopRetries();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
+    // A node connection node-redis has under way when the cluster is destroyed is
+    // finished afterwards and dropped from its maps, open and subscribed: let what is
+    // under way settle first (briefly: a node that does not answer is given up).
+    if (this.#inflight.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled(this.#inflight),
+        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_SETTLE_MS))),
+      ]);
+      clearTimeout(timer);
+    }
     for (const cluster of [this.#pub, this.#sub]) {
       try {
         cluster.destroy();
@@ -251,7 +280,7 @@ class RedisClusterBroker extends RedisPubSubBroker {
   protected sendSubscribe(channel: string, listener: Listener): Promise<void> {
     this.#ownCall = true;
     try {
-      return this.#sub.sSubscribe(channel, listener, true);
+      return this.#track(this.#sub.sSubscribe(channel, listener, true));
     } finally {
       this.#ownCall = false;
     }

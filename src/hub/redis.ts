@@ -91,14 +91,22 @@ class RedisBroker extends RedisPubSubBroker {
       }) as RedisClient;
       // Without an 'error' listener node-redis's errors would be thrown as unhandled 'error' events.
       client.on('error', () => {});
-      client.on('ready', () =>
-        this.emit({ type: 'connected', message: `redis ${role}: connected` }),
-      );
-      client.on('end', () => this.emit({ type: 'disconnected', message: `redis ${role}: closed` }));
-      client.connect().catch((error: unknown) => {
-        if (!this.closed)
-          this.emit({ type: 'error', message: `redis ${role}: ${describe(error)}`, error });
+      client.on('ready', () => {
+        // Closed while connecting: node-redis may finish a connection it had under way
+        // after destroy(); it must not outlive the broker (nor keep the process alive).
+        if (this.closed) destroyClient(client);
+        else this.emit({ type: 'connected', message: `redis ${role}: connected` });
       });
+      client.on('end', () => this.emit({ type: 'disconnected', message: `redis ${role}: closed` }));
+      client.connect().then(
+        () => {
+          if (this.closed) destroyClient(client);
+        },
+        (error: unknown) => {
+          if (!this.closed)
+            this.emit({ type: 'error', message: `redis ${role}: ${describe(error)}`, error });
+        },
+      );
       return client;
     };
     this.#pub = make('publisher', false);
@@ -147,12 +155,17 @@ class RedisBroker extends RedisPubSubBroker {
     this.listeners.clear();
     this.stopRetries();
     for (const client of [this.#pub, this.#sub]) {
-      try {
-        if (client.destroy !== undefined) client.destroy();
-        else await client.disconnect?.();
-      } catch {
-        // Already closed.
-      }
+      if (client.destroy !== undefined) destroyClient(client);
+      else await client.disconnect?.().catch(() => {});
     }
+  }
+}
+
+/** Closes `client` at once if it is open; one already closed is left as it is. */
+function destroyClient(client: RedisClient): void {
+  try {
+    client.destroy?.();
+  } catch {
+    // Already closed.
   }
 }

@@ -49,6 +49,28 @@ describe('redisBroker()', { skip: HAVE_REDIS ? false : 'redis-server is not inst
     await b.close();
   });
 
+  it('closed while its connections are being made: none of them outlives it', async () => {
+    /** This process's sockets to the Redis server. */
+    const sockets = (): number =>
+      (process as unknown as { _getActiveHandles(): unknown[] })
+        ._getActiveHandles()
+        .filter(
+          (h) =>
+            h !== null &&
+            typeof h === 'object' &&
+            (h as { remotePort?: number }).remotePort === redis.port,
+        ).length;
+    const before = sockets();
+    for (let delay = 0; delay < 20; delay++) {
+      const hub = new Hub({ broker: await redisBroker({ url: redis.url }) });
+      hub.subscribe(recorder(), 't');
+      if (delay % 4 > 0) await new Promise((r) => setTimeout(r, delay % 4));
+      await hub.close();
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(sockets(), before, 'no connection to Redis is left open');
+  });
+
   it('Redis unreachable: publish rejects at once with BROKER_UNAVAILABLE; local subscribers still get it', async () => {
     const events: string[] = [];
     const hub = new Hub({

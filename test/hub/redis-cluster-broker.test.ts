@@ -111,6 +111,31 @@ describe(
       for (const t of topics) await until(async () => (await shardNumSub(t)) === 0, 'closed');
     });
 
+    it('closed while its connections and subscriptions are under way: none of them outlives it', async () => {
+      /** This process's sockets to the cluster's nodes. */
+      const sockets = (): number =>
+        (process as unknown as { _getActiveHandles(): unknown[] })
+          ._getActiveHandles()
+          .filter(
+            (h) =>
+              h !== null &&
+              typeof h === 'object' &&
+              cluster.ports.includes((h as { remotePort?: number }).remotePort ?? -1),
+          ).length;
+      const before = sockets();
+      // Closed 0 to 19 ms after the start: while the slot map loads, and while the
+      // sharded subscriptions' node connections are being made.
+      for (let delay = 0; delay < 20; delay++) {
+        const hub = new Hub({ broker: await redisClusterBroker({ rootNodes: cluster.urls }) });
+        hub.subscribe(recorder(), topics[0]!);
+        hub.subscribe(recorder(), topics[1]!);
+        await sleep(delay);
+        await hub.close();
+      }
+      await sleep(500);
+      assert.equal(sockets(), before, 'no connection to a node is left open');
+    });
+
     it('one subscription per topic per process, gone when its last local subscriber leaves', async () => {
       const hub = makeHub({ broker: await redisClusterBroker({ rootNodes: cluster.urls }) });
       const [t] = topics as [string];
