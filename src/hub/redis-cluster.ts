@@ -80,7 +80,17 @@ function checkRootNodes(value: unknown): string[] {
   if (!Array.isArray(value) || value.length === 0)
     throw new TypeError('redisClusterBroker: rootNodes must list at least one redis:// URL');
   for (const url of value) {
-    if (typeof url !== 'string' || !/^rediss?:\/\/[^/]/.test(url))
+    let ok = typeof url === 'string' && /^rediss?:\/\/[^/]/.test(url);
+    // Each one in full (a port past 65535, a space in the host), not only the first.
+    if (ok) {
+      try {
+        const parsed = new URL(url as string);
+        ok = parsed.hostname !== '';
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok)
       throw new TypeError(
         `redisClusterBroker: "${String(url)}" is not a redis:// or rediss:// URL`,
       );

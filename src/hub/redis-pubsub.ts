@@ -76,8 +76,9 @@ export abstract class RedisPubSubBroker implements HubBroker {
   ) {
     const { label, system, name, acknowledger } = names;
     this.prefix = o.channelPrefix ?? 'wsstream:';
-    this.#retryFirst = readMilliseconds(o.reconnectDelay, 'reconnectDelay', 100, true);
-    this.#retryMax = readMilliseconds(o.maxReconnectDelay, 'maxReconnectDelay', 5000, true);
+    // Positive: 0 doubles to 0, and the broker would reconnect in a tight loop while Redis is away.
+    this.#retryFirst = readMilliseconds(o.reconnectDelay, 'reconnectDelay', 100);
+    this.#retryMax = readMilliseconds(o.maxReconnectDelay, 'maxReconnectDelay', 5000);
     this.#label = label;
     this.#system = system;
     const maxPending = checkMaxPendingBytes(o.maxPendingBytes, DEFAULT_MAX_PENDING_BYTES);

@@ -196,9 +196,28 @@ describe(
       await hub.close();
     });
 
-    it('invalid options: a TypeError for rootNodes, a RangeError for maxPendingBytes', async () => {
+    it('invalid options: a TypeError for rootNodes, a RangeError for reconnectDelay and maxPendingBytes', async () => {
       await assert.rejects(redisClusterBroker({ rootNodes: [] }), TypeError);
       await assert.rejects(redisClusterBroker({ rootNodes: ['127.0.0.1:7000'] }), TypeError);
+      // Every URL is read in full, not only the first.
+      for (const bad of [
+        'redis://127.0.0.1:99999',
+        'redis://127.0.0.1:notaport',
+        'redis://exa mple:1',
+      ]) {
+        await assert.rejects(
+          redisClusterBroker({ rootNodes: [cluster.urls[0]!, bad] }),
+          TypeError,
+          bad,
+        );
+      }
+      // A first delay of 0 would double to 0: a reconnect loop with no pause.
+      for (const reconnectDelay of [0, -1]) {
+        await assert.rejects(
+          redisClusterBroker({ rootNodes: cluster.urls, reconnectDelay }),
+          /reconnectDelay must be a positive number of milliseconds/,
+        );
+      }
       await assert.rejects(
         redisClusterBroker({ rootNodes: cluster.urls, maxPendingBytes: 0 }),
         /maxPendingBytes must be a positive number of bytes, not 0/,
