@@ -137,7 +137,7 @@ export class Hub {
    * messages are copied once, so the caller may reuse its buffer at once.
    */
   publish(topic: string, message: HubMessageInput, options?: PublishOptions): Promise<void> {
-    if (typeof topic !== 'string') throw new TypeError('a topic is a string');
+    checkTopic(topic);
     // A closed hub answers through the promise, as the broker's failures do.
     if (this.#closed) return Promise.reject(new HubError(HubErrorCode.CLOSED, 'the hub is closed'));
     let m = toHubMessage(message);
@@ -190,7 +190,7 @@ export class Hub {
   }
 
   #check(topic: string): void {
-    if (typeof topic !== 'string') throw new TypeError('a topic is a string');
+    checkTopic(topic);
     if (this.#closed) throw new HubError(HubErrorCode.CLOSED, 'the hub is closed');
   }
 
@@ -222,4 +222,14 @@ export class Hub {
     if (s.pending > 0) this.#departed.set(s.connection, s);
     callHook(this.#options.onLeave, s.connection, s.dropped);
   }
+}
+
+/**
+ * A topic is a string of well-formed Unicode: one with a lone surrogate has no
+ * UTF-8 form, so a broker would carry it as another topic (U+FFFD in its place).
+ */
+function checkTopic(topic: unknown): void {
+  if (typeof topic !== 'string') throw new TypeError('a topic is a string');
+  if (!(topic as string & { isWellFormed(): boolean }).isWellFormed())
+    throw new TypeError('a topic is well-formed Unicode: it has a lone surrogate');
 }

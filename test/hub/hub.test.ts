@@ -216,6 +216,20 @@ describe('Hub, in-process', () => {
     a.ws.close();
   });
 
+  test('a topic with a lone surrogate (no UTF-8 form) is a TypeError; paired surrogates are fine', () => {
+    const hub = new Hub();
+    for (const topic of ['room\uD800', '\uDC00room', 'a\uDBFFb']) {
+      assert.throws(() => hub.publish(topic, 'x'), /well-formed Unicode/, JSON.stringify(topic));
+      assert.throws(
+        () => hub.subscribe({} as WebSocketConnection, topic),
+        /well-formed Unicode/,
+        JSON.stringify(topic),
+      );
+    }
+    // An emoji is a surrogate pair: a well-formed topic.
+    void hub.publish('room \u{1F600}', 'x');
+  });
+
   test('a closed hub: publish() rejects with CLOSED, a topic that is not a string still throws', async () => {
     const hub = new Hub();
     await hub.close();
