@@ -30,6 +30,14 @@ export interface RedisPubSubOptions {
    * node that stalls) from growing this process's memory without bound.
    */
   maxPendingBytes?: number;
+  /**
+   * Milliseconds a publish waits for Redis to acknowledge it; default 5000.
+   * Past it the publish rejects with `BROKER_UNAVAILABLE` (a Redis that
+   * stalls with its connection open acknowledges nothing); the message may
+   * still be delivered later, and its bytes count against `maxPendingBytes`
+   * until Redis answers or the connection ends.
+   */
+  publishTimeout?: number;
   /** First reconnect delay in milliseconds; default 100. Each failed attempt doubles it. */
   reconnectDelay?: number;
   /** Longest reconnect delay in milliseconds; default 5000. Delays are jittered (50-100% of the value). */
@@ -55,6 +63,8 @@ export abstract class RedisPubSubBroker implements HubBroker {
   protected closed = false;
   readonly #nodeId = newNodeId();
   readonly #backlog: PublishBacklog;
+  /** See {@link RedisPubSubOptions.publishTimeout}. */
+  readonly #publishTimeout: number;
   /** How events name this broker (`redis`, `redis cluster`). */
   readonly #label: string;
   /** How publish errors name Redis (`Redis`, `Redis Cluster`). */
@@ -77,6 +87,7 @@ export abstract class RedisPubSubBroker implements HubBroker {
     const { label, system, name, acknowledger } = names;
     this.prefix = o.channelPrefix ?? 'wsstream:';
     // Positive: 0 doubles to 0, and the broker would reconnect in a tight loop while Redis is away.
+    this.#publishTimeout = readMilliseconds(o.publishTimeout, 'publishTimeout', 5000);
     this.#retryFirst = readMilliseconds(o.reconnectDelay, 'reconnectDelay', 100);
     this.#retryMax = readMilliseconds(o.maxReconnectDelay, 'maxReconnectDelay', 5000);
     this.#label = label;
@@ -118,20 +129,36 @@ export abstract class RedisPubSubBroker implements HubBroker {
     const envelope = this.#backlog.admit(this.closed, unavailable, this.#nodeId, message);
     if (envelope instanceof HubError) return Promise.reject(envelope);
     const size = envelope.byteLength;
-    return send(this.prefix + topic, envelope).then(
-      () => {
-        this.#backlog.release(size);
-      },
-      (error: unknown) => {
-        this.#backlog.release(size);
-        // Redis away, CLUSTERDOWN, too many redirections: the message is not carried.
-        throw new HubError(
-          HubErrorCode.BROKER_UNAVAILABLE,
-          `${this.#system} publish failed: ${describe(error)}`,
-          { cause: error },
+    const sent = send(this.prefix + topic, envelope);
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new HubError(
+            HubErrorCode.BROKER_UNAVAILABLE,
+            `${this.#system} did not acknowledge the publish within ${this.#publishTimeout} ms (it may still be delivered)`,
+          ),
         );
-      },
-    );
+      }, this.#publishTimeout);
+      sent.then(
+        () => {
+          clearTimeout(timer);
+          this.#backlog.release(size);
+          resolve();
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          this.#backlog.release(size);
+          // Redis away, CLUSTERDOWN, too many redirections: the message is not carried.
+          reject(
+            new HubError(
+              HubErrorCode.BROKER_UNAVAILABLE,
+              `${this.#system} publish failed: ${describe(error)}`,
+              { cause: error },
+            ),
+          );
+        },
+      );
+    });
   }
 
   /** Sends the subscription of `channel` (SUBSCRIBE, SSUBSCRIBE). */

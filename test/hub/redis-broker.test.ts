@@ -71,6 +71,37 @@ describe('redisBroker()', { skip: HAVE_REDIS ? false : 'redis-server is not inst
     assert.equal(sockets(), before, 'no connection to Redis is left open');
   });
 
+  it('a Redis that stalls with its connection open: publish rejects after publishTimeout, and works again once it answers', async () => {
+    const stalled = await startRedis();
+    const connected: string[] = [];
+    const hub = new Hub({
+      broker: await redisBroker({ url: stalled.url, publishTimeout: 300 }),
+      onBrokerEvent: (e) => {
+        if (e.type === 'connected') connected.push(e.message);
+      },
+    });
+    try {
+      await until(() => connected.length === 2, 'both connections ready');
+      await hub.publish('t', 'before');
+      stalled.freeze();
+      const started = performance.now();
+      await assert.rejects(hub.publish('t', 'during'), {
+        name: 'HubError',
+        code: 'BROKER_UNAVAILABLE',
+        message: /did not acknowledge the publish within 300 ms/,
+      });
+      const waited = performance.now() - started;
+      assert.ok(waited >= 250 && waited < 5000, `rejected after ${Math.round(waited)} ms`);
+      stalled.thaw();
+      await hub.publish('t', 'after');
+    } finally {
+      stalled.thaw();
+      await hub.close();
+      await stalled.stop();
+    }
+    await assert.rejects(redisBroker({ url: redis.url, publishTimeout: 0 }), RangeError);
+  });
+
   it('Redis unreachable: publish rejects at once with BROKER_UNAVAILABLE; local subscribers still get it', async () => {
     const events: string[] = [];
     const hub = new Hub({

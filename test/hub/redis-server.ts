@@ -28,6 +28,10 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Starts it again on the same port. */
   restart(): Promise<void>;
+  /** SIGSTOP: a server that stalls, its connections still open. */
+  freeze(): void;
+  /** SIGCONT after {@link freeze}. */
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -82,6 +86,8 @@ export async function startRedis(): Promise<RedisServer> {
       await kill();
       child = await launch(port);
     },
+    freeze: () => child?.kill('SIGSTOP'),
+    thaw: () => child?.kill('SIGCONT'),
     stop: kill,
   };
 }
