@@ -191,25 +191,22 @@ function cases(): Case[] {
       });
     }
   }
-  {
-    const answer = 'permessage-deflate; client_max_window_bits=8';
+  // Window bits 8, each way.
+  for (const [answer, title, rule] of [
+    [
+      'permessage-deflate; client_max_window_bits=8',
+      'valid answer, client_max_window_bits=8 (the client compresses with zlib at 9, within 250 bytes)',
+      'RFC 7692 7.1.2.2: the server may answer client_max_window_bits from 8 to 15 to a bare offer',
+    ],
+    [
+      'permessage-deflate; server_max_window_bits=8; client_max_window_bits=9',
+      'valid answer, server_max_window_bits=8 (the peer compresses with 8, zlib: 9)',
+      'RFC 7692 7.1.2.1: server_max_window_bits may be 8 to 15; the client inflates whatever window the server uses up to it',
+    ],
+  ] as const) {
     add({
-      title:
-        'valid answer, client_max_window_bits=8 (the client compresses with zlib at 9, within 250 bytes)',
-      rule: 'RFC 7692 7.1.2.2: the server may answer client_max_window_bits from 8 to 15 to a bare offer',
-      expected: `extensions "${answer}" in opened, messages flow compressed with those windows`,
-      options: { peerExtensions: answer },
-      async run(peer) {
-        await expectAgreed(peer, answer);
-        await expectCompressedFlow(peer);
-      },
-    });
-  }
-  {
-    const answer = 'permessage-deflate; server_max_window_bits=8; client_max_window_bits=9';
-    add({
-      title: 'valid answer, server_max_window_bits=8 (the peer compresses with 8, zlib: 9)',
-      rule: 'RFC 7692 7.1.2.1: server_max_window_bits may be 8 to 15; the client inflates whatever window the server uses up to it',
+      title,
+      rule,
       expected: `extensions "${answer}" in opened, messages flow compressed with those windows`,
       options: { peerExtensions: answer },
       async run(peer) {

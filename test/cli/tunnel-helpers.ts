@@ -13,12 +13,16 @@ import { serveCli, startRunning, type Running, type Served } from './helpers.js'
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 
-/** A TCP server on 127.0.0.1 whose connections are handed to `handler`. */
+/**
+ * A TCP server on 127.0.0.1 whose connections are handed to `handler`.
+ * `allowHalfOpen`: its sockets answer a FIN only when the handler ends them.
+ */
 export async function tcpTarget(
   handler: (socket: Socket) => void,
+  options: { allowHalfOpen?: boolean } = {},
 ): Promise<{ port: number; server: Server; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
+  const server = createServer({ allowHalfOpen: options.allowHalfOpen ?? false }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});

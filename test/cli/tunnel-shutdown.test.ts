@@ -8,17 +8,17 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { after, before, it } from 'node:test';
 import { WebSocket as WsClient } from 'ws';
 import { serve, type WebSocketConnection, type WebSocketServer } from '../../src/server.js';
 import { connectEndpoint } from '../../src/cli/endpoint.js';
 import { Tunnel } from '../../src/cli/tunnel.js';
 import { ensureBuilt, serveCli } from './helpers.js';
-import { KiB, MiB, sleep } from './tunnel-helpers.js';
+import { KiB, MiB, sleep, tcpTarget } from './tunnel-helpers.js';
 
 let targetBehaviour: (s: Socket) => void = () => {};
-let target: { port: number; close(): Promise<void> };
+let target: Awaited<ReturnType<typeof tcpTarget>>;
 
 interface Forwarded {
   connection: WebSocketConnection;
@@ -48,22 +48,7 @@ async function forwarder(): Promise<{ server: WebSocketServer; opened: Forwarded
 before(async () => {
   ensureBuilt();
   // allowHalfOpen: a target answers our FIN with its own when it chooses to.
-  const sockets = new Set<Socket>();
-  const listener = createServer({ allowHalfOpen: true }, (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => {});
-    targetBehaviour(s);
-  });
-  listener.listen(0, '127.0.0.1');
-  await once(listener, 'listening');
-  target = {
-    port: (listener.address() as { port: number }).port,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => listener.close(resolve));
-    },
-  };
+  target = await tcpTarget((s) => targetBehaviour(s), { allowHalfOpen: true });
 });
 after(async () => {
   await target.close();

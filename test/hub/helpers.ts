@@ -55,3 +55,15 @@ export async function wsClient(url: string, name = ''): Promise<WsClient> {
   await once(ws, 'open');
   return { name, ws, got };
 }
+
+/** How many sockets this process has open to any of `ports` (Redis servers, cluster nodes). */
+export function socketsTo(ports: readonly number[]): number {
+  return (process as unknown as { _getActiveHandles(): unknown[] })
+    ._getActiveHandles()
+    .filter(
+      (h) =>
+        h !== null &&
+        typeof h === 'object' &&
+        ports.includes((h as { remotePort?: number }).remotePort ?? -1),
+    ).length;
+}

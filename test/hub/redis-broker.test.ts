@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { Hub, HubError } from '../../src/hub/index.js';
 import { redisBroker } from '../../src/hub/redis.js';
-import { recorder, until } from './helpers.js';
+import { recorder, socketsTo, until } from './helpers.js';
 import { freePort, HAVE_REDIS, startRedis, type RedisServer } from './redis-server.js';
 
 const run = promisify(execFile);
@@ -50,16 +50,7 @@ describe('redisBroker()', { skip: HAVE_REDIS ? false : 'redis-server is not inst
   });
 
   it('closed while its connections are being made: none of them outlives it', async () => {
-    /** This process's sockets to the Redis server. */
-    const sockets = (): number =>
-      (process as unknown as { _getActiveHandles(): unknown[] })
-        ._getActiveHandles()
-        .filter(
-          (h) =>
-            h !== null &&
-            typeof h === 'object' &&
-            (h as { remotePort?: number }).remotePort === redis.port,
-        ).length;
+    const sockets = (): number => socketsTo([redis.port]);
     const before = sockets();
     for (let delay = 0; delay < 20; delay++) {
       const hub = new Hub({ broker: await redisBroker({ url: redis.url }) });

@@ -18,7 +18,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { Hub, HubError, type HubOptions } from '../../src/hub/index.js';
 import { redisClusterBroker } from '../../src/hub/redis.js';
 import { startRedisCluster, type RedisCluster } from './redis-cluster-server.js';
-import { recorder, until } from './helpers.js';
+import { recorder, socketsTo, until } from './helpers.js';
 import { freePort, HAVE_REDIS } from './redis-server.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -112,16 +112,7 @@ describe(
     });
 
     it('closed while its connections and subscriptions are under way: none of them outlives it', async () => {
-      /** This process's sockets to the cluster's nodes. */
-      const sockets = (): number =>
-        (process as unknown as { _getActiveHandles(): unknown[] })
-          ._getActiveHandles()
-          .filter(
-            (h) =>
-              h !== null &&
-              typeof h === 'object' &&
-              cluster.ports.includes((h as { remotePort?: number }).remotePort ?? -1),
-          ).length;
+      const sockets = (): number => socketsTo(cluster.ports);
       const before = sockets();
       // Closed 0 to 19 ms after the start: while the slot map loads, and while the
       // sharded subscriptions' node connections are being made.
