@@ -38,6 +38,12 @@ it('the slow phase: sent runs ahead of read by at most the socket buffers, and e
       sent! - read! <= bound,
       `sent ${sent} MiB while ${read} MiB were read (bound ${bound})`,
     );
-    assert.ok(sent! < slowMb, 'the sender was still held back');
   }
+  // With the largest buffers a kernel may grant (tcp_rmem's maximum is 32 MiB on many
+  // machines), the sender may finish before the reader does; the first sample, taken
+  // while the consumer has read a few MiB, must still show it held back.
+  assert.ok(
+    live.some(([sent]) => sent! < slowMb),
+    `the sender was never seen held back:\n${text}`,
+  );
 });
