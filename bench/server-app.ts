@@ -8,9 +8,13 @@
  *   /echo                   echoes every message
  *   /download?size&total    after the client's first message, sends `total` bytes as `size`-byte messages
  *   /download-json?size&total  the same as JSON-like text messages (json.ts)
- * Reports its CPU time and RSS on request over IPC.
+ * Reports its CPU time and RSS on request over IPC, and where it allocates
+ * between 'alloc-start' and 'alloc-stop' (V8's sampling heap profiler, counting
+ * the objects collected since: what the garbage collector has to clean up).
  */
 import type { IncomingMessage } from 'node:http';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { serverModule } from './impl.js';
 import { jsonPool } from './json.js';
 
@@ -95,10 +99,57 @@ const port =
     : await startWsstream(impl !== 'wsstream-exact');
 send({ type: 'ready', port });
 
+interface SamplingNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: SamplingNode[];
+}
+
+/** Bytes allocated by each function (self), largest first. */
+function allocationSites(head: SamplingNode): Array<[string, number]> {
+  const sites = new Map<string, number>();
+  const walk = (node: SamplingNode): void => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const file = url.replace(/^.*\/(dist|node_modules|bench-build)\//, '$1/');
+    const key = `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`;
+    sites.set(key, (sites.get(key) ?? 0) + node.selfSize);
+    for (const child of node.children) walk(child);
+  };
+  walk(head);
+  return [...sites].sort((a, b) => b[1] - a[1]);
+}
+
+let inspector: Session | undefined;
+const post = (method: string, params?: object): Promise<unknown> =>
+  new Promise((resolve, reject) =>
+    inspector!.post(method, params, (err, result) => (err ? reject(err) : resolve(result))),
+  );
+
 process.on('message', (msg: { type: string }) => {
   if (msg.type === 'cpu') {
     const u = process.cpuUsage();
     send({ type: 'cpu', user: u.user, system: u.system, rss: process.memoryUsage.rss() });
+  } else if (msg.type === 'alloc-start') {
+    inspector = new Session();
+    inspector.connect();
+    void post('HeapProfiler.enable')
+      .then(() =>
+        post('HeapProfiler.startSampling', {
+          samplingInterval: 512,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true,
+        }),
+      )
+      .then(() => send({ type: 'alloc-start' }));
+  } else if (msg.type === 'alloc-stop') {
+    void post('HeapProfiler.stopSampling').then((result) => {
+      inspector!.disconnect();
+      const { profile } = result as { profile: { head: SamplingNode } };
+      // The whole profile too, for DevTools (Memory, Load) or a closer look.
+      mkdirSync('.tmp/prof', { recursive: true });
+      writeFileSync(`.tmp/prof/alloc-${impl}-${process.pid}.heapprofile`, JSON.stringify(profile));
+      send({ type: 'alloc-stop', sites: allocationSites(profile.head) });
+    });
   }
 });
 process.on('disconnect', () => process.exit(0));

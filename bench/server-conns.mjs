@@ -5,8 +5,11 @@
 // them; reports open/s, round trips/s, RSS and the server's CPU for the whole
 // scenario, then medians and ratios to the last implementation. Each server
 // runs in a fresh process and is warmed up with 100 connections first.
+// --alloc-prof: the bytes each server allocates per connection during the
+// scenario (collected or not), in total and by function, the top --top=N;
+// the whole profile goes to .tmp/prof/alloc-IMPL-PID.heapprofile.
 //   npm run bench -- --only=h --quick      # builds dist/ and .tmp/bench-build/
-//   node bench/server-conns.mjs [--node=PATH] [--impls=wsstream,ws] [--runs=3] [--count=1000] [--rounds=10] [--cpu-prof]
+//   node bench/server-conns.mjs [--node=PATH] [--impls=wsstream,ws] [--runs=3] [--count=1000] [--rounds=10] [--cpu-prof] [--alloc-prof [--top=30]]
 // An implementation written DIR:impl runs DIR/.tmp/bench-build/server-app.js
 // (another checkout of wsstream, built the same way): the code before a change.
 import { fork } from 'node:child_process';
@@ -20,6 +23,8 @@ const runs = Number(flag('runs', 3));
 const count = Number(flag('count', 1000));
 const rounds = Number(flag('rounds', 10));
 const prof = process.argv.includes('--cpu-prof');
+const allocProf = process.argv.includes('--alloc-prof');
+const top = Number(flag('top', 30));
 const build = (root) => resolve(root, '.tmp/bench-build') + '/';
 const here = build(new URL('..', import.meta.url).pathname);
 
@@ -33,16 +38,17 @@ function startServer(spec) {
     execArgv: prof ? ['--cpu-prof', '--cpu-prof-dir=.tmp/prof'] : [],
   });
   let waiter = null;
+  // Asks the server for something and resolves with its answer of the same type.
+  const ask = (type) =>
+    new Promise((r) => {
+      waiter = r;
+      child.send({ type });
+    });
   return new Promise((ready) => {
     child.on('message', (m) => {
       if (m.type === 'ready') {
-        const cpu = () =>
-          new Promise((r) => {
-            waiter = r;
-            child.send({ type: 'cpu' });
-          });
-        ready({ child, port: m.port, cpu });
-      } else if (m.type === 'cpu') {
+        ready({ child, port: m.port, cpu: () => ask('cpu'), ask });
+      } else {
         waiter?.(m);
         waiter = null;
       }
@@ -78,7 +84,17 @@ for (let run = 0; run < runs; run++) {
   for (const impl of impls) {
     const server = await startServer(impl);
     await conns(server, { count: 100, rounds: 2 });
+    if (allocProf) await server.ask('alloc-start');
     const o = await conns(server, { count, rounds });
+    if (allocProf) {
+      const { sites } = await server.ask('alloc-stop');
+      const total = sites.reduce((sum, [, bytes]) => sum + bytes, 0);
+      console.log(
+        `${impl}: ${(total / count).toFixed(0)} B allocated per connection, by function:`,
+      );
+      for (const [site, bytes] of sites.slice(0, top))
+        console.log(`${(bytes / count).toFixed(0).padStart(8)} B  ${site}`);
+    }
     results.get(impl).push(o);
     console.log(
       `${impl}: open ${o.openPerSec.toFixed(0)}/s, ping-pong ${o.echoPerSec.toFixed(0)} msg/s, RSS ${(o.rss / 1e6).toFixed(1)} MB, server CPU ${o.cpu.toFixed(0)} ms`,
