@@ -63,9 +63,9 @@ export type ReconnectEvent =
 
 /** Options of {@link reconnecting}: those of WebSocketStream (used for every connection), and these. */
 export interface ReconnectingOptions extends WebSocketStreamOptions {
-  /** First delay before reconnecting, in milliseconds; default 250. Doubles after each failed attempt. */
+  /** First delay before reconnecting, in milliseconds (positive); default 250. Doubles after each failed attempt. */
   reconnectDelay?: number;
-  /** Longest delay, in milliseconds; default 30 s. Each delay is jittered to 50-100% of its value, so that the clients of a drained server do not all come back at once. */
+  /** Longest delay, in milliseconds (positive); default 30 s. Each delay is jittered to 50-100% of its value, so that the clients of a drained server do not all come back at once. */
   maxReconnectDelay?: number;
   /**
    * Consecutive failed attempts (connections that could not be opened)
@@ -110,8 +110,10 @@ export class ReconnectingWebSocketStream {
 
   constructor(url: string | URL, options: ReconnectingOptions = {}) {
     // Validates the URL and options the way WebSocketStream does, before any attempt.
-    readMilliseconds(options.reconnectDelay, 'reconnectDelay', 0, true);
-    readMilliseconds(options.maxReconnectDelay, 'maxReconnectDelay', 0, true);
+    // Positive: a delay of 0 would reconnect to a server that accepts and
+    // closes at once as fast as the network allows, from every client.
+    readMilliseconds(options.reconnectDelay, 'reconnectDelay', DEFAULT_RECONNECT_DELAY);
+    readMilliseconds(options.maxReconnectDelay, 'maxReconnectDelay', DEFAULT_MAX_RECONNECT_DELAY);
     const attempts = options.maxAttempts;
     if (
       attempts !== undefined &&

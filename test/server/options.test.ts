@@ -105,6 +105,8 @@ void describe('serve() and reconnecting() options of their own', () => {
   void it('reconnecting(): delays and maxAttempts are checked before any attempt', () => {
     for (const [options, message] of [
       [{ reconnectDelay: -1 }, /reconnectDelay/],
+      [{ reconnectDelay: 0 }, /reconnectDelay must be a positive number of milliseconds, not 0/],
+      [{ maxReconnectDelay: 0 }, /maxReconnectDelay must be a positive/],
       [{ maxReconnectDelay: 2 ** 31 }, /maxReconnectDelay must be at most/],
       [{ maxAttempts: 0 }, /maxAttempts/],
       [{ maxAttempts: NaN }, /maxAttempts/],
