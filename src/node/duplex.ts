@@ -14,7 +14,7 @@
 import { readDictionary } from '../streams/dictionary.js';
 import { Duplex } from 'node:stream';
 import type { WebSocketMessage } from '../streams/session.js';
-import type { WebSocketCloseInfo } from '../streams/websocket-error.js';
+import { closeInfoOfReason, type WebSocketCloseInfo } from '../streams/websocket-error.js';
 import type { WebSocketOpenInfo } from '../streams/websocket-stream.js';
 
 /**
@@ -185,7 +185,9 @@ export class WebSocketDuplex extends Duplex {
     const source = this.#source;
     if (this.#opening && !this.#abandoned && isWebSocketLike(source)) {
       this.#abandoned = true;
-      source.close();
+      // The connection may be open already (`opened` fulfilled before
+      // _construct() saw it): the error's code goes out as _destroy() would send it.
+      source.close(closeInfoOfReason(error));
     }
     return super.destroy(error);
   }
@@ -304,7 +306,7 @@ export class WebSocketDuplex extends Duplex {
     const reason: unknown = error ?? undefined;
     const source = this.#source;
     // Destroyed before the connection opened: give the attempt up.
-    if (this.#reader === null && isWebSocketLike(source)) source.close();
+    if (this.#reader === null && isWebSocketLike(source)) source.close(closeInfoOfReason(reason));
     if (this.#reader !== null) this.#reader.cancel(reason).catch(noop);
     if (this.#writer !== null) this.#writer.abort(reason).catch(noop);
     callback(error);

@@ -35,9 +35,9 @@ import { Watchdogs } from './watchdogs.js';
 import { readStats, type WebSocketStats } from './statistics.js';
 import type { Transport, TransportHandlers } from './transport.js';
 import {
+  closeInfoOfReason,
   createWebSocketError,
   failureError,
-  isSendableCloseCode,
   WebSocketError,
   type WebSocketCloseInfo,
 } from './websocket-error.js';
@@ -420,11 +420,8 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
 
   /** abort(reason) and cancel(reason): a WebSocketError's code and reason are used if sendable. */
   #closeFromReason(reason: unknown): void {
-    if (reason instanceof WebSocketError && isSendableCloseCode(reason.closeCode)) {
-      this.close(reason.closeCode!, reason.reason);
-    } else {
-      this.close();
-    }
+    const { closeCode, reason: text } = closeInfoOfReason(reason);
+    this.close(closeCode, text);
   }
 
   #stopTimers(): void {

@@ -160,3 +160,13 @@ export function failureError(error: ProtocolError | ConnectionFailure): WebSocke
     error instanceof ProtocolError ? `WebSocket protocol error: ${error.message}` : error.message;
   return createWebSocketError(message, error.closeCode, '', error);
 }
+
+/**
+ * The close info an abort or cancel `reason` asks for: a WebSocketError's
+ * code and reason if the code is sendable, otherwise none (a Close with no code).
+ */
+export function closeInfoOfReason(reason: unknown): WebSocketCloseInfo {
+  return reason instanceof WebSocketError && isSendableCloseCode(reason.closeCode)
+    ? { closeCode: reason.closeCode!, reason: reason.reason }
+    : {};
+}

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import {
   toDuplex,
+  WebSocketError,
   WebSocketStream,
   type WebSocketDuplex,
   type WebSocketMessage,
@@ -255,6 +256,20 @@ describe('toDuplex: sending', () => {
     // A closing handshake at once, not a wait behind the queue.
     assert.deepEqual(await connection.closed, { closeCode: 1005, reason: '' });
     assert.deepEqual(await ws.closed, { closeCode: 1005, reason: '' });
+  });
+
+  it("destroy(err) right after opened fulfilled sends the WebSocketError's code", async () => {
+    // `await ws.opened` here runs before the Duplex sees the connection open
+    // (its _construct() starts a tick later): it must not be taken for a handshake to give up.
+    const accepted = nextConnection();
+    const ws = new WebSocketStream(server.url);
+    const duplex = toDuplex(ws);
+    await ws.opened;
+    duplex.on('error', () => {});
+    duplex.destroy(new WebSocketError('bye', { closeCode: 4001, reason: 'r4001' }));
+    const connection = await accepted;
+    assert.deepEqual(await connection.closed, { closeCode: 4001, reason: 'r4001' });
+    assert.deepEqual(await ws.closed, { closeCode: 4001, reason: 'r4001' });
   });
 });
 
