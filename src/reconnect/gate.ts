@@ -5,7 +5,7 @@
 export class Gate<T> {
   current: T | null = null;
   #ended = false;
-  #failure: { error: Error } | null = null;
+  #failure: { error: unknown } | null = null;
   #waiters: Array<{ resolve: (v: T | null) => void; reject: (e: unknown) => void }> = [];
   #shutWaiters: Array<() => void> = [];
 
@@ -33,7 +33,7 @@ export class Gate<T> {
   }
 
   /** Gave up: `next()` rejects with `error`. */
-  fail(error: Error): void {
+  fail(error: unknown): void {
     this.shut();
     this.#failure = { error };
     for (const w of this.#waiters.splice(0)) w.reject(error);
@@ -41,6 +41,8 @@ export class Gate<T> {
 
   /** The open connection, once there is one; null once ended. */
   next(): Promise<T | null> {
+    // The error as given (an abort signal's reason may be any value), as the streams pass it on.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     if (this.#failure !== null) return Promise.reject(this.#failure.error);
     if (this.#ended) return Promise.resolve(null);
     if (this.current !== null) return Promise.resolve(this.current);

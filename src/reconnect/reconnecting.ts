@@ -20,6 +20,7 @@
  */
 import { CloseCode } from '../core/close.js';
 import {
+  closeInfoOfReason,
   createWebSocketError,
   readCloseInfo,
   validateCloseInfo,
@@ -125,6 +126,8 @@ export class ReconnectingWebSocketStream {
     const first = new WebSocketStream(url, options);
     this.url = first.url;
     this.#options = options;
+    // An aborted signal ends the backoff sleep: no attempt follows it.
+    options.signal?.addEventListener('abort', () => this.#wakeSleep?.(), { once: true });
     let resolveOpened!: (info: WebSocketOpenInfo) => void;
     let rejectOpened!: (error: unknown) => void;
     this.opened = new Promise((resolve, reject) => {
@@ -193,18 +196,21 @@ export class ReconnectingWebSocketStream {
         attempts++;
         this.#emit({ type: 'close', closeCode: 1006, reason: describe(error), error });
         if (this.#closing !== null) return this.#end({ closeCode: 1005, reason: '' });
+        // As for WebSocketStream, an aborted signal rejects with its reason (and no attempt follows).
+        if (this.#aborted()) this.#giveUp(o.signal!.reason, failed);
         if (attempts >= (o.maxAttempts ?? Infinity)) {
           this.#emit({ type: 'give-up', attempts });
-          const gaveUp = new WebSocketError(
-            `gave up after ${attempts} failed attempts to connect to ${this.url}: ${describe(error)}`,
-            {},
+          this.#giveUp(
+            new WebSocketError(
+              `gave up after ${attempts} failed attempts to connect to ${this.url}: ${describe(error)}`,
+              {},
+            ),
+            failed,
           );
-          failed(gaveUp);
-          this.#gate.fail(gaveUp);
-          throw gaveUp;
         }
         await this.#sleep(attempts);
         if (this.#closing !== null) return this.#end({ closeCode: 1005, reason: '' });
+        if (this.#aborted()) this.#giveUp(o.signal!.reason, failed);
         continue;
       }
       this.#attempt = null;
@@ -239,11 +245,15 @@ export class ReconnectingWebSocketStream {
       }
       this.#gate.shut();
       ws = null;
-      if (this.#closing !== null || !this.#wantsReconnect(closeCode, reason)) {
+      // An aborted signal leaves an open connection alone (as WebSocketStream
+      // does) but no new attempt is made: `closed` settles with this close.
+      if (this.#closing !== null || this.#aborted() || !this.#wantsReconnect(closeCode, reason)) {
         return this.#end({ closeCode, reason });
       }
       await this.#sleep(0);
-      if (this.#closing !== null) return this.#end({ closeCode, reason });
+      if (this.#closing !== null || this.#aborted()) {
+        return this.#end({ closeCode, reason });
+      }
     }
   }
 
@@ -262,12 +272,26 @@ export class ReconnectingWebSocketStream {
     return info;
   }
 
+  /** The signal of the options aborted: no attempt is made any more. */
+  #aborted(): boolean {
+    return this.#options.signal?.aborted === true;
+  }
+
+  /** No more attempts: `opened` (if still pending), `closed` and the streams fail with `error`. */
+  #giveUp(error: unknown, failed: (error: unknown) => void): never {
+    failed(error);
+    this.#gate.fail(error);
+    throw error;
+  }
+
   /** Waits the backoff delay for `attempt` (0 after a drop), unless close() is called. */
   async #sleep(attempt: number): Promise<void> {
     const first = this.#options.reconnectDelay ?? DEFAULT_RECONNECT_DELAY;
     const max = this.#options.maxReconnectDelay ?? DEFAULT_MAX_RECONNECT_DELAY;
     const delay = backoffDelay(attempt, first, max);
     this.#emit({ type: 'retry', attempt: attempt + 1, delay });
+    // close() from the event's hook, or a signal aborted meanwhile: no sleep.
+    if (this.#closing !== null || this.#aborted()) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, delay);
       this.#wakeSleep = () => {
@@ -282,6 +306,8 @@ export class ReconnectingWebSocketStream {
     const gate = this.#gate;
     const readable = new ReadableStream<WebSocketMessage>(
       {
+        // As WebSocketStream's: cancelling the readable closes (here: stops reconnecting too).
+        cancel: (reason) => this.close(closeInfoOfReason(reason)),
         async pull(controller) {
           for (;;) {
             const live = await gate.next();
@@ -301,6 +327,16 @@ export class ReconnectingWebSocketStream {
     );
     const writable = new WritableStream<unknown>(
       {
+        start: (controller) => {
+          // abort() waits for a write in flight, which may be waiting for a
+          // connection that only a reconnect would bring: the controller's
+          // signal tells at once, and close() ends that wait.
+          controller.signal?.addEventListener(
+            'abort',
+            () => this.close(closeInfoOfReason(controller.signal.reason)),
+            { once: true },
+          );
+        },
         async write(chunk) {
           for (;;) {
             const live = await gate.next();
@@ -309,7 +345,10 @@ export class ReconnectingWebSocketStream {
             try {
               await live.writer.write(chunk);
               return;
-            } catch {
+            } catch (error) {
+              // A chunk WebSocketStream refuses (a TypeError, as for a
+              // SharedArrayBuffer) would be refused by every connection.
+              if (error instanceof TypeError) throw error;
               // Not sent (the connection dropped or is closing): again on the next connection.
               await live.ended;
               await gate.settled(live);
@@ -320,7 +359,7 @@ export class ReconnectingWebSocketStream {
           this.close({ closeCode: 1000 });
           return this.closed.then(() => {});
         },
-        abort: () => this.close(),
+        abort: (reason) => this.close(closeInfoOfReason(reason)),
       },
       { highWaterMark: 1 },
     );

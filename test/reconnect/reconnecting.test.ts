@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { after, describe, it } from 'node:test';
+import { WebSocketError } from '../../src/index.js';
 import { reconnecting, type ReconnectEvent } from '../../src/reconnecting.js';
 import { serve, type WebSocketServer } from '../../src/server.js';
 import { freePort } from '../hub/redis-server.js';
@@ -185,5 +186,96 @@ describe('reconnecting()', () => {
       },
     });
     await assert.rejects(ws.closed, /gave up/);
+  });
+
+  it('close() called from the retry event ends the backoff at once', async () => {
+    const port = await freePort();
+    const ws = reconnecting(`ws://127.0.0.1:${port}/`, {
+      reconnectDelay: 60_000,
+      onEvent: (e) => {
+        // The first failed attempt's retry event comes after the constructor returned.
+        if (e.type === 'retry') ws.close();
+      },
+    });
+    const start = Date.now();
+    assert.equal((await ws.closed).closeCode, 1005);
+    assert.ok(Date.now() - start < 5_000, `closed after ${Date.now() - start} ms`);
+  });
+
+  it('an aborted signal: no attempt follows, opened and closed reject with its reason', async () => {
+    // Accepts TCP and never answers the handshake.
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    try {
+      const events: ReconnectEvent[] = [];
+      const controller = new AbortController();
+      const ws = reconnecting(`ws://127.0.0.1:${port}/`, {
+        signal: controller.signal,
+        reconnectDelay: 5,
+        handshakeTimeout: 30_000,
+        onEvent: (e) => events.push(e),
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      const reason = new Error('user aborted');
+      controller.abort(reason);
+      await assert.rejects(ws.opened, (e) => e === reason);
+      await assert.rejects(ws.closed, (e) => e === reason);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(
+        events.filter((e) => e.type === 'retry'),
+        [],
+        'no attempt after the abort',
+      );
+      // Already aborted: nothing is attempted at all.
+      const early = reconnecting(`ws://127.0.0.1:${port}/`, { signal: AbortSignal.abort(reason) });
+      await assert.rejects(early.closed, (e) => e === reason);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it("cancelling the readable closes with the reason's code and ends reconnecting", async () => {
+    const port = await freePort();
+    await echo(port, []);
+    const ws = reconnecting(`ws://127.0.0.1:${port}/`);
+    const { readable } = await ws.opened;
+    await readable.cancel(new WebSocketError('bye', { closeCode: 4001, reason: 'r4001' }));
+    assert.deepEqual(await ws.closed, { closeCode: 4001, reason: 'r4001' });
+  });
+
+  it('aborting the writable while a write waits for a connection ends it at once', async () => {
+    const port = await freePort();
+    const server = await echo(port, []);
+    const events: ReconnectEvent[] = [];
+    const ws = reconnecting(`ws://127.0.0.1:${port}/`, {
+      reconnectDelay: 20,
+      maxReconnectDelay: 40,
+      onEvent: (e) => events.push(e),
+    });
+    const { writable } = await ws.opened;
+    const writer = writable.getWriter();
+    await server.close(); // 1001, then every attempt is refused
+    const pending = writer.write('waits for a connection');
+    pending.catch(() => {});
+    const start = Date.now();
+    await writer.abort(new Error('gave up'));
+    await ws.closed;
+    assert.ok(Date.now() - start < 2_000, `ended after ${Date.now() - start} ms`);
+    await assert.rejects(pending);
+    const retries = events.filter((e) => e.type === 'retry').length;
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(events.filter((e) => e.type === 'retry').length, retries, 'no retry after');
+  });
+
+  it('a chunk WebSocketStream refuses rejects the write with its TypeError', async () => {
+    const port = await freePort();
+    await echo(port, []);
+    const ws = reconnecting(`ws://127.0.0.1:${port}/`);
+    const { writable } = await ws.opened;
+    const writer = writable.getWriter();
+    await assert.rejects(writer.write(new SharedArrayBuffer(4)), TypeError);
+    ws.close();
+    await ws.closed;
   });
 });
