@@ -112,13 +112,24 @@ export interface HandshakeInProgress {
 /** @internal Starts an opening handshake that reports to `callbacks`. */
 export type StartHandshake = (callbacks: HandshakeCallbacks) => HandshakeInProgress;
 
-/** @internal The opening handshake over a Node socket handed out by an 'upgrade' event. */
+/** Sockets a handshake has taken over: a second one would answer twice on the same bytes. */
+const takenOver = new WeakSet<Duplex>();
+
+/**
+ * @internal The opening handshake over a Node socket handed out by an
+ * 'upgrade' event. Throws if the socket was given to a handshake before (as
+ * ws's handleUpgrade() does): two would both answer and both read its frames.
+ */
 export function nodeHandshake(
   request: IncomingMessage,
   socket: Duplex,
   head: Uint8Array,
   options: HandshakeOptions,
 ): StartHandshake {
+  if (takenOver.has(socket)) {
+    throw new Error('upgrade() was called more than once with the same socket');
+  }
+  takenOver.add(socket);
   return (callbacks) => new PendingHandshake(request, socket, head, options, callbacks);
 }
 

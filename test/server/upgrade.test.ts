@@ -201,4 +201,37 @@ void describe('upgrade() on an existing http server', { timeout: 20_000 }, () =>
       other.close();
     }
   });
+
+  void test('a second upgrade() of the same socket throws, and the first connection goes on', async () => {
+    let second: unknown = null;
+    const other = createServer();
+    const first = new Promise<WebSocketConnection>((resolve) => {
+      other.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        const connection = upgrade(req, socket, head);
+        try {
+          upgrade(req, socket, head);
+        } catch (error) {
+          second = error;
+        }
+        resolve(connection);
+      });
+    });
+    other.listen(0, '127.0.0.1');
+    await once(other, 'listening');
+    try {
+      const ws = await wsOpen(`ws://127.0.0.1:${(other.address() as AddressInfo).port}/`);
+      assert.ok(second instanceof Error);
+      assert.match(second.message, /more than once with the same socket/);
+      const c = await first;
+      const { readable, writable } = await c.opened;
+      void readable.pipeTo(writable).catch(() => {});
+      const got = wsMessage(ws);
+      ws.send('once');
+      assert.equal((await got).data.toString(), 'once');
+      ws.close(1000);
+      assert.equal((await c.closed).closeCode, 1000);
+    } finally {
+      other.close();
+    }
+  });
 });
