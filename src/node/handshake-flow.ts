@@ -87,9 +87,14 @@ export async function runHooks(
       if (!Number.isInteger(status) || status < 400 || status > 599) {
         throw new RangeError(`A refusal needs a 4xx or 5xx status, got ${status}`);
       }
+      // Read once: a getter runs here, where a throw answers 500.
+      const message: unknown = verdict.message;
+      if (message !== undefined && typeof message !== 'string') {
+        throw new TypeError(`A refusal's message must be a string, got ${typeof message}`);
+      }
       // Checked as response headers: CR/LF/NUL or a handshake field answers 500.
       const headers = validateUserHeaders(Object.entries(verdict.headers ?? {}));
-      return { accept: false, refusal: verdict, headers };
+      return { accept: false, refusal: { status, message }, headers };
     }
   }
   if (selectProtocol === undefined) return { accept: true, protocol: undefined };
@@ -169,11 +174,19 @@ export abstract class HandshakeFlow {
       (verdict) => {
         if (verdict.accept) {
           this.#accept(client, verdict.protocol);
-        } else {
-          const { refusal } = verdict;
-          const message = refusal.message ?? 'Refused';
-          this.#refuse(this.#decision.reject(refusal.status, message, verdict.headers), message);
+          return;
         }
+        const { refusal } = verdict;
+        const message = refusal.message ?? 'Refused';
+        let response: HandshakeResponse;
+        try {
+          response = this.#decision.reject(refusal.status, message, verdict.headers);
+        } catch (error) {
+          // Never out of this callback (an unhandled rejection): a bare 500.
+          this.#internalError(error);
+          return;
+        }
+        this.#refuse(response, message);
       },
       // The application's error stays on the server: `opened` rejects with it as `cause`.
       (error: unknown) => this.#internalError(error),

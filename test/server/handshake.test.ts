@@ -134,6 +134,12 @@ void describe(
         check: (r) => assert.equal(r.headers.get('allow'), 'GET'),
       },
       {
+        name: 'CONNECT gets 405 with Allow: GET (node:http hands it to another event)',
+        build: (p) => request([`CONNECT 127.0.0.1:${p} HTTP/1.1`, `Host: 127.0.0.1:${p}`]),
+        status: [405],
+        check: (r) => assert.equal(r.headers.get('allow'), 'GET'),
+      },
+      {
         name: 'a plain GET (not an upgrade) gets 426',
         build: (p) => request(['GET / HTTP/1.1', `Host: 127.0.0.1:${p}`]),
         status: [426],
@@ -540,6 +546,16 @@ void describe('origin, authentication and subprotocols', { timeout: 30_000 }, ()
       { responseHeaders: { 'X-Snow': 'snow \u2603' } },
       { authenticate: () => ({ status: 403, headers: { 'X-Evil': 'a\r\n\r\nbody' } }) },
       { authenticate: () => ({ status: 200 }) },
+      // A message that is not a string, or whose getter throws: 500, never a crash.
+      { authenticate: () => ({ status: 403, message: Symbol('denied') as unknown as string }) },
+      {
+        authenticate: () => ({
+          status: 403,
+          get message(): string {
+            throw new Error('getter');
+          },
+        }),
+      },
     ];
     for (const options of badOptions) {
       const bad = await echoServer(options);
