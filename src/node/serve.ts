@@ -308,6 +308,18 @@ export async function serve(
     });
     res.end(body);
   });
+  // node:http hands a CONNECT request to 'connect', and destroys its socket
+  // unanswered when nothing listens: it gets the 405 of any method but GET.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    idle.delete(socket);
+    deadlines.settle(socket);
+    answerAndClose(
+      socket,
+      buildErrorResponse(405, `Method ${req.method} not allowed; a WebSocket handshake is a GET`, [
+        ['Allow', 'GET'],
+      ]),
+    );
+  });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     idle.delete(socket);
     if (closing) {
