@@ -75,6 +75,11 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
   #over = false;
   readonly #pings = new PingLog(this);
   #transportError: Error | null = null;
+  /**
+   * The transport's read count before the first frame: the handshake's head
+   * (counted by some transports, not by others) is not WebSocket traffic.
+   */
+  readonly #readBase: number;
 
   constructor(
     conn: Connection,
@@ -121,6 +126,9 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     const pingInterval = options.pingInterval ?? 0;
 
+    // Bytes the transport read before this session's first byte, handshake
+    // included; `initialData` was read from the socket but may not be counted yet.
+    this.#readBase = transport.bytesRead - (initialData?.length ?? 0);
     // The session is its transport's handlers object too (TransportHandlers).
     transport.attach(this);
     if (initialData !== undefined && initialData.length > 0) this.onData(initialData);
@@ -176,7 +184,14 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
 
   /** A snapshot of the connection's counters. */
   stats(): WebSocketStats {
-    return readStats(this.#conn, this.#transport, this.#flow, this.#sender, this.#pings);
+    return readStats(
+      this.#conn,
+      this.#transport.bytesRead - this.#readBase,
+      this.#transport,
+      this.#flow,
+      this.#sender,
+      this.#pings,
+    );
   }
 
   /** The receiving part (counters for statistics). */

@@ -18,9 +18,12 @@ export interface WebSocketStats {
   messagesSent: number;
   /** Payload bytes of those messages (text as UTF-8; before compression). */
   bytesSent: number;
-  /** Bytes read from the socket: the wire, with frame headers, masks and control frames. */
+  /**
+   * Bytes of frames read from the socket: the wire, with frame headers, masks
+   * and control frames; the HTTP handshake is not counted (either way).
+   */
   socketBytesRead: number;
-  /** Bytes handed to the socket: the wire, with frame headers, masks and control frames. */
+  /** Bytes of frames handed to the socket, likewise. */
   socketBytesWritten: number;
   /**
    * Bytes wsstream holds in user space right now: the incoming message being
@@ -60,6 +63,8 @@ export function emptyStats(): WebSocketStats {
 /** A connection's statistics now: the core's counters, the transport's and the session's parts'. */
 export function readStats(
   conn: Connection,
+  /** Bytes of frames the transport read (after the handshake). */
+  framesRead: number,
   transport: Transport,
   flow: ReceiveFlow,
   sender: Sender,
@@ -70,7 +75,7 @@ export function readStats(
     bytesReceived: conn.bytesReceived,
     messagesSent: conn.messagesSent,
     bytesSent: conn.bytesSent,
-    socketBytesRead: transport.bytesRead,
+    socketBytesRead: framesRead,
     socketBytesWritten: sender.bytesWritten,
     bufferedBytes: conn.bufferedMessageBytes + transport.bufferedAmount,
     messagesWaiting: flow.messagesWaiting,

@@ -112,7 +112,8 @@ void describe('stats', () => {
       const { readable, writable } = await c.opened;
       await readable.pipeTo(writable).catch(() => {});
     });
-    const client = new WsClient(server.url);
+    // Uncompressed, so that the frames' sizes are known.
+    const client = new WsClient(server.url, { perMessageDeflate: false });
     await new Promise((resolve) => client.once('open', resolve));
     const echoed: unknown[] = [];
     client.on('message', (data) => echoed.push(data));
@@ -124,9 +125,27 @@ void describe('stats', () => {
     assert.equal(stats.messagesSent, 10);
     assert.equal(stats.bytesSent, 1000);
     assert.equal(stats.socketBytesWritten, 10 * (100 + 2));
+    // Frames only, both ways: the request head the socket read is not counted.
+    assert.equal(stats.socketBytesRead, 10 * (100 + 2 + 4));
     client.close();
     await connection!.closed;
     await server.close();
+  });
+
+  void it('client: the socket byte counts are frames only both ways, not the handshake', async () => {
+    const fixture = await startWsServer();
+    const wss = new WebSocketStream(fixture.url, { perMessageDeflate: false });
+    const { readable, writable } = await wss.opened;
+    const { ws } = await fixture.next();
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    await writable.getWriter().write('hi');
+    assert.equal((await readable.getReader().read()).value, 'hi');
+    const stats = wss.stats;
+    assert.equal(stats.socketBytesWritten, 2 + 4 + 2, 'header, mask, payload');
+    assert.equal(stats.socketBytesRead, 2 + 2, 'header, payload: not the 101');
+    wss.close();
+    await wss.closed;
+    await fixture.close();
   });
 
   void it('compressed messages count their payload before compression and after inflating, text too', async () => {
