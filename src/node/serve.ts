@@ -294,7 +294,15 @@ export async function serve(
     // the handshake's own 400 for that, as with upgrade(), not the 426 that
     // asks for an Upgrade header it sent.
     if (hasToken(req.headers.upgrade, 'websocket')) {
-      const refusal = rejectResponse(400, 'Missing "Upgrade" token in the Connection header');
+      // The method is checked first, as the handshake checks it.
+      const refusal =
+        req.method !== 'GET'
+          ? rejectResponse(
+              405,
+              `Method ${req.method} not allowed; a WebSocket handshake is a GET`,
+              [['Allow', 'GET']],
+            )
+          : rejectResponse(400, 'Missing "Upgrade" token in the Connection header');
       res.writeHead(refusal.status, Object.fromEntries(refusal.headers));
       res.end(refusal.body);
       return;

@@ -163,6 +163,21 @@ void describe(
         check: (r) => assert.match(r.body, /Connection header/),
       },
       {
+        name: 'a POST with Upgrade: websocket but no Connection token gets 405 (the method first)',
+        build: (p) =>
+          request([
+            'POST / HTTP/1.1',
+            `Host: 127.0.0.1:${p}`,
+            'Upgrade: websocket',
+            'Connection: keep-alive',
+            'Content-Length: 0',
+            line('Sec-WebSocket-Key', SAMPLE_KEY),
+            line('Sec-WebSocket-Version', '13'),
+          ]),
+        status: [405],
+        check: (r) => assert.equal(r.headers.get('allow'), 'GET'),
+      },
+      {
         name: 'an upgrade to another protocol gets 400',
         build: (p) => upgradeRequest(p).replace('Upgrade: websocket', 'Upgrade: h2c'),
         status: [400],
