@@ -45,6 +45,11 @@ function alive(pid: number): boolean {
   }
 }
 
+/** `serve --exec STUBBORN` with the tests' short `--kill-after`, and `extra` flags. */
+function serveStubborn(extra: string[] = []): ReturnType<typeof serveCli> {
+  return serveCli(['--exec', STUBBORN, '--kill-after', `${KILL_AFTER_MS}ms`, '--quiet', ...extra]);
+}
+
 /** A `ws` client that opened, and the pid its command printed. */
 async function openStubborn(url: string): Promise<{ ws: WebSocket; pid: number }> {
   const ws = new WebSocket(url, { perMessageDeflate: false });
@@ -103,15 +108,7 @@ async function gone(pid: number, withinMs: number): Promise<number> {
 
 describe('serve --exec: a command that outlives its connection', { timeout: 30_000 }, () => {
   it('holds its slot until it exited; SIGTERM is followed by SIGKILL', async () => {
-    const server = await serveCli([
-      '--exec',
-      STUBBORN,
-      '--max-connections',
-      '1',
-      '--kill-after',
-      `${KILL_AFTER_MS}ms`,
-      '--quiet',
-    ]);
+    const server = await serveStubborn(['--max-connections', '1']);
     try {
       const { ws, pid } = await openStubborn(server.url);
       await closed(ws);
@@ -147,13 +144,7 @@ describe('serve --exec: a command that outlives its connection', { timeout: 30_0
   });
 
   it('stopping wsstream stops every command, SIGKILL included, before it exits', async () => {
-    const server = await serveCli([
-      '--exec',
-      STUBBORN,
-      '--kill-after',
-      `${KILL_AFTER_MS}ms`,
-      '--quiet',
-    ]);
+    const server = await serveStubborn();
     // One still connected, one whose client already left (in its grace).
     const a = await openStubborn(server.url);
     const b = await openStubborn(server.url);
@@ -193,13 +184,7 @@ describe('serve --exec: a command that outlives its connection', { timeout: 30_0
   });
 
   it('SIGHUP (a closed terminal) shuts down as SIGTERM does: 1001, every command stopped, exit 0', async () => {
-    const server = await serveCli([
-      '--exec',
-      STUBBORN,
-      '--kill-after',
-      `${KILL_AFTER_MS}ms`,
-      '--quiet',
-    ]);
+    const server = await serveStubborn();
     const a = await openStubborn(server.url);
     const closing = new Promise<number>((resolve) => a.ws.once('close', resolve));
     const exited = once(server.child, 'exit') as Promise<[number | null, string | null]>;
