@@ -14,17 +14,18 @@ import type { AddressInfo } from 'node:net';
 import {
   buildErrorResponse,
   DEFAULT_MAX_HEADER_SIZE,
-  hasToken,
+  encodeResponse,
   HandshakeError,
   HttpHeadReader,
   parseRequestHead,
+  type HandshakeResponse,
   type RequestHead,
 } from '../core/handshake/index.js';
 import type { HandshakeOptions } from '../node/server-handshake.js';
 import {
   ConnectionRegistry,
+  answerOutsideHandshake,
   HandshakeDeadlines,
-  PLAIN_HTTP_BODY,
   refused,
   TOO_MANY_CONNECTIONS,
 } from '../node/serve-registry.js';
@@ -85,15 +86,6 @@ export interface DenoTlsServer {
 
 /** Each read of a request head: the head and at most this many early bytes. */
 const HEAD_READ_SIZE = 16 * 1024;
-
-/** The answer to a request without `Upgrade: websocket` (as the node:http(s) path answers). */
-const PLAIN_HTTP_RESPONSE =
-  'HTTP/1.1 426 Upgrade Required\r\n' +
-  'Content-Type: text/plain; charset=utf-8\r\n' +
-  `Content-Length: ${PLAIN_HTTP_BODY.length}\r\n` +
-  'Upgrade: websocket\r\n' +
-  'Connection: Upgrade, close\r\n\r\n' +
-  PLAIN_HTTP_BODY;
 
 const closeConn = (conn: DenoConn): void => {
   try {
@@ -218,8 +210,9 @@ export function serveDenoTls(deno: DenoListenNamespace, s: DenoTlsServeSettings)
     }
   };
 
-  const answer = (conn: DenoTlsConn, text: string): void => {
-    void answerAndCloseConn(conn, text).then(() => unclaimed.delete(conn));
+  const answer = (conn: DenoTlsConn, response: string | HandshakeResponse): void => {
+    const bytes = typeof response === 'string' ? response : encodeResponse(response);
+    void answerAndCloseConn(conn, bytes).then(() => unclaimed.delete(conn));
   };
 
   const handle = async (conn: DenoTlsConn): Promise<void> => {
@@ -267,13 +260,15 @@ export function serveDenoTls(deno: DenoListenNamespace, s: DenoTlsServeSettings)
       return;
     }
     const { head, rest } = read;
-    // What node:http hands to 'upgrade' rather than to 'request'.
-    if (
-      head.headers.get('upgrade') === undefined ||
-      !hasToken(head.headers.get('connection'), 'upgrade')
-    ) {
+    // What node:http hands to 'upgrade' rather than to 'request' or 'connect'.
+    const outside = answerOutsideHandshake(
+      head.method,
+      head.headers.get('upgrade'),
+      head.headers.get('connection'),
+    );
+    if (outside !== null) {
       settle();
-      answer(conn, PLAIN_HTTP_RESPONSE);
+      answer(conn, outside);
       return;
     }
     const request = denoRequest(head, conn);

@@ -6,12 +6,57 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { CloseCode } from '../core/close.js';
+import { hasToken, rejectResponse, type HandshakeResponse } from '../core/handshake/index.js';
 import type { ClosedWatcher } from '../streams/lifecycle.js';
 import { callHook, thenOf } from '../streams/user-hook.js';
 import type { WebSocketConnection } from './server.js';
 
 /** The body of the 426 that answers a plain HTTP request. */
 export const PLAIN_HTTP_BODY = 'This is a WebSocket endpoint: connect with "Upgrade: websocket"\n';
+
+/** The 426 that answers a plain HTTP request: this endpoint speaks WebSocket only. */
+const PLAIN_HTTP_RESPONSE: HandshakeResponse = {
+  status: 426,
+  statusText: 'Upgrade Required',
+  headers: [
+    ['Content-Type', 'text/plain; charset=utf-8'],
+    ['Content-Length', String(PLAIN_HTTP_BODY.length)],
+    ['Upgrade', 'websocket'],
+    ['Connection', 'Upgrade, close'],
+  ],
+  body: PLAIN_HTTP_BODY,
+};
+
+/**
+ * What `serve()` answers, on every runtime, to a request that is not for
+ * the opening handshake, or null for one that is (the handshake decides).
+ * A request is for the handshake as node:http routes it to 'upgrade': an
+ * `Upgrade` header and the "upgrade" token in `Connection`, and not a
+ * CONNECT (which node:http routes elsewhere). The others get:
+ *  - a CONNECT: 405 with `Allow: GET`, as any method but GET;
+ *  - `Upgrade: websocket` without the Connection token: the handshake's own
+ *    answer (405 for a method other than GET, checked first as the
+ *    handshake checks it, else 400 naming the Connection header), not a
+ *    426 asking for the upgrade it asked for;
+ *  - anything else: 426 Upgrade Required.
+ */
+export function answerOutsideHandshake(
+  method: string,
+  upgrade: string | undefined,
+  connection: string | undefined,
+): HandshakeResponse | null {
+  const websocket = hasToken(upgrade, 'websocket');
+  if (method !== 'CONNECT' && upgrade !== undefined && hasToken(connection, 'upgrade')) {
+    return null;
+  }
+  if (method === 'CONNECT' || (websocket && method !== 'GET')) {
+    return rejectResponse(405, `Method ${method} not allowed; a WebSocket handshake is a GET`, [
+      ['Allow', 'GET'],
+    ]);
+  }
+  if (websocket) return rejectResponse(400, 'Missing "Upgrade" token in the Connection header');
+  return PLAIN_HTTP_RESPONSE;
+}
 
 /** The body of the 503 that refuses an upgrade over `maxConnections`. */
 export const TOO_MANY_CONNECTIONS = 'Too many connections, try again later';

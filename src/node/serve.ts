@@ -21,8 +21,6 @@ import {
   buildErrorResponse,
   DEFAULT_MAX_HEADER_COUNT,
   DEFAULT_MAX_HEADER_SIZE,
-  hasToken,
-  rejectResponse,
 } from '../core/handshake/index.js';
 import { readDictionary } from '../streams/dictionary.js';
 import { readMilliseconds, validateSessionOptions } from '../streams/session-options.js';
@@ -34,8 +32,8 @@ import {
 import { denoListen, denoTlsCredentials, serveDenoTls } from '../deno/serve-tls.js';
 import {
   ConnectionRegistry,
+  answerOutsideHandshake,
   HandshakeDeadlines,
-  PLAIN_HTTP_BODY,
   refused,
   TOO_MANY_CONNECTIONS,
 } from './serve-registry.js';
@@ -288,45 +286,20 @@ export async function serve(
   });
   // Accept errors (EMFILE...) are transient: the server keeps listening.
   server.on('error', noop);
+  // node:http hands here what is not an upgrade request: the same answers
+  // as the Deno wss: server's (serve-registry.ts).
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    // node:http hands a request here, not to 'upgrade', when its Connection
-    // header lacks "upgrade": a WebSocket request (Upgrade: websocket) gets
-    // the handshake's own 400 for that, as with upgrade(), not the 426 that
-    // asks for an Upgrade header it sent.
-    if (hasToken(req.headers.upgrade, 'websocket')) {
-      // The method is checked first, as the handshake checks it.
-      const refusal =
-        req.method !== 'GET'
-          ? rejectResponse(
-              405,
-              `Method ${req.method} not allowed; a WebSocket handshake is a GET`,
-              [['Allow', 'GET']],
-            )
-          : rejectResponse(400, 'Missing "Upgrade" token in the Connection header');
-      res.writeHead(refusal.status, Object.fromEntries(refusal.headers));
-      res.end(refusal.body);
-      return;
-    }
-    const body = PLAIN_HTTP_BODY;
-    res.writeHead(426, {
-      'Content-Type': 'text/plain; charset=utf-8',
-      'Content-Length': Buffer.byteLength(body),
-      Upgrade: 'websocket',
-      Connection: 'Upgrade, close',
-    });
-    res.end(body);
+    const answer =
+      answerOutsideHandshake(req.method ?? '', req.headers.upgrade, req.headers.connection) ??
+      // Unreachable (node:http routes those to 'upgrade'); the plain answer.
+      answerOutsideHandshake('GET', undefined, undefined)!;
+    res.writeHead(answer.status, answer.statusText, answer.headers.flat());
+    res.end(answer.body);
   });
-  // node:http hands a CONNECT request to 'connect', and destroys its socket
-  // unanswered when nothing listens: it gets the 405 of any method but GET.
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
     idle.delete(socket);
     deadlines.settle(socket);
-    answerAndClose(
-      socket,
-      buildErrorResponse(405, `Method ${req.method} not allowed; a WebSocket handshake is a GET`, [
-        ['Allow', 'GET'],
-      ]),
-    );
+    answerAndClose(socket, answerOutsideHandshake('CONNECT', undefined, undefined)!);
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     idle.delete(socket);

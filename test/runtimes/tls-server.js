@@ -290,6 +290,22 @@ export function registerTlsServerCases(t) {
         (await status('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n')).startsWith('HTTP/1.1 426 '),
         'plain HTTP',
       );
+      // The requests node:http does not route to its 'upgrade' event get the same answers here.
+      const connect = 'CONNECT localhost:443 HTTP/1.1\r\nHost: localhost:443\r\n\r\n';
+      const connectAnswer = await rawExchange(port(fixture), t.CA, connect);
+      assert(connectAnswer.got.startsWith('HTTP/1.1 405 '), `CONNECT: ${connectAnswer.got}`);
+      assert(/\r\nAllow: GET\r\n/i.test(connectAnswer.got), 'CONNECT: Allow: GET');
+      const noToken = UPGRADE_HEAD.map((l) =>
+        l === 'Connection: Upgrade' ? 'Connection: keep-alive' : l,
+      );
+      const noTokenAnswer = (await rawExchange(port(fixture), t.CA, head(noToken))).got;
+      assert(noTokenAnswer.startsWith('HTTP/1.1 400 '), `no Connection token: ${noTokenAnswer}`);
+      assert(noTokenAnswer.includes('Connection header'), 'the 400 names the Connection header');
+      const postNoToken = ['POST / HTTP/1.1', 'Content-Length: 0', ...noToken.slice(1)];
+      assert(
+        (await status(head(postNoToken))).startsWith('HTTP/1.1 405 '),
+        'POST, Upgrade: websocket, no Connection token',
+      );
       const noKey = UPGRADE_HEAD.filter((l) => !l.startsWith('Sec-WebSocket-Key'));
       assert((await status(head(noKey))).startsWith('HTTP/1.1 400 '), 'no key');
       // The server serves on.
