@@ -76,6 +76,13 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
   readonly #pings = new PingLog(this);
   #transportError: Error | null = null;
   /**
+   * The transport's input ended ('end': the peer's FIN; 'close': the
+   * transport closed) while the core still held input back (the inflate
+   * budget): bytes received before the end, parsed as the readable asks for
+   * them, and only then is the end acted on (see {@link #inputEnded}).
+   */
+  #endHeld: 'end' | 'close' | null = null;
+  /**
    * The transport's read count before the first frame: the handshake's head
    * (counted by some transports, not by others) is not WebSocket traffic.
    */
@@ -248,6 +255,8 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
   unclean(error: WebSocketError, writableError: unknown): void {
     this.#flow.error(error);
     this.#sender.closeUnclean(writableError);
+    // The transport closed while input was held: nothing will parse it now.
+    if (this.#endHeld === 'close') this.#inputEnded();
   }
 
   /** @internal ReceiveFlowHooks */
@@ -334,6 +343,7 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
     this.#flow.afterInput();
     // Neither reading nor inflating goes on until the readable asks.
     if (conn.hasPendingInput) this.#flow.holdInput();
+    else if (this.#endHeld !== null) this.#inputEnded();
   }
 
   #handle(event: ConnectionEvent): void {
@@ -393,6 +403,12 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
 
   /** TransportHandlers: the peer's FIN. */
   onEnd(): void {
+    // Input received before the FIN and held back is the peer's too (its
+    // messages, its Close): the FIN counts once that input is parsed.
+    if (this.#holdsInput()) {
+      this.#endHeld ??= 'end';
+      return;
+    }
     this.#conn.receiveEof();
     // Answer the FIN with ours; the outcome is decided when the transport closes.
     this.#transport.end();
@@ -400,12 +416,31 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
 
   /** TransportHandlers: the transport is closed. */
   onClose(): void {
+    if (this.#holdsInput()) {
+      // Nothing can be written any more; what was received is still delivered.
+      this.#sender.transportClosed();
+      this.#endHeld = 'close';
+      return;
+    }
     // The core's input is over too: the transport is gone (a reset may come without an end).
     this.#conn.receiveEof();
     this.#flow.inputClosed();
     this.#sender.transportClosed();
     this.#stopTimers();
     this.#outcome.transportClosed(this.#conn, this.#transportError);
+  }
+
+  /** Whether the core holds input back that the connection's outcome may still depend on. */
+  #holdsInput(): boolean {
+    return this.#conn.hasPendingInput && !this.#outcome.settled;
+  }
+
+  /** The input held when the transport's input ended is parsed (or never will be): the end counts now. */
+  #inputEnded(): void {
+    const ended = this.#endHeld;
+    this.#endHeld = null;
+    if (ended === 'end') this.onEnd();
+    else if (ended === 'close') this.onClose();
   }
 
   /**

@@ -9,7 +9,15 @@ import { after, before, describe, test } from 'node:test';
 import { constants, deflateRawSync } from 'node:zlib';
 import WebSocket from 'ws';
 import { serve, type ServeOptions, type WebSocketServer } from '../../src/server.js';
-import { clientFrame, rawClient, readClose, wsMessage, wsOpen, type RawClient } from './helpers.js';
+import {
+  clientFrame,
+  closePayload,
+  rawClient,
+  readClose,
+  wsMessage,
+  wsOpen,
+  type RawClient,
+} from './helpers.js';
 
 function echoServer(
   options: ServeOptions = {},
@@ -128,6 +136,47 @@ void describe('server permessage-deflate', { timeout: 60_000 }, () => {
     }
     ws.close();
     await once(ws, 'close');
+  });
+
+  test("a client's FIN right after a burst that inflates past the per-read budget: every message and the Close are read", async () => {
+    // 60 messages of 100 KB (6 MB once inflated, a few KB on the wire), the
+    // Close and the FIN in one write; the handler reads slowly, so most of
+    // the burst waits in the core's held input when the FIN arrives.
+    const count = 60;
+    const size = 100_000;
+    let got = 0;
+    let closedWith: unknown;
+    let finished!: () => void;
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    const server = await serve({ host: '127.0.0.1' }, async (connection) => {
+      const { readable } = await connection.opened;
+      const reader = readable.getReader();
+      for (;;) {
+        const { done: ended, value } = await reader.read();
+        if (ended) break;
+        assert.equal((value as Uint8Array).length, size);
+        got++;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      closedWith = await connection.closed.catch((e: Error) => e);
+      finished();
+    });
+    try {
+      const client = await rawClient(server.address.port, [
+        'Sec-WebSocket-Extensions: permessage-deflate',
+      ]);
+      const burst: Buffer[] = [];
+      for (let i = 0; i < count; i++)
+        burst.push(rsv1Frame(0x2, compress(new Uint8Array(size).fill(i))));
+      burst.push(clientFrame(0x8, closePayload(1000, 'done')));
+      client.socket.end(Buffer.concat(burst));
+      assert.equal(await closeCodeOf(client), 1000, "the server answered the client's Close");
+      await done;
+      assert.equal(got, count, 'every message was delivered');
+      assert.deepEqual(closedWith, { closeCode: 1000, reason: 'done' });
+    } finally {
+      await server.close();
+    }
   });
 
   test('several offers in one header: the first acceptable one is taken', async () => {

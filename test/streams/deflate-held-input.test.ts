@@ -82,3 +82,55 @@ test('closing with input held back: it is parsed at once to find the Close in it
   transport.close();
   assert.deepEqual(await session.closed, { closeCode: 1000, reason: 'done' });
 });
+
+test("the peer's FIN while input is held back: its messages and its Close are still read, and the close is clean", async () => {
+  const { transport, conn, session } = open();
+  const reader = session.readable.getReader();
+  const close = encodeFrame(0x8, closePayload(1000, 'bye'), { maskKey: null });
+  transport.receive(packedRead(close));
+  transport.peerEnd();
+  await settle();
+  assert.equal(conn.hasPendingInput, true, 'input still held back after the FIN');
+  assert.equal(transport.ended, false, 'our FIN waits for the held input');
+  for (let n = 0; n < MESSAGES; n++) {
+    const r = await reader.read();
+    assert.equal(r.done, false, `message ${n + 1} of ${MESSAGES}`);
+    assert.equal((r.value as Uint8Array).length, SIZE);
+  }
+  assert.equal((await reader.read()).done, true, 'the readable ends after the last message');
+  await settle();
+  // Our Close answered the peer's, then our FIN answered its FIN.
+  const sent = transport.frames('client');
+  assert.equal(sent.at(-1)?.opcode, 0x8, 'our Close went out');
+  assert.equal(transport.ended, true, 'then our FIN');
+  transport.close();
+  assert.deepEqual(await session.closed, { closeCode: 1000, reason: 'bye' });
+});
+
+test("the transport closing while input is held back: the messages before the peer's Close are all delivered", async () => {
+  const { transport, session } = open();
+  const reader = session.readable.getReader();
+  const close = encodeFrame(0x8, closePayload(1000, 'bye'), { maskKey: null });
+  transport.receive(packedRead(close));
+  transport.close();
+  await settle();
+  let delivered = 0;
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) break;
+    delivered++;
+  }
+  assert.equal(delivered, MESSAGES, 'every message received before the close');
+  // Whether our Close still went out is the transport's affair; the connection settles.
+  await session.closed.catch(() => {});
+});
+
+test('terminate() while the closed transport still holds input: the connection settles', async () => {
+  const { transport, conn, session } = open();
+  transport.receive(packedRead());
+  transport.close();
+  await settle();
+  assert.equal(conn.hasPendingInput, true);
+  session.terminate();
+  await assert.rejects(session.closed, (e: Error & { closeCode?: number }) => e.closeCode === 1006);
+});
