@@ -10,10 +10,10 @@ import { ReconnectingWebSocketStream, type ReconnectEvent } from '../reconnectin
 import { describeClose } from './exit-codes.js';
 import { writeDiagnostic } from './escape.js';
 
-function line(event: ReconnectEvent): string | null {
+function line(event: ReconnectEvent): string {
   switch (event.type) {
     case 'open':
-      return event.attempt === 0 ? null : `connected again to ${event.url}`;
+      return `connected again to ${event.url}`;
     case 'close':
       return event.error === undefined
         ? describeClose({ closeCode: event.closeCode, reason: event.reason })
@@ -25,17 +25,29 @@ function line(event: ReconnectEvent): string | null {
   }
 }
 
-/** Opens the reconnecting client of `connect --reconnect`, logging to `stderr`. */
+/**
+ * Opens the reconnecting client of `connect --reconnect`, logging to
+ * `stderr`. The first open is told by `connect` itself, and so is the last
+ * close: a close is told here only when a retry or a give-up follows it.
+ */
 export function openReconnecting(
   url: string,
   options: WebSocketStreamOptions,
   stderr: Writable,
 ): ReconnectingWebSocketStream {
+  let opens = 0;
+  let closeLine: string | null = null;
   return new ReconnectingWebSocketStream(url, {
     ...options,
     onEvent: (event) => {
-      const text = line(event);
-      if (text !== null) writeDiagnostic(stderr, text);
+      if (event.type === 'close') {
+        closeLine = line(event);
+        return;
+      }
+      if (closeLine !== null) writeDiagnostic(stderr, closeLine);
+      closeLine = null;
+      if (event.type === 'open' && opens++ === 0) return;
+      writeDiagnostic(stderr, line(event));
     },
   });
 }

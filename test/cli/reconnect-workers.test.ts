@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { before, describe, it } from 'node:test';
-import WebSocket, { type RawData } from 'ws';
+import WebSocket, { WebSocketServer, type RawData } from 'ws';
 import { freePort } from '../hub/redis-server.js';
 import { ensureBuilt, run, serveCli, start } from './helpers.js';
 
@@ -50,6 +50,40 @@ describe('connect --reconnect', () => {
     const [code] = (await closed) as [number];
     assert.equal(code, 0);
     assert.equal(await server.stop(), 0);
+  });
+});
+
+describe('connect --reconnect: what it says', () => {
+  it('a reconnect that succeeds at once says "connected again"; each close is told once', async () => {
+    // A `ws` server that goes away (1001) on the first two connections and keeps the third.
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    let connections = 0;
+    wss.on('connection', (socket) => {
+      connections++;
+      socket.send(`hello ${connections}`);
+      if (connections <= 2) setTimeout(() => socket.close(1001, 'restarting'), 50);
+    });
+    const { port } = wss.address() as { port: number };
+    const client = start(['connect', '--reconnect', '--line', `ws://127.0.0.1:${port}/`]);
+    let out = '';
+    let err = '';
+    client.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    client.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    try {
+      await until(() => out === 'hello 1\nhello 2\nhello 3\n', 'three connections', 20_000);
+      await until(() => (err.match(/connected again to/g) ?? []).length === 2, 'two reconnects');
+      const closed = once(client, 'close');
+      client.kill('SIGINT');
+      const [code] = (await closed) as [number];
+      assert.equal(code, 0);
+      assert.equal((err.match(/connected to/g) ?? []).length, 1, err);
+      assert.equal((err.match(/code 1001/g) ?? []).length, 2, err);
+      assert.equal((err.match(/code 1000/g) ?? []).length, 1, `the last close, once: ${err}`);
+    } finally {
+      client.kill('SIGKILL');
+      wss.close();
+    }
   });
 });
 
