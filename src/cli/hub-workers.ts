@@ -6,8 +6,14 @@
  * (`clusterRelay()`), so one machine needs nothing else; with `--redis`, each
  * worker joins Redis itself and the primary relays nothing.
  *
- * SIGINT or SIGTERM: every worker drains (1001 Going Away), then the primary
- * exits 0. A worker that dies otherwise is started again after a second.
+ * SIGINT, SIGTERM or SIGHUP: the primary asks every worker to drain (1001
+ * Going Away) over IPC, then exits 0; a second signal makes them end at once
+ * (130). A request over IPC, not a signal, so that a worker that got the
+ * same signal itself (a terminal's Ctrl-C reaches the whole process group)
+ * does not take the primary's request for a second signal. A worker that
+ * dies after it was listening is started again after a second; one that
+ * dies before (the port is taken, a certificate is unreadable) is not, and
+ * when no worker is left the primary exits 1.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { clusterRelay } from '../hub/index.js';
@@ -15,6 +21,20 @@ import { ExitCode } from './exit-codes.js';
 
 /** Largest `--workers`: more processes than this on one machine is a typo, not a deployment. */
 export const MAX_WORKERS = 256;
+
+/** What the primary sends a worker to have it drain, as its first signal would. */
+const SHUTDOWN = { wsstreamCli: 'shutdown' } as const;
+
+/** Whether an IPC message is the primary's request to drain. */
+export function isShutdownRequest(message: unknown): boolean {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { wsstreamCli?: unknown }).wsstreamCli === SHUTDOWN.wsstreamCli
+  );
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** Runs the cluster primary until a signal; resolves with the exit code. */
 export async function runPrimary(o: {
@@ -29,16 +49,32 @@ export async function runPrimary(o: {
     : null;
   let stopping = false;
   const live = new Set<Worker>();
+  const restarts = new Set<ReturnType<typeof setTimeout>>();
+  let stop!: (code: number) => void;
+  const stopped = new Promise<number>((resolve) => (stop = resolve));
   const fork = (): void => {
     const worker = cluster.fork();
+    let listening = false;
     live.add(worker);
+    worker.once('listening', () => (listening = true));
     worker.once('exit', (code, signal) => {
       live.delete(worker);
       if (stopping) return;
-      o.log(`worker ${worker.id} exited (${signal ?? code}); starting another`);
-      setTimeout(() => {
-        if (!stopping) fork();
-      }, 1000).unref();
+      if (!listening) {
+        // It would fail the same way again: no restart loop.
+        o.log(`worker ${worker.id} exited (${signal ?? code}) before it was listening`);
+      } else {
+        o.log(`worker ${worker.id} exited (${signal ?? code}); starting another`);
+        const timer = setTimeout(() => {
+          restarts.delete(timer);
+          if (!stopping) fork();
+        }, 1000);
+        restarts.add(timer);
+      }
+      if (live.size === 0 && restarts.size === 0) {
+        o.log('no worker is left');
+        stop(ExitCode.ERROR);
+      }
     });
   };
   for (let i = 0; i < o.workers; i++) fork();
@@ -46,17 +82,31 @@ export async function runPrimary(o: {
     `started ${o.workers} workers${o.relay ? ' (the primary relays --broadcast between them)' : ''}`,
   );
 
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  const onSignal = (): void => {
+    if (stopping) {
+      // The second signal: each worker takes this one as its second too.
+      for (const w of live) w.process.kill('SIGTERM');
+      return;
+    }
+    stopping = true;
+    for (const timer of restarts) clearTimeout(timer);
+    restarts.clear();
+    for (const w of live) if (w.isConnected()) w.send(SHUTDOWN);
+    const exits = [...live].map(
+      (w) =>
+        new Promise<number | null>((resolve) =>
+          w.isDead() ? resolve(w.process.exitCode) : w.once('exit', (code) => resolve(code)),
+        ),
+    );
+    void Promise.all(exits).then((codes) =>
+      stop(codes.includes(ExitCode.INTERRUPTED) ? ExitCode.INTERRUPTED : ExitCode.OK),
+    );
+  };
+  for (const signal of SIGNALS) process.on(signal, onSignal);
+  const code = await stopped;
+  for (const signal of SIGNALS) process.off(signal, onSignal);
   stopping = true;
-  const exited = [...live].map(
-    (w) =>
-      new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))),
-  );
   for (const w of live) w.process.kill('SIGTERM');
-  await Promise.all(exited);
   stopRelay?.();
-  return ExitCode.OK;
+  return code;
 }

@@ -2,6 +2,7 @@
  * `wsstream serve`: a server that echoes, runs a command per connection
  * (`--exec`) or relays messages between clients (`--broadcast`).
  */
+import cluster from 'node:cluster';
 import { serve, type ServeOptions, type WebSocketConnection } from '../server.js';
 import { toDuplex } from '../index.js';
 import { flag, parseCommand, parsePositiveDuration, parseSize, str, UsageError } from './args.js';
@@ -9,6 +10,7 @@ import { CONNECTION_OPTIONS, readCertAndKey, readConnectionFlags } from './conne
 import { MAX_CONNECTIONS_OPTION, readMaxConnections, RefusalLog } from './connection-cap.js';
 import { Broadcast, DEFAULT_MAX_QUEUE } from './broadcast.js';
 import { hubBroker, hubWorkers } from './hub-options.js';
+import { isShutdownRequest } from './hub-workers.js';
 import type { Stdio } from './connect.js';
 import { bridgeExec, DEFAULT_KILL_AFTER, type ExecProcess, stopAll } from './exec.js';
 import { describeClose, describeError, ExitCode } from './exit-codes.js';
@@ -190,6 +192,13 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
     process.on('SIGTERM', onSignal);
     // A closed terminal: the same clean shutdown, so that no command outlives us.
     process.on('SIGHUP', onSignal);
+    // A --workers worker: the primary's request to drain counts as a first
+    // signal only (the worker may have had the same signal itself).
+    if (cluster.isWorker) {
+      process.on('message', (message) => {
+        if (isShutdownRequest(message) && !interrupted) onSignal();
+      });
+    }
   });
   await stopped;
   trace('shutting down');

@@ -4,11 +4,16 @@
  * cluster primary.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import WebSocket, { WebSocketServer, type RawData } from 'ws';
 import { freePort } from '../hub/redis-server.js';
-import { ensureBuilt, run, serveCli, start } from './helpers.js';
+import { BIN, ensureBuilt, run, serveCli, start } from './helpers.js';
 
 before(() => ensureBuilt());
 
@@ -123,6 +128,122 @@ describe('serve --workers N --broadcast', () => {
       await server.stop();
     }
   });
+});
+
+/** The processes `pid` started (its cluster workers). */
+function childrenOf(pid: number): number[] {
+  const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  return text === '' ? [] : text.split(' ').map(Number);
+}
+
+describe('serve --workers N: signals and dying workers', () => {
+  it('a port already taken: no worker starts, no restart loop, exit 1', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as { port: number };
+    try {
+      const r = await run([
+        'serve',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--echo',
+        '--workers',
+        '2',
+      ]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /before it was listening/);
+      assert.match(r.stderr, /no worker is left/);
+      assert.doesNotMatch(r.stderr, /starting another/);
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('the only worker killed: another takes its place', async () => {
+    // A fixed port: a new worker listening on port 0 after the last one died would get another.
+    const port = await freePort();
+    const server = await serveCli([
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--workers',
+      '1',
+      '--echo',
+    ]);
+    try {
+      const [worker] = childrenOf(server.child.pid!);
+      assert.ok(worker !== undefined, 'one worker');
+      process.kill(worker, 'SIGKILL');
+      await until(() => /starting another/.test(server.log()), 'the restart');
+      await until(
+        () => (server.log().match(/listening on/g) ?? []).length === 2,
+        'the new worker listening',
+      );
+      const ws = new WebSocket(server.url);
+      await once(ws, 'open');
+      ws.send('still here');
+      const [data] = (await once(ws, 'message')) as [Buffer];
+      assert.equal(data.toString(), 'still here');
+      ws.close();
+      await once(ws, 'close');
+      assert.equal(await server.stop(), 0);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  for (const [how, signal] of [
+    ['SIGINT to the whole process group (a Ctrl-C)', 'SIGINT'],
+    ['SIGHUP to the primary', 'SIGHUP'],
+  ] as const) {
+    it(`${how}: one clean drain, the --exec command gets its SIGTERM, exit 0`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'wsstream-workers-'));
+      const marker = join(dir, 'term');
+      const child = spawn(
+        process.execPath,
+        [
+          BIN,
+          'serve',
+          '--port',
+          '0',
+          '--workers',
+          '2',
+          '--exec',
+          `trap 'echo term > ${marker}; exit 0' TERM; while :; do sleep 0.1; done`,
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+      );
+      let log = '';
+      child.stderr.on('data', (c: Buffer) => (log += c.toString()));
+      try {
+        await until(() => (log.match(/listening on/g) ?? []).length === 2, 'two workers');
+        const url = /listening on (ws:\/\/\S+)/.exec(log)![1]!;
+        const ws = new WebSocket(url);
+        ws.on('error', () => {});
+        await once(ws, 'open');
+        await new Promise((r) => setTimeout(r, 300)); // the command runs
+        const closed = once(ws, 'close');
+        const exited = once(child, 'close');
+        if (signal === 'SIGINT') process.kill(-child.pid!, 'SIGINT');
+        else child.kill('SIGHUP');
+        const [code] = (await exited) as [number];
+        assert.equal(code, 0, log);
+        assert.equal(((await closed) as [number])[0], 1001);
+        assert.doesNotMatch(log, /interrupted/);
+        assert.equal(readFileSync(marker, 'utf8'), 'term\n', 'the command got SIGTERM');
+      } finally {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 describe('serve --redis / --redis-cluster / --workers: usage errors (exit 2)', () => {
