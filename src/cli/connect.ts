@@ -80,7 +80,11 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
   const flags = readConnectionFlags(values);
   const options: WebSocketStreamOptions = flags;
   const origin = str(values, 'origin');
-  if (origin !== undefined) headers.push(['Origin', origin]);
+  if (origin !== undefined) {
+    if (headers.some(([name]) => name.toLowerCase() === 'origin'))
+      throw new UsageError('--origin and an Origin header (-H) exclude each other');
+    headers.push(['Origin', origin]);
+  }
   if (headers.length > 0) options.headers = headers;
   const tls: TlsClientOptions = {};
   if (flag(values, 'insecure')) tls.rejectUnauthorized = false;

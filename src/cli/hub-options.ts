@@ -22,7 +22,7 @@ export async function hubWorkers(
   const redis = str(values, 'redis');
   if (redis !== undefined) {
     if (!flag(values, 'broadcast')) throw new UsageError('--redis applies to --broadcast');
-    if (!/^rediss?:\/\//.test(redis))
+    if (!/^rediss?:\/\//.test(redis) || !URL.canParse(redis))
       throw new UsageError(`--redis: "${redis}" is not a redis:// or rediss:// URL`);
   }
   const nodes = clusterNodes(values);
@@ -60,7 +60,7 @@ function clusterNodes(values: Record<string, unknown>): string[] | undefined {
   if (text === undefined) return undefined;
   const urls = text.split(',').map((u) => u.trim());
   for (const url of urls) {
-    if (!/^rediss?:\/\/[^/]/.test(url))
+    if (!/^rediss?:\/\/[^/]/.test(url) || !URL.canParse(url))
       throw new UsageError(`--redis-cluster: "${url}" is not a redis:// or rediss:// URL`);
   }
   return urls;

@@ -250,6 +250,11 @@ describe('serve --redis / --redis-cluster / --workers: usage errors (exit 2)', (
   for (const [args, pattern] of [
     [['--echo', '--redis', 'redis://127.0.0.1:1'], /--redis applies to --broadcast/],
     [['--broadcast', '--redis', 'http://x'], /is not a redis:\/\/ or rediss:\/\/ URL/],
+    [['--broadcast', '--redis', 'redis://h:99999'], /is not a redis:\/\/ or rediss:\/\/ URL/],
+    [
+      ['--broadcast', '--redis-cluster', 'redis://h:1,redis://h:99999'],
+      /--redis-cluster: "redis:\/\/h:99999" is not a redis:\/\/ or rediss:\/\/ URL/,
+    ],
     [
       ['--echo', '--redis-cluster', 'redis://127.0.0.1:1'],
       /--redis-cluster applies to --broadcast/,

@@ -26,6 +26,11 @@ describe('usage errors: exit code 2 and a hint on stderr', () => {
       /exclude each other/,
     ],
     [
+      '--origin beside an Origin header',
+      ['connect', '-H', 'origin: http://a', '--origin', 'http://b', 'ws://127.0.0.1:1/'],
+      /--origin and an Origin header \(-H\) exclude each other/,
+    ],
+    [
       'a malformed header',
       ['connect', '-H', 'NoColon', 'ws://127.0.0.1:1/'],
       /is not "Name: value"/,
