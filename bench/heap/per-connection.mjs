@@ -2,7 +2,8 @@
 // held open by another process, and the difference per connection by constructor.
 //   npm run build && node --expose-gc bench/heap/per-connection.mjs IMPL [N] [--no-snapshot]
 // --no-snapshot: no snapshots (writing them grows the RSS); the heap, RSS and
-// V8's young generation (new space) with N connections instead.
+// V8's young generation (new space) with N connections instead, and what each
+// heap space committed per connection.
 // IMPL: wsstream (serve() echoing with pipeTo), wsstream-hold (serve(), the
 // handler only awaits opened), ws (WebSocketServer echoing). Snapshots go to
 // .tmp/heap/; bench/heap/attribute.mjs attributes them to their owners.
@@ -54,6 +55,7 @@ const settle = async () => {
 };
 await settle();
 const h0 = process.memoryUsage();
+const spaces0 = getHeapSpaceStatistics();
 const f0 = snapshots ? writeHeapSnapshot(`${dir}/${impl}-0.heapsnapshot`) : '';
 const c = await open(N);
 await settle();
@@ -64,6 +66,14 @@ if (!snapshots) {
   console.log(
     `${impl}, ${N} connections: heapUsed ${mb(h1.heapUsed)} MB (${((h1.heapUsed - h0.heapUsed) / N).toFixed(0)} B/conn), young generation ${mb(young.space_size)} MB, rss ${mb(h1.rss)} MB (${((h1.rss - h0.rss) / N).toFixed(0)} B/conn)`,
   );
+  // Where the RSS went: what each heap space committed (space_size) per connection.
+  const spaces = getHeapSpaceStatistics()
+    .map((s, i) => [s.space_name, (s.space_size - spaces0[i].space_size) / N])
+    .filter(([, bytes]) => bytes !== 0)
+    .map(([name, bytes]) => `${name} ${bytes.toFixed(0)}`)
+    .join(', ');
+  const ext = ((h1.external - h0.external) / N).toFixed(0);
+  console.log(`  committed per connection, bytes: ${spaces}; external ${ext}`);
   c.send('x');
   setTimeout(() => process.exit(0), 300);
 } else {
