@@ -8,9 +8,10 @@
  *
  * SIGINT, SIGTERM or SIGHUP: the primary asks every worker to drain (1001
  * Going Away) over IPC, then exits 0; a second signal makes them end at once
- * (130). A request over IPC, not a signal, so that a worker that got the
- * same signal itself (a terminal's Ctrl-C reaches the whole process group)
- * does not take the primary's request for a second signal. A worker that
+ * (130). Requests over IPC, not signals: a worker may get the same signal
+ * itself (a terminal's Ctrl-C reaches the whole process group), in either
+ * order with the primary's request, and only its own signals count as
+ * first and second. A worker that
  * dies after it was listening is started again after a second; one that
  * dies before (the port is taken, a certificate is unreadable) is not, and
  * when no worker is left the primary exits 1.
@@ -22,16 +23,21 @@ import { ExitCode } from './exit-codes.js';
 /** Largest `--workers`: more processes than this on one machine is a typo, not a deployment. */
 export const MAX_WORKERS = 256;
 
-/** What the primary sends a worker to have it drain, as its first signal would. */
-const SHUTDOWN = { wsstreamCli: 'shutdown' } as const;
+/** What the primary asks a worker over IPC: to drain (a first signal), or to end at once (a second). */
+export type PrimaryRequest = 'shutdown' | 'interrupt';
 
-/** Whether an IPC message is the primary's request to drain. */
-export function isShutdownRequest(message: unknown): boolean {
-  return (
-    typeof message === 'object' &&
-    message !== null &&
-    (message as { wsstreamCli?: unknown }).wsstreamCli === SHUTDOWN.wsstreamCli
-  );
+/** The primary's request in an IPC message, if it is one. */
+export function primaryRequest(message: unknown): PrimaryRequest | null {
+  const request =
+    typeof message === 'object' && message !== null
+      ? (message as { wsstreamCli?: unknown }).wsstreamCli
+      : undefined;
+  return request === 'shutdown' || request === 'interrupt' ? request : null;
+}
+
+function ask(worker: Worker, request: PrimaryRequest): void {
+  if (worker.isConnected()) worker.send({ wsstreamCli: request });
+  else worker.process.kill('SIGTERM');
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -84,14 +90,13 @@ export async function runPrimary(o: {
 
   const onSignal = (): void => {
     if (stopping) {
-      // The second signal: each worker takes this one as its second too.
-      for (const w of live) w.process.kill('SIGTERM');
+      for (const w of live) ask(w, 'interrupt');
       return;
     }
     stopping = true;
     for (const timer of restarts) clearTimeout(timer);
     restarts.clear();
-    for (const w of live) if (w.isConnected()) w.send(SHUTDOWN);
+    for (const w of live) ask(w, 'shutdown');
     const exits = [...live].map(
       (w) =>
         new Promise<number | null>((resolve) =>

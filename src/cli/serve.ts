@@ -10,7 +10,7 @@ import { CONNECTION_OPTIONS, readCertAndKey, readConnectionFlags } from './conne
 import { MAX_CONNECTIONS_OPTION, readMaxConnections, RefusalLog } from './connection-cap.js';
 import { Broadcast, DEFAULT_MAX_QUEUE } from './broadcast.js';
 import { hubBroker, hubWorkers } from './hub-options.js';
-import { isShutdownRequest } from './hub-workers.js';
+import { primaryRequest } from './hub-workers.js';
 import type { Stdio } from './connect.js';
 import { bridgeExec, DEFAULT_KILL_AFTER, type ExecProcess, stopAll } from './exec.js';
 import { describeClose, describeError, ExitCode } from './exit-codes.js';
@@ -175,28 +175,36 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
 
   // The first signal shuts down cleanly; a second one ends everything at once (130): the
   // commands get SIGKILL, the tunnels' sockets an RST (their data may be cut short).
-  let interrupted = false;
+  let signals = 0;
+  let draining = false;
   const stopped = new Promise<void>((resolve) => {
-    const onSignal = (): void => {
-      if (!interrupted) {
-        interrupted = true;
-        resolve();
-        return;
-      }
+    const drain = (): void => {
+      if (draining) return;
+      draining = true;
+      resolve();
+    };
+    const interrupt = (): void => {
       log('interrupted');
       for (const child of children) child.kill();
       for (const tunnel of tunnels) tunnel.abort();
       process.exit(ExitCode.INTERRUPTED);
     };
+    const onSignal = (): void => {
+      if (signals++ === 0) drain();
+      else interrupt();
+    };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     // A closed terminal: the same clean shutdown, so that no command outlives us.
     process.on('SIGHUP', onSignal);
-    // A --workers worker: the primary's request to drain counts as a first
-    // signal only (the worker may have had the same signal itself).
+    // A --workers worker: what the primary asks (see hub-workers.ts). Its
+    // request to drain is not a signal of ours: our own signals still count
+    // as first and second, whichever comes first.
     if (cluster.isWorker) {
       process.on('message', (message) => {
-        if (isShutdownRequest(message) && !interrupted) onSignal();
+        const request = primaryRequest(message);
+        if (request === 'shutdown') drain();
+        else if (request === 'interrupt') interrupt();
       });
     }
   });

@@ -246,6 +246,51 @@ describe('serve --workers N: signals and dying workers', () => {
   }
 });
 
+describe('serve --workers N: a second signal', () => {
+  it('to the primary alone ends the workers at once: the command that ignores SIGTERM gets SIGKILL, exit 130', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'serve',
+        '--port',
+        '0',
+        '--workers',
+        '2',
+        '--kill-after',
+        '20s',
+        '--exec',
+        "trap '' TERM; while :; do sleep 0.1; done",
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+    );
+    let log = '';
+    child.stderr.on('data', (c: Buffer) => (log += c.toString()));
+    try {
+      await until(() => (log.match(/listening on/g) ?? []).length === 2, 'two workers');
+      const url = /listening on (ws:\/\/\S+)/.exec(log)![1]!;
+      const ws = new WebSocket(url);
+      ws.on('error', () => {});
+      await once(ws, 'open');
+      await new Promise((r) => setTimeout(r, 300));
+      const exited = once(child, 'close');
+      child.kill('SIGHUP');
+      await until(() => /shutting down/.test(log), 'the drain');
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill('SIGTERM');
+      const [code] = (await exited) as [number];
+      assert.equal(code, 130, log);
+      assert.match(log, /interrupted/);
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  });
+});
+
 describe('serve --redis / --redis-cluster / --workers: usage errors (exit 2)', () => {
   for (const [args, pattern] of [
     [['--echo', '--redis', 'redis://127.0.0.1:1'], /--redis applies to --broadcast/],
