@@ -26,7 +26,10 @@ export function parseProxyUrl(value: string, what = 'proxy'): URL {
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`);
   } catch {
-    throw new DOMException(`Invalid ${what} URL: ${JSON.stringify(value)}`, 'SyntaxError');
+    throw new DOMException(
+      `Invalid ${what} URL: ${JSON.stringify(redactText(value))}`,
+      'SyntaxError',
+    );
   }
   if (url.protocol === 'https:') {
     throw new DOMException(
@@ -36,7 +39,7 @@ export function parseProxyUrl(value: string, what = 'proxy'): URL {
   }
   if (url.protocol !== 'http:' || url.hostname === '') {
     throw new DOMException(
-      `Invalid ${what} URL ${JSON.stringify(value)}: expected http://[user:password@]host[:port]`,
+      `Invalid ${what} URL ${JSON.stringify(redactText(value))}: expected http://[user:password@]host[:port]`,
       'SyntaxError',
     );
   }
@@ -51,6 +54,14 @@ export function parseProxyUrl(value: string, what = 'proxy'): URL {
     );
   }
   return url;
+}
+
+/**
+ * A proxy URL that did not parse, for messages: its credentials (what comes
+ * before the last `@` of the authority) replaced by `***`.
+ */
+function redactText(value: string): string {
+  return value.replace(/^(\s*(?:[a-z][a-z0-9+.-]*:\/\/)?)[^/?#]*@/i, '$1***@');
 }
 
 /** The proxy URL without its credentials, for messages: `http://host:port`. */

@@ -54,6 +54,27 @@ void describe('HTTPS_PROXY / HTTP_PROXY', () => {
     assert.throws(() => pick(wss, { https_proxy: 'https://x:443' }), /only http: proxies/);
   });
 
+  it('a bad proxy URL with credentials: the message never shows them', () => {
+    for (const value of [
+      'socks5://alice:s3cret@proxy.corp:1080',
+      'http://alice:s3cret@proxy.corp:99999',
+      'http://alice:s3cret@[bad:3128',
+      ' alice:s3cret@proxy.corp:99999',
+    ]) {
+      for (const attempt of [
+        () => pick(wss, { https_proxy: value }),
+        () => parseProxyUrl(value),
+        () => readProxyOption(value),
+      ]) {
+        assert.throws(attempt, (error: Error) => {
+          assert.doesNotMatch(error.message, /s3cret|alice/, error.message);
+          assert.match(error.message, /\*\*\*@/);
+          return true;
+        });
+      }
+    }
+  });
+
   it("NODE_USE_ENV_PROXY=1 turns the environment on when the option is left out; 'env' always does", () => {
     const env = { https_proxy: 'http://p:1' };
     assert.equal(chooseProxy(wss, { kind: 'default' }, env), null);
