@@ -53,13 +53,23 @@ void describe('handshake with a ws server', { timeout: 30_000 }, () => {
     await within(wss.closed, 5000, 'closed');
   });
 
-  void it('no subprotocol selected: protocol is the empty string', async () => {
-    const wss = new WebSocketStream(server.url, { protocols: ['other'] });
+  void it('none offered: protocol is the empty string', async () => {
+    const wss = new WebSocketStream(server.url);
     const [{ protocol, extensions }] = await Promise.all([wss.opened, server.next()]);
     assert.equal(protocol, '');
     assert.equal(extensions, '');
     wss.close();
     await within(wss.closed, 5000, 'closed');
+  });
+
+  void it('offered and none selected: the connection fails (WHATWG, as Chrome and ws)', async () => {
+    const wss = new WebSocketStream(server.url, { protocols: ['other'] });
+    // The ws server completed its side of the handshake.
+    const [error, peer] = await Promise.all([assertFailed(wss), server.next()]);
+    peer.ws.terminate();
+    assert.match(error.message, /no subprotocol, and "other" was offered/);
+    assert.ok(error.cause instanceof HandshakeError);
+    assert.equal(error.cause.code, 'MISSING_PROTOCOL');
   });
 
   void it('sends custom request headers (record, pairs, Headers) and may override Host', async () => {

@@ -569,8 +569,11 @@ describe('validateServerResponse', () => {
   const without = (name: string) =>
     good.filter((l) => !l.toLowerCase().startsWith(name.toLowerCase()));
 
+  /** The same offer without subprotocols: a response may then select none. */
+  const plain: ClientOffer = { ...offer, protocols: [] };
+
   test('accepts the RFC example response; no protocol or extension selected', () => {
-    assert.deepEqual(validateServerResponse(response(good), offer), {
+    assert.deepEqual(validateServerResponse(response(good), plain), {
       protocol: '',
       extensions: '',
     });
@@ -582,7 +585,7 @@ describe('validateServerResponse', () => {
       'Upgrade: WebSocket',
       'Connection: keep-alive, UPGRADE',
     ];
-    assert.deepEqual(validateServerResponse(response(lines), offer), {
+    assert.deepEqual(validateServerResponse(response(lines), plain), {
       protocol: '',
       extensions: '',
     });
@@ -595,6 +598,19 @@ describe('validateServerResponse', () => {
     );
   });
 
+  test('subprotocols offered and none selected (no header, or an empty one): MISSING_PROTOCOL, as the WHATWG standard asks', () => {
+    for (const lines of [
+      good,
+      [...good, 'Sec-WebSocket-Protocol: '],
+      [...good, 'Sec-WebSocket-Protocol:  '],
+    ]) {
+      assertHandshakeError(
+        () => validateServerResponse(response(lines), offer),
+        'MISSING_PROTOCOL',
+      );
+    }
+  });
+
   test('returns the accepted extensions when they were offered', () => {
     const res = response([
       ...good,
@@ -602,7 +618,7 @@ describe('validateServerResponse', () => {
     ]);
     assert.deepEqual(
       validateServerResponse(res, {
-        ...offer,
+        ...plain,
         extensions: offerExtensionsByName(['permessage-deflate']),
       }),
       {

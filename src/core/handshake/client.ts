@@ -111,7 +111,17 @@ export function validateServerResponse(res: ResponseHead, offer: ClientOffer): N
   // "If the response includes a |Sec-WebSocket-Protocol| header field and this
   // header field indicates the use of a subprotocol that was not present in the
   // client's handshake ..., the client MUST _Fail the WebSocket Connection_."
+  // And the WHATWG WebSockets standard (Chrome, ws) asks for one when some were
+  // offered: "If |protocols| is not the empty list and extracting header list
+  // values given `Sec-WebSocket-Protocol` ... results in null, failure, or the
+  // empty byte sequence, then fail the WebSocket connection."
   const protoHeader = res.headers.get('sec-websocket-protocol');
+  if (offer.protocols.length > 0 && (protoHeader === undefined || protoHeader.trim() === '')) {
+    throw new HandshakeError(
+      'MISSING_PROTOCOL',
+      `Server selected no subprotocol, and ${offer.protocols.length === 1 ? `"${offer.protocols[0]!}" was` : 'some were'} offered`,
+    );
+  }
   let protocol = '';
   if (protoHeader !== undefined) {
     protocol = protoHeader.trim();
