@@ -13,7 +13,12 @@
 import { CloseCode } from '../core/close.js';
 import { toBytes } from '../streams/bytes.js';
 import type { WebSocketOpenInfo } from '../streams/lifecycle.js';
-import { parseWebSocketUrl, readProtocols, readSignal } from '../streams/websocket-stream.js';
+import {
+  checkProtocols,
+  convertProtocols,
+  parseWebSocketUrl,
+  readSignal,
+} from '../streams/websocket-stream.js';
 import {
   createWebSocketError,
   isSendableCloseCode,
@@ -81,9 +86,10 @@ export class WebSocketStream {
       throw new TypeError('options must be an object');
     }
     const opts = options ?? {};
+    const offered = convertProtocols(opts.protocols);
     const base = (globalThis as { location?: { href: string } }).location?.href;
     this.#url = parseWebSocketUrl(url, base).href;
-    const protocols = readProtocols(opts.protocols);
+    const protocols = checkProtocols(offered);
     this.#high = readMark(
       opts.sendHighWaterMark,
       'sendHighWaterMark',

@@ -54,23 +54,32 @@ export function parseWebSocketUrl(input: string | URL, base?: string | URL): URL
   return url;
 }
 
-/** Reads the `protocols` option as WebIDL would: a sequence of unique HTTP tokens. */
-export function readProtocols(protocols: unknown): string[] {
+/**
+ * The `protocols` member as WebIDL converts it (`sequence<USVString>`): a
+ * TypeError for anything that is not a sequence, before any other step of
+ * the constructor.
+ */
+export function convertProtocols(protocols: unknown): string[] {
   if (protocols === undefined) return [];
   if (typeof protocols !== 'object' || protocols === null || !(Symbol.iterator in protocols)) {
     throw new TypeError('protocols must be a sequence of strings');
   }
   const list: string[] = [];
-  for (const p of protocols as Iterable<unknown>) {
-    const s = toUSVString(String(p));
+  for (const p of protocols as Iterable<unknown>) list.push(toUSVString(String(p)));
+  return list;
+}
+
+/** The constructor's own check of the converted protocols, after the URL's: a SyntaxError for a bad or repeated one. */
+export function checkProtocols(list: string[]): string[] {
+  for (let i = 0; i < list.length; i++) {
+    const s = list[i]!;
     if (!isToken(s))
       throw new DOMException(
         `Invalid subprotocol ${JSON.stringify(s)}: not an HTTP token`,
         'SyntaxError',
       );
-    if (list.includes(s))
+    if (list.indexOf(s) !== i)
       throw new DOMException(`Duplicate subprotocol ${JSON.stringify(s)}`, 'SyntaxError');
-    list.push(s);
   }
   return list;
 }
@@ -112,11 +121,12 @@ export class WebSocketStream {
     }
     // The arguments are converted (TypeError) before the URL is parsed (SyntaxError).
     options = readDictionary<WebSocketStreamOptions>(options, 'WebSocketStream options');
+    const offered = convertProtocols(options.protocols);
     const signal = readSignal(options.signal);
     const parsed = parseWebSocketUrl(url);
     this.#url = parsed.href;
     this.#life.describe(this, 'client');
-    const protocols = readProtocols(options.protocols);
+    const protocols = checkProtocols(offered);
     const headers = readHeaders(options.headers);
     const handshakeTimeout = readMilliseconds(
       options.handshakeTimeout,

@@ -52,6 +52,19 @@ void describe('the WebSocketStream constructor', () => {
 
   void it('a bad options argument wins over a bad URL (conversion comes first)', () => {
     assert.throws(() => new WebSocketStream('ftp://x/', 1 as never), TypeError);
+    // protocols that are not a sequence: a conversion error too, before the URL's SyntaxError.
+    assert.throws(() => new WebSocketStream('ftp://x/', { protocols: 'chat' as never }), TypeError);
+    // A protocol that is no token, or a repeated one: the constructor's own check, after the URL's.
+    for (const protocols of [['a b'], ['x', 'x']]) {
+      assert.throws(
+        () => new WebSocketStream('ftp://x/', { protocols }),
+        (e: Error) => e.name === 'SyntaxError' && /scheme/.test(e.message),
+      );
+      assert.throws(
+        () => new WebSocketStream('ws://x/', { protocols }),
+        (e: Error) => e.name === 'SyntaxError' && /subprotocol/.test(e.message),
+      );
+    }
   });
 
   void it('a function is an object: its members are read', () => {
