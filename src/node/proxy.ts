@@ -74,6 +74,8 @@ export class ConnectAnswerReader {
   readonly #reader = new HttpHeadReader({ maxHeaderSize: MAX_PROXY_ANSWER_SIZE });
   readonly #proxy: string;
   readonly #target: string;
+  /** Bytes of the interim (1xx) answers skipped so far. */
+  #interimBytes = 0;
 
   constructor(proxy: URL, target: URL) {
     this.#proxy = redactProxyUrl(proxy);
@@ -88,6 +90,21 @@ export class ConnectAnswerReader {
       result = this.#reader.push(chunk);
       if (result === null) return false;
       ({ status, statusText } = parseResponseHead(result.head));
+      // RFC 9110 15.2: a client "MUST be able to parse one or more 1xx
+      // responses received prior to a final response" (100 Continue, 103
+      // Early Hints): skipped, within the same bound as one answer.
+      while (status >= 100 && status < 200) {
+        this.#interimBytes += result.head.length + 4;
+        if (this.#interimBytes > MAX_PROXY_ANSWER_SIZE) {
+          throw new HandshakeError(
+            'HEADERS_TOO_LARGE',
+            `interim (1xx) answers of more than ${MAX_PROXY_ANSWER_SIZE} bytes`,
+          );
+        }
+        result = this.#reader.push(result.rest);
+        if (result === null) return false;
+        ({ status, statusText } = parseResponseHead(result.head));
+      }
     } catch (error) {
       const why = error instanceof HandshakeError ? error.message : String(error);
       throw new ProxyError(

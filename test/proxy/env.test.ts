@@ -204,6 +204,23 @@ void describe('CONNECT', () => {
     }
   });
 
+  it('interim 1xx answers before the 2xx are skipped, split anywhere; too many of them are refused', () => {
+    const bytes = Buffer.from(
+      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\n\r\n',
+    );
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const reader = new ConnectAnswerReader(new URL('http://p:1'), ws);
+      const first = reader.push(bytes.subarray(0, cut));
+      assert.equal(first, cut === bytes.length, `cut at ${cut}`);
+      if (!first) assert.equal(reader.push(bytes.subarray(cut)), true, `cut at ${cut}`);
+    }
+    const flood = new ConnectAnswerReader(new URL('http://p:1'), ws);
+    const interim = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n');
+    assert.throws(() => {
+      for (let i = 0; i < 1000; i++) flood.push(interim);
+    }, /invalid answer to CONNECT .*interim \(1xx\) answers of more than 16384 bytes/);
+  });
+
   it('a refusal is a ProxyError with the status, without the credentials', () => {
     const reader = new ConnectAnswerReader(new URL('http://u:secret@p:1'), wss);
     const error = (() => {
