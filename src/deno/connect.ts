@@ -18,6 +18,7 @@ import { chooseProxy } from '../node/proxy-env.js';
 import type { ConnectRequest, ConnectResult } from '../streams/connector.js';
 import type { PemOrDer } from '../streams/options.js';
 import { createWebSocketError } from '../streams/websocket-error.js';
+import { urlForMessages } from '../streams/url-credentials.js';
 import { DenoConnTransport, DENO_READ_SIZE, type DenoConn } from './conn-transport.js';
 
 /** A plain TCP connection of Deno's. */
@@ -150,7 +151,8 @@ async function connectTls(
   credentials: { caCerts: string[] | undefined; cert: string | undefined; key: string | undefined },
 ): Promise<ConnectResult> {
   const { url, signal } = request;
-  const target = url.href;
+  // Error messages name the URL without its credentials.
+  const target = urlForMessages(url);
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port !== '' ? Number(url.port) : 443;
   let conn: DenoConn | undefined;

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import { CloseCode } from '../core/close.js';
 import type { ConnectRequest, ConnectResult } from '../streams/connector.js';
 import { createWebSocketError } from '../streams/websocket-error.js';
+import { urlForMessages } from '../streams/url-credentials.js';
 import {
   ClientHandshake,
   closedDuringHandshake,
@@ -20,7 +21,8 @@ import { type ReadRelay, SocketTransport } from './socket-transport.js';
 /** Opens a WebSocket connection to `request.url`. Rejects with a WebSocketError naming what went wrong. */
 export function connectNode(request: ConnectRequest): Promise<ConnectResult> {
   const { url, signal } = request;
-  const target = url.href;
+  // Error messages name the URL without its credentials.
+  const target = urlForMessages(url);
 
   return new Promise<ConnectResult>((resolve, reject) => {
     let done = false;

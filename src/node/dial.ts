@@ -11,6 +11,7 @@ import { CloseCode } from '../core/close.js';
 import type { ConnectRequest } from '../streams/connector.js';
 import { redactProxyUrl } from '../streams/proxy-option.js';
 import { createWebSocketError, type WebSocketError } from '../streams/websocket-error.js';
+import { urlForMessages } from '../streams/url-credentials.js';
 import { buildConnectRequest, ConnectAnswerReader } from './proxy.js';
 import { chooseProxy, portOf } from './proxy-env.js';
 import { ReadRelay } from './socket-transport.js';
@@ -56,7 +57,7 @@ export class Dialer {
 
   constructor(request: ConnectRequest) {
     this.#request = request;
-    this.#target = request.url.href;
+    this.#target = urlForMessages(request.url);
   }
 
   /**

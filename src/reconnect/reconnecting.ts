@@ -34,6 +34,7 @@ import { readMilliseconds } from '../streams/session-options.js';
 import { callHook } from '../streams/user-hook.js';
 import { backoffDelay } from './backoff.js';
 import { Gate } from './gate.js';
+import { urlForMessages } from '../streams/url-credentials.js';
 
 /** Default of {@link ReconnectingOptions.reconnectDelay}: 250 ms. */
 export const DEFAULT_RECONNECT_DELAY = 250;
@@ -147,7 +148,7 @@ export class ReconnectingWebSocketStream {
       if (!everOpened) {
         rejectOpened(
           createWebSocketError(
-            `closed before a connection to ${this.url} opened`,
+            `closed before a connection to ${urlForMessages(this.url)} opened`,
             CloseCode.ABNORMAL_CLOSURE,
           ),
         );
@@ -202,7 +203,7 @@ export class ReconnectingWebSocketStream {
           this.#emit({ type: 'give-up', attempts });
           this.#giveUp(
             new WebSocketError(
-              `gave up after ${attempts} failed attempts to connect to ${this.url}: ${describe(error)}`,
+              `gave up after ${attempts} failed attempts to connect to ${urlForMessages(this.url)}: ${describe(error)}`,
               {},
             ),
             failed,

@@ -7,6 +7,7 @@ import { Connection } from '../core/connection.js';
 import { resolveDeflateOption } from '../core/extensions/deflate-negotiation.js';
 import { isToken, validateUserHeaders } from '../core/handshake/index.js';
 import { getConnector, HandshakeAbort } from './connector.js';
+import { basicAuthOfUrl } from './url-credentials.js';
 import { readDictionary } from './dictionary.js';
 import type { WebSocketStats } from './statistics.js';
 import {
@@ -128,6 +129,10 @@ export class WebSocketStream {
     this.#life.describe(this, 'client');
     const protocols = checkProtocols(offered);
     const headers = readHeaders(options.headers);
+    // Credentials in the URL, unless the application sends its own Authorization.
+    const auth = basicAuthOfUrl(parsed);
+    if (auth !== null && !headers.some(([name]) => name.toLowerCase() === 'authorization'))
+      headers.push(['Authorization', auth]);
     const handshakeTimeout = readMilliseconds(
       options.handshakeTimeout,
       'handshakeTimeout',

@@ -3,7 +3,7 @@
  * refusals, redirects, aborts and close() before the connection opened.
  */
 import assert from 'node:assert/strict';
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketError, WebSocketStream, type HeadersInput } from '../../src/index.js';
@@ -485,5 +485,60 @@ void describe('handshake failures without a WebSocket server', { timeout: 30_000
       plain.closeAllConnections();
       await new Promise<void>((resolve) => plain.close(() => resolve()));
     }
+  });
+});
+
+void describe('credentials in the URL', { timeout: 30_000 }, () => {
+  let server: WsFixture;
+  /** The Authorization header of each request, as the server saw it. */
+  const seen: Array<string | undefined> = [];
+  before(async () => {
+    // As the WPT test websockets/basic-auth.any.js: the server wants foo:bar.
+    server = await startWsServer({
+      verifyClient: ({ req }: { req: IncomingMessage }) => {
+        seen.push(req.headers.authorization);
+        return req.headers.authorization === `Basic ${Buffer.from('foo:bar').toString('base64')}`;
+      },
+    });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  void it('ws://user:password@host/ sends them as HTTP Basic authentication', async () => {
+    const url = new URL(server.url);
+    url.username = 'foo';
+    url.password = 'bar';
+    const wss = new WebSocketStream(url);
+    const [, peer] = await Promise.all([wss.opened, server.next()]);
+    assert.equal(peer.req.headers.authorization, 'Basic Zm9vOmJhcg==');
+    // The url attribute is the URL as given (as in browsers).
+    assert.equal(wss.url, url.href);
+    wss.close();
+    await within(wss.closed, 5000, 'closed');
+  });
+
+  void it('percent-encoded credentials go decoded, as UTF-8; an Authorization header of the application wins', async () => {
+    const url = new URL(server.url);
+    url.username = 'zo%C3%AB';
+    url.password = 'p%40ss';
+    const wss = new WebSocketStream(url);
+    const error = await assertFailed(wss); // not foo:bar: refused with 401
+    assert.match(error.message, /401/);
+    assert.equal(seen.at(-1), `Basic ${Buffer.from('zoë:p@ss', 'utf8').toString('base64')}`);
+    const own = new WebSocketStream(url, {
+      headers: { Authorization: `Basic ${Buffer.from('foo:bar').toString('base64')}` },
+    });
+    const [, peer] = await Promise.all([own.opened, server.next()]);
+    assert.equal(peer.req.headers.authorization, 'Basic Zm9vOmJhcg==');
+    own.close();
+    await within(own.closed, 5000, 'closed');
+  });
+
+  void it('error messages never show the credentials', async () => {
+    const wss = new WebSocketStream('ws://bob:hunter2@127.0.0.1:1/x');
+    const error = await assertFailed(wss);
+    assert.doesNotMatch(error.message, /hunter2|bob/, error.message);
+    assert.match(error.message, /ws:\/\/127\.0\.0\.1:1\/x/);
   });
 });
