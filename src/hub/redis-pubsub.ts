@@ -110,9 +110,18 @@ export abstract class RedisPubSubBroker implements HubBroker {
   abstract publish(topic: string, message: HubMessage): Promise<void>;
   abstract close(): Promise<void>;
 
-  /** The listener for a new topic: hands what arrives on it to the hub. */
+  /**
+   * The listener for a new topic: hands what arrives on it to the hub while
+   * it is the topic's listener. node-redis may still hold one that was
+   * replaced (an UNSUBSCRIBE sent while the SUBSCRIBE was pending sends
+   * nothing, and one lost with the connection is restored on reconnect):
+   * that one delivers nothing, so no message arrives twice.
+   */
   protected listenerFor(topic: string): Listener {
-    return (data) => this.#receive(topic, data);
+    const listener: Listener = (data) => {
+      if (this.listeners.get(topic) === listener) this.#receive(topic, data);
+    };
+    return listener;
   }
 
   /**
@@ -173,10 +182,22 @@ export abstract class RedisPubSubBroker implements HubBroker {
    * silence.
    */
   protected subscribeTopic(topic: string, listener: Listener, attempt = 0): void {
-    settledOf(() => this.sendSubscribe(this.prefix + topic, listener)).catch((error: unknown) => {
-      this.failed('subscribe', topic, error);
-      this.retrySubscription(topic, listener, attempt);
-    });
+    const channel = this.prefix + topic;
+    settledOf(() => this.sendSubscribe(channel, listener)).then(
+      () => {
+        // The topic's last subscriber left while this was under way: node-redis
+        // sent no UNSUBSCRIBE for it then, so it is sent now.
+        if (!this.closed && this.listeners.get(topic) !== listener) {
+          this.sendUnsubscribe(channel, listener).catch((error: unknown) =>
+            this.failed('unsubscribe', topic, error),
+          );
+        }
+      },
+      (error: unknown) => {
+        this.failed('subscribe', topic, error);
+        this.retrySubscription(topic, listener, attempt);
+      },
+    );
   }
 
   /**

@@ -49,6 +49,41 @@ describe('redisBroker()', { skip: HAVE_REDIS ? false : 'redis-server is not inst
     await b.close();
   });
 
+  it('leave, join and leave within one round trip to Redis: later messages arrive once, and the subscription is dropped', async () => {
+    const numsub = async (): Promise<string> =>
+      (
+        await run('redis-cli', ['-p', String(redis.port), 'pubsub', 'numsub', 'wsstream:race'])
+      ).stdout.trim();
+    const connected: string[] = [];
+    const onBrokerEvent = (e: { type: string }): void => {
+      if (e.type === 'connected') connected.push(e.type);
+    };
+    const a = new Hub({ broker: await redisBroker({ url: redis.url }), onBrokerEvent });
+    const b = new Hub({ broker: await redisBroker({ url: redis.url }), onBrokerEvent });
+    try {
+      await until(() => connected.length === 4, 'both brokers connected');
+      const x = recorder();
+      b.subscribe(x, 'race');
+      await until(async () => (await numsub()) === 'wsstream:race\n1', 'subscribed');
+      // In one turn: the last subscriber leaves, another joins and leaves again.
+      b.unsubscribe(x, 'race');
+      const y = recorder();
+      b.subscribe(y, 'race');
+      b.unsubscribe(y, 'race');
+      await until(async () => (await numsub()) === 'wsstream:race\n0', 'the subscription dropped');
+      const z = recorder();
+      b.subscribe(z, 'race');
+      await until(async () => (await numsub()) === 'wsstream:race\n1', 'subscribed again');
+      for (const m of ['m1', 'm2', 'm3']) await a.publish('race', m);
+      await until(() => z.got.length >= 3, 'delivery');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(z.got, ['m1', 'm2', 'm3']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('closed while its connections are being made: none of them outlives it', async () => {
     const sockets = (): number => socketsTo([redis.port]);
     const before = sockets();
