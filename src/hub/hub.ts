@@ -153,7 +153,11 @@ export class Hub {
     const s = this.#subscribers.get(connection);
     if (s === undefined) return false;
     const m = toHubMessage(message);
-    return s.offer(typeof m === 'string' ? m : copyBytes(m)) === Offer.QUEUED;
+    const queued = s.pending;
+    const offered = s.offer(typeof m === 'string' ? m : copyBytes(m));
+    // Closed as too slow: told as for a topic message.
+    if (offered === Offer.CLOSED) callHook(this.#options.onSlow, s.connection, queued);
+    return offered === Offer.QUEUED;
   }
 
   /** The topics `connection` is subscribed to. */

@@ -292,6 +292,34 @@ async function publishPaced(
   return maxQueued;
 }
 
+describe('Hub.send() to a slow subscriber', () => {
+  test('closed as too slow through send(): onSlow is called, as for a topic message', async () => {
+    const slow: Array<[unknown, number]> = [];
+    const hub = new Hub({ maxQueue: 1000, onSlow: (c, queued) => slow.push([c, queued]) });
+    const closes: unknown[] = [];
+    // Its writes never complete: whatever is handed to it stays queued.
+    const stalled = {
+      opened: Promise.resolve({
+        writable: new WritableStream({ write: () => new Promise(() => {}) }),
+      }),
+      closed: new Promise(() => {}),
+      close: (info?: unknown) => closes.push(info),
+    };
+    hub.subscribe(stalled, 't');
+    await new Promise((r) => setTimeout(r, 10));
+    const results: boolean[] = [];
+    for (let i = 0; i < 5; i++) results.push(hub.send(stalled, 'x'.repeat(400)));
+    const over = results.indexOf(false);
+    assert.ok(over > 0 && results.slice(0, over).every(Boolean), `sends: ${results.join(' ')}`);
+    assert.equal(closes.length, 1);
+    assert.equal((closes[0] as { closeCode: number }).closeCode, SLOW_CONSUMER_CLOSE_CODE);
+    assert.equal(slow.length, 1, 'onSlow once');
+    assert.equal(slow[0]![0], stalled);
+    assert.ok(slow[0]![1] <= 1000 && slow[0]![1] + 400 > 1000, `queued ${slow[0]![1]}`);
+    await hub.close();
+  });
+});
+
 describe('Hub, slow consumers', () => {
   const MAX_QUEUE = 256 * 1024;
   const SIZE = 8 * 1024;
