@@ -136,6 +136,8 @@ class RedisClusterBroker extends RedisPubSubBroker {
     this.#maxDelay = max;
     const { tls, ...credentials } = nodeDefaults(rootNodes[0]!);
     const make = (role: string, offline: boolean): ClusterClient => {
+      /** Whether some node's connection was ready: a lost one is told as 'disconnected' first. */
+      let up = false;
       const cluster = redis.createCluster({
         rootNodes: rootNodes.map((url) => ({ url })),
         // Settings of every connection to a node (node-redis takes none of them from rootNodes).
@@ -148,6 +150,13 @@ class RedisClusterBroker extends RedisPubSubBroker {
             connectTimeout: 5000,
             reconnectStrategy: (retries: number, cause: unknown) => {
               const delay = backoffDelay(retries, first, max);
+              if (up && retries === 0) {
+                this.emit({
+                  type: 'disconnected',
+                  message: `redis cluster ${role}: connection to a node lost: ${describe(cause)}`,
+                  error: cause,
+                });
+              }
               this.emit({
                 type: 'reconnecting',
                 message: `redis cluster ${role}: ${describe(cause)}; retrying in ${delay} ms`,
@@ -165,9 +174,10 @@ class RedisClusterBroker extends RedisPubSubBroker {
       // the failures they report come back as 'reconnecting' events.
       cluster.on('error', () => {});
       cluster.on('node-error', () => {});
-      cluster.on('node-ready', (node) =>
-        this.emit({ type: 'connected', message: `redis cluster ${role}: ${address(node)} ready` }),
-      );
+      cluster.on('node-ready', (node) => {
+        up = true;
+        this.emit({ type: 'connected', message: `redis cluster ${role}: ${address(node)} ready` });
+      });
       cluster.on('node-disconnect', (node) =>
         this.emit({
           type: 'disconnected',

@@ -71,6 +71,8 @@ class RedisBroker extends RedisPubSubBroker {
     const first = o.reconnectDelay ?? 100;
     const max = o.maxReconnectDelay ?? 5000;
     const make = (role: string, offline: boolean): RedisClient => {
+      /** Whether the connection was ready: its loss is told as 'disconnected' first. */
+      let up = false;
       const client = redis.createClient({
         url: o.url ?? 'redis://127.0.0.1:6379',
         // While Redis is away, publishes fail at once instead of piling up in memory.
@@ -79,6 +81,14 @@ class RedisBroker extends RedisPubSubBroker {
           connectTimeout: 5000,
           reconnectStrategy: (retries: number, cause: unknown) => {
             const delay = backoffDelay(retries, first, max);
+            if (up) {
+              up = false;
+              this.emit({
+                type: 'disconnected',
+                message: `redis ${role}: connection lost: ${describe(cause)}`,
+                error: cause,
+              });
+            }
             this.emit({
               type: 'reconnecting',
               message: `redis ${role}: ${describe(cause)}; retrying in ${delay} ms`,
@@ -95,7 +105,10 @@ class RedisBroker extends RedisPubSubBroker {
         // Closed while connecting: node-redis may finish a connection it had under way
         // after destroy(); it must not outlive the broker (nor keep the process alive).
         if (this.closed) destroyClient(client);
-        else this.emit({ type: 'connected', message: `redis ${role}: connected` });
+        else {
+          up = true;
+          this.emit({ type: 'connected', message: `redis ${role}: connected` });
+        }
       });
       client.on('end', () => this.emit({ type: 'disconnected', message: `redis ${role}: closed` }));
       client.connect().then(

@@ -84,6 +84,40 @@ describe('redisBroker()', { skip: HAVE_REDIS ? false : 'redis-server is not inst
     }
   });
 
+  it('Redis killed and restarted: disconnected, reconnecting, connected again, in that order', async () => {
+    const own = await startRedis();
+    const events: string[] = [];
+    const hub = new Hub({
+      broker: await redisBroker({ url: own.url, reconnectDelay: 50, maxReconnectDelay: 200 }),
+      onBrokerEvent: (e) => events.push(`${e.type} ${e.message.split(':')[0]}`),
+    });
+    try {
+      hub.subscribe(recorder(), 't');
+      await until(() => events.filter((e) => e.startsWith('connected')).length === 2, 'connected');
+      await own.kill();
+      await until(
+        () => events.filter((e) => e.startsWith('disconnected')).length === 2,
+        'both connections told as lost',
+      );
+      await own.restart();
+      await until(
+        () => events.filter((e) => e.startsWith('connected')).length === 4,
+        'connected again',
+      );
+      for (const role of ['redis publisher', 'redis subscriber']) {
+        const mine = events.filter((e) => e.endsWith(role)).map((e) => e.split(' ')[0]);
+        const lost = mine.indexOf('disconnected');
+        assert.ok(lost > 0 && mine[lost - 1] === 'connected', `${role}: ${mine.join(' ')}`);
+        assert.equal(mine[lost + 1], 'reconnecting', `${role}: ${mine.join(' ')}`);
+        assert.equal(mine.at(-1), 'connected', `${role}: ${mine.join(' ')}`);
+        assert.equal(mine.filter((e) => e === 'disconnected').length, 1, 'told once per outage');
+      }
+    } finally {
+      await hub.close();
+      await own.stop();
+    }
+  });
+
   it('closed while its connections are being made: none of them outlives it', async () => {
     const sockets = (): number => socketsTo([redis.port]);
     const before = sockets();
