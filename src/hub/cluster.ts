@@ -79,8 +79,20 @@ export function clusterRelay(options: ClusterRelayOptions = {}): () => number {
   const max = checkMaxPendingBytes(options.maxPendingBytes, DEFAULT_MAX_IPC_PENDING_BYTES);
   const pending = new Map<Worker, number>();
   let skipped = 0;
+  let warned = false;
   const onMessage = (from: Worker, message: unknown): void => {
-    if (!isRelayed(message)) return;
+    if (!isRelayed(message)) {
+      // A hub message whose bytes became something else on the way: the IPC
+      // channel serializes as JSON. Said once, rather than relaying nothing in silence.
+      if (!warned && (message as Partial<Relayed> | null)?.wsstreamHub === 1) {
+        warned = true;
+        process.emitWarning(
+          "clusterRelay(): hub messages arrive with their bytes serialized as JSON and are not relayed; call cluster.setupPrimary({ serialization: 'advanced' }) before forking",
+          'WsstreamHubWarning',
+        );
+      }
+      return;
+    }
     const size = message.data.byteLength;
     for (const to of Object.values(cluster.workers ?? {})) {
       if (to === undefined || to === from || !to.isConnected()) continue;

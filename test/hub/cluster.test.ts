@@ -33,6 +33,28 @@ describe('cluster broker: maxPendingBytes', () => {
     assert.equal(stop(), 0);
   });
 
+  test('clusterRelay() without advanced serialization: a warning, once, instead of relaying nothing in silence', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      if (w.name === 'WsstreamHubWarning') warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    const stop = clusterRelay();
+    try {
+      // What a worker's publish becomes over a JSON channel: its bytes as { type: 'Buffer', data }.
+      const jsonified = { wsstreamHub: 1, topic: 't', data: { type: 'Buffer', data: [1, 2] } };
+      cluster.emit('message', {}, jsonified);
+      cluster.emit('message', {}, jsonified);
+      cluster.emit('message', {}, { other: 'message' });
+      await new Promise((r) => setImmediate(r));
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!.message, /serialization: 'advanced'/);
+    } finally {
+      stop();
+      process.off('warning', onWarning);
+    }
+  });
+
   test('clusterBroker() names the bad bound before it looks for a worker', () => {
     for (const value of BAD) {
       assert.throws(() => clusterBroker({ maxPendingBytes: value }), {
