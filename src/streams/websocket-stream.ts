@@ -238,7 +238,7 @@ export class WebSocketStream {
     const { code: rawCode, reason } = readCloseInfo(closeInfo);
     const code = validateCloseInfo(rawCode, reason);
     if (this.#life.state === 'connecting') {
-      this.#life.state = 'done';
+      // The attempt fails through the connector, as an abort does (and is observed as one).
       this.#handshake.abort(
         createWebSocketError(
           'The WebSocket was closed before the handshake completed',

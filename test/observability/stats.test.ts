@@ -227,6 +227,9 @@ void describe('diagnostics_channel', () => {
     const recorder = record();
     const refused = new WebSocketStream('ws://127.0.0.1:1/');
     await refused.opened.catch(() => {});
+    const early = new WebSocketStream('ws://127.0.0.1:1/');
+    early.close();
+    await early.opened.catch(() => {});
     let connection: WebSocketConnection | undefined;
     const server = await serve({ port: 0, host: '127.0.0.1' }, (c) => {
       connection = c;
@@ -243,6 +246,11 @@ void describe('diagnostics_channel', () => {
       (e) => e.channel === 'wsstream:failure' && e.message.connection === refused,
     );
     assert.equal(handshake?.message.phase, 'handshake');
+    const closedEarly = recorder.events.find(
+      (e) => e.channel === 'wsstream:failure' && e.message.connection === early,
+    );
+    assert.equal(closedEarly?.message.phase, 'handshake', 'close() during the handshake');
+    assert.match(String(closedEarly?.message.error), /closed before the handshake completed/);
     const serverEvents = recorder.events.filter((e) => e.message.connection === connection);
     assert.equal(serverEvents.find((e) => e.channel === 'wsstream:open')?.message.role, 'server');
     assert.equal(serverEvents.find((e) => e.channel === 'wsstream:failure')?.message.phase, 'open');
