@@ -631,10 +631,14 @@ void describe('origin, authentication and subprotocols', { timeout: 30_000 }, ()
       assert.equal((await ours.opened).protocol, 'v2.chat');
       ours.close();
       await ours.closed;
-      const none = new WebSocketStream(server.url, { protocols: ['other'] });
-      assert.equal((await none.opened).protocol, '', 'no match: no protocol, not a refusal');
-      none.close();
-      await none.closed;
+      // No match: the server answers 101 without a protocol, not a refusal (a
+      // WHATWG client then fails the connection itself, as wsstream's does).
+      const none = await rawClient(server.address.port, ['Sec-WebSocket-Protocol: other']);
+      assert.equal(none.response.status, 101);
+      assert.equal(none.response.headers.get('sec-websocket-protocol'), undefined);
+      none.socket.destroy();
+      const client = new WebSocketStream(server.url, { protocols: ['other'] });
+      await assert.rejects(client.opened, /no subprotocol, and "other" was offered/);
       const plain = await wsOpen(server.url);
       assert.equal(plain.protocol, '');
       plain.terminate();
@@ -657,10 +661,12 @@ void describe('origin, authentication and subprotocols', { timeout: 30_000 }, ()
       assert.equal(ws.protocol, 'b');
       ws.terminate();
       assert.deepEqual(seen[0], { offered: ['a', 'b', 'c'], path: '/room?x=1' });
-      const ours = new WebSocketStream(server.url, { protocols: ['a'] });
-      assert.equal((await ours.opened).protocol, '');
-      ours.close();
-      await ours.closed;
+      // null: a 101 without a protocol.
+      const none = await rawClient(server.address.port, ['Sec-WebSocket-Protocol: a']);
+      assert.equal(none.response.status, 101);
+      assert.equal(none.response.headers.get('sec-websocket-protocol'), undefined);
+      none.socket.destroy();
+      assert.deepEqual(seen[1]?.offered, ['a']);
     } finally {
       await server.close();
     }
