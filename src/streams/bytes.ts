@@ -41,10 +41,48 @@ function isRecent(chunk: Uint8Array): boolean {
   return false;
 }
 
+const byteLengthOf = (proto: object): ((this: unknown) => number) =>
+  // The getter is meant to be called on other objects: that is the brand check.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  Object.getOwnPropertyDescriptor(proto, 'byteLength')!.get! as (this: unknown) => number;
+/** ArrayBuffer's own byteLength getter: it throws for anything but an ArrayBuffer, of any realm. */
+const arrayBufferByteLength = byteLengthOf(ArrayBuffer.prototype);
+const sharedByteLength =
+  typeof SharedArrayBuffer === 'undefined' ? null : byteLengthOf(SharedArrayBuffer.prototype);
+
+/**
+ * Whether `value` is an ArrayBuffer (not shared): `instanceof` first, then
+ * the brand check of its getter, so that a buffer made in another realm (a
+ * `vm` context, a test environment) is one too, as in browsers.
+ */
+function isArrayBuffer(value: unknown): value is ArrayBuffer {
+  if (value instanceof ArrayBuffer) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    arrayBufferByteLength.call(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isSharedArrayBuffer(value: unknown): boolean {
+  if (sharedByteLength === null || typeof value !== 'object' || value === null) return false;
+  try {
+    sharedByteLength.call(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
 /**
  * The bytes of a BufferSource chunk (not copied: the encoder copies them into
  * the frame), or null for anything that is sent as text. Shared and resizable
- * buffers are refused with TypeError.
+ * buffers are refused with TypeError. A detached buffer, or a view of one,
+ * has no bytes left: an empty binary message, as in Chrome.
  */
 export function toBytes(chunk: unknown): Uint8Array | null {
   if (chunk instanceof Uint8Array) {
@@ -56,22 +94,23 @@ export function toBytes(chunk: unknown): Uint8Array | null {
     rememberPlain(chunk);
     return chunk;
   }
-  if (chunk instanceof ArrayBuffer) {
-    checkBuffer(chunk, false);
-    return new Uint8Array(chunk);
-  }
   if (ArrayBuffer.isView(chunk)) {
-    checkBuffer(chunk.buffer, true);
-    return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const buffer = chunk.buffer;
+    checkBuffer(buffer, true);
+    // A detached buffer's length is 0 (and a DataView of one throws on byteOffset).
+    if (arrayBufferByteLength.call(buffer) === 0) return EMPTY;
+    return new Uint8Array(buffer, chunk.byteOffset, chunk.byteLength);
   }
-  if (typeof SharedArrayBuffer !== 'undefined' && chunk instanceof SharedArrayBuffer) {
-    throw new TypeError('Cannot send a SharedArrayBuffer');
+  if (isArrayBuffer(chunk)) {
+    checkBuffer(chunk, false);
+    return chunk.byteLength === 0 ? EMPTY : new Uint8Array(chunk);
   }
+  if (isSharedArrayBuffer(chunk)) throw new TypeError('Cannot send a SharedArrayBuffer');
   return null;
 }
 
 function checkBuffer(buffer: ArrayBufferLike, view: boolean): void {
-  if (!(buffer instanceof ArrayBuffer)) {
+  if (!isArrayBuffer(buffer)) {
     throw new TypeError('Cannot send a view of a SharedArrayBuffer');
   }
   if ((buffer as { resizable?: boolean }).resizable === true) {

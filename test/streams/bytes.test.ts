@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { runInNewContext } from 'node:vm';
 import { rememberPlain, toBytes } from '../../src/streams/bytes.js';
 
 const Resizable = ArrayBuffer as unknown as new (
@@ -82,4 +83,36 @@ test('toBytes: only the last few small arrays are remembered', () => {
   });
   toBytes(first);
   assert.equal(looked, true);
+});
+
+test('toBytes: buffers of another realm (a vm context, a test environment) are buffers', () => {
+  const other = runInNewContext(
+    '({ buffer: new ArrayBuffer(3), array: new Uint8Array([7, 8, 9]), view: new DataView(new ArrayBuffer(2)), shared: new SharedArrayBuffer(4), sharedView: new Uint8Array(new SharedArrayBuffer(4)) })',
+  ) as Record<string, unknown>;
+  assert.deepEqual(toBytes(other.buffer), new Uint8Array(3));
+  assert.deepEqual(toBytes(other.array), new Uint8Array([7, 8, 9]));
+  assert.deepEqual(toBytes(other.view), new Uint8Array(2));
+  assert.throws(() => toBytes(other.shared), { name: 'TypeError', message: /SharedArrayBuffer/ });
+  assert.throws(() => toBytes(other.sharedView), {
+    name: 'TypeError',
+    message: /view of a SharedArrayBuffer/,
+  });
+  // Not buffers, whatever they claim: text.
+  assert.equal(toBytes({ [Symbol.toStringTag]: 'ArrayBuffer', byteLength: 3 }), null);
+});
+
+test('toBytes: a detached ArrayBuffer, typed array or DataView is an empty binary message (as in Chrome)', () => {
+  for (const make of [
+    (b: ArrayBuffer) => b,
+    (b: ArrayBuffer) => new Uint8Array(b),
+    (b: ArrayBuffer) => new Float64Array(b),
+    (b: ArrayBuffer) => new DataView(b),
+  ]) {
+    const buffer = new ArrayBuffer(16);
+    const chunk = make(buffer);
+    structuredClone(buffer, { transfer: [buffer] });
+    const bytes = toBytes(chunk);
+    assert.ok(bytes instanceof Uint8Array, Object.prototype.toString.call(chunk));
+    assert.equal(bytes.byteLength, 0);
+  }
 });
