@@ -20,8 +20,8 @@ import {
   readSignal,
 } from '../streams/websocket-stream.js';
 import {
+  closeInfoOfReason,
   createWebSocketError,
-  isSendableCloseCode,
   readCloseInfo,
   validateCloseInfo,
   WebSocketError,
@@ -188,11 +188,8 @@ export class WebSocketStream {
 
   /** abort(reason) and cancel(reason): a WebSocketError's code and reason are used if sendable. */
   #closeFromReason(reason: unknown): void {
-    if (reason instanceof WebSocketError && isSendableCloseCode(reason.closeCode)) {
-      this.#startClose(reason.closeCode!, reason.reason);
-    } else {
-      this.#startClose(undefined, '');
-    }
+    const { closeCode, reason: text } = closeInfoOfReason(reason);
+    this.#startClose(closeCode, text ?? '');
   }
 
   #open(ws: WebSocket): void {
@@ -235,7 +232,8 @@ export class WebSocketStream {
     if (this.#state !== 'open' || ws.readyState !== WebSocket.OPEN) throw invalidState();
     const bytes = toBytes(chunk);
     // Anything that is not a BufferSource is sent as text (a conversion that throws rejects the write).
-    ws.send(bytes ?? String(chunk));
+    // ToString, as WebIDL converts a USVString: a Symbol throws TypeError.
+    ws.send(bytes ?? `${chunk as string}`);
     if (ws.bufferedAmount <= this.#high) return;
     // Above the high-water mark: wait until the browser has sent down to the low one.
     while (ws.bufferedAmount > this.#low) {

@@ -323,12 +323,15 @@ export class Sender {
     }
     try {
       const bytes = toBytes(chunk);
-      if (bytes === null) conn.sendText(String(chunk));
+      // ToString, as WebIDL converts a USVString: a Symbol throws TypeError.
+      if (bytes === null) conn.sendText(`${chunk as string}`);
       else conn.sendBinary(bytes);
     } catch (error) {
       if (error instanceof CoreInvalidStateError)
         return Promise.reject(invalidState(error.message));
-      return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
+      // What the conversion threw, as thrown (a toString() may throw anything).
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      return Promise.reject(error);
     }
     const out = conn.takeOutgoing();
     const number = this.#issueWrite(out);

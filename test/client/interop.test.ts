@@ -216,6 +216,31 @@ void describe('client interop with a ws server', { timeout: 30_000 }, () => {
     await closeCleanly(wss);
   });
 
+  void it('a conversion that throws something other than an Error rejects with what it threw; a Symbol with TypeError', async () => {
+    {
+      const { wss, writer } = await connect();
+      const error = await rejection(
+        writer.write({
+          toString() {
+            // eslint-disable-next-line @typescript-eslint/only-throw-error
+            throw 'plain';
+          },
+        }),
+      );
+      assert.equal(error, 'plain');
+      await closeCleanly(wss);
+    }
+    {
+      const { wss, writer, peer } = await connect();
+      const got = collect(peer);
+      const error = await rejection(writer.write(Symbol('s')));
+      assert.ok(error instanceof TypeError, String(error));
+      wss.close({ reason: 'done' });
+      await within(wss.closed, 5000, 'closed');
+      assert.equal(got.queued, 0, 'nothing was sent for it');
+    }
+  });
+
   void it('a view of a SharedArrayBuffer rejects with TypeError', async () => {
     const { wss, writer, peer } = await connect();
     const got = collect(peer);
