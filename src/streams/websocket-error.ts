@@ -86,6 +86,9 @@ export function toUSVString(s: string): string {
   );
 }
 
+/** Whether `value` is a WebSocketError made by its constructor (not merely one by its prototype). */
+let isBranded: (value: unknown) => value is WebSocketError;
+
 export class WebSocketError extends DOMException {
   readonly #closeCode: number | null;
   readonly #reason: string;
@@ -113,6 +116,11 @@ export class WebSocketError extends DOMException {
     const { code, reason } = readCloseInfo(init);
     this.#closeCode = validateCloseInfo(code, reason) ?? null;
     this.#reason = reason;
+  }
+
+  static {
+    isBranded = (value: unknown): value is WebSocketError =>
+      typeof value === 'object' && value !== null && #closeCode in value;
   }
 
   /** The close code, or null when there is none. */
@@ -166,7 +174,9 @@ export function failureError(error: ProtocolError | ConnectionFailure): WebSocke
  * code and reason if the code is sendable, otherwise none (a Close with no code).
  */
 export function closeInfoOfReason(reason: unknown): WebSocketCloseInfo {
-  return reason instanceof WebSocketError && isSendableCloseCode(reason.closeCode)
+  // A brand check, not instanceof: an object that only has the prototype has
+  // no code to read (its getters would throw): a Close with no code, as Chrome.
+  return isBranded(reason) && isSendableCloseCode(reason.closeCode)
     ? { closeCode: reason.closeCode!, reason: reason.reason }
     : {};
 }

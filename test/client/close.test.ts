@@ -190,7 +190,9 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
 
   void it('abort/cancel with a plain {closeCode} object, a string or nothing close with no code', async () => {
     for (const how of ['abort', 'cancel'] as const) {
-      for (const reason of [{ closeCode: 4001, reason: 'x' }, 'a string', undefined]) {
+      // An object with WebSocketError's prototype but not made by its constructor has no code to read.
+      const unbranded: unknown = Object.create(WebSocketError.prototype);
+      for (const reason of [{ closeCode: 4001, reason: 'x' }, 'a string', undefined, unbranded]) {
         const { wss, readable, writable, peer } = await connect();
         const seen = serverClose(peer);
         if (how === 'abort') await writable.abort(reason);
@@ -198,7 +200,7 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
         assert.deepEqual(
           await seen,
           { code: 1005, reason: '' },
-          `${how}(${JSON.stringify(reason)})`,
+          `${how}(${reason === unbranded ? 'an unbranded WebSocketError' : JSON.stringify(reason)})`,
         );
         assert.deepEqual(await within(wss.closed, 5000, 'closed'), {
           closeCode: 1005,
