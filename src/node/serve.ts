@@ -5,8 +5,12 @@
  * accepted, 426 for plain HTTP, 431/400 for bad request heads, and the
  * graceful shutdown.
  */
-import type * as NodeHttp from 'node:http';
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
 import type * as NodeHttps from 'node:https';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { createRequire } from 'node:module';
@@ -37,15 +41,13 @@ import { nodeHandshake, WebSocketConnection, type UpgradeOptions } from './serve
 const noop = (): void => {};
 
 /**
- * node:http and node:https, loaded as CommonJS modules. An ESM import of
- * node:http makes the runtime build its ESM namespace, which reads every
- * export, and on Node 22 and later one of them (`WebSocket`) loads the
- * runtime's bundled undici: 14 MB more RSS and 2.5 MB more heap in every
- * process that imports wsstream/server. node:https (with all of TLS, 6 MB
- * more) is loaded only for a `wss:` server.
+ * node:https (with all of TLS, 6 MB of RSS on Node 24), loaded only for a
+ * `wss:` server. node:http stays an ESM import: on Node 22 and later that
+ * loads the runtime's bundled undici (its namespace reads the lazy
+ * `WebSocket` export), 8 MB of RSS at rest, but without it the CLI's 50 MB
+ * pipe peaked 35 MB higher (docs/performance.md).
  */
 const requireBuiltin = createRequire(import.meta.url);
-let http: typeof NodeHttp | undefined;
 let https: typeof NodeHttps | undefined;
 
 /** TLS options of {@link serve} (node:https server options: `cert`, `key`, `ca`, ...). */
@@ -233,7 +235,7 @@ export async function serve(
           ...tls,
           ...httpOptions,
         })
-      : (http ??= requireBuiltin('node:http') as typeof NodeHttp).createServer(httpOptions);
+      : createHttpServer(httpOptions);
   // One line more than the limit is read, so that the handshake sees a head
   // over it and refuses it with 431, as the client refuses such a response.
   server.maxHeadersCount = maxHeaderCount + 1;
