@@ -1,7 +1,8 @@
 /**
- * What importing wsstream loads of the runtime: a ws: server and a ws:
- * client do not load TLS (6 MB of RSS on Node 24); a wss: connection loads
- * it when it needs it. Needs the built dist/ (npm test
+ * What importing wsstream loads of the runtime: a ws: client does not load
+ * TLS (6 MB of RSS on Node 24) and a ws: server does not load node:https (on
+ * Node 22 and later node:http itself brings TLS in, with undici); a wss:
+ * connection loads TLS when it needs it. Needs the built dist/ (npm test
  * builds it first): the package as users import it.
  */
 import assert from 'node:assert/strict';
@@ -29,10 +30,11 @@ async function loadedBy(script: string): Promise<string[]> {
   return JSON.parse(stdout) as string[];
 }
 
-const heavy = (modules: string[]): string[] => modules.filter((m) => m === 'tls' || m === 'https');
+const heavy = (modules: string[], names: string[]): string[] =>
+  modules.filter((m) => names.includes(m));
 
 test(
-  'a ws: server: importing wsstream/server and serving does not load TLS',
+  'a ws: server and client: no node:https; the client alone loads no TLS',
   { skip: !built && 'npm run build first (npm test does)' },
   async () => {
     const modules = await loadedBy(`
@@ -52,7 +54,13 @@ test(
     await server.close();
   `);
     assert.ok(modules.includes('http'), `node:http was loaded: ${modules.join(' ')}`);
-    assert.deepEqual(heavy(modules), [], 'no TLS');
+    assert.deepEqual(heavy(modules, ['https']), [], 'no node:https');
+    const client = await loadedBy(`
+    const { WebSocketStream } = await import('./dist/index.js');
+    const ws = new WebSocketStream('ws://127.0.0.1:1/');
+    await ws.opened.catch(() => {});
+  `);
+    assert.deepEqual(heavy(client, ['tls', 'https']), [], 'a ws: client: no TLS');
   },
 );
 
