@@ -136,6 +136,43 @@ function childrenOf(pid: number): number[] {
   return text === '' ? [] : text.split(' ').map(Number);
 }
 
+/**
+ * `serve --workers 2 ARGS` in a process group of its own (so a test can
+ * signal the group as a terminal does), with one `ws` client connected and
+ * its command running; `end()` kills the whole group.
+ */
+async function workersWithClient(args: string[]): Promise<{
+  child: ReturnType<typeof spawn>;
+  log: () => string;
+  ws: WebSocket;
+  end: () => void;
+}> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--workers', '2', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
+  let log = '';
+  child.stderr.on('data', (c: Buffer) => (log += c.toString()));
+  const end = (): void => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  };
+  try {
+    await until(() => (log.match(/listening on/g) ?? []).length === 2, 'two workers');
+    const ws = new WebSocket(/listening on (ws:\/\/\S+)/.exec(log)![1]!);
+    ws.on('error', () => {});
+    await once(ws, 'open');
+    await new Promise((r) => setTimeout(r, 300)); // the command runs
+    return { child, log: () => log, ws, end };
+  } catch (error) {
+    end();
+    throw error;
+  }
+}
+
 describe('serve --workers N: signals and dying workers', () => {
   it('a port already taken: no worker starts, no restart loop, exit 1', async () => {
     const taken = createServer();
@@ -202,44 +239,22 @@ describe('serve --workers N: signals and dying workers', () => {
     it(`${how}: one clean drain, the --exec command gets its SIGTERM, exit 0`, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'wsstream-workers-'));
       const marker = join(dir, 'term');
-      const child = spawn(
-        process.execPath,
-        [
-          BIN,
-          'serve',
-          '--port',
-          '0',
-          '--workers',
-          '2',
-          '--exec',
-          `trap 'echo term > ${marker}; exit 0' TERM; while :; do sleep 0.1; done`,
-        ],
-        { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
-      );
-      let log = '';
-      child.stderr.on('data', (c: Buffer) => (log += c.toString()));
+      const { child, log, ws, end } = await workersWithClient([
+        '--exec',
+        `trap 'echo term > ${marker}; exit 0' TERM; while :; do sleep 0.1; done`,
+      ]);
       try {
-        await until(() => (log.match(/listening on/g) ?? []).length === 2, 'two workers');
-        const url = /listening on (ws:\/\/\S+)/.exec(log)![1]!;
-        const ws = new WebSocket(url);
-        ws.on('error', () => {});
-        await once(ws, 'open');
-        await new Promise((r) => setTimeout(r, 300)); // the command runs
         const closed = once(ws, 'close');
         const exited = once(child, 'close');
         if (signal === 'SIGINT') process.kill(-child.pid!, 'SIGINT');
         else child.kill('SIGHUP');
         const [code] = (await exited) as [number];
-        assert.equal(code, 0, log);
+        assert.equal(code, 0, log());
         assert.equal(((await closed) as [number])[0], 1001);
-        assert.doesNotMatch(log, /interrupted/);
+        assert.doesNotMatch(log(), /interrupted/);
         assert.equal(readFileSync(marker, 'utf8'), 'term\n', 'the command got SIGTERM');
       } finally {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
+        end();
         rmSync(dir, { recursive: true, force: true });
       }
     });
@@ -248,45 +263,23 @@ describe('serve --workers N: signals and dying workers', () => {
 
 describe('serve --workers N: a second signal', () => {
   it('to the primary alone ends the workers at once: the command that ignores SIGTERM gets SIGKILL, exit 130', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'serve',
-        '--port',
-        '0',
-        '--workers',
-        '2',
-        '--kill-after',
-        '20s',
-        '--exec',
-        "trap '' TERM; while :; do sleep 0.1; done",
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
-    );
-    let log = '';
-    child.stderr.on('data', (c: Buffer) => (log += c.toString()));
+    const { child, log, end } = await workersWithClient([
+      '--kill-after',
+      '20s',
+      '--exec',
+      "trap '' TERM; while :; do sleep 0.1; done",
+    ]);
     try {
-      await until(() => (log.match(/listening on/g) ?? []).length === 2, 'two workers');
-      const url = /listening on (ws:\/\/\S+)/.exec(log)![1]!;
-      const ws = new WebSocket(url);
-      ws.on('error', () => {});
-      await once(ws, 'open');
-      await new Promise((r) => setTimeout(r, 300));
       const exited = once(child, 'close');
       child.kill('SIGHUP');
-      await until(() => /shutting down/.test(log), 'the drain');
+      await until(() => /shutting down/.test(log()), 'the drain');
       await new Promise((r) => setTimeout(r, 300));
       child.kill('SIGTERM');
       const [code] = (await exited) as [number];
-      assert.equal(code, 130, log);
-      assert.match(log, /interrupted/);
+      assert.equal(code, 130, log());
+      assert.match(log(), /interrupted/);
     } finally {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
+      end();
     }
   });
 });
