@@ -296,7 +296,8 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
 
   /** @internal SenderHooks: the transport failed while a write was pending. */
   lost(error: Error): void {
-    this.#outcome.settleUnclean(connectionLost(this.#transportError ?? error));
+    if (this.#conn.closeReceived) this.#unwrittenAtClose();
+    else this.#outcome.settleUnclean(connectionLost(this.#transportError ?? error));
   }
 
   /** @internal SenderHooks: a write completed. */
@@ -367,9 +368,8 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
       case 'close':
         // The peer's Close: no more messages will come. Queued messages stay readable.
         this.#flow.endWhenDrained();
-        // A message of ours not yet completely handed to the operating system
-        // makes the close unclean, with the peer's code and reason (Chrome).
-        if (this.#sender.unwritten) this.#outcome.unwrittenAtClose(event.code, event.reason);
+        // Our messages already handed to the transport go out ahead of our
+        // Close; whether they all left is decided when the connection ends.
         this.#sender.flush();
         if (this.#isServer) {
           // RFC 6455 7.1.1: "the server SHOULD close [the TCP connection] first".
@@ -427,7 +427,18 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
     this.#flow.inputClosed();
     this.#sender.transportClosed();
     this.#stopTimers();
+    if (this.#conn.closeReceived && this.#sender.unwritten) this.#unwrittenAtClose();
     this.#outcome.transportClosed(this.#conn, this.#transportError);
+  }
+
+  /**
+   * The connection ended after the peer's Close while one of our messages
+   * was not completely handed to the operating system: as in Chrome, whose
+   * WebSocketStream looks at its pending write when the connection is over,
+   * the close is not clean, with the peer's code and reason.
+   */
+  #unwrittenAtClose(): void {
+    this.#outcome.unwrittenAtClose(this.#conn.peerCloseCode, this.#conn.peerCloseReason);
   }
 
   /** Whether the core holds input back that the connection's outcome may still depend on. */

@@ -336,8 +336,8 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
     );
   });
 
-  void it('the server closes while our 20 MiB write is unwritten: unclean, with the server code and reason (as Chrome)', async () => {
-    const { wss, writable, peer } = await connect();
+  void it('the server closes and drops the connection while our 20 MiB write is unwritten: unclean, with the server code and reason (as Chrome)', async () => {
+    const { wss, readable, writable, peer } = await connect();
     // ws stops reading: our write cannot be handed to the operating system completely.
     const serverSocket = (peer.ws as unknown as { _socket: Socket })._socket;
     serverSocket.pause();
@@ -345,6 +345,17 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
     const pending = outcome(writer.write(new Uint8Array(20 * 1024 * 1024)), 10_000);
     await waitUntil(() => lastTransport().bufferedAmount > 0, 5000, 'the write is backed up');
     peer.ws.close(4000, 'bye');
+    // The server's Close arrived (the readable ends), our echo is queued behind the data.
+    assert.deepEqual(await within(readable.getReader().read(), 5000, 'read'), {
+      done: true,
+      value: undefined,
+    });
+    assert.equal(
+      await Promise.race([pending, Promise.resolve('pending')]),
+      'pending',
+      'nothing is decided while the write may still be taken',
+    );
+    peer.ws.terminate();
     const closedError = await rejection(wss.closed);
     assert.ok(closedError instanceof WebSocketError, 'closed rejects with a WebSocketError');
     assert.equal(closedError.closeCode, 4000, "the peer's code");
@@ -358,7 +369,27 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
       writeError,
       'a later write rejects with the same error object',
     );
-    peer.ws.terminate();
+  });
+
+  void it('the server closes while our 20 MiB write is unwritten, then reads it: the data goes out before our Close, and the close is clean', async () => {
+    const { wss, writable, peer } = await connect();
+    const serverSocket = (peer.ws as unknown as { _socket: Socket })._socket;
+    serverSocket.pause();
+    let received = 0;
+    peer.ws.on('message', (data: Buffer) => (received += data.length));
+    const writer = writable.getWriter();
+    const pending = outcome(writer.write(new Uint8Array(20 * 1024 * 1024)), 10_000);
+    await waitUntil(() => lastTransport().bufferedAmount > 0, 5000, 'the write is backed up');
+    const seen = serverClose(peer);
+    peer.ws.close(4000, 'bye');
+    serverSocket.resume();
+    assert.deepEqual(await within(wss.closed, 10_000, 'closed'), {
+      closeCode: 4000,
+      reason: 'bye',
+    });
+    assert.equal((await pending).ok, true, 'the write completed');
+    assert.equal(received, 20 * 1024 * 1024, 'the server got the whole message before our Close');
+    assert.deepEqual(await seen, { code: 4000, reason: 'bye' });
   });
 
   void it('writes after close() reject with InvalidStateError and never hang', async () => {

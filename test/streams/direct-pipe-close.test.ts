@@ -27,6 +27,7 @@ async function outcome(promise: Promise<unknown>): Promise<string> {
 async function echo(
   mode: Mode,
   act: (peer: ReturnType<typeof openSession>) => Promise<void> | void,
+  { written = true } = {},
 ): Promise<Record<string, unknown>> {
   const peer = openSession('server', { batchWrites: true });
   const { session, transport } = peer;
@@ -38,7 +39,9 @@ async function echo(
   );
   await settle();
   await act(peer);
-  transport.complete();
+  // The kernel takes what is pending (or, with `written` false, the
+  // connection ends first).
+  if (written) transport.complete();
   transport.close();
   const pipe = await piped;
   const locked = [readable.locked, writable.locked];
@@ -76,23 +79,40 @@ test('the peer closes after the echoes were written: the pipe closes the writabl
   assert.deepEqual(direct.sent, ['text a', 'text b', 8]);
 });
 
-test("the peer's Close arrives while the last echo is still in the turn's batch: the writable errors as the source ends", async () => {
-  // The echo of 'a' is batched (unwritten), then the Close is parsed before
-  // the batch was taken: the close is unclean, the writable errors right
-  // after the readable closed, and the pipe rejects with the writable's
-  // stored error. The reads are separate turns, as a socket's are (a
-  // runtime's pipe may write a message a few microtasks after it was read).
-  const act = async ({ transport, text, close }: ReturnType<typeof openSession>) => {
-    transport.mode = 'manual';
-    transport.acceptBatches = true;
-    transport.receive(text('a'));
-    await settle();
-    transport.receive(close(4004, 'now'));
-  };
-  const runtime = await echo('runtime', act);
-  const direct = await echo('direct', act);
+/** The echo of 'a' is batched (not yet taken by the kernel) when the peer's Close is parsed. */
+async function closeWhileBatched({
+  transport,
+  text,
+  close,
+}: ReturnType<typeof openSession>): Promise<void> {
+  transport.mode = 'manual';
+  transport.acceptBatches = true;
+  transport.receive(text('a'));
+  await settle();
+  transport.receive(close(4004, 'now'));
+  await settle();
+}
+
+test("the peer's Close arrives while the last echo is still in the turn's batch: the echo goes out before our Close, and the close is clean", async () => {
+  // The batched echo is ahead of our Close all the same. The reads are
+  // separate turns, as a socket's are (a runtime's pipe may write a message
+  // a few microtasks after it was read).
+  const runtime = await echo('runtime', closeWhileBatched);
+  const direct = await echo('direct', closeWhileBatched);
+  assert.deepEqual(direct, runtime);
+  assert.equal(direct.pipe, 'fulfilled');
+  assert.equal(direct.writable, 'closed', 'the pipe closed the writable');
+  assert.equal(direct.closed, 'fulfilled');
+  assert.deepEqual(direct.sent, ['text a', 8]);
+  assert.deepEqual(direct.locked, [false, false]);
+});
+
+test("the peer's Close arrives while the last echo is still in the turn's batch, and the connection ends before the kernel took it: unclean", async () => {
+  const runtime = await echo('runtime', closeWhileBatched, { written: false });
+  const direct = await echo('direct', closeWhileBatched, { written: false });
   assert.deepEqual(direct, runtime);
   assert.match(String(direct.pipe), /^rejected InvalidStateError: The connection closed while/);
+  assert.equal(direct.writable, 'errored');
   assert.match(String(direct.closed), /^rejected WebSocketError 4004/);
   assert.deepEqual(direct.locked, [false, false]);
 });

@@ -5,7 +5,12 @@
 import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
 import { WebSocketError } from '../../src/streams/websocket-error.js';
-import { BINARY, openSession, PING, settle, TEXT, track } from './helpers.js';
+import { BINARY, CLOSE, openSession, PING, settle, TEXT, track } from './helpers.js';
+
+function assertDomException(error: unknown, name: string): void {
+  assert.ok(error instanceof DOMException, `a DOMException, got ${String(error)}`);
+  assert.equal(error.name, name);
+}
 
 // ---- receive demand and pausing ----------------------------------------------
 
@@ -227,8 +232,10 @@ test('clean close: closed fulfils with the peer code, the writable errors with I
   assert.deepEqual(await session.readable.getReader().read(), { done: true, value: undefined });
 });
 
-test('peer Close while a write is pending: unclean with the peer code and reason, the write fails with InvalidStateError', async () => {
-  const { transport, session, text, close, closesSent } = openSession('server');
+test('peer Close while a write is pending: the write goes out before our Close, and once written the close is clean', async () => {
+  // Over TLS, or on Deno, a write's callback may come well after the peer's
+  // Close: the bytes are ahead of our Close all the same.
+  const { transport, session, text, close, sent } = openSession('server');
   transport.mode = 'manual';
   const reader = session.readable.getReader();
   transport.receive(text('before'));
@@ -239,20 +246,72 @@ test('peer Close while a write is pending: unclean with the peer code and reason
   assert.equal(transport.pending.length, 1, 'the write waits for the kernel');
   transport.receive(close(4001, 'going'));
   await settle();
-  assert.equal(closed.state, 'rejected', 'settled at the peer Close');
+  assert.equal(closed.state, 'pending', 'nothing is decided while the write may still complete');
+  assert.equal(w.state, 'pending');
+  const later = track(writer.write('later'));
+  transport.complete();
+  await settle();
+  assert.equal(w.state, 'fulfilled', 'the pending write was handed to the operating system');
+  assertDomException(later.error, 'InvalidStateError');
+  assert.deepEqual(
+    sent().map((f) => f.opcode),
+    [BINARY, CLOSE],
+    'the data, then the echo of the Close',
+  );
+  transport.close();
+  await settle();
+  assert.deepEqual(closed.value, { closeCode: 4001, reason: 'going' });
+  assert.deepEqual(await reader.read(), { done: false, value: 'before' });
+  assert.deepEqual(await reader.read(), { done: true, value: undefined });
+});
+
+test('peer Close while a write is pending, and the connection ends before it was written: unclean with the peer code and reason, the write fails with InvalidStateError', async () => {
+  const { transport, session, text, close, closesSent } = openSession('server');
+  transport.mode = 'manual';
+  const reader = session.readable.getReader();
+  transport.receive(text('before'));
+  const writer = session.writable.getWriter();
+  const w = track(writer.write(new Uint8Array(1024)));
+  const closed = track(session.closed);
+  await settle();
+  transport.receive(close(4001, 'going'));
+  await settle();
+  assert.equal(closed.state, 'pending');
+  // The peer drops the connection without reading on.
+  transport.close();
+  await settle();
+  assert.equal(closed.state, 'rejected');
   const error = closed.error as WebSocketError;
   assert.ok(error instanceof WebSocketError);
   assert.equal(error.closeCode, 4001);
   assert.equal(error.reason, 'going');
+  assert.match(error.message, /still being sent/);
   assert.equal(w.state, 'rejected');
-  assert.ok(w.error instanceof DOMException && w.error.name === 'InvalidStateError');
+  assertDomException(w.error, 'InvalidStateError');
   await assert.rejects(writer.write('later'), (e) => e === w.error, 'later writes: the same error');
-  // The Close echo still follows the data, and the message before the Close stays readable.
+  // The Close echo was queued behind the data; the message before the Close stays readable.
   transport.complete();
   assert.deepEqual(closesSent(), [{ code: 4001, reason: 'going' }]);
   assert.deepEqual(await reader.read(), { done: false, value: 'before' });
   assert.deepEqual(await reader.read(), { done: true, value: undefined });
-  transport.close();
+});
+
+test('peer Close while a write is pending, and the write fails: unclean with the peer code and reason', async () => {
+  const { transport, session, close } = openSession('client');
+  transport.mode = 'manual';
+  const writer = session.writable.getWriter();
+  const w = track(writer.write('x'));
+  const closed = track(session.closed);
+  await settle();
+  transport.receive(close(4002, 'reset'));
+  await settle();
+  transport.failPending(new Error('ECONNRESET'));
+  await settle();
+  assert.equal(closed.state, 'rejected');
+  assert.equal((closed.error as WebSocketError).closeCode, 4002);
+  assert.equal((closed.error as WebSocketError).reason, 'reset');
+  assertDomException(w.error, 'InvalidStateError');
+  transport.close(new Error('ECONNRESET'));
 });
 
 test('peer Close after every write was handed over: clean', async () => {
@@ -268,18 +327,32 @@ test('peer Close after every write was handed over: clean', async () => {
   assert.deepEqual(await session.closed, { closeCode: 1000, reason: '' });
 });
 
-test('peer Close while a batch is still waiting for the kernel: unclean', async () => {
-  const { transport, session, close } = openSession('client', { batchWrites: true });
-  transport.mode = 'manual';
-  transport.acceptBatches = true;
-  await session.writable.getWriter().write('batched');
-  transport.receive(close(1001, 'away'));
-  const error = await session.closed.then(
-    () => null,
-    (e: unknown) => e as WebSocketError,
-  );
-  assert.equal(error?.closeCode, 1001);
-  assert.equal(error?.reason, 'away');
+test('peer Close while a batch is still waiting for the kernel: clean once the batch was taken, unclean if the connection ends first', async () => {
+  for (const taken of [true, false]) {
+    const { transport, session, close, sent } = openSession('client', { batchWrites: true });
+    transport.mode = 'manual';
+    transport.acceptBatches = true;
+    await session.writable.getWriter().write('batched');
+    transport.receive(close(1001, 'away'));
+    await settle();
+    if (taken) transport.complete();
+    transport.close();
+    const result = await session.closed.then(
+      (info) => info,
+      (e: unknown) => e as WebSocketError,
+    );
+    if (taken) {
+      assert.deepEqual(result, { closeCode: 1001, reason: 'away' });
+      assert.deepEqual(
+        sent().map((f) => f.opcode),
+        [TEXT, CLOSE],
+      );
+    } else {
+      assert.ok(result instanceof WebSocketError);
+      assert.equal(result.closeCode, 1001);
+      assert.equal(result.reason, 'away');
+    }
+  }
 });
 
 test('unclean close: a TCP close without a closing handshake rejects closed with 1006', async () => {
