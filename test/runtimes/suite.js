@@ -319,6 +319,29 @@ test('close: the server drops TCP: the client gets a WebSocketError 1006, writes
   assert(w.error !== undefined, 'the pending write rejects');
 });
 
+test('close: the client sends 100 messages and closes at once: the echoing server closes cleanly, every time', async () => {
+  // The client's Close may arrive while the server's last echoes still wait
+  // for the runtime's write callback (late on Deno): they are ahead of the
+  // server's Close in the byte stream, so the close is clean.
+  const payload = incompressible(5000);
+  const { server, url, seen } = await startServer();
+  try {
+    for (let run = 0; run < 10; run++) {
+      const wss = new WebSocketStream(url);
+      const { writable } = await wss.opened;
+      const writer = writable.getWriter();
+      for (let i = 0; i < 100; i++) await writer.write(payload);
+      wss.close({ closeCode: 1000 });
+      const client = await outcome(wss.closed);
+      equal(closeInfo(client), { closeCode: 1000, reason: '' }, `run ${run}: client`);
+      const peer = await outcome(seen[run].closed);
+      equal(closeInfo(peer), { closeCode: 1000, reason: '' }, `run ${run}: server`);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
 test('close: writes after close() reject with InvalidStateError', async () => {
   const { client } = await closePath(async (wss, { writable }) => {
     const writer = writable.getWriter();
