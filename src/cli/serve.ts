@@ -206,6 +206,17 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
         if (request === 'shutdown') drain();
         else if (request === 'interrupt') interrupt();
       });
+      // The primary is gone (killed, say by the OOM killer). node:cluster
+      // would exit at once, leaving --exec commands running and clients
+      // without a Close: marked as a disconnect we expect, the worker drains
+      // as for a first signal instead.
+      const worker = cluster.worker;
+      worker?.once('disconnect', () => {
+        if (worker.exitedAfterDisconnect) return;
+        (worker as { exitedAfterDisconnect: boolean }).exitedAfterDisconnect = true;
+        log('the primary is gone: shutting down');
+        drain();
+      });
     }
   });
   await stopped;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -259,6 +259,37 @@ describe('serve --workers N: signals and dying workers', () => {
       }
     });
   }
+});
+
+describe('serve --workers N: the primary killed', () => {
+  it('SIGKILL to the primary alone: every worker drains (1001), the --exec command gets its SIGTERM, no worker is left', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wsstream-workers-'));
+    const marker = join(dir, 'term');
+    const { child, log, ws, end } = await workersWithClient([
+      '--exec',
+      `trap 'echo term > ${marker}; exit 0' TERM; while :; do sleep 0.1; done`,
+    ]);
+    const groupAlive = (): boolean => {
+      try {
+        process.kill(-child.pid!, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      const closed = once(ws, 'close');
+      child.kill('SIGKILL');
+      assert.equal(((await closed) as [number])[0], 1001, log());
+      await until(() => existsSync(marker), 'the command ends');
+      assert.equal(readFileSync(marker, 'utf8'), 'term\n', 'the command got SIGTERM');
+      await until(() => !groupAlive(), 'the workers exit');
+      assert.match(log(), /the primary is gone/);
+    } finally {
+      end();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('serve --workers N: a second signal', () => {
