@@ -13,6 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { connect as connectTcp } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -93,7 +94,7 @@ function wsPeer(url, count, size, compress) {
 
 /** Registers the cases with the suite's runner `t.test` and helpers. */
 export function registerTlsServerCases(t) {
-  const { test, assert, equal, note, waitStable, waitUntil, startServer, MiB } = t;
+  const { test, assert, equal, note, waitStable, waitUntil, startServer, MiB, IS_DENO } = t;
   const tls = { tls: { cert: t.LEAF_CERT, key: t.LEAF_KEY } };
   const wssUrl = (fixture) => fixture.url.replace('127.0.0.1', 'localhost');
   const port = (fixture) => fixture.server.address.port;
@@ -344,4 +345,37 @@ export function registerTlsServerCases(t) {
       await fixture.server.close();
     }
   });
+
+  test(
+    'wss: server: a client that opens TCP and never starts TLS is dropped at handshakeTimeout',
+    async () => {
+      const fixture = await startServer(undefined, { ...tls, handshakeTimeout: 500 });
+      try {
+        const started = Date.now();
+        const ms = await new Promise((resolve) => {
+          const socket = connectTcp(port(fixture), '127.0.0.1');
+          socket.on('error', () => {});
+          const timer = setTimeout(() => {
+            socket.destroy();
+            resolve(null);
+          }, 5000);
+          socket.on('close', () => {
+            clearTimeout(timer);
+            resolve(Date.now() - started);
+          });
+        });
+        assert(ms !== null, 'still open after 5000 ms');
+        note(`dropped after ${ms} ms`);
+        assert(ms >= 400, `dropped after ${ms} ms`);
+      } finally {
+        await fixture.server.close();
+      }
+    },
+    30_000,
+    IS_DENO
+      ? 'Deno 2.9: closing a Deno.listenTls connection before its TLS handshake leaves the TCP connection open (docs/runtimes.md)'
+      : typeof globalThis.Bun !== 'undefined'
+        ? 'Bun 1.4: node:https shows no such connection to the server and drops it by itself after about 12 s (docs/runtimes.md)'
+        : undefined,
+  );
 }
