@@ -173,7 +173,20 @@ function onSocketEnd(this: Socket): void {
   handlersOf.get(this)!.onEnd();
 }
 function onSocketError(this: Socket, error: Error): void {
+  noteCutShort(this);
   handlersOf.get(this)!.onError(error);
+}
+
+/**
+ * Sockets destroyed (by us, or by node:net for an error) while bytes written
+ * to them still waited for the operating system. node:net then calls the
+ * callback of the write in flight without an error (stream_base_commons:
+ * a destroyed stream's completed write request reports success), although
+ * its bytes never left.
+ */
+const cutShortSockets = new WeakSet<Socket>();
+function noteCutShort(socket: Socket): void {
+  if (socket.writableLength > 0) cutShortSockets.add(socket);
 }
 function onSocketClose(this: Socket): void {
   handlersOf.get(this)!.onClose();
@@ -308,7 +321,12 @@ export class SocketTransport implements Transport {
   }
 
   destroy(): void {
+    noteCutShort(this.socket);
     this.socket.destroy();
+  }
+
+  get cutShort(): boolean {
+    return cutShortSockets.has(this.socket);
   }
 
   get bufferedAmount(): number {

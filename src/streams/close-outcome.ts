@@ -151,12 +151,13 @@ export class CloseOutcome {
    * code and reason, and the writable errors with an InvalidStateError (the
    * pending write and every later one reject with that same object).
    */
-  unwrittenAtClose(peerCloseCode: number, peerCloseReason: string): void {
+  unwrittenAtClose(peerCloseCode: number, peerCloseReason: string, cause?: Error): void {
     this.settleUnclean(
       createWebSocketError(
         'The connection closed while a message was still being sent',
         peerCloseCode,
         peerCloseReason,
+        cause,
       ),
       new DOMException(
         'The connection closed while this message was still being sent',

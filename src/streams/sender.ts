@@ -370,7 +370,7 @@ export class Sender {
   /** The transport's callback of every data write, in order. */
   readonly #onWritten = (error?: Error | null): void => {
     const number = ++this.#writesConfirmed;
-    if (error === undefined || error === null) {
+    if ((error === undefined || error === null) && this.#transport.cutShort !== true) {
       if (number === this.#directPending) {
         const frames = this.#directFrames!;
         this.#directPending = 0;
@@ -396,7 +396,7 @@ export class Sender {
     this.#directFrames = null;
     // The bytes will never reach the peer: the connection is lost. One
     // error for the write, both streams and `closed` (WebSocketStream: the same object).
-    this.#hooks.lost(error);
+    this.#hooks.lost(error ?? cutShortError());
     this.#rejectPendingWrite(this.#outcome.error ?? invalidState('The WebSocket is closed'));
   };
 
@@ -420,6 +420,11 @@ export class Sender {
       this.#hooks.close();
     });
   }
+}
+
+/** A write whose transport ended before its bytes were handed to the operating system. */
+function cutShortError(): Error {
+  return new Error('The connection ended before the write was handed to the operating system');
 }
 
 /** The error of a connection lost under a write: 1006 with the transport's cause. */

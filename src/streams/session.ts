@@ -296,8 +296,9 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
 
   /** @internal SenderHooks: the transport failed while a write was pending. */
   lost(error: Error): void {
-    if (this.#conn.closeReceived) this.#unwrittenAtClose();
-    else this.#outcome.settleUnclean(connectionLost(this.#transportError ?? error));
+    const cause = this.#transportError ?? error;
+    if (this.#conn.closeReceived) this.#unwrittenAtClose(cause);
+    else this.#outcome.settleUnclean(connectionLost(cause));
   }
 
   /** @internal SenderHooks: a write completed. */
@@ -427,7 +428,9 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
     this.#flow.inputClosed();
     this.#sender.transportClosed();
     this.#stopTimers();
-    if (this.#conn.closeReceived && this.#sender.unwritten) this.#unwrittenAtClose();
+    if (this.#conn.closeReceived && this.#sender.unwritten) {
+      this.#unwrittenAtClose(this.#transportError ?? undefined);
+    }
     this.#outcome.transportClosed(this.#conn, this.#transportError);
   }
 
@@ -437,8 +440,8 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
    * WebSocketStream looks at its pending write when the connection is over,
    * the close is not clean, with the peer's code and reason.
    */
-  #unwrittenAtClose(): void {
-    this.#outcome.unwrittenAtClose(this.#conn.peerCloseCode, this.#conn.peerCloseReason);
+  #unwrittenAtClose(cause?: Error): void {
+    this.#outcome.unwrittenAtClose(this.#conn.peerCloseCode, this.#conn.peerCloseReason, cause);
   }
 
   /** Whether the core holds input back that the connection's outcome may still depend on. */

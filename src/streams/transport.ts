@@ -64,6 +64,13 @@ export interface Transport {
   end(): void;
   /** Closes now, dropping pending writes. */
   destroy(): void;
+  /**
+   * Whether the connection ended while bytes given to {@link Transport.write}
+   * still waited for the operating system. node:net calls the callback of a
+   * write cut short so without an error; a transport on it says so here, and
+   * a callback without an error that runs once this is true is a failure.
+   */
+  readonly cutShort?: boolean;
   /** Bytes accepted by {@link Transport.write} but not yet handed to the operating system. */
   readonly bufferedAmount: number;
   /** Bytes read from the operating system so far. */

@@ -371,6 +371,34 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
     );
   });
 
+  void it('the server closes and never reads our 20 MiB write: at closeTimeout the write is cut short, and the close is unclean', async () => {
+    const wss = new WebSocketStream(server.url, { closeTimeout: 300 });
+    const [{ writable }, peer] = await Promise.all([
+      within(wss.opened, 5000, 'opened'),
+      server.next(),
+    ]);
+    const serverSocket = (peer.ws as unknown as { _socket: Socket })._socket;
+    serverSocket.pause();
+    const writer = writable.getWriter();
+    // Two small writes start a batch, so the large one's callback rides on its
+    // own bytes (not on an empty write queued behind them).
+    void writer.write('a');
+    void writer.write('b');
+    const pending = outcome(writer.write(new Uint8Array(20 * 1024 * 1024)), 10_000);
+    await waitUntil(() => lastTransport().bufferedAmount > 0, 5000, 'the write is backed up');
+    peer.ws.close(4000, 'bye');
+    // node:net calls back the write that destroy() cut short without an error:
+    // that must not count as written.
+    const closedError = await rejection(wss.closed);
+    assert.ok(closedError instanceof WebSocketError, String(closedError));
+    assert.equal(closedError.closeCode, 4000);
+    assert.match(closedError.message, /still being sent/);
+    const write = await pending;
+    assert.equal(write.ok, false, 'the write that never left rejects');
+    assertDomException((write as { error: unknown }).error, 'InvalidStateError');
+    peer.ws.terminate();
+  });
+
   void it('the server closes while our 20 MiB write is unwritten, then reads it: the data goes out before our Close, and the close is clean', async () => {
     const { wss, writable, peer } = await connect();
     const serverSocket = (peer.ws as unknown as { _socket: Socket })._socket;
