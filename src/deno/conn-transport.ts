@@ -70,6 +70,7 @@ export class DenoConnTransport implements Transport {
         for (const chunk of item.chunks) {
           let offset = 0;
           while (offset < chunk.length) offset += await this.#conn.write(chunk.subarray(offset));
+          if (this.#closed) break;
           this.#buffered -= chunk.length;
         }
       } catch (error) {
@@ -77,6 +78,9 @@ export class DenoConnTransport implements Transport {
         this.#fail(error instanceof Error ? error : new Error(String(error)));
         return;
       }
+      // A destroy() while the last write was in flight already failed this
+      // item (with the rest of the queue): its callback must not run twice.
+      if (this.#closed) break;
       this.#queue.shift();
       item.callback();
     }
