@@ -290,8 +290,11 @@ export class SocketTransport implements Transport {
       socket.uncork();
     }
     // Nothing left in the socket's buffer: the kernel took every byte during
-    // the call (a write that did not complete at once stays counted until it does).
-    if (socket.writableLength === 0 && !socket.destroyed) {
+    // the call (a write that did not complete at once stays counted until it
+    // does). A write the kernel refused at once (EPIPE, ECONNRESET) leaves
+    // nothing buffered either, but the socket is errored (and destroyed only
+    // on the next tick): the empty write below then carries the error.
+    if (socket.writableLength === 0 && !socket.destroyed && socket.errored == null) {
       if (idle) callback();
       return true;
     }

@@ -471,6 +471,31 @@ void describe('unclean closes with a misbehaving raw server', { timeout: 30_000 
     assertSame(await rejection(writer.closed), error, 'writer.closed rejects with the same error');
   });
 
+  void it('the server resets while we do not read: a write the kernel refuses at once rejects, it is not reported written', async () => {
+    behaviour = async (socket) => {
+      await acceptHandshake(socket);
+      socket.pause();
+      // Unread data in our receive buffer: closing makes the kernel send an RST.
+      const frame = serverFrame(2, new Uint8Array(65535));
+      for (let i = 0; i < 64; i++) socket.write(frame);
+      setTimeout(() => socket.destroy(), 50);
+    };
+    const wss = new WebSocketStream(server.url);
+    const { writable } = await within(wss.opened, 5000, 'opened');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const writer = writable.getWriter();
+    // The first write draws the RST; the second is refused by the kernel at once.
+    await writer.write('a').catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const second = await writer.write('b').then(
+      () => 'fulfilled',
+      (error: unknown) => error,
+    );
+    assert.ok(second instanceof WebSocketError, `the refused write rejects: ${String(second)}`);
+    assert.equal(second.closeCode, 1006);
+    assertSame(await rejection(wss.closed), second, 'closed rejects with the same error');
+  });
+
   void it('the server sends FIN in the middle of a frame: 1006', async () => {
     behaviour = async (socket) => {
       await acceptHandshake(socket);
