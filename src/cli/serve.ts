@@ -215,7 +215,11 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
         if (worker.exitedAfterDisconnect) return;
         (worker as { exitedAfterDisconnect: boolean }).exitedAfterDisconnect = true;
         log('the primary is gone: shutting down');
-        drain();
+        // As a first signal: a signal of ours after it ends the worker at once.
+        if (signals === 0) {
+          signals = 1;
+          drain();
+        }
       });
     }
   });

@@ -136,6 +136,16 @@ function childrenOf(pid: number): number[] {
   return text === '' ? [] : text.split(' ').map(Number);
 }
 
+/** Whether any process of the group led by `pid` is alive. */
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * `serve --workers 2 ARGS` in a process group of its own (so a test can
  * signal the group as a terminal does), with one `ws` client connected and
@@ -269,25 +279,36 @@ describe('serve --workers N: the primary killed', () => {
       '--exec',
       `trap 'echo term > ${marker}; exit 0' TERM; while :; do sleep 0.1; done`,
     ]);
-    const groupAlive = (): boolean => {
-      try {
-        process.kill(-child.pid!, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     try {
       const closed = once(ws, 'close');
       child.kill('SIGKILL');
       assert.equal(((await closed) as [number])[0], 1001, log());
       await until(() => existsSync(marker), 'the command ends');
       assert.equal(readFileSync(marker, 'utf8'), 'term\n', 'the command got SIGTERM');
-      await until(() => !groupAlive(), 'the workers exit');
+      await until(() => !groupAlive(child.pid!), 'the workers exit');
       assert.match(log(), /the primary is gone/);
     } finally {
       end();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('a signal to a worker draining after its primary died ends it at once (as a second signal)', async () => {
+    const { child, log, end } = await workersWithClient([
+      '--kill-after',
+      '20s',
+      '--exec',
+      "trap '' TERM; while :; do sleep 0.1; done",
+    ]);
+    try {
+      child.kill('SIGKILL');
+      await until(() => /the primary is gone/.test(log()), 'the drain');
+      await new Promise((r) => setTimeout(r, 300));
+      // The workers are still in the primary's process group.
+      process.kill(-child.pid!, 'SIGTERM');
+      await until(() => !groupAlive(child.pid!), 'the workers exit', 5000);
+      assert.match(log(), /interrupted/);
+    } finally {
+      end();
     }
   });
 });
