@@ -64,31 +64,36 @@ void describe('wss: with a self-signed certificate', { timeout: 30_000 }, () => 
   });
 
   void it('the server closes and never reads our 20 MiB write: at closeTimeout the write is cut short, and the close is unclean', async () => {
-    const wss = new WebSocketStream(server.url, { tls: { ca: cert }, closeTimeout: 300 });
-    const [{ writable }, peer] = await Promise.all([
-      within(wss.opened, 5000, 'opened'),
-      server.next(),
-    ]);
-    (peer.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    const writer = writable.getWriter();
-    const write = writer.write(new Uint8Array(20 * 1024 * 1024)).then(
-      () => 'fulfilled',
-      (error: unknown) => error,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    peer.ws.close(4000, 'bye');
-    // node:tls calls back the write that destroy() cut short without an
-    // error: that must not count as written.
-    const closedError = await rejection(wss.closed);
-    assert.ok(closedError instanceof WebSocketError, String(closedError));
-    assert.equal(closedError.closeCode, 4000);
-    assert.match(closedError.message, /still being sent/);
-    const writeResult = await write;
-    assert.ok(
-      writeResult instanceof DOMException && writeResult.name === 'InvalidStateError',
-      `the write that never left rejects: ${String(writeResult)}`,
-    );
-    peer.ws.terminate();
+    // A server of its own: the suite's keeps the earlier tests' connections in next()'s queue.
+    const own = await startWsServer({}, createHttpsServer({ cert, key }), 'wss');
+    try {
+      const wss = new WebSocketStream(own.url, { tls: { ca: cert }, closeTimeout: 300 });
+      const [{ writable }, peer] = await Promise.all([
+        within(wss.opened, 5000, 'opened'),
+        own.next(),
+      ]);
+      (peer.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      const writer = writable.getWriter();
+      const write = writer.write(new Uint8Array(20 * 1024 * 1024)).then(
+        () => 'fulfilled',
+        (error: unknown) => error,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      peer.ws.close(4000, 'bye');
+      // node:tls calls back the write that destroy() cut short without an
+      // error: that must not count as written.
+      const closedError = await rejection(wss.closed);
+      assert.ok(closedError instanceof WebSocketError, String(closedError));
+      assert.equal(closedError.closeCode, 4000);
+      assert.match(closedError.message, /still being sent/);
+      const writeResult = await write;
+      assert.ok(
+        writeResult instanceof DOMException && writeResult.name === 'InvalidStateError',
+        `the write that never left rejects: ${String(writeResult)}`,
+      );
+    } finally {
+      await own.close();
+    }
   });
 
   void it('accepted through tls.ca with servername localhost, and https: URLs become wss:', async () => {
