@@ -339,4 +339,8 @@ export class SocketTransport implements Transport {
   get bytesRead(): number {
     return this.#relay !== undefined ? this.#relay.bytesRead : this.socket.bytesRead;
   }
+
+  get undelivered(): number {
+    return this.#relay !== undefined ? 0 : this.socket.readableLength;
+  }
 }

@@ -134,8 +134,10 @@ export class Session implements SettleHooks, ReceiveFlowHooks, SenderHooks, Tran
     const pingInterval = options.pingInterval ?? 0;
 
     // Bytes the transport read before this session's first byte, handshake
-    // included; `initialData` was read from the socket but may not be counted yet.
-    this.#readBase = transport.bytesRead - (initialData?.length ?? 0);
+    // included; `initialData` was read from the socket but may not be counted
+    // yet, and neither were bytes the socket read but has not delivered.
+    this.#readBase =
+      transport.bytesRead - (transport.undelivered ?? 0) - (initialData?.length ?? 0);
     // The session is its transport's handlers object too (TransportHandlers).
     transport.attach(this);
     if (initialData !== undefined && initialData.length > 0) this.onData(initialData);

@@ -75,4 +75,6 @@ export interface Transport {
   readonly bufferedAmount: number;
   /** Bytes read from the operating system so far. */
   readonly bytesRead: number;
+  /** Of {@link bytesRead}, those not yet handed to the handlers (read ahead while paused). */
+  readonly undelivered?: number;
 }

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { WebSocket as WsClient } from 'ws';
 import { DIAGNOSTICS_CHANNELS, WebSocketStream, type WebSocketStats } from '../../src/index.js';
@@ -129,6 +130,44 @@ void describe('stats', () => {
     assert.equal(stats.socketBytesRead, 10 * (100 + 2 + 4));
     client.close();
     await connection!.closed;
+    await server.close();
+  });
+
+  void it('server: frames a client sends during a slow authenticate() are all counted, past what is held early', async () => {
+    let connection: WebSocketConnection | undefined;
+    const server = await serve(
+      {
+        port: 0,
+        host: '127.0.0.1',
+        // The client's 400 KB arrive while this runs: the server keeps 64 KiB
+        // and pauses; the socket reads more ahead before it stops.
+        authenticate: () => new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 300)),
+      },
+      async (c) => {
+        connection = c;
+        const { readable } = await c.opened;
+        const reader = readable.getReader();
+        while (!(await reader.read()).done);
+      },
+    );
+    const port = server.address.port;
+    const socket = connect(port, '127.0.0.1');
+    socket.on('data', () => {});
+    socket.on('error', () => {});
+    socket.write(
+      `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    // 40 binary frames of 10,000 bytes, masked with a zero key.
+    const frame = Buffer.concat([
+      Buffer.from([0x82, 0xfe, 10_000 >> 8, 10_000 & 255, 0, 0, 0, 0]),
+      Buffer.alloc(10_000, 0x61),
+    ]);
+    for (let i = 0; i < 40; i++) socket.write(frame);
+    await waitUntil(() => connection?.stats.messagesReceived === 40, 5000, '40 messages');
+    assert.equal(connection!.stats.socketBytesRead, 40 * frame.length);
+    socket.destroy();
+    await connection!.closed.catch(() => {});
     await server.close();
   });
 
