@@ -96,6 +96,12 @@ export async function runHooks(
       const headers = validateUserHeaders(Object.entries(verdict.headers ?? {}));
       return { accept: false, refusal: { status, message }, headers };
     }
+    // Only `true` and nothing accept: a mistyped answer (null, 0, a string) never lets a client in.
+    if (verdict !== true && verdict !== undefined) {
+      throw new TypeError(
+        `authenticate must return true, false, nothing or a refusal, got ${verdict === null ? 'null' : typeof verdict}`,
+      );
+    }
   }
   if (selectProtocol === undefined) return { accept: true, protocol: undefined };
   const chosen = await selectProtocol(offered, request);

@@ -504,6 +504,27 @@ void describe('origin, authentication and subprotocols', { timeout: 30_000 }, ()
     }
   });
 
+  void test('authenticate: a mistyped answer (null, 0, a string) never lets a client in: 500', async () => {
+    const answers: Record<string, unknown> = {
+      '/null': null,
+      '/zero': 0,
+      '/string': 'no',
+      '/empty': '',
+    };
+    const server = await echoServer({
+      authenticate: (req) => answers[req.url ?? ''] as boolean,
+    });
+    try {
+      const port = server.address.port;
+      for (const path of Object.keys(answers)) {
+        const res = await exchange(port, upgradeRequest(port, [], path));
+        assert.equal(res.status, 500, path);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
   void test('authenticate: false is 401, a Refusal gives its status and headers, a throw is 500', async () => {
     const server = await echoServer({
       authenticate: async (req) => {
