@@ -167,6 +167,17 @@ export class PendingHandshake extends HandshakeFlow {
       );
       return;
     }
+    // The application already answered and ended the socket (its own refusal,
+    // say): nothing can be sent on it, and its answer is left to finish.
+    if (!socket.writable || socket.writableEnded) {
+      this.callbacks.failed(
+        createWebSocketError(
+          'The socket was already ended or not writable when the handshake completed',
+          CloseCode.ABNORMAL_CLOSURE,
+        ),
+      );
+      return;
+    }
     // No idle timeout on an open connection (keepalive is the session's);
     // node:http sets one only when its server has a `timeout`.
     if (socket.timeout) socket.setTimeout(0);

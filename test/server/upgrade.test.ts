@@ -177,6 +177,31 @@ void describe('upgrade() on an existing http server', { timeout: 20_000 }, () =>
     }
   });
 
+  void test('upgrade() of a socket the application already answered and ended: opened rejects, the client gets that answer only', async () => {
+    let hold!: (c: WebSocketConnection) => void;
+    const held = new Promise<WebSocketConnection>((resolve) => (hold = resolve));
+    const other = createServer();
+    other.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+      hold(upgrade(req, socket, head));
+    });
+    other.listen(0, '127.0.0.1');
+    await once(other, 'listening');
+    try {
+      const otherPort = (other.address() as AddressInfo).port;
+      const res = await exchange(otherPort, upgradeRequest(otherPort));
+      assert.equal(res.status, 403);
+      const c = await held;
+      await assert.rejects(
+        c.opened,
+        (e: unknown) => e instanceof WebSocketError && /already ended/.test(e.message),
+      );
+      await assert.rejects(c.closed, WebSocketError);
+    } finally {
+      other.close();
+    }
+  });
+
   void test('close() during the handshake drops the socket and rejects opened', async () => {
     let hold!: (c: WebSocketConnection) => void;
     const held = new Promise<WebSocketConnection>((resolve) => (hold = resolve));
