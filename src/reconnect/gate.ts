@@ -8,13 +8,18 @@ export class Gate<T> {
   #failure: { error: unknown } | null = null;
   #waiters: Array<{ resolve: (v: T | null) => void; reject: (e: unknown) => void }> = [];
   #shutWaiters: Array<() => void> = [];
+  /** Connections opened whose messages the reader has not finished, oldest first. */
+  #unread: T[] = [];
+  #changeWaiters: Array<() => void> = [];
 
   /** A connection is open: the waiting reads and writes go on with it. */
   open(value: T): void {
     this.current = value;
+    this.#unread.push(value);
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w.resolve(value);
+    this.#changed();
   }
 
   /** The connection is gone; reads and writes wait for the next. */
@@ -30,6 +35,7 @@ export class Gate<T> {
     this.shut();
     this.#ended = true;
     for (const w of this.#waiters.splice(0)) w.resolve(null);
+    this.#changed();
   }
 
   /** Gave up: `next()` rejects with `error`. */
@@ -37,6 +43,7 @@ export class Gate<T> {
     this.shut();
     this.#failure = { error };
     for (const w of this.#waiters.splice(0)) w.reject(error);
+    this.#changed();
   }
 
   /** The open connection, once there is one; null once ended. */
@@ -53,5 +60,30 @@ export class Gate<T> {
   settled(value: T): Promise<void> {
     if (this.current !== value) return Promise.resolve();
     return new Promise((resolve) => this.#shutWaiters.push(resolve));
+  }
+
+  /**
+   * The oldest connection whose messages the reader has not finished
+   * (it may have closed since: what it received is still to be read), once
+   * there is one; then null once ended, or the error once failed.
+   */
+  async unread(): Promise<T | null> {
+    for (;;) {
+      if (this.#unread.length > 0) return this.#unread[0]!;
+      // The error as given (an abort signal's reason may be any value), as the streams pass it on.
+      if (this.#failure !== null) throw this.#failure.error;
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => this.#changeWaiters.push(resolve));
+    }
+  }
+
+  /** The reader is done with `value` (read to its end, or nobody will read it). */
+  doneReading(value: T): void {
+    const at = this.#unread.indexOf(value);
+    if (at !== -1) this.#unread.splice(at, 1);
+  }
+
+  #changed(): void {
+    for (const w of this.#changeWaiters.splice(0)) w();
   }
 }

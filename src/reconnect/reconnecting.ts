@@ -15,8 +15,9 @@
  *   system; if the connection drops before the server read it, it is lost
  *   (WebSocket has no acknowledgements: use the application's own for
  *   exactly-once).
- * - Messages received are delivered in order per connection; nothing is
- *   replayed across connections.
+ * - Messages received are delivered in order, a connection's all before
+ *   the next's (also those still unread when it closed, unless the readable
+ *   has no reader then); nothing is replayed across connections.
  */
 import { CloseCode } from '../core/close.js';
 import {
@@ -109,6 +110,8 @@ export class ReconnectingWebSocketStream {
   #wakeSleep: (() => void) | null = null;
   /** The connection in its opening handshake, if any (close() ends it at once). */
   #attempt: WebSocketStream | null = null;
+  /** The readable spanning connections, once the first opened. */
+  #readable: ReadableStream<WebSocketMessage> | null = null;
 
   constructor(url: string | URL, options: ReconnectingOptions = {}) {
     // Validates the URL and options the way WebSocketStream does, before any attempt.
@@ -128,7 +131,9 @@ export class ReconnectingWebSocketStream {
     this.url = first.url;
     this.#options = options;
     // An aborted signal ends the backoff sleep: no attempt follows it.
-    options.signal?.addEventListener('abort', () => this.#wakeSleep?.(), { once: true });
+    const signal = options.signal;
+    const onAbort = (): void => this.#wakeSleep?.();
+    signal?.addEventListener('abort', onAbort, { once: true });
     let resolveOpened!: (info: WebSocketOpenInfo) => void;
     let rejectOpened!: (error: unknown) => void;
     this.opened = new Promise((resolve, reject) => {
@@ -144,6 +149,8 @@ export class ReconnectingWebSocketStream {
       },
       rejectOpened,
     ).finally(() => {
+      // A signal shared by many clients must not keep each one that ended.
+      signal?.removeEventListener('abort', onAbort);
       // Closed before any connection opened: `opened` must not wait forever.
       if (!everOpened) {
         rejectOpened(
@@ -245,6 +252,13 @@ export class ReconnectingWebSocketStream {
         this.#emit({ type: 'close', closeCode, reason, error });
       }
       this.#gate.shut();
+      // Nobody reads (the readable has no reader): what this connection
+      // received is not kept past its end, so that a client that only writes
+      // does not hold every connection it had.
+      if (this.#readable?.locked !== true) {
+        this.#gate.doneReading(live);
+        live.reader.cancel().catch(() => {});
+      }
       ws = null;
       // An aborted signal leaves an open connection alone (as WebSocketStream
       // does) but no new attempt is made: `closed` settles with this close.
@@ -311,16 +325,18 @@ export class ReconnectingWebSocketStream {
         cancel: (reason) => this.close(closeInfoOfReason(reason)),
         async pull(controller) {
           for (;;) {
-            const live = await gate.next();
+            // A connection is read to its end, also after it closed (what it
+            // received before its Close is delivered), then the next.
+            const live = await gate.unread();
             if (live === null) return controller.close();
             try {
               const next = await live.reader.read();
               if (!next.done) return controller.enqueue(next.value);
             } catch {
-              // This connection failed: go on with the next one.
+              // This connection failed (its readable errored, as
+              // WebSocketStream's does when a connection is lost): go on with the next one.
             }
-            await live.ended;
-            await gate.settled(live);
+            gate.doneReading(live);
           }
         },
       },
@@ -364,6 +380,7 @@ export class ReconnectingWebSocketStream {
       },
       { highWaterMark: 1 },
     );
+    this.#readable = readable;
     return { readable, writable, protocol: first.protocol, extensions: first.extensions };
   }
 

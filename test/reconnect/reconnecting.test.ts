@@ -3,6 +3,7 @@
  * Going Away) and comes back on the same port, and against a closed port.
  */
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import * as net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { WebSocketError } from '../../src/index.js';
@@ -93,6 +94,87 @@ describe('reconnecting()', () => {
     const ws = reconnecting(server.url, { reconnectDelay: 10, onEvent: (e) => events.push(e) });
     assert.deepEqual(await ws.closed, { closeCode: 1000, reason: 'bye' });
     assert.equal(events.filter((e) => e.type === 'retry').length, 0);
+  });
+
+  it('messages a connection received before it closed are delivered, also when the next connection opened and closed meanwhile', async () => {
+    // Each connection sends three messages and closes: 1001 (reconnect) for
+    // the first two, 1000 (final) for the third.
+    let n = 0;
+    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
+      const k = ++n;
+      const { writable } = await c.opened;
+      const writer = writable.getWriter();
+      for (let i = 0; i < 3; i++) await writer.write(`c${k}-${i}`);
+      c.close({ closeCode: k < 3 ? 1001 : 1000, reason: `done ${k}` });
+    });
+    servers.push(server);
+    const ws = reconnecting(server.url, { reconnectDelay: 5, maxReconnectDelay: 10 });
+    const { readable } = await ws.opened;
+    const reader = readable.getReader();
+    // Nothing is read until every connection has come and gone.
+    assert.deepEqual(await ws.closed, { closeCode: 1000, reason: 'done 3' });
+    assert.equal(n, 3);
+    const got: string[] = [];
+    for (;;) {
+      const next = await reader.read();
+      if (next.done) break;
+      got.push(String(next.value));
+    }
+    assert.deepEqual(got, ['c1-0', 'c1-1', 'c1-2', 'c2-0', 'c2-1', 'c2-2', 'c3-0', 'c3-1', 'c3-2']);
+  });
+
+  it('a read waiting when the connection closes gets what it received, then the next connection', async () => {
+    let n = 0;
+    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
+      const k = ++n;
+      const { writable } = await c.opened;
+      const writer = writable.getWriter();
+      await writer.write(`c${k}`);
+      if (k === 1) c.close({ closeCode: 1001 });
+    });
+    servers.push(server);
+    const ws = reconnecting(server.url, { reconnectDelay: 5 });
+    const { readable } = await ws.opened;
+    const reader = readable.getReader();
+    assert.equal((await reader.read()).value, 'c1');
+    assert.equal((await reader.read()).value, 'c2');
+    ws.close();
+    assert.deepEqual(await reader.read(), { value: undefined, done: true });
+  });
+
+  it('a readable nobody reads keeps nothing of the connections that ended', async () => {
+    let n = 0;
+    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
+      const k = ++n;
+      const { writable } = await c.opened;
+      await writable.getWriter().write(`c${k}`);
+      if (k === 1) c.close({ closeCode: 1001 });
+    });
+    servers.push(server);
+    const events: ReconnectEvent[] = [];
+    const ws = reconnecting(server.url, { reconnectDelay: 5, onEvent: (e) => events.push(e) });
+    const { readable } = await ws.opened;
+    while (events.filter((e) => e.type === 'open').length < 2)
+      await new Promise((r) => setTimeout(r, 10));
+    // Reading starts with the connection that is open.
+    const reader = readable.getReader();
+    assert.equal((await reader.read()).value, 'c2');
+    ws.close();
+    await ws.closed;
+  });
+
+  it('the signal of the options is not listened to once closed', async () => {
+    const port = await freePort();
+    await echo(port, []);
+    const controller = new AbortController();
+    const before = getEventListeners(controller.signal, 'abort').length;
+    for (let i = 0; i < 3; i++) {
+      const ws = reconnecting(`ws://127.0.0.1:${port}/`, { signal: controller.signal });
+      await ws.opened;
+      ws.close();
+      await ws.closed;
+    }
+    assert.equal(getEventListeners(controller.signal, 'abort').length, before);
   });
 
   it('maxAttempts: gives up after that many failed attempts; closed rejects, the streams error', async () => {
