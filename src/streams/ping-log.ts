@@ -13,6 +13,8 @@ export class PingLog {
   observed: ObservedConnection;
   /** When the outstanding Ping was sent (performance.now()), or -1 when none is outstanding. */
   #sentAt = -1;
+  /** The payload of the outstanding Ping: only a Pong with the same one answers it. */
+  #sentPayload: Uint8Array = new Uint8Array(0);
   #lastRtt: number | null = null;
 
   constructor(observed: ObservedConnection) {
@@ -26,7 +28,10 @@ export class PingLog {
 
   /** A Ping was sent: starts the clock unless a Ping is outstanding already. */
   pingSent(payload: Uint8Array): void {
-    if (this.#sentAt < 0) this.#sentAt = performance.now();
+    if (this.#sentAt < 0) {
+      this.#sentAt = performance.now();
+      this.#sentPayload = payload.slice();
+    }
     if (observing('ping')) {
       publish('ping', { connection: this.observed, direction: 'sent', payload });
     }
@@ -46,9 +51,12 @@ export class PingLog {
     }
   }
 
-  /** A Pong came from the peer: stops the clock of the outstanding Ping. */
+  /**
+   * A Pong came from the peer: stops the clock of the outstanding Ping if it
+   * answers it (RFC 6455 lets a peer send unsolicited Pongs as heartbeats).
+   */
   pongReceived(payload: Uint8Array): void {
-    if (this.#sentAt >= 0) {
+    if (this.#sentAt >= 0 && sameBytes(payload, this.#sentPayload)) {
       this.#lastRtt = performance.now() - this.#sentAt;
       this.#sentAt = -1;
     }
@@ -56,4 +64,10 @@ export class PingLog {
       publish('pong', { connection: this.observed, direction: 'received', payload });
     }
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

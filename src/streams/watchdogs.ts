@@ -18,8 +18,6 @@ import { CloseTimer, Keepalive } from './timers.js';
 import type { Transport } from './transport.js';
 import { createWebSocketError } from './websocket-error.js';
 
-const EMPTY = new Uint8Array(0);
-
 /** The session's parts the watchdogs act on. */
 export interface WatchedSession {
   readonly conn: Connection;
@@ -38,6 +36,7 @@ export class Watchdogs {
   readonly #s: WatchedSession;
   #closeTimer: CloseTimer | null = null;
   #keepalive: Keepalive | null = null;
+  #pingsSent = 0;
   #violation: HeldViolation | null = null;
   /** The connection is over: no timer is started any more. */
   #stopped = false;
@@ -59,8 +58,12 @@ export class Watchdogs {
       paused: () => flow.paused,
       canPing: () => !outcome.settled && !conn.closeSent,
       ping: () => {
-        conn.sendPing();
-        pings.pingSent(EMPTY);
+        // Numbered (as python-websockets' are random), so that an unsolicited
+        // Pong is not taken for the answer.
+        const payload = new Uint8Array(4);
+        new DataView(payload.buffer).setUint32(0, ++this.#pingsSent >>> 0);
+        conn.sendPing(payload);
+        pings.pingSent(payload);
         sender.flush();
       },
       dead: (message) => {

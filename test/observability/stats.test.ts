@@ -65,6 +65,27 @@ void describe('stats', () => {
     await fixture.close();
   });
 
+  void it('lastPingRtt: an unsolicited Pong does not answer the keepalive Ping; the Pong with its payload does', async () => {
+    const fixture = await startWsServer({ autoPong: false });
+    const wss = new WebSocketStream(fixture.url, { pingInterval: 50, pingTimeout: 5000 });
+    await wss.opened;
+    const { ws } = await fixture.next();
+    const pinged = new Promise<Buffer>((resolve) => ws.once('ping', resolve));
+    const payload = await pinged;
+    assert.equal(payload.length, 4, 'a numbered Ping');
+    // A heartbeat Pong of the server's own (empty, then another payload), then the answer 300 ms later.
+    ws.pong();
+    ws.pong(Buffer.from('beat'));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(wss.stats.lastPingRtt, null, 'not answered yet');
+    ws.pong(payload);
+    await waitUntil(() => wss.stats.lastPingRtt !== null, 5000, 'the Ping answered');
+    assert.ok(wss.stats.lastPingRtt! >= 290, `rtt ${wss.stats.lastPingRtt}`);
+    wss.close();
+    await wss.closed;
+    await fixture.close();
+  });
+
   void it('messagesDiscarded: what arrives after close() past the 1 MiB held, and after a cancel', async () => {
     const fixture = await startWsServer();
     const wss = new WebSocketStream(fixture.url, { perMessageDeflate: false });
