@@ -78,10 +78,11 @@ export interface ReconnectingOptions extends WebSocketStreamOptions {
   maxAttempts?: number;
   /**
    * Decides whether to reconnect after a close: default, every close except
-   * those of {@link FINAL_CLOSE_CODES} and those we started. A function that
-   * throws counts as `false`.
+   * those of {@link FINAL_CLOSE_CODES} and those we started. It may answer
+   * with a promise (writes wait meanwhile); one that throws or rejects, or an
+   * answer other than `true`, counts as `false`.
    */
-  shouldReconnect?: (closeCode: number, reason: string) => boolean;
+  shouldReconnect?: (closeCode: number, reason: string) => boolean | PromiseLike<boolean>;
   /** Told what happens (for logs). Errors it throws are ignored. */
   onEvent?: (event: ReconnectEvent) => void;
 }
@@ -262,7 +263,11 @@ export class ReconnectingWebSocketStream {
       ws = null;
       // An aborted signal leaves an open connection alone (as WebSocketStream
       // does) but no new attempt is made: `closed` settles with this close.
-      if (this.#closing !== null || this.#aborted() || !this.#wantsReconnect(closeCode, reason)) {
+      if (
+        this.#closing !== null ||
+        this.#aborted() ||
+        !(await this.#wantsReconnect(closeCode, reason))
+      ) {
         return this.#end({ closeCode, reason });
       }
       await this.#sleep(0);
@@ -272,11 +277,11 @@ export class ReconnectingWebSocketStream {
     }
   }
 
-  #wantsReconnect(closeCode: number, reason: string): boolean {
+  async #wantsReconnect(closeCode: number, reason: string): Promise<boolean> {
     const decide = this.#options.shouldReconnect;
     if (decide === undefined) return !FINAL_CLOSE_CODES.has(closeCode);
     try {
-      return decide(closeCode, reason) === true;
+      return (await decide(closeCode, reason)) === true;
     } catch {
       return false;
     }

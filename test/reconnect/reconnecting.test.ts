@@ -270,6 +270,27 @@ describe('reconnecting()', () => {
     await assert.rejects(ws.closed, /gave up/);
   });
 
+  it('shouldReconnect may answer with a promise; a rejection counts as false', async () => {
+    let n = 0;
+    const server = await serve({ port: 0, host: '127.0.0.1' }, (c) =>
+      c.close({ closeCode: 4000 + ++n, reason: `close ${n}` }),
+    );
+    servers.push(server);
+    const asked: number[] = [];
+    const ws = reconnecting(server.url, {
+      reconnectDelay: 5,
+      shouldReconnect: async (code) => {
+        asked.push(code);
+        await new Promise((r) => setTimeout(r, 30));
+        if (code === 4003) throw new Error('decided against');
+        return code < 4003;
+      },
+    });
+    assert.deepEqual(await ws.closed, { closeCode: 4003, reason: 'close 3' });
+    assert.deepEqual(asked, [4001, 4002, 4003]);
+    assert.equal(n, 3, 'no attempt after the rejection');
+  });
+
   it('close() called from the retry event ends the backoff at once', async () => {
     const port = await freePort();
     const ws = reconnecting(`ws://127.0.0.1:${port}/`, {
