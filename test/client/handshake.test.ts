@@ -123,6 +123,15 @@ void describe('handshake with a ws server', { timeout: 30_000 }, () => {
       () => new WebSocketStream(server.url, { headers: { 'Bad Name': 'v' } }),
       TypeError,
     );
+    for (const value of [null, undefined]) {
+      assert.throws(
+        () =>
+          new WebSocketStream(server.url, {
+            headers: [['X-A', value as unknown as string]],
+          }),
+        /Invalid value for header X-A/,
+      );
+    }
     assert.equal(requests.length, before, 'no connection was attempted');
   });
 

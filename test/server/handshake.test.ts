@@ -582,6 +582,14 @@ void describe('origin, authentication and subprotocols', { timeout: 30_000 }, ()
       { responseHeaders: { 'X-Snow': 'snow \u2603' } },
       { authenticate: () => ({ status: 403, headers: { 'X-Evil': 'a\r\n\r\nbody' } }) },
       { authenticate: () => ({ status: 200 }) },
+      // A value meant to leave the header out is not sent as "null".
+      {
+        authenticate: () => ({
+          status: 429,
+          headers: { 'Retry-After': null as unknown as string },
+        }),
+      },
+      { responseHeaders: { 'X-Maybe': undefined as unknown as string } },
       // A message that is not a string, or whose getter throws: 500, never a crash.
       { authenticate: () => ({ status: 403, message: Symbol('denied') as unknown as string }) },
       {

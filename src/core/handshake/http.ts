@@ -330,6 +330,10 @@ export function validateUserHeaders(
         `Header ${name} is set by the WebSocket handshake and cannot be overridden`,
       );
     }
+    // As node:http refuses them: a header meant to be left out is never sent as "null".
+    if (value === null || value === undefined) {
+      throw new TypeError(`Invalid value for header ${name}: ${String(value)}`);
+    }
     const v = String(value);
     if (!isValidHeaderValue(v)) {
       throw new TypeError(
