@@ -83,6 +83,19 @@ export class Gate<T> {
     if (at !== -1) this.#unread.splice(at, 1);
   }
 
+  /** Nobody reads: every connection but the current one is dropped from the unread; returns them. */
+  dropEnded(): T[] {
+    const current = this.current;
+    const dropped = this.#unread.filter((value) => value !== current);
+    this.#unread = current === null || !this.#unread.includes(current) ? [] : [current];
+    return dropped;
+  }
+
+  /** Whether a connection's messages may still be read. */
+  get hasUnread(): boolean {
+    return this.#unread.length > 0;
+  }
+
   #changed(): void {
     for (const w of this.#changeWaiters.splice(0)) w();
   }

@@ -113,6 +113,12 @@ export class ReconnectingWebSocketStream {
   #attempt: WebSocketStream | null = null;
   /** The readable spanning connections, once the first opened. */
   #readable: ReadableStream<WebSocketMessage> | null = null;
+  /** Ends the spanning streams once no connection follows (see {@link #end}). */
+  #streams: {
+    finish(writableError: unknown, readableError?: unknown): void;
+    /** A connection was read to its end: the readable ends if it was the last. */
+    read(): void;
+  } | null = null;
 
   constructor(url: string | URL, options: ReconnectingOptions = {}) {
     // Validates the URL and options the way WebSocketStream does, before any attempt.
@@ -233,7 +239,14 @@ export class ReconnectingWebSocketStream {
         ),
       };
       live.writer.closed.catch(() => {});
-      live.reader.closed.catch(() => {});
+      // Its readable closed (everything in it was read: a closed stream has an
+      // empty queue) or failed (what it held is gone): nothing is left to read.
+      const gate = this.#gate;
+      const read = (): void => {
+        gate.doneReading(live);
+        this.#streams?.read();
+      };
+      live.reader.closed.then(read, read);
       this.#emit({ type: 'open', url: this.url, attempt: attempts });
       attempts = 0;
       if (!everOpened) {
@@ -257,8 +270,7 @@ export class ReconnectingWebSocketStream {
       // received is not kept past its end, so that a client that only writes
       // does not hold every connection it had.
       if (this.#readable?.locked !== true) {
-        this.#gate.doneReading(live);
-        live.reader.cancel().catch(() => {});
+        for (const ended of this.#gate.dropEnded()) ended.reader.cancel().catch(() => {});
       }
       ws = null;
       // An aborted signal leaves an open connection alone (as WebSocketStream
@@ -289,6 +301,10 @@ export class ReconnectingWebSocketStream {
 
   #end(info: Required<WebSocketCloseInfo>): Required<WebSocketCloseInfo> {
     this.#gate.end();
+    // As WebSocketStream's at a clean close: the writable errors (a write
+    // waiting for a connection is refused by the gate), and the readable
+    // closes once what is left in it was read.
+    this.#streams?.finish(closedWritable());
     return info;
   }
 
@@ -301,6 +317,7 @@ export class ReconnectingWebSocketStream {
   #giveUp(error: unknown, failed: (error: unknown) => void): never {
     failed(error);
     this.#gate.fail(error);
+    this.#streams?.finish(error, error);
     throw error;
   }
 
@@ -324,24 +341,62 @@ export class ReconnectingWebSocketStream {
 
   #openInfo(first: WebSocketOpenInfo): WebSocketOpenInfo {
     const gate = this.#gate;
+    let readableController!: ReadableStreamDefaultController<WebSocketMessage>;
+    let writableController!: WritableStreamDefaultController;
+    let readableClosed = false;
+    const closeReadable = (): void => {
+      if (readableClosed) return;
+      readableClosed = true;
+      try {
+        readableController.close();
+      } catch {
+        // Cancelled or errored already.
+      }
+    };
+    let readableEnd: { error: unknown } | null = null;
+    let pulling = false;
+    const endReadableIfRead = (): void => {
+      // What is left unread is delivered first; a pull under way ends the readable itself.
+      if (readableEnd === null || gate.hasUnread || pulling) return;
+      if (readableEnd.error === undefined) closeReadable();
+      else readableController.error(readableEnd.error);
+    };
+    this.#streams = {
+      finish(writableError, readableError) {
+        writableController.error(writableError);
+        readableEnd = { error: readableError };
+        endReadableIfRead();
+      },
+      read: endReadableIfRead,
+    };
     const readable = new ReadableStream<WebSocketMessage>(
       {
+        start(controller) {
+          readableController = controller;
+        },
         // As WebSocketStream's: cancelling the readable closes (here: stops reconnecting too).
         cancel: (reason) => this.close(closeInfoOfReason(reason)),
         async pull(controller) {
-          for (;;) {
-            // A connection is read to its end, also after it closed (what it
-            // received before its Close is delivered), then the next.
-            const live = await gate.unread();
-            if (live === null) return controller.close();
-            try {
-              const next = await live.reader.read();
-              if (!next.done) return controller.enqueue(next.value);
-            } catch {
-              // This connection failed (its readable errored, as
-              // WebSocketStream's does when a connection is lost): go on with the next one.
+          pulling = true;
+          try {
+            for (;;) {
+              // A connection is read to its end, also after it closed (what it
+              // received before its Close is delivered), then the next.
+              const live = await gate.unread();
+              if (live === null) return closeReadable();
+              try {
+                const next = await live.reader.read();
+                if (!next.done) return controller.enqueue(next.value);
+              } catch {
+                // This connection failed (its readable errored, as
+                // WebSocketStream's does when a connection is lost): go on with the next one.
+              }
+              gate.doneReading(live);
             }
-            gate.doneReading(live);
+          } finally {
+            pulling = false;
+            // The last connection may have been read to its end meanwhile.
+            endReadableIfRead();
           }
         },
       },
@@ -350,6 +405,7 @@ export class ReconnectingWebSocketStream {
     const writable = new WritableStream<unknown>(
       {
         start: (controller) => {
+          writableController = controller;
           // abort() waits for a write in flight, which may be waiting for a
           // connection that only a reconnect would bring: the controller's
           // signal tells at once, and close() ends that wait.
@@ -393,6 +449,11 @@ export class ReconnectingWebSocketStream {
   #emit(event: ReconnectEvent): void {
     callHook(this.#options.onEvent, event);
   }
+}
+
+/** The spanning writable's error once no connection follows, as WebSocketStream's at a clean close. */
+function closedWritable(): DOMException {
+  return new DOMException('The WebSocket is closed', 'InvalidStateError');
 }
 
 function describe(error: unknown): string {

@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import * as net from 'node:net';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { after, describe, it } from 'node:test';
-import { WebSocketError } from '../../src/index.js';
+import { DIAGNOSTICS_CHANNELS, WebSocketError } from '../../src/index.js';
 import { reconnecting, type ReconnectEvent } from '../../src/reconnecting.js';
-import { serve, type WebSocketServer } from '../../src/server.js';
+import { serve, WebSocketConnection, type WebSocketServer } from '../../src/server.js';
 import { freePort } from '../hub/redis-server.js';
 import { withoutUnhandledRejections } from '../unhandled.js';
 
@@ -105,10 +106,16 @@ describe('reconnecting()', () => {
       const { writable } = await c.opened;
       const writer = writable.getWriter();
       for (let i = 0; i < 3; i++) await writer.write(`c${k}-${i}`);
-      c.close({ closeCode: k < 3 ? 1001 : 1000, reason: `done ${k}` });
+      c.closeWithCode(k < 3 ? 1001 : 1000, `done ${k}`);
     });
     servers.push(server);
-    const ws = reconnecting(server.url, { reconnectDelay: 5, maxReconnectDelay: 10 });
+    // Room for what each connection sends: a full readable would stop reading
+    // before the Close (backpressure), and no connection would end.
+    const ws = reconnecting(server.url, {
+      reconnectDelay: 5,
+      maxReconnectDelay: 10,
+      readableStrategy: { highWaterMark: 8 },
+    });
     const { readable } = await ws.opened;
     const reader = readable.getReader();
     // Nothing is read until every connection has come and gone.
@@ -130,7 +137,7 @@ describe('reconnecting()', () => {
       const { writable } = await c.opened;
       const writer = writable.getWriter();
       await writer.write(`c${k}`);
-      if (k === 1) c.close({ closeCode: 1001 });
+      if (k === 1) c.closeWithCode(1001);
     });
     servers.push(server);
     const ws = reconnecting(server.url, { reconnectDelay: 5 });
@@ -148,11 +155,15 @@ describe('reconnecting()', () => {
       const k = ++n;
       const { writable } = await c.opened;
       await writable.getWriter().write(`c${k}`);
-      if (k === 1) c.close({ closeCode: 1001 });
+      if (k === 1) c.closeWithCode(1001);
     });
     servers.push(server);
     const events: ReconnectEvent[] = [];
-    const ws = reconnecting(server.url, { reconnectDelay: 5, onEvent: (e) => events.push(e) });
+    const ws = reconnecting(server.url, {
+      reconnectDelay: 5,
+      readableStrategy: { highWaterMark: 8 },
+      onEvent: (e) => events.push(e),
+    });
     const { readable } = await ws.opened;
     while (events.filter((e) => e.type === 'open').length < 2)
       await new Promise((r) => setTimeout(r, 10));
@@ -161,6 +172,100 @@ describe('reconnecting()', () => {
     assert.equal((await reader.read()).value, 'c2');
     ws.close();
     await ws.closed;
+  });
+
+  it('a reader released and taken again starts with the connection open then', async () => {
+    let n = 0;
+    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
+      const k = ++n;
+      const { writable } = await c.opened;
+      await writable.getWriter().write(`c${k}`);
+      if (k < 3) setTimeout(() => c.closeWithCode(1001), 20);
+    });
+    servers.push(server);
+    const events: ReconnectEvent[] = [];
+    const ws = reconnecting(server.url, {
+      reconnectDelay: 5,
+      readableStrategy: { highWaterMark: 8 },
+      onEvent: (e) => events.push(e),
+    });
+    const { readable } = await ws.opened;
+    // Held (not read) while the first connection ends, released while the second does.
+    const first = readable.getReader();
+    while (events.filter((e) => e.type === 'open').length < 2)
+      await new Promise((r) => setTimeout(r, 5));
+    first.releaseLock();
+    while (events.filter((e) => e.type === 'open').length < 3)
+      await new Promise((r) => setTimeout(r, 5));
+    const reader = readable.getReader();
+    assert.equal((await reader.read()).value, 'c3');
+    ws.close();
+    await ws.closed;
+  });
+
+  it('a reader that holds the readable but reads nothing keeps no connection that ended empty', async () => {
+    const v8 = await import('node:v8');
+    const vm = await import('node:vm');
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const made: Array<WeakRef<object>> = [];
+    const onOpen = (message: unknown): void => {
+      made.push(new WeakRef((message as { connection: object }).connection));
+    };
+    diagnosticsChannel.subscribe(DIAGNOSTICS_CHANNELS.open, onOpen);
+    let n = 0;
+    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
+      n++;
+      await c.opened;
+      setTimeout(() => c.closeWithCode(1001), 5);
+    });
+    servers.push(server);
+    try {
+      const ws = reconnecting(server.url, { reconnectDelay: 5, maxReconnectDelay: 10 });
+      const { readable } = await ws.opened;
+      const reader = readable.getReader();
+      while (n < 20) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 4; i++) {
+        gc();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const clients = made.filter((ref) => !(ref.deref() instanceof WebSocketConnection));
+      const alive = clients.filter((ref) => ref.deref() !== undefined).length;
+      assert.ok(clients.length >= 20, `${clients.length} connections`);
+      assert.ok(alive <= 3, `${alive} of ${clients.length} connections still held`);
+      ws.close();
+      await ws.closed;
+      assert.deepEqual(await reader.read(), { value: undefined, done: true });
+    } finally {
+      diagnosticsChannel.unsubscribe(DIAGNOSTICS_CHANNELS.open, onOpen);
+    }
+  });
+
+  it('once no connection follows, the writable errors and the readable ends without a read or write', async () => {
+    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
+      await c.opened;
+      c.closeWithCode(1000, 'done');
+    });
+    servers.push(server);
+    const ws = reconnecting(server.url);
+    const { readable, writable } = await ws.opened;
+    const reader = readable.getReader();
+    const writer = writable.getWriter();
+    assert.deepEqual(await ws.closed, { closeCode: 1000, reason: 'done' });
+    await assert.rejects(writer.closed, { name: 'InvalidStateError' });
+    await reader.closed;
+
+    // Given up: both streams error with the reason.
+    const port = await freePort();
+    const gone = await echo(port, []);
+    const given = reconnecting(`ws://127.0.0.1:${port}/`, { reconnectDelay: 5, maxAttempts: 1 });
+    const streams = await given.opened;
+    const w = streams.writable.getWriter();
+    const r = streams.readable.getReader();
+    await gone.close();
+    await assert.rejects(given.closed, /gave up after 1 failed attempt/);
+    await assert.rejects(w.closed, /gave up after 1 failed attempt/);
+    await assert.rejects(r.closed, /gave up after 1 failed attempt/);
   });
 
   it('the signal of the options is not listened to once closed', async () => {
