@@ -35,6 +35,32 @@ async function echo(port: number, got: string[]): Promise<WebSocketServer> {
   return server;
 }
 
+/**
+ * A server whose k-th connection (from 1) sends `count` messages (`c<k>`, or
+ * `c<k>-<i>` when more than one), then is given to `then`.
+ */
+async function numbered(
+  count: number,
+  then: (connection: WebSocketConnection, k: number) => void,
+): Promise<{ server: WebSocketServer; accepted: () => number }> {
+  let n = 0;
+  const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
+    const k = ++n;
+    const { writable } = await c.opened;
+    const writer = writable.getWriter();
+    for (let i = 0; i < count; i++) await writer.write(count === 1 ? `c${k}` : `c${k}-${i}`);
+    then(c, k);
+  });
+  servers.push(server);
+  return { server, accepted: () => n };
+}
+
+/** Resolves once `events` saw `count` opened connections. */
+async function opens(events: ReconnectEvent[], count: number): Promise<void> {
+  while (events.filter((e) => e.type === 'open').length < count)
+    await new Promise((r) => setTimeout(r, 5));
+}
+
 describe('reconnecting()', () => {
   it('the server drains with 1001, the client reconnects, writes made in the gap wait and then arrive in order', async () => {
     const port = await freePort();
@@ -100,15 +126,9 @@ describe('reconnecting()', () => {
   it('messages a connection received before it closed are delivered, also when the next connection opened and closed meanwhile', async () => {
     // Each connection sends three messages and closes: 1001 (reconnect) for
     // the first two, 1000 (final) for the third.
-    let n = 0;
-    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
-      const k = ++n;
-      const { writable } = await c.opened;
-      const writer = writable.getWriter();
-      for (let i = 0; i < 3; i++) await writer.write(`c${k}-${i}`);
-      c.closeWithCode(k < 3 ? 1001 : 1000, `done ${k}`);
-    });
-    servers.push(server);
+    const { server, accepted } = await numbered(3, (c, k) =>
+      c.closeWithCode(k < 3 ? 1001 : 1000, `done ${k}`),
+    );
     // Room for what each connection sends: a full readable would stop reading
     // before the Close (backpressure), and no connection would end.
     const ws = reconnecting(server.url, {
@@ -120,7 +140,7 @@ describe('reconnecting()', () => {
     const reader = readable.getReader();
     // Nothing is read until every connection has come and gone.
     assert.deepEqual(await ws.closed, { closeCode: 1000, reason: 'done 3' });
-    assert.equal(n, 3);
+    assert.equal(accepted(), 3);
     const got: string[] = [];
     for (;;) {
       const next = await reader.read();
@@ -131,15 +151,9 @@ describe('reconnecting()', () => {
   });
 
   it('a read waiting when the connection closes gets what it received, then the next connection', async () => {
-    let n = 0;
-    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
-      const k = ++n;
-      const { writable } = await c.opened;
-      const writer = writable.getWriter();
-      await writer.write(`c${k}`);
+    const { server } = await numbered(1, (c, k) => {
       if (k === 1) c.closeWithCode(1001);
     });
-    servers.push(server);
     const ws = reconnecting(server.url, { reconnectDelay: 5 });
     const { readable } = await ws.opened;
     const reader = readable.getReader();
@@ -150,14 +164,9 @@ describe('reconnecting()', () => {
   });
 
   it('a readable nobody reads keeps nothing of the connections that ended', async () => {
-    let n = 0;
-    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
-      const k = ++n;
-      const { writable } = await c.opened;
-      await writable.getWriter().write(`c${k}`);
+    const { server } = await numbered(1, (c, k) => {
       if (k === 1) c.closeWithCode(1001);
     });
-    servers.push(server);
     const events: ReconnectEvent[] = [];
     const ws = reconnecting(server.url, {
       reconnectDelay: 5,
@@ -165,8 +174,7 @@ describe('reconnecting()', () => {
       onEvent: (e) => events.push(e),
     });
     const { readable } = await ws.opened;
-    while (events.filter((e) => e.type === 'open').length < 2)
-      await new Promise((r) => setTimeout(r, 10));
+    await opens(events, 2);
     // Reading starts with the connection that is open.
     const reader = readable.getReader();
     assert.equal((await reader.read()).value, 'c2');
@@ -175,14 +183,9 @@ describe('reconnecting()', () => {
   });
 
   it('a reader released and taken again starts with the connection open then', async () => {
-    let n = 0;
-    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
-      const k = ++n;
-      const { writable } = await c.opened;
-      await writable.getWriter().write(`c${k}`);
+    const { server } = await numbered(1, (c, k) => {
       if (k < 3) setTimeout(() => c.closeWithCode(1001), 20);
     });
-    servers.push(server);
     const events: ReconnectEvent[] = [];
     const ws = reconnecting(server.url, {
       reconnectDelay: 5,
@@ -192,11 +195,9 @@ describe('reconnecting()', () => {
     const { readable } = await ws.opened;
     // Held (not read) while the first connection ends, released while the second does.
     const first = readable.getReader();
-    while (events.filter((e) => e.type === 'open').length < 2)
-      await new Promise((r) => setTimeout(r, 5));
+    await opens(events, 2);
     first.releaseLock();
-    while (events.filter((e) => e.type === 'open').length < 3)
-      await new Promise((r) => setTimeout(r, 5));
+    await opens(events, 3);
     const reader = readable.getReader();
     assert.equal((await reader.read()).value, 'c3');
     ws.close();
@@ -213,18 +214,14 @@ describe('reconnecting()', () => {
       made.push(new WeakRef((message as { connection: object }).connection));
     };
     diagnosticsChannel.subscribe(DIAGNOSTICS_CHANNELS.open, onOpen);
-    let n = 0;
-    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
-      n++;
-      await c.opened;
-      setTimeout(() => c.closeWithCode(1001), 5);
-    });
-    servers.push(server);
+    const { server, accepted } = await numbered(0, (c) =>
+      setTimeout(() => c.closeWithCode(1001), 5),
+    );
     try {
       const ws = reconnecting(server.url, { reconnectDelay: 5, maxReconnectDelay: 10 });
       const { readable } = await ws.opened;
       const reader = readable.getReader();
-      while (n < 20) await new Promise((r) => setTimeout(r, 10));
+      while (accepted() < 20) await new Promise((r) => setTimeout(r, 10));
       for (let i = 0; i < 4; i++) {
         gc();
         await new Promise((r) => setTimeout(r, 10));
