@@ -292,10 +292,27 @@ export class ReconnectingWebSocketStream {
   async #wantsReconnect(closeCode: number, reason: string): Promise<boolean> {
     const decide = this.#options.shouldReconnect;
     if (decide === undefined) return !FINAL_CLOSE_CODES.has(closeCode);
+    let answer: unknown;
     try {
-      return (await decide(closeCode, reason)) === true;
+      answer = decide(closeCode, reason);
     } catch {
       return false;
+    }
+    if (!isThenable(answer)) return answer === true;
+    // close() or an aborted signal does not wait for the answer.
+    const woken = new Promise<boolean>((resolve) => {
+      this.#wakeSleep = () => resolve(false);
+    });
+    try {
+      return await Promise.race([
+        Promise.resolve(answer).then(
+          (value) => value === true,
+          () => false,
+        ),
+        woken,
+      ]);
+    } finally {
+      this.#wakeSleep = null;
     }
   }
 
@@ -326,6 +343,8 @@ export class ReconnectingWebSocketStream {
     const first = this.#options.reconnectDelay ?? DEFAULT_RECONNECT_DELAY;
     const max = this.#options.maxReconnectDelay ?? DEFAULT_MAX_RECONNECT_DELAY;
     const delay = backoffDelay(attempt, first, max);
+    // Closing or aborted already: no retry to tell of.
+    if (this.#closing !== null || this.#aborted()) return;
     this.#emit({ type: 'retry', attempt: attempt + 1, delay });
     // close() from the event's hook, or a signal aborted meanwhile: no sleep.
     if (this.#closing !== null || this.#aborted()) return;
@@ -424,9 +443,11 @@ export class ReconnectingWebSocketStream {
               await live.writer.write(chunk);
               return;
             } catch (error) {
-              // A chunk WebSocketStream refuses (a TypeError, as for a
-              // SharedArrayBuffer) would be refused by every connection.
-              if (error instanceof TypeError) throw error;
+              // Only a connection that closed or is closing is a reason to
+              // write again: anything else is the chunk refused (a TypeError,
+              // as for a SharedArrayBuffer, or what its conversion to a
+              // string threw), as every connection would refuse it.
+              if (!closedOrClosing(error)) throw error;
               // Not sent (the connection dropped or is closing): again on the next connection.
               await live.ended;
               await gate.settled(live);
@@ -449,6 +470,22 @@ export class ReconnectingWebSocketStream {
   #emit(event: ReconnectEvent): void {
     callHook(this.#options.onEvent, event);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/** Whether a write was refused because its connection closed or is closing (as WebSocketStream refuses it then). */
+function closedOrClosing(error: unknown): boolean {
+  return (
+    error instanceof WebSocketError ||
+    (error instanceof DOMException && error.name === 'InvalidStateError')
+  );
 }
 
 /** The spanning writable's error once no connection follows, as WebSocketStream's at a clean close. */

@@ -182,7 +182,7 @@ describe('reconnecting()', () => {
     await ws.closed;
   });
 
-  it('a reader released and taken again starts with the connection open then', async () => {
+  it('a reader taken after a connection ended with no reader starts with the connection open then', async () => {
     const { server } = await numbered(1, (c, k) => {
       if (k < 3) setTimeout(() => c.closeWithCode(1001), 20);
     });
@@ -393,6 +393,30 @@ describe('reconnecting()', () => {
     assert.equal(n, 3, 'no attempt after the rejection');
   });
 
+  it('close() does not wait for a shouldReconnect promise, and no retry is told of after it', async () => {
+    const { server } = await numbered(0, (c) => c.closeWithCode(4000));
+    const events: ReconnectEvent[] = [];
+    const ws = reconnecting(server.url, {
+      reconnectDelay: 5,
+      shouldReconnect: () => new Promise<boolean>((r) => setTimeout(() => r(true), 3_000)),
+      onEvent: (e) => events.push(e),
+    });
+    const { writable } = await ws.opened;
+    const writer = writable.getWriter();
+    while (!events.some((e) => e.type === 'close')) await new Promise((r) => setTimeout(r, 5));
+    // The write waits for a connection while the decision is pending.
+    const write = writer.write('waits');
+    const start = Date.now();
+    ws.close();
+    assert.equal((await ws.closed).closeCode, 4000);
+    await assert.rejects(write, { name: 'InvalidStateError' });
+    assert.ok(Date.now() - start < 1_000, `closed after ${Date.now() - start} ms`);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['open', 'close'],
+    );
+  });
+
   it('close() called from the retry event ends the backoff at once', async () => {
     const port = await freePort();
     const ws = reconnecting(`ws://127.0.0.1:${port}/`, {
@@ -480,6 +504,22 @@ describe('reconnecting()', () => {
     const { writable } = await ws.opened;
     const writer = writable.getWriter();
     await assert.rejects(writer.write(new SharedArrayBuffer(4)), TypeError);
+    ws.close();
+    await ws.closed;
+  });
+
+  it('a chunk whose conversion throws anything else rejects with that, at once', async () => {
+    const port = await freePort();
+    await echo(port, []);
+    const ws = reconnecting(`ws://127.0.0.1:${port}/`);
+    const { writable } = await ws.opened;
+    const writer = writable.getWriter();
+    const chunk = {
+      toString(): string {
+        throw new RangeError('no string for this');
+      },
+    };
+    await assert.rejects(writer.write(chunk), RangeError);
     ws.close();
     await ws.closed;
   });
