@@ -2,6 +2,7 @@
  * The Transport of a session over a node:net or node:tls socket.
  */
 import type { Socket } from 'node:net';
+import { setInterval } from 'node:timers';
 import { setAllocator, setFrameAllocator } from '../core/allocate.js';
 import type { Transport, TransportHandlers } from '../streams/transport.js';
 
@@ -189,7 +190,30 @@ function noteCutShort(socket: Socket): void {
   if (socket.writableLength > 0) cutShortSockets.add(socket);
 }
 function onSocketClose(this: Socket): void {
+  letLoopGo(this);
   handlersOf.get(this)!.onClose();
+}
+
+/**
+ * Sockets paused by backpressure. A paused socket's handle reads nothing and
+ * so no longer keeps the event loop alive: a program that only awaits
+ * `closed` (or a timer-free handler) would exit while its connection is
+ * open, which an open connection that reads does not let happen. One shared
+ * timer, referenced while any socket is held here, keeps the loop alive
+ * instead (ref/unref are flags, no timer is made per pause).
+ */
+const heldSockets = new Set<Socket>();
+let loopHold: ReturnType<typeof setInterval> | null = null;
+const noop = (): void => {};
+
+function holdLoop(socket: Socket): void {
+  if (socket.destroyed || heldSockets.has(socket)) return;
+  heldSockets.add(socket);
+  if (heldSockets.size === 1) (loopHold ??= setInterval(noop, 0x7fffffff)).ref();
+}
+
+function letLoopGo(socket: Socket): void {
+  if (heldSockets.delete(socket) && heldSockets.size === 0) loopHold?.unref();
 }
 
 export class SocketTransport implements Transport {
@@ -313,10 +337,12 @@ export class SocketTransport implements Transport {
 
   pause(): void {
     this.socket.pause();
+    holdLoop(this.socket);
   }
 
   resume(): void {
     this.socket.resume();
+    letLoopGo(this.socket);
   }
 
   end(): void {
