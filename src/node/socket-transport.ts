@@ -2,9 +2,9 @@
  * The Transport of a session over a node:net or node:tls socket.
  */
 import type { Socket } from 'node:net';
-import { setInterval } from 'node:timers';
 import { setAllocator, setFrameAllocator } from '../core/allocate.js';
 import type { Transport, TransportHandlers } from '../streams/transport.js';
+import { holdLoop, letLoopGo } from './loop-hold.js';
 
 /**
  * Below this many bytes a plain `new Uint8Array` is the cheaper allocation
@@ -194,28 +194,6 @@ function onSocketClose(this: Socket): void {
   handlersOf.get(this)!.onClose();
 }
 
-/**
- * Sockets paused by backpressure. A paused socket's handle reads nothing and
- * so no longer keeps the event loop alive: a program that only awaits
- * `closed` (or a timer-free handler) would exit while its connection is
- * open, which an open connection that reads does not let happen. One shared
- * timer, referenced while any socket is held here, keeps the loop alive
- * instead (ref/unref are flags, no timer is made per pause).
- */
-const heldSockets = new Set<Socket>();
-let loopHold: ReturnType<typeof setInterval> | null = null;
-const noop = (): void => {};
-
-function holdLoop(socket: Socket): void {
-  if (socket.destroyed || heldSockets.has(socket)) return;
-  heldSockets.add(socket);
-  if (heldSockets.size === 1) (loopHold ??= setInterval(noop, 0x7fffffff)).ref();
-}
-
-function letLoopGo(socket: Socket): void {
-  if (heldSockets.delete(socket) && heldSockets.size === 0) loopHold?.unref();
-}
-
 export class SocketTransport implements Transport {
   readonly socket: Socket;
   readonly #relay: ReadRelay | undefined;
@@ -251,6 +229,10 @@ export class SocketTransport implements Transport {
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
+    // The socket arrives paused (the session starts reading when there is
+    // room), and may stay so from the first byte on: held from here
+    // (src/node/loop-hold.ts).
+    if (!socket.destroyed) holdLoop(socket);
     if (socket.destroyed) queueMicrotask(() => handlers.onClose());
   }
 
@@ -337,7 +319,7 @@ export class SocketTransport implements Transport {
 
   pause(): void {
     this.socket.pause();
-    holdLoop(this.socket);
+    if (!this.socket.destroyed) holdLoop(this.socket);
   }
 
   resume(): void {

@@ -12,29 +12,54 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { WebSocketServer } from 'ws';
+import {
+  acceptFor,
+  headerOf,
+  readRequestHead,
+  serverFrame,
+  startRawServer,
+  type RawFixture,
+} from './helpers.js';
 
 const entry = pathToFileURL(join(import.meta.dirname, '../../src/index.ts')).href;
-let server: WebSocketServer;
-let port = 0;
+let server: RawFixture;
 const scripts: string[] = [];
 
 before(async () => {
-  server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  await once(server, 'listening');
-  port = (server.address() as { port: number }).port;
-  // More than the readable's high-water mark (1 message): the client's socket is paused.
-  server.on('connection', (ws) => {
-    for (let i = 0; i < 4; i++) ws.send(`message ${i}`);
+  // Answers the handshake and sends more messages than the readable's
+  // high-water mark (1), so the client's socket is paused: on /together in
+  // the same write as the 101 (the socket is then never resumed at all), on
+  // /later 50 ms after it.
+  server = await startRawServer((socket) => {
+    void readRequestHead(socket).then(({ head }) => {
+      const response = Buffer.from(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Accept: ${acceptFor(headerOf(head, 'sec-websocket-key') ?? '')}\r\n\r\n`,
+        'latin1',
+      );
+      const frames = Buffer.concat(
+        [0, 1, 2, 3].map((i) => serverFrame(0x1, Buffer.from(`message ${i}`))),
+      );
+      if (head.startsWith('GET /together ')) socket.write(Buffer.concat([response, frames]));
+      else {
+        socket.write(response);
+        setTimeout(() => socket.write(frames), 50);
+      }
+      // The client sends nothing but its Close: answered with a Close, then FIN.
+      socket.once('data', () => socket.end(serverFrame(0x8))).resume();
+    });
   });
 });
-after(() => {
-  server.close();
+after(async () => {
+  await server.close();
   for (const script of scripts) rmSync(script, { force: true });
 });
 
-/** Runs `lines` (after a connection to the server opened, as `wss`) in a child process. */
-function child(lines: string[]): {
+/** Runs `lines` (after a connection to the server's `path` opened, as `wss`) in a child process. */
+function child(
+  path: string,
+  lines: string[],
+): {
   output: () => string;
   exit: () => number | null | undefined;
   kill: () => Promise<void>;
@@ -45,7 +70,7 @@ function child(lines: string[]): {
     script,
     [
       `import { WebSocketStream } from ${JSON.stringify(entry)};`,
-      `const wss = new WebSocketStream('ws://127.0.0.1:${port}/');`,
+      `const wss = new WebSocketStream('ws://127.0.0.1:${server.port}${path}');`,
       `await wss.opened;`,
       `console.log('open');`,
       ...lines,
@@ -74,21 +99,23 @@ async function until(test: () => boolean, ms: number): Promise<void> {
 }
 
 void describe('the process lifetime', () => {
-  void it('a connection paused by backpressure keeps the process alive', async () => {
-    const c = child([`await wss.closed;`, `console.log('closed');`]);
-    try {
-      await until(() => c.output().includes('open') || c.exit() !== undefined, 20_000);
-      assert.ok(c.output().includes('open'), `opened (exit ${c.exit()}, output ${c.output()})`);
-      // Paused, awaiting `closed` with nothing else to do: still running a while later.
-      await new Promise((r) => setTimeout(r, 1_000));
-      assert.equal(c.exit(), undefined, `exited with ${c.exit()} while its connection was open`);
-    } finally {
-      await c.kill();
-    }
-  });
+  for (const path of ['/together', '/later']) {
+    void it(`a connection paused by backpressure keeps the process alive (${path})`, async () => {
+      const c = child(path, [`await wss.closed;`, `console.log('closed');`]);
+      try {
+        await until(() => c.output().includes('open') || c.exit() !== undefined, 20_000);
+        assert.ok(c.output().includes('open'), `opened (exit ${c.exit()}, output ${c.output()})`);
+        // Paused, awaiting `closed` with nothing else to do: still running a while later.
+        await new Promise((r) => setTimeout(r, 1_000));
+        assert.equal(c.exit(), undefined, `exited with ${c.exit()} while its connection was open`);
+      } finally {
+        await c.kill();
+      }
+    });
+  }
 
   void it('once the paused connection is closed, the process exits by itself', async () => {
-    const c = child([
+    const c = child('/later', [
       // Long enough for the unread messages to pause the socket.
       `await new Promise((r) => setTimeout(r, 300));`,
       `wss.close();`,
