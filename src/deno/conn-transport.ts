@@ -8,6 +8,7 @@
  * the session asked for data: `read()` is called only while resumed, so the
  * kernel's receive window fills and the peer's writes block.
  */
+import { holdLoop, letLoopGo } from '../node/loop-hold.js';
 import type { Transport, TransportHandlers } from '../streams/transport.js';
 
 /** The part of `Deno.Conn` this module uses. */
@@ -48,6 +49,9 @@ export class DenoConnTransport implements Transport {
   attach(handlers: TransportHandlers): void {
     if (this.#handlers !== null) throw new Error('Transport already attached');
     this.#handlers = handlers;
+    // Paused, no read is pending, and a pending read is what keeps Deno
+    // running: held until reading starts (src/node/loop-hold.ts).
+    if (!this.#closed) holdLoop(this);
   }
 
   write(chunks: Uint8Array[], callback: (error?: Error | null) => void): boolean {
@@ -116,10 +120,12 @@ export class DenoConnTransport implements Transport {
 
   pause(): void {
     this.#paused = true;
+    if (!this.#closed) holdLoop(this);
   }
 
   resume(): void {
     this.#paused = false;
+    letLoopGo(this);
     if (!this.#reading && !this.#closed) void this.#readLoop();
   }
 
@@ -144,6 +150,7 @@ export class DenoConnTransport implements Transport {
   destroy(): void {
     if (this.#closed) return;
     this.#closed = true;
+    letLoopGo(this);
     try {
       this.#conn.close();
     } catch {

@@ -17,7 +17,10 @@
  * wsstream's transports read from and still hold for the operating system,
  * against bounds that do not depend on kernel buffer sizes.
  */
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import { WebSocketError, WebSocketStream } from '../../dist/index.js';
 import { serve } from '../../dist/server.js';
@@ -696,6 +699,90 @@ for (const security of SECURITY) {
       await fixture.server.close();
     }
   }, 60_000);
+}
+
+// ---- the process lifetime ---------------------------------------------------------------
+/**
+ * Runs a client in a child process of this runtime: it connects to `url`,
+ * prints "open", then runs `lines` (with `wss` in scope).
+ */
+function runtimeChild(url, clientOptions, lines) {
+  const dir = mkdtempSync(join(tmpdir(), 'wsstream-lifetime-'));
+  const script = join(dir, 'client.mjs');
+  writeFileSync(
+    script,
+    [
+      `import { WebSocketStream } from ${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)};`,
+      `const wss = new WebSocketStream(${JSON.stringify(url)}, ${JSON.stringify(clientOptions)});`,
+      `await wss.opened;`,
+      `console.log('open');`,
+      ...lines,
+    ].join('\n'),
+  );
+  const [command, ...args] = IS_DENO
+    ? [globalThis.Deno.execPath(), 'run', '-A', script]
+    : [process.execPath, script];
+  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  proc.stdout.on('data', (chunk) => (output += chunk));
+  let code;
+  const exited = new Promise((resolve) =>
+    proc.on('exit', (c) => {
+      code = c;
+      rmSync(dir, { recursive: true, force: true });
+      resolve();
+    }),
+  );
+  return {
+    output: () => output,
+    code: () => code,
+    exited,
+    kill: async () => {
+      if (code === undefined) proc.kill();
+      await exited;
+    },
+  };
+}
+
+for (const security of SECURITY) {
+  test(`lifetime (${security.label}): a client paused by backpressure keeps the runtime running; closed, it exits by itself`, async () => {
+    // More messages than the client's readable asks for: its reading pauses.
+    const fixture = await startServer(async (connection) => {
+      const { writable } = await connection.opened;
+      const writer = writable.getWriter();
+      for (let i = 0; i < 8; i++) writer.write(`message ${i}`).catch(() => {});
+    }, security.server);
+    const url = security.url(fixture.url);
+    try {
+      const waiting = runtimeChild(url, security.client, ['await wss.closed;']);
+      try {
+        await waitUntil(
+          () => waiting.output().includes('open') || waiting.code() !== undefined,
+          'the child to open',
+        );
+        assert(waiting.output().includes('open'), `the child opened (exit ${waiting.code()})`);
+        // Paused, awaiting `closed` with nothing else to do: still running a while later.
+        await sleep(1_000);
+        equal(waiting.code(), undefined, 'the exit code of a child with its connection open');
+      } finally {
+        await waiting.kill();
+      }
+      const closing = runtimeChild(url, security.client, [
+        'await new Promise((resolve) => setTimeout(resolve, 300));',
+        'wss.close();',
+        'console.log(JSON.stringify(await wss.closed));',
+      ]);
+      try {
+        await Promise.race([closing.exited, sleep(20_000)]);
+        equal(closing.code(), 0, `the exit code once closed (output ${closing.output()})`);
+        assert(closing.output().includes('"closeCode":1005'), 'the clean close');
+      } finally {
+        await closing.kill();
+      }
+    } finally {
+      await fixture.server.close();
+    }
+  });
 }
 
 // ---- compression (test/runtimes/deflate.js) -------------------------------------------------

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DenoConnTransport, type DenoConn } from '../../src/deno/conn-transport.js';
+import { loopHolds } from '../../src/node/loop-hold.js';
 import type { TransportHandlers } from '../../src/streams/transport.js';
 import { settle } from './fake-transport.js';
 
@@ -52,6 +53,24 @@ test('writes call back once each, in order, once the kernel took them', async ()
   await settle();
   assert.deepEqual(calls, ['a ok', 'b ok']);
   assert.equal(transport.bufferedAmount, 0);
+  transport.destroy();
+});
+
+test('while paused (no read pending) the transport keeps the event loop alive; reading or closed, it does not', async () => {
+  const { conn } = handConn();
+  const transport = new DenoConnTransport(conn);
+  const before = loopHolds();
+  attach(transport);
+  assert.equal(loopHolds(), before + 1, 'held from attach: a transport starts paused');
+  transport.resume();
+  assert.equal(loopHolds(), before, 'a pending read keeps the runtime alive instead');
+  transport.pause();
+  assert.equal(loopHolds(), before + 1, 'paused again');
+  transport.destroy();
+  assert.equal(loopHolds(), before, 'closed');
+  transport.resume();
+  assert.equal(loopHolds(), before, 'nothing held after the close');
+  await settle();
 });
 
 test('destroy() while a write is in flight: that write and the queued ones fail once, even if the in-flight one completes after', async () => {
