@@ -15,6 +15,12 @@
  * dies after it was listening is started again after a second; one that
  * dies before (the port is taken, a certificate is unreadable) is not, and
  * when no worker is left the primary exits 1.
+ *
+ * With `--port 0` the workers share the port the first one got, as long as
+ * one of them is listening; once none is, node:cluster closes that socket,
+ * and a worker started then listening on port 0 would get another port.
+ * Workers started with no other worker alive are told the port instead
+ * (WORKER_PORT_ENV), and so are all after them.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { clusterRelay } from '../hub/index.js';
@@ -22,6 +28,9 @@ import { ExitCode } from './exit-codes.js';
 
 /** Largest `--workers`: more processes than this on one machine is a typo, not a deployment. */
 export const MAX_WORKERS = 256;
+
+/** The port a worker listens on in place of `--port 0`: the one its predecessors had. */
+export const WORKER_PORT_ENV = 'WSSTREAM_WORKER_PORT';
 
 /** What the primary asks a worker over IPC: to drain (a first signal), or to end at once (a second). */
 export type PrimaryRequest = 'shutdown' | 'interrupt';
@@ -58,11 +67,22 @@ export async function runPrimary(o: {
   const restarts = new Set<ReturnType<typeof setTimeout>>();
   let stop!: (code: number) => void;
   const stopped = new Promise<number>((resolve) => (stop = resolve));
+  /** The port the first worker listened on. */
+  let boundPort: number | undefined;
+  /** Told to every worker from the first one started with no other alive on. */
+  let fixedPort: number | undefined;
   const fork = (): void => {
-    const worker = cluster.fork();
+    if (fixedPort === undefined && boundPort !== undefined && live.size === 0)
+      fixedPort = boundPort;
+    const worker = cluster.fork(
+      fixedPort === undefined ? undefined : { [WORKER_PORT_ENV]: String(fixedPort) },
+    );
     let listening = false;
     live.add(worker);
-    worker.once('listening', () => (listening = true));
+    worker.once('listening', (address: { port?: number }) => {
+      listening = true;
+      boundPort ??= address.port;
+    });
     worker.once('exit', (code, signal) => {
       live.delete(worker);
       if (stopping) return;

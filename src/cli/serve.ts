@@ -10,7 +10,7 @@ import { CONNECTION_OPTIONS, readCertAndKey, readConnectionFlags } from './conne
 import { MAX_CONNECTIONS_OPTION, readMaxConnections, RefusalLog } from './connection-cap.js';
 import { Broadcast, DEFAULT_MAX_QUEUE } from './broadcast.js';
 import { hubBroker, hubWorkers } from './hub-options.js';
-import { primaryRequest } from './hub-workers.js';
+import { primaryRequest, WORKER_PORT_ENV } from './hub-workers.js';
 import type { Stdio } from './connect.js';
 import { bridgeExec, DEFAULT_KILL_AFTER, type ExecProcess, stopAll } from './exec.js';
 import { describeClose, describeError, ExitCode } from './exit-codes.js';
@@ -47,9 +47,12 @@ export async function serveCommand(argv: string[], stdio: Stdio): Promise<number
   const { values } = parsed;
   const portText = str(values, 'port');
   if (portText === undefined) throw new UsageError('serve needs --port (0 picks a free one)');
-  const port = Number(portText);
+  let port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535)
     throw new UsageError(`--port: "${portText}" is not a port`);
+  // A --workers worker started after all the others died: the port they had (hub-workers.ts).
+  const workerPort = cluster.isWorker ? process.env[WORKER_PORT_ENV] : undefined;
+  if (port === 0 && workerPort !== undefined && /^\d+$/.test(workerPort)) port = Number(workerPort);
 
   const command = str(values, 'exec');
   const forwardText = str(values, 'forward');

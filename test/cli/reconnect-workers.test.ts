@@ -208,39 +208,42 @@ describe('serve --workers N: signals and dying workers', () => {
     }
   });
 
-  it('the only worker killed: another takes its place', async () => {
-    // A fixed port: a new worker listening on port 0 after the last one died would get another.
-    const port = await freePort();
-    const server = await serveCli([
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--workers',
-      '1',
-      '--echo',
-    ]);
-    try {
-      const [worker] = childrenOf(server.child.pid!);
-      assert.ok(worker !== undefined, 'one worker');
-      process.kill(worker, 'SIGKILL');
-      await until(() => /starting another/.test(server.log()), 'the restart');
-      await until(
-        () => (server.log().match(/listening on/g) ?? []).length === 2,
-        'the new worker listening',
-      );
-      const ws = new WebSocket(server.url);
-      await once(ws, 'open');
-      ws.send('still here');
-      const [data] = (await once(ws, 'message')) as [Buffer];
-      assert.equal(data.toString(), 'still here');
-      ws.close();
-      await once(ws, 'close');
-      assert.equal(await server.stop(), 0);
-    } finally {
-      await server.stop();
-    }
-  });
+  for (const fixed of [true, false]) {
+    it(`the only worker killed: another takes its place, on the same port (${fixed ? 'a fixed port' : '--port 0'})`, async () => {
+      // With --port 0 the port dies with the last worker: the primary tells the next one the old port.
+      const portArgs = fixed ? ['--port', String(await freePort())] : [];
+      const server = await serveCli([
+        '--host',
+        '127.0.0.1',
+        ...portArgs,
+        '--workers',
+        '1',
+        '--echo',
+      ]);
+      try {
+        const [worker] = childrenOf(server.child.pid!);
+        assert.ok(worker !== undefined, 'one worker');
+        process.kill(worker, 'SIGKILL');
+        await until(() => /starting another/.test(server.log()), 'the restart');
+        await until(
+          () => (server.log().match(/listening on/g) ?? []).length === 2,
+          'the new worker listening',
+        );
+        const urls = [...server.log().matchAll(/listening on (ws:\/\/\S+)/g)].map((m) => m[1]);
+        assert.deepEqual(urls, [server.url, server.url], 'the same URL before and after');
+        const ws = new WebSocket(server.url);
+        await once(ws, 'open');
+        ws.send('still here');
+        const [data] = (await once(ws, 'message')) as [Buffer];
+        assert.equal(data.toString(), 'still here');
+        ws.close();
+        await once(ws, 'close');
+        assert.equal(await server.stop(), 0);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
 
   for (const [how, signal] of [
     ['SIGINT to the whole process group (a Ctrl-C)', 'SIGINT'],
