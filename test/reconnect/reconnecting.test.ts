@@ -8,7 +8,11 @@ import * as net from 'node:net';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { after, describe, it } from 'node:test';
 import { DIAGNOSTICS_CHANNELS, WebSocketError } from '../../src/index.js';
-import { reconnecting, type ReconnectEvent } from '../../src/reconnecting.js';
+import {
+  reconnecting,
+  type ReconnectEvent,
+  type ReconnectingWebSocketStream,
+} from '../../src/reconnecting.js';
 import { serve, WebSocketConnection, type WebSocketServer } from '../../src/server.js';
 import { freePort } from '../hub/redis-server.js';
 import { withoutUnhandledRejections } from '../unhandled.js';
@@ -59,6 +63,17 @@ async function numbered(
 async function opens(events: ReconnectEvent[], count: number): Promise<void> {
   while (events.filter((e) => e.type === 'open').length < count)
     await new Promise((r) => setTimeout(r, 5));
+}
+
+/** A reconnecting client that retries after 5 ms, holds up to 8 messages, and records its events. */
+function watched(url: string): { ws: ReconnectingWebSocketStream; events: ReconnectEvent[] } {
+  const events: ReconnectEvent[] = [];
+  const ws = reconnecting(url, {
+    reconnectDelay: 5,
+    readableStrategy: { highWaterMark: 8 },
+    onEvent: (e) => events.push(e),
+  });
+  return { ws, events };
 }
 
 describe('reconnecting()', () => {
@@ -167,12 +182,7 @@ describe('reconnecting()', () => {
     const { server } = await numbered(1, (c, k) => {
       if (k === 1) c.closeWithCode(1001);
     });
-    const events: ReconnectEvent[] = [];
-    const ws = reconnecting(server.url, {
-      reconnectDelay: 5,
-      readableStrategy: { highWaterMark: 8 },
-      onEvent: (e) => events.push(e),
-    });
+    const { ws, events } = watched(server.url);
     const { readable } = await ws.opened;
     await opens(events, 2);
     // Reading starts with the connection that is open.
@@ -186,12 +196,7 @@ describe('reconnecting()', () => {
     const { server } = await numbered(1, (c, k) => {
       if (k < 3) setTimeout(() => c.closeWithCode(1001), 20);
     });
-    const events: ReconnectEvent[] = [];
-    const ws = reconnecting(server.url, {
-      reconnectDelay: 5,
-      readableStrategy: { highWaterMark: 8 },
-      onEvent: (e) => events.push(e),
-    });
+    const { ws, events } = watched(server.url);
     const { readable } = await ws.opened;
     // Held (not read) while the first connection ends, released while the second does.
     const first = readable.getReader();
