@@ -229,11 +229,11 @@ export class SocketTransport implements Transport {
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
+    if (socket.destroyed) queueMicrotask(() => handlers.onClose());
     // The socket arrives paused (the session starts reading when there is
     // room), and may stay so from the first byte on: held from here
     // (src/node/loop-hold.ts).
-    if (!socket.destroyed) holdLoop(socket);
-    if (socket.destroyed) queueMicrotask(() => handlers.onClose());
+    else holdLoop(socket);
   }
 
   write(
