@@ -4,6 +4,9 @@
  */
 import { observing, publish, type ObservedConnection } from './diagnostics.js';
 
+/** The payload before the first Ping: shared, never written or handed out. */
+const NO_PING = new Uint8Array(0);
+
 /**
  * Times the outstanding Ping and publishes every Ping and Pong sent or
  * received. Publishing costs one check when nobody listens.
@@ -14,7 +17,7 @@ export class PingLog {
   /** When the outstanding Ping was sent (performance.now()), or -1 when none is outstanding. */
   #sentAt = -1;
   /** The payload of the outstanding Ping: only a Pong with the same one answers it. */
-  #sentPayload: Uint8Array = new Uint8Array(0);
+  #sentPayload: Uint8Array = NO_PING;
   #lastRtt: number | null = null;
 
   constructor(observed: ObservedConnection) {
