@@ -113,6 +113,20 @@ export interface ServeOptions extends UpgradeOptions {
   onConnectionRefused?: (request: IncomingMessage) => void;
 }
 
+/**
+ * A limit on the request head (`maxHeaderSize`, `maxHeaderCount`): a positive
+ * integer, or undefined (or null) for the default. Anything else throws: a NaN would
+ * turn the limit off without a word, a negative one refuse every client.
+ */
+function readHeaderLimit(value: unknown, name: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0)
+    throw new RangeError(
+      `serve(): ${name} must be a positive integer, not ${typeof value === 'number' || typeof value === 'string' ? String(value) : typeof value}`,
+    );
+  return value;
+}
+
 /** Default of {@link ServeOptions.shutdownTimeout}: 5 s. */
 export const DEFAULT_SHUTDOWN_TIMEOUT = 5_000;
 
@@ -178,7 +192,9 @@ export async function serve(
     'handshakeTimeout',
     DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
   );
-  const maxHeaderCount = options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT;
+  const maxHeaderCount =
+    readHeaderLimit(options.maxHeaderCount, 'maxHeaderCount') ?? DEFAULT_MAX_HEADER_COUNT;
+  const maxHeaderSize = readHeaderLimit(options.maxHeaderSize, 'maxHeaderSize');
   const handshakeOptions: HandshakeOptions = { ...options, maxHeaderCount };
   const registry = new ConnectionRegistry(maxConnections, handler);
   const shutdownTimeout = readMilliseconds(
@@ -201,7 +217,7 @@ export async function serve(
       port: options.port ?? 0,
       ...credentials,
       handshakeTimeout,
-      maxHeaderSize: options.maxHeaderSize,
+      maxHeaderSize,
       maxHeaderCount,
       shutdownTimeout,
       handshakeOptions,
@@ -227,7 +243,7 @@ export async function serve(
       },
     };
   }
-  const httpOptions = { maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE };
+  const httpOptions = { maxHeaderSize: maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE };
   const server: HttpServer =
     tls !== undefined
       ? (https ??= requireBuiltin('node:https') as typeof NodeHttps).createServer({

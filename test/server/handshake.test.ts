@@ -340,6 +340,32 @@ void describe('limits on the request head', { timeout: 30_000 }, () => {
     }
   });
 
+  void test('maxHeaderCount and maxHeaderSize that are not positive integers are refused before listening (a NaN never turns a limit off)', async () => {
+    for (const name of ['maxHeaderCount', 'maxHeaderSize'] as const) {
+      for (const bad of [NaN, 0, -1, 1.5, Infinity, '50']) {
+        await assert.rejects(
+          echoServer({ [name]: bad as number }),
+          (error: Error) =>
+            error instanceof RangeError &&
+            error.message === `serve(): ${name} must be a positive integer, not ${String(bad)}`,
+        );
+      }
+    }
+    // A small count is still a limit, and a valid one still admits what is under it.
+    const server = await echoServer({ maxHeaderCount: 7 });
+    try {
+      const port = server.address.port;
+      const filler = ['X-A: 1', 'X-B: 2', 'X-C: 3'];
+      const over = await exchange(port, upgradeRequest(port, filler));
+      assert.equal(over.status, 431);
+      const ok = await rawClient(port, filler.slice(0, 2));
+      assert.equal(ok.response.status, 101);
+      ok.socket.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
   void test('a client that trickles its head (slowloris) is cut at the handshake deadline', async () => {
     const server = await echoServer({ handshakeTimeout: 300 });
     try {
