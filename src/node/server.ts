@@ -133,12 +133,36 @@ export function nodeHandshake(
   return (callbacks) => new PendingHandshake(request, socket, head, options, callbacks);
 }
 
+/**
+ * The URL a client asked for: the scheme from the socket, the host from the
+ * Host header and the request target as sent. A target is a path even when it
+ * starts with `//` or `/\` (RFC 7230 5.3.1): resolving it against the host
+ * would let the client name another host. An absolute-form target (RFC 7230
+ * 5.3.2) gives its own host and path (5.5); any other target, none. A Host that is not a host (with
+ * `/`, `@`, ...) counts as absent.
+ */
 function urlOf(req: IncomingMessage, secure: boolean): string {
-  const host = req.headers.host ?? 'localhost';
+  const scheme = secure ? 'wss' : 'ws';
+  const header = req.headers.host;
+  let host = header === undefined || /[/\\?#@\s]/.test(header) ? 'localhost' : header;
+  const target = req.url ?? '/';
+  let path = target;
+  if (!target.startsWith('/')) {
+    path = '/';
+    try {
+      const absolute = new URL(target);
+      if (/^(?:http|ws)s?:$/.test(absolute.protocol)) {
+        host = absolute.host;
+        path = absolute.pathname + absolute.search;
+      }
+    } catch {
+      // Neither a path nor a URL: no path to keep.
+    }
+  }
   try {
-    return new URL(req.url ?? '/', `${secure ? 'wss' : 'ws'}://${host}`).href;
+    return new URL(`${scheme}://${host}${path}`).href;
   } catch {
-    return `${secure ? 'wss' : 'ws'}://localhost${req.url ?? '/'}`;
+    return new URL(`${scheme}://localhost${path}`).href;
   }
 }
 

@@ -727,6 +727,42 @@ void describe('origin, authentication and subprotocols', { timeout: 30_000 }, ()
     }
   });
 
+  void test('url: the host from Host and the target as a path, even one that starts with // or /\\ (a client cannot name another host)', async () => {
+    const urls: string[] = [];
+    const server = await serve({ host: '127.0.0.1' }, (connection) => {
+      urls.push(connection.url);
+      connection.request.socket.destroy();
+    });
+    const ask = async (target: string, host = 'app.example'): Promise<string> => {
+      const res = await exchange(
+        server.address.port,
+        [
+          `GET ${target} HTTP/1.1`,
+          `Host: ${host}`,
+          'Upgrade: websocket',
+          'Connection: Upgrade',
+          `Sec-WebSocket-Key: ${SAMPLE_KEY}`,
+          'Sec-WebSocket-Version: 13',
+        ].join('\r\n') + '\r\n\r\n',
+      );
+      assert.equal(res.status, 101);
+      return urls.shift()!;
+    };
+    try {
+      assert.equal(await ask('/chat?room=1'), 'ws://app.example/chat?room=1');
+      assert.equal(
+        await ask('//evil.example/admin?x=1'),
+        'ws://app.example//evil.example/admin?x=1',
+      );
+      assert.equal(await ask('/\\evil.example/y'), 'ws://app.example//evil.example/y');
+      // An absolute-form target names its own host (RFC 7230 5.5); the scheme is the socket's.
+      assert.equal(await ask('http://other.example:81/z?q'), 'ws://other.example:81/z?q');
+      assert.equal(await ask('/p', 'bad/host@x'), 'ws://localhost/p');
+    } finally {
+      await server.close();
+    }
+  });
+
   void test('the connection exposes the request, url and remote address', async () => {
     let resolveSeen!: (v: {
       url: string;
