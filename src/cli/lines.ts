@@ -22,7 +22,12 @@ export class LineSplitter extends Transform {
   readonly #decoder = new StringDecoder('utf8');
   readonly #maxLineLength: number;
   readonly #separator: Separator;
-  #partial = '';
+  /**
+   * The line so far, in the pieces it came in: joined once its separator
+   * arrives, so a long line costs linear time, not a copy per chunk.
+   */
+  #partial: string[] = [];
+  #partialLength = 0;
 
   constructor(maxLineLength: number, separator: Separator = '\n') {
     super({ readableObjectMode: true, readableHighWaterMark: 16 });
@@ -31,22 +36,22 @@ export class LineSplitter extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#split(this.#partial + this.#decoder.write(chunk), callback);
+    this.#split(this.#decoder.write(chunk), callback);
   }
 
   override _flush(callback: TransformCallback): void {
-    const rest = this.#partial + this.#decoder.end();
-    this.#partial = '';
+    const rest = this.#takePartial(this.#decoder.end());
     if (rest !== '') this.push(this.#strip(rest));
     callback();
   }
 
+  /** Splits newly decoded `text`: only it is searched for separators. */
   #split(text: string, callback: TransformCallback): void {
     let start = 0;
     for (;;) {
       const nl = text.indexOf(this.#separator, start);
       if (nl < 0) break;
-      const line = this.#strip(text.slice(start, nl));
+      const line = this.#strip(this.#takePartial(text.slice(start, nl)));
       // A whole line in one chunk is checked as a partial one is.
       if (line.length > this.#maxLineLength) {
         callback(this.#tooLong());
@@ -55,12 +60,25 @@ export class LineSplitter extends Transform {
       this.push(line);
       start = nl + 1;
     }
-    this.#partial = text.slice(start);
-    if (this.#partial.length > this.#maxLineLength) {
-      callback(this.#tooLong());
-      return;
+    if (start < text.length) {
+      this.#partial.push(start === 0 ? text : text.slice(start));
+      this.#partialLength += text.length - start;
+      if (this.#partialLength > this.#maxLineLength) {
+        callback(this.#tooLong());
+        return;
+      }
     }
     callback();
+  }
+
+  /** The line so far followed by `end`; the line so far is emptied. */
+  #takePartial(end: string): string {
+    if (this.#partial.length === 0) return end;
+    this.#partial.push(end);
+    const line = this.#partial.join('');
+    this.#partial = [];
+    this.#partialLength = 0;
+    return line;
   }
 
   #tooLong(): Error {
