@@ -24,7 +24,7 @@ import { openReconnecting } from './hub-reconnect.js';
 import { formatLine, LineFormatter, LineSplitter, type Separator } from './lines.js';
 import { CONNECT_EXTRA_OPTIONS, readConnectExtras, type Direction } from './connect-extras.js';
 import { listenCommand } from './listen.js';
-import { writeDiagnostic } from './escape.js';
+import { shownUrl, writeDiagnostic } from './escape.js';
 
 /** The process's standard streams (replaceable in tests). */
 export interface Stdio {
@@ -206,7 +206,7 @@ async function run(ws: Connection, stdio: Stdio, o: RunOptions): Promise<number>
   ws.opened.then(
     ({ protocol, extensions }) =>
       log(
-        `connected to ${ws.url}${protocol !== '' ? ` (subprotocol ${protocol})` : ''}${
+        `connected to ${shownUrl(ws.url)}${protocol !== '' ? ` (subprotocol ${protocol})` : ''}${
           extensions !== '' ? ` (extensions ${extensions})` : ''
         }`,
       ),

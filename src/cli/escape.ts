@@ -62,3 +62,21 @@ const UNSAFE_IN_DIAGNOSTIC = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u20
 export function writeDiagnostic(stderr: { write(text: string): unknown }, line: string): void {
   stderr.write(`wsstream: ${line.replace(UNSAFE_IN_DIAGNOSTIC, escapeChar)}\n`);
 }
+
+/**
+ * A URL as the command shows it on stderr: without its user name and
+ * password, which would end up in logs (as the library's error messages
+ * leave them out). Text that is not a URL is shown as it is.
+ */
+export function shownUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url;
+  }
+  if (parsed.username === '' && parsed.password === '') return url;
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.href;
+}

@@ -8,12 +8,12 @@ import type { Writable } from 'node:stream';
 import type { WebSocketStreamOptions } from '../index.js';
 import { ReconnectingWebSocketStream, type ReconnectEvent } from '../reconnecting.js';
 import { describeClose } from './exit-codes.js';
-import { writeDiagnostic } from './escape.js';
+import { shownUrl, writeDiagnostic } from './escape.js';
 
 function line(event: ReconnectEvent): string {
   switch (event.type) {
     case 'open':
-      return `connected again to ${event.url}`;
+      return `connected again to ${shownUrl(event.url)}`;
     case 'close':
       return event.error === undefined
         ? describeClose({ closeCode: event.closeCode, reason: event.reason })

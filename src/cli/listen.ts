@@ -13,7 +13,7 @@ import { RefusalLog } from './connection-cap.js';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
 import { describeClose, describeError, ExitCode } from './exit-codes.js';
 import { reset, Tunnel } from './tunnel.js';
-import { writeDiagnostic } from './escape.js';
+import { shownUrl, writeDiagnostic } from './escape.js';
 
 /** Close reason sent to every open tunnel when the listener is stopped (SIGINT, SIGTERM). */
 const SHUTDOWN_REASON = 'shutting down';
@@ -116,7 +116,7 @@ export async function listenCommand(
     log(`cannot listen on ${formatEndpoint(at)}: ${describeError(error)}`);
     return ExitCode.ERROR;
   }
-  log(`listening on ${boundAddress(server, at)}, tunnelling to ${url}`);
+  log(`listening on ${boundAddress(server, at)}, tunnelling to ${shownUrl(url)}`);
 
   let interrupted = false;
   await new Promise<void>((resolve) => {

@@ -86,6 +86,21 @@ describe('connect', () => {
     assert.match(r.stderr, /connected to .* \(subprotocol chat\.v2\)/);
   });
 
+  it('credentials in the URL are sent (Basic) but never shown on stderr', async () => {
+    expectConnection();
+    behave = () => {};
+    const withCredentials = url.replace('ws://', 'ws://alice:s3cret@');
+    const r = await run(['connect', '--line', '--exit-on-eof', withCredentials], 'hi\n');
+    assert.equal(r.code, 0, r.stderr);
+    const seen = await lastSeen;
+    assert.equal(
+      seen.request.headers.authorization,
+      `Basic ${Buffer.from('alice:s3cret').toString('base64')}`,
+    );
+    assert.match(r.stderr, new RegExp(`connected to ${url.replace(/[?]/g, '\\$&')}`));
+    assert.doesNotMatch(r.stderr, /s3cret|alice/);
+  });
+
   it('--line: one text message per line (CRLF too, last line without newline); messages printed as lines', async () => {
     expectConnection();
     behave = (ws) => {
