@@ -136,7 +136,10 @@ export class WebSocketDuplex extends Duplex {
     this.#stringsAs = stringsAs;
     this.#textAs = textAs;
     this.#closeInfo = options.closeInfo ?? { closeCode: 1000 };
-    if (!isWebSocketLike(source)) this.#attach(source);
+    // Opening from here on, not from _construct() (the next tick): a
+    // destroy() in the same tick as toDuplex() gives the attempt up too.
+    if (isWebSocketLike(source)) this.#opening = true;
+    else this.#attach(source);
   }
 
   /** The subprotocol the handshake selected ('' if none, or before the connection opened). */
@@ -198,7 +201,6 @@ export class WebSocketDuplex extends Duplex {
       callback();
       return;
     }
-    this.#opening = true;
     source.opened.then(
       (info) => {
         this.#opening = false;

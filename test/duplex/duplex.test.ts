@@ -356,23 +356,25 @@ describe('toDuplex: receiving', () => {
     assert.equal((error as unknown as { closeCode: number }).closeCode, 1006);
   });
 
-  it('destroy() during the opening handshake gives it up at once, with no error', async () => {
+  it('destroy() during the opening handshake gives it up at once, with no error (also in the same tick as toDuplex())', async () => {
     // Accepts TCP and never answers the handshake.
     const silent = net.createServer(() => {});
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as net.AddressInfo;
     try {
-      const ws = new WebSocketStream(`ws://127.0.0.1:${port}/`, { handshakeTimeout: 30_000 });
-      const duplex = toDuplex(ws);
-      let errored: unknown = null;
-      duplex.on('error', (error) => (errored = error));
-      await new Promise((r) => setTimeout(r, 100));
-      const start = Date.now();
-      duplex.destroy();
-      await once(duplex, 'close');
-      assert.ok(Date.now() - start < 5_000, `closed after ${Date.now() - start} ms`);
-      await assert.rejects(ws.closed, /closed before the handshake completed/);
-      assert.equal(errored, null, 'destroy() with no error emits none');
+      for (const wait of [100, 0]) {
+        const ws = new WebSocketStream(`ws://127.0.0.1:${port}/`, { handshakeTimeout: 30_000 });
+        const duplex = toDuplex(ws);
+        let errored: unknown = null;
+        duplex.on('error', (error) => (errored = error));
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const start = Date.now();
+        duplex.destroy();
+        await once(duplex, 'close');
+        assert.ok(Date.now() - start < 5_000, `closed after ${Date.now() - start} ms`);
+        await assert.rejects(ws.closed, /closed before the handshake completed/);
+        assert.equal(errored, null, 'destroy() with no error emits none');
+      }
     } finally {
       silent.close();
     }
