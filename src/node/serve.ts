@@ -22,7 +22,7 @@ import {
   DEFAULT_MAX_HEADER_SIZE,
 } from '../core/handshake/index.js';
 import { readDictionary } from '../streams/dictionary.js';
-import { readMilliseconds, validateSessionOptions } from '../streams/session-options.js';
+import { readMilliseconds, readSessionOptions } from '../streams/session-options.js';
 import {
   answerAndClose,
   DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
@@ -175,7 +175,7 @@ export async function serve(
   if (typeof handler !== 'function') {
     throw new TypeError('serve() needs a handler function as its second argument');
   }
-  validateSessionOptions(options);
+  const sessionOptions = readSessionOptions(options);
   const socketPath = options.path;
   if (socketPath !== undefined && (options.port !== undefined || options.host !== undefined))
     throw new TypeError('serve(): path cannot be combined with port or host');
@@ -195,7 +195,7 @@ export async function serve(
   const maxHeaderCount =
     readHeaderLimit(options.maxHeaderCount, 'maxHeaderCount') ?? DEFAULT_MAX_HEADER_COUNT;
   const maxHeaderSize = readHeaderLimit(options.maxHeaderSize, 'maxHeaderSize');
-  const handshakeOptions: HandshakeOptions = { ...options, maxHeaderCount };
+  const handshakeOptions: HandshakeOptions = { ...options, ...sessionOptions, maxHeaderCount };
   const registry = new ConnectionRegistry(maxConnections, handler);
   const shutdownTimeout = readMilliseconds(
     options.shutdownTimeout,

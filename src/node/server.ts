@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import { CloseCode } from '../core/close.js';
 import { Connection } from '../core/connection.js';
 import { Session, type SessionOptions, type WebSocketMessage } from '../streams/session.js';
-import { readMilliseconds, validateSessionOptions } from '../streams/session-options.js';
+import { readMilliseconds, readSessionOptions } from '../streams/session-options.js';
 import {
   createWebSocketError,
   readCloseInfo,
@@ -316,7 +316,8 @@ export function upgrade(
   options?: UpgradeOptions | null,
 ): WebSocketConnection {
   options = readDictionary<UpgradeOptions>(options, 'upgrade options');
-  validateSessionOptions(options);
+  // The connection's session uses the values read now, not later (after a hook).
+  options = { ...options, ...readSessionOptions(options) };
   readMilliseconds(options.handshakeTimeout, 'handshakeTimeout', 0);
   return new WebSocketConnection(
     request,

@@ -160,22 +160,39 @@ function readStrategy(value: unknown, name: string): void {
 }
 
 /**
- * Validates the shared options before anything is connected (client) or
- * answered (server): TypeError for a value of the wrong type, RangeError for
- * one out of range, the same on both sides.
+ * Reads the shared options once and validates them before anything is
+ * connected (client) or answered (server): TypeError for a value of the wrong
+ * type, RangeError for one out of range, the same on both sides. Returns what
+ * was read: the session uses that, so an options object changed (or a getter
+ * answering otherwise) after the call changes nothing (WebIDL converts a
+ * dictionary once, when it is passed).
  */
-export function validateSessionOptions(options: SessionOptions): void {
-  readCount(options.maxMessageSize, 'maxMessageSize', 0);
-  readCount(options.maxFragments, 'maxFragments', 1);
-  readCount(options.fragmentSize, 'fragmentSize', 0);
-  readCount(options.maxPendingPongs, 'maxPendingPongs', 0);
-  readMilliseconds(options.closeTimeout, 'closeTimeout', 0);
-  readMilliseconds(options.pingInterval, 'pingInterval', 0, true);
-  readMilliseconds(options.pingTimeout, 'pingTimeout', 0);
-  readStrategy(options.readableStrategy, 'readableStrategy');
-  readStrategy(options.writableStrategy, 'writableStrategy');
-  readBatchWrites(options.batchWrites);
-  resolveDeflateOption(options.perMessageDeflate);
+export function readSessionOptions(options: SessionOptions): SessionOptions {
+  const read: SessionOptions = {
+    maxMessageSize: options.maxMessageSize,
+    maxFragments: options.maxFragments,
+    fragmentSize: options.fragmentSize,
+    readableStrategy: options.readableStrategy,
+    writableStrategy: options.writableStrategy,
+    closeTimeout: options.closeTimeout,
+    pingInterval: options.pingInterval,
+    pingTimeout: options.pingTimeout,
+    maxPendingPongs: options.maxPendingPongs,
+    batchWrites: options.batchWrites,
+    perMessageDeflate: options.perMessageDeflate,
+  };
+  readCount(read.maxMessageSize, 'maxMessageSize', 0);
+  readCount(read.maxFragments, 'maxFragments', 1);
+  readCount(read.fragmentSize, 'fragmentSize', 0);
+  readCount(read.maxPendingPongs, 'maxPendingPongs', 0);
+  readMilliseconds(read.closeTimeout, 'closeTimeout', 0);
+  readMilliseconds(read.pingInterval, 'pingInterval', 0, true);
+  readMilliseconds(read.pingTimeout, 'pingTimeout', 0);
+  readStrategy(read.readableStrategy, 'readableStrategy');
+  readStrategy(read.writableStrategy, 'writableStrategy');
+  readBatchWrites(read.batchWrites);
+  resolveDeflateOption(read.perMessageDeflate);
+  return read;
 }
 
 export { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE };

@@ -18,7 +18,7 @@ import {
 import { readProxyOption, readSocketPath } from './proxy-option.js';
 import { ConnectionLifecycle, type WebSocketOpenInfo } from './lifecycle.js';
 import { Session } from './session.js';
-import { readMilliseconds, validateSessionOptions } from './session-options.js';
+import { readMilliseconds, readSessionOptions } from './session-options.js';
 import {
   createWebSocketError,
   readCloseInfo,
@@ -138,13 +138,14 @@ export class WebSocketStream {
       'handshakeTimeout',
       DEFAULT_HANDSHAKE_TIMEOUT,
     );
-    // Bad limits or timeouts fail now, not after connecting.
-    validateSessionOptions(options);
-    const perMessageDeflate = resolveDeflateOption(options.perMessageDeflate);
+    // Bad limits or timeouts fail now, not after connecting; the session
+    // uses the values read now.
+    const sessionOptions = readSessionOptions(options);
+    const perMessageDeflate = resolveDeflateOption(sessionOptions.perMessageDeflate);
     const limits = {
-      maxMessageSize: options.maxMessageSize,
-      maxFragments: options.maxFragments,
-      fragmentSize: options.fragmentSize,
+      maxMessageSize: sessionOptions.maxMessageSize,
+      maxFragments: sessionOptions.maxFragments,
+      fragmentSize: sessionOptions.fragmentSize,
     };
     const proxy = readProxyOption(options.proxy);
     const socketPath = readSocketPath(options.socketPath);
@@ -185,7 +186,7 @@ export class WebSocketStream {
           session = new Session(
             new Connection({ role: 'client', ...limits, extension }),
             transport,
-            options,
+            sessionOptions,
             rest,
             life,
           );

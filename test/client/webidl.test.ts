@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
 import { toDuplex, WebSocketError, WebSocketStream } from '../../src/index.js';
 import { serve, upgrade } from '../../src/server.js';
-import { requests } from './helpers.js';
+import { delay, rejection, requests, startWsServer } from './helpers.js';
 
 const NOT_DICTIONARIES: unknown[] = [true, false, 1, 0, 'x', '', Symbol('s'), 10n];
 
@@ -48,6 +48,47 @@ void describe('the WebSocketStream constructor', () => {
       );
     }
     assert.equal(requests.length, before);
+  });
+
+  void it('the options are read once, when constructed: changing them (or a getter that changes its answer) afterwards changes nothing', async () => {
+    const peer = await startWsServer();
+    try {
+      let reads = 0;
+      const options: Record<string, unknown> = {
+        maxMessageSize: 4,
+        // 5 s when constructed, 20 ms if read again later.
+        get closeTimeout() {
+          return reads++ === 0 ? 5_000 : 20;
+        },
+      };
+      const wss = new WebSocketStream(peer.url, options);
+      assert.equal(reads, 1, 'closeTimeout is read once');
+      // Values the constructor refuses, given too late to matter.
+      options.maxMessageSize = 1;
+      options.pingInterval = 'soon';
+      const { ws } = await peer.next();
+      const { readable } = await wss.opened;
+      assert.equal(reads, 1, 'closeTimeout is not read again when the connection opens');
+      ws.send('four');
+      const reader = readable.getReader();
+      assert.deepEqual(await reader.read(), { done: false, value: 'four' });
+      // A peer that reads nothing more never answers our Close: the close
+      // timeout read at construction (5 s) is the one that runs.
+      (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      wss.close();
+      const after300 = await Promise.race([
+        wss.closed.then(
+          () => 'fulfilled',
+          () => 'rejected',
+        ),
+        delay(300).then(() => 'pending'),
+      ]);
+      assert.equal(after300, 'pending', 'the close timeout of 5 s runs, not one of 20 ms');
+      ws.terminate();
+      await rejection(wss.closed);
+    } finally {
+      await peer.close();
+    }
   });
 
   void it('a bad options argument wins over a bad URL (conversion comes first)', () => {
@@ -160,6 +201,32 @@ void describe('the options bags of serve, upgrade and toDuplex', () => {
     wss.close();
     await wss.closed;
     assert.deepEqual(outcomes, ['opened']);
+    await new Promise((resolve) => http.close(resolve));
+  });
+
+  void it('upgrade(): the options are read when it is called, not again when an async authenticate has let the connection open', async () => {
+    let reads = 0;
+    const options = {
+      get closeTimeout() {
+        reads++;
+        return 5_000;
+      },
+      authenticate: () => new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 20)),
+    };
+    let readsAtCall = -1;
+    const http = createServer();
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      upgrade(req, socket, head, options);
+      readsAtCall = reads;
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const { port } = http.address() as AddressInfo;
+    const wss = new WebSocketStream(`ws://127.0.0.1:${port}/`);
+    await wss.opened;
+    assert.ok(readsAtCall >= 1);
+    assert.equal(reads, readsAtCall, 'nothing read after upgrade() returned');
+    wss.close();
+    await wss.closed;
     await new Promise((resolve) => http.close(resolve));
   });
 
