@@ -138,8 +138,8 @@ export function nodeHandshake(
  * Host header and the request target as sent. A target is a path even when it
  * starts with `//` or `/\` (RFC 7230 5.3.1): resolving it against the host
  * would let the client name another host. An absolute-form target (RFC 7230
- * 5.3.2) gives its own host and path (5.5); any other target, none. A Host that is not a host (with
- * `/`, `@`, ...) counts as absent.
+ * 5.3.2) gives its own host and path (5.5); any other target, none. A Host
+ * that is not a host (with `/`, `@`, ...) counts as absent.
  */
 function urlOf(req: IncomingMessage, secure: boolean): string {
   const scheme = secure ? 'wss' : 'ws';
