@@ -198,7 +198,7 @@ class RedisClusterBroker extends RedisPubSubBroker {
     });
     this.#connect('subscriber', this.#sub, 0, () => {
       this.#subReady = true;
-      for (const [topic, listener] of this.listeners) this.subscribeTopic(topic, listener);
+      this.pumpAll();
     });
   }
 
@@ -242,23 +242,9 @@ class RedisClusterBroker extends RedisPubSubBroker {
     );
   }
 
-  subscribe(topic: string): void {
-    if (this.closed || this.listeners.has(topic)) return;
-    const listener = this.listenerFor(topic);
-    this.listeners.set(topic, listener);
-    // Before the slot map is loaded nothing can be routed: the ready callback subscribes then.
-    if (this.#subReady) this.subscribeTopic(topic, listener);
-  }
-
-  unsubscribe(topic: string): void {
-    const listener = this.listeners.get(topic);
-    if (listener === undefined) return;
-    this.listeners.delete(topic);
-    this.cancelRetry(topic);
-    if (this.closed || !this.#subReady) return;
-    this.sendUnsubscribe(this.prefix + topic, listener).catch((error: unknown) =>
-      this.failed('unsubscribe', topic, error),
-    );
+  /** Before the slot map is loaded nothing can be routed: the ready callback subscribes then. */
+  protected get canSend(): boolean {
+    return this.#subReady;
   }
 
   publish(topic: string, message: HubMessage): Promise<void> {
@@ -273,8 +259,7 @@ class RedisClusterBroker extends RedisPubSubBroker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.listeners.clear();
-    this.stopRetries();
+    this.forgetTopics();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     // A node connection node-redis has under way when the cluster is destroyed is
@@ -321,9 +306,7 @@ class RedisClusterBroker extends RedisPubSubBroker {
       error,
     });
     if (!channel.startsWith(this.prefix)) return;
-    const topic = channel.slice(this.prefix.length);
-    const listener = this.listeners.get(topic);
-    if (listener !== undefined) this.retrySubscription(topic, listener, 0);
+    this.renewSubscription(channel.slice(this.prefix.length));
   }
 
   /**

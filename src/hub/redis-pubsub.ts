@@ -47,6 +47,32 @@ export interface RedisPubSubOptions {
 /** A node-redis subscription listener in buffer mode. */
 export type Listener = (message: Buffer, channel: Buffer) => void;
 
+/**
+ * The subscription of one topic's channel. At most one (S)SUBSCRIBE or
+ * (S)UNSUBSCRIBE of a channel is under way at a time; what the topic wants
+ * when it settles decides the next one. Commands sent while another was
+ * pending could be run by Redis in an order that leaves a channel with local
+ * subscribers unsubscribed (node-redis registers a listener only when its
+ * SUBSCRIBE is answered), and while Redis is away each join and leave would
+ * queue one more command: now a topic holds at most one.
+ */
+interface TopicState {
+  /** Hands what arrives to the hub while the topic wants it; kept while the state lives. */
+  readonly listener: Listener;
+  /** The topic has local subscribers. */
+  wanted: boolean;
+  /** node-redis may hold the listener: a SUBSCRIBE was sent and no UNSUBSCRIBE since. */
+  held: boolean;
+  /** A SUBSCRIBE failed, or node-redis lost the subscription: unsubscribe, then subscribe again. */
+  renew: boolean;
+  /** A command of this channel is under way. */
+  busy: boolean;
+  /** Failed attempts since the last subscription that succeeded (the backoff step). */
+  attempt: number;
+  /** The wait before the next attempt after a failure. */
+  retry: ReturnType<typeof setTimeout> | null;
+}
+
 /** What `send` returns, or a rejection with what it threw. */
 function settledOf(send: () => Promise<void>): Promise<void> {
   try {
@@ -58,8 +84,11 @@ function settledOf(send: () => Promise<void>): Promise<void> {
 
 export abstract class RedisPubSubBroker implements HubBroker {
   protected readonly prefix: string;
-  /** The listener of each topic with local subscribers. */
-  protected readonly listeners = new Map<string, Listener>();
+  /**
+   * The topics with local subscribers, and those whose channel is still to
+   * be unsubscribed (or whose command is under way).
+   */
+  readonly #topics = new Map<string, TopicState>();
   protected closed = false;
   readonly #nodeId = newNodeId();
   readonly #backlog: PublishBacklog;
@@ -73,8 +102,6 @@ export abstract class RedisPubSubBroker implements HubBroker {
   /** The backoff of subscriptions made again after a failure (the reconnect delays). */
   readonly #retryFirst: number;
   readonly #retryMax: number;
-  /** Timers of subscriptions waiting for their next attempt, by topic. */
-  readonly #retries = new Map<string, ReturnType<typeof setTimeout>>();
 
   /**
    * `label` names the broker in events, `system` Redis in publish errors;
@@ -105,23 +132,136 @@ export abstract class RedisPubSubBroker implements HubBroker {
     this.#events = events;
   }
 
-  abstract subscribe(topic: string): void;
-  abstract unsubscribe(topic: string): void;
   abstract publish(topic: string, message: HubMessage): Promise<void>;
   abstract close(): Promise<void>;
 
+  /** Whether (un)subscriptions can be sent now; {@link pumpAll} is called once they can. */
+  protected abstract get canSend(): boolean;
+
+  subscribe(topic: string): void {
+    if (this.closed) return;
+    let state = this.#topics.get(topic);
+    if (state === undefined) {
+      state = this.#newTopic(topic);
+      this.#topics.set(topic, state);
+    } else if (state.wanted) return;
+    state.wanted = true;
+    this.#pump(topic, state);
+  }
+
+  unsubscribe(topic: string): void {
+    const state = this.#topics.get(topic);
+    if (state === undefined || !state.wanted) return;
+    state.wanted = false;
+    // A subscription waiting for another attempt is not made: its channel is unsubscribed.
+    clearTimeout(state.retry ?? undefined);
+    state.retry = null;
+    this.#pump(topic, state);
+  }
+
   /**
-   * The listener for a new topic: hands what arrives on it to the hub while
-   * it is the topic's listener. node-redis may still hold one that was
-   * replaced (an UNSUBSCRIBE sent while the SUBSCRIBE was pending sends
-   * nothing, and one lost with the connection is restored on reconnect):
-   * that one delivers nothing, so no message arrives twice.
+   * A topic's state, with its listener: it hands what arrives to the hub
+   * while the topic has local subscribers and this is its state. node-redis
+   * may still hold the listener of a state that was dropped (an UNSUBSCRIBE
+   * that failed, a subscription restored on reconnect): that one delivers
+   * nothing, so no message arrives twice.
    */
-  protected listenerFor(topic: string): Listener {
-    const listener: Listener = (data) => {
-      if (this.listeners.get(topic) === listener) this.#receive(topic, data);
+  #newTopic(topic: string): TopicState {
+    const state: TopicState = {
+      listener: (data) => {
+        if (state.wanted && this.#topics.get(topic) === state) this.#receive(topic, data);
+      },
+      wanted: false,
+      held: false,
+      renew: false,
+      busy: false,
+      attempt: 0,
+      retry: null,
     };
-    return listener;
+    return state;
+  }
+
+  /** Sends what every topic needs (the connection is ready: {@link canSend} turned true). */
+  protected pumpAll(): void {
+    for (const [topic, state] of this.#topics) this.#pump(topic, state);
+  }
+
+  /**
+   * Sends the next command `topic` needs, unless one is under way, a retry
+   * waits or nothing can be sent now; forgets the topic once nothing is
+   * wanted or held.
+   */
+  #pump(topic: string, state: TopicState): void {
+    if (this.closed || state.busy || state.retry !== null) return;
+    if (!state.wanted && !state.held) {
+      this.#topics.delete(topic);
+      return;
+    }
+    if (!this.canSend || (state.wanted && state.held && !state.renew)) return;
+    const channel = this.prefix + topic;
+    state.busy = true;
+    if (state.held) {
+      // Leaving, or clearing what node-redis keeps of a failed subscription before the next attempt.
+      const leaving = !state.wanted;
+      const settled = (): void => {
+        state.busy = false;
+        state.held = false;
+        state.renew = false;
+        this.#pump(topic, state);
+      };
+      settledOf(() => this.sendUnsubscribe(channel, state.listener)).then(
+        settled,
+        (error: unknown) => {
+          // Before another attempt the failure does not matter: the subscribe says what is wrong.
+          if (leaving && !this.closed) this.failed('unsubscribe', topic, error);
+          settled();
+        },
+      );
+      return;
+    }
+    state.held = true;
+    settledOf(() => this.sendSubscribe(channel, state.listener)).then(
+      () => {
+        state.busy = false;
+        state.attempt = 0;
+        this.#pump(topic, state);
+      },
+      (error: unknown) => {
+        state.busy = false;
+        if (this.closed) return;
+        this.failed('subscribe', topic, error);
+        state.renew = true;
+        if (state.wanted) this.#retryLater(topic, state);
+        else this.#pump(topic, state);
+      },
+    );
+  }
+
+  /**
+   * Subscribes `topic` again after a backoff (the reconnect delays), for as
+   * long as it has local subscribers: a subscription is never given up on
+   * in silence. It first unsubscribes: node-redis keeps the listeners of a
+   * channel it failed to move to another cluster node as if they were
+   * subscribed, and a subscribe would then send nothing (elsewhere this is
+   * one UNSUBSCRIBE of a channel not subscribed).
+   */
+  #retryLater(topic: string, state: TopicState): void {
+    if (state.retry !== null) return;
+    state.retry = setTimeout(
+      () => {
+        state.retry = null;
+        this.#pump(topic, state);
+      },
+      backoffDelay(state.attempt++, this.#retryFirst, this.#retryMax),
+    );
+  }
+
+  /** node-redis lost the subscription of `topic`: it is made again after a backoff, if still wanted. */
+  protected renewSubscription(topic: string): void {
+    const state = this.#topics.get(topic);
+    if (this.closed || state === undefined || !state.wanted) return;
+    state.renew = true;
+    if (!state.busy) this.#retryLater(topic, state);
   }
 
   /**
@@ -175,72 +315,10 @@ export abstract class RedisPubSubBroker implements HubBroker {
   /** Ends the subscription of `channel` for `listener` (UNSUBSCRIBE, SUNSUBSCRIBE). */
   protected abstract sendUnsubscribe(channel: string, listener: Listener): Promise<void>;
 
-  /**
-   * Subscribes `topic`'s channel. A failure is reported, and the channel is
-   * subscribed again after a backoff (the reconnect delays) for as long as
-   * the topic has local subscribers: a subscription is never given up on in
-   * silence.
-   */
-  protected subscribeTopic(topic: string, listener: Listener, attempt = 0): void {
-    const channel = this.prefix + topic;
-    settledOf(() => this.sendSubscribe(channel, listener)).then(
-      () => {
-        // The topic's last subscriber left while this was under way: node-redis
-        // sent no UNSUBSCRIBE for it then, so it is sent now.
-        if (!this.closed && this.listeners.get(topic) !== listener) {
-          this.sendUnsubscribe(channel, listener).catch((error: unknown) =>
-            this.failed('unsubscribe', topic, error),
-          );
-        }
-      },
-      (error: unknown) => {
-        this.failed('subscribe', topic, error);
-        this.retrySubscription(topic, listener, attempt);
-      },
-    );
-  }
-
-  /**
-   * Makes the subscription of `topic` again after a backoff, if the topic
-   * still has `listener` by then (one attempt waits per topic). It first
-   * unsubscribes: node-redis keeps the listeners of a channel it failed to
-   * move to another cluster node as if they were subscribed, and a
-   * subscribe would then send nothing (elsewhere this is one UNSUBSCRIBE of
-   * a channel not subscribed).
-   */
-  protected retrySubscription(topic: string, listener: Listener, attempt: number): void {
-    if (this.closed || this.listeners.get(topic) !== listener || this.#retries.has(topic)) return;
-    const still = (): boolean => !this.closed && this.listeners.get(topic) === listener;
-    const timer = setTimeout(
-      () => {
-        this.#retries.delete(topic);
-        if (!still()) return;
-        void settledOf(() => this.sendUnsubscribe(this.prefix + topic, listener))
-          .catch(() => {
-            // Nothing to clear, or Redis is away: the subscribe below says which.
-          })
-          .then(() => {
-            if (still()) this.subscribeTopic(topic, listener, attempt + 1);
-          });
-      },
-      backoffDelay(attempt, this.#retryFirst, this.#retryMax),
-    );
-    this.#retries.set(topic, timer);
-  }
-
-  /**
-   * Cancels the attempt that waits for `topic` (its last local subscriber
-   * left): a later subscription of the topic gets attempts of its own.
-   */
-  protected cancelRetry(topic: string): void {
-    clearTimeout(this.#retries.get(topic));
-    this.#retries.delete(topic);
-  }
-
-  /** Cancels the subscriptions waiting for another attempt (at close). */
-  protected stopRetries(): void {
-    for (const timer of this.#retries.values()) clearTimeout(timer);
-    this.#retries.clear();
+  /** Forgets every topic and cancels the attempts that wait (at close). */
+  protected forgetTopics(): void {
+    for (const state of this.#topics.values()) clearTimeout(state.retry ?? undefined);
+    this.#topics.clear();
   }
 
   /** Reports a failed (un)subscription of `topic`. */

@@ -123,26 +123,15 @@ class RedisBroker extends RedisPubSubBroker {
       return client;
     };
     this.#pub = make('publisher', false);
-    // The subscriber's offline queue holds SUBSCRIBE commands only (one per topic), restored on reconnect anyway.
+    // (Un)subscriptions are sent while the subscriber is connected, at most one
+    // per topic at a time; what changed while it was away is sent once it is
+    // ready again (node-redis itself restores the channels it had).
     this.#sub = make('subscriber', true);
+    this.#sub.on('ready', () => this.pumpAll());
   }
 
-  subscribe(topic: string): void {
-    if (this.closed || this.listeners.has(topic)) return;
-    const listener = this.listenerFor(topic);
-    this.listeners.set(topic, listener);
-    this.subscribeTopic(topic, listener);
-  }
-
-  unsubscribe(topic: string): void {
-    const listener = this.listeners.get(topic);
-    if (listener === undefined) return;
-    this.listeners.delete(topic);
-    this.cancelRetry(topic);
-    if (this.closed) return;
-    this.sendUnsubscribe(this.prefix + topic, listener).catch((error: unknown) =>
-      this.failed('unsubscribe', topic, error),
-    );
+  protected get canSend(): boolean {
+    return this.#sub.isReady;
   }
 
   protected sendSubscribe(channel: string, listener: Listener): Promise<void> {
@@ -165,8 +154,7 @@ class RedisBroker extends RedisPubSubBroker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.listeners.clear();
-    this.stopRetries();
+    this.forgetTopics();
     for (const client of [this.#pub, this.#sub]) {
       if (client.destroy !== undefined) destroyClient(client);
       else await client.disconnect?.().catch(() => {});

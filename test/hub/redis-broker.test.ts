@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { Hub, HubError } from '../../src/hub/index.js';
@@ -81,6 +82,105 @@ describe('redisBroker()', { skip: HAVE_REDIS ? false : 'redis-server is not inst
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('the last subscriber leaves and another joins while the SUBSCRIBE is on its way: the channel stays subscribed', async () => {
+    // 20 ms each way between hub b and Redis (a TCP relay), so that the
+    // leave and the join both come while the first SUBSCRIBE is pending.
+    const relay = createServer((down) => {
+      const up = connect(redis.port, '127.0.0.1');
+      const late = (from: Socket, to: Socket): void => {
+        from.on('data', (d: Buffer) => setTimeout(() => to.write(d), 20));
+      };
+      late(down, up);
+      late(up, down);
+      for (const [x, y] of [
+        [down, up],
+        [up, down],
+      ] as const) {
+        x.on('error', () => y.destroy());
+        x.on('close', () => y.destroy());
+      }
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const connected: string[] = [];
+    const onBrokerEvent = (e: { type: string }): void => {
+      if (e.type === 'connected') connected.push(e.type);
+    };
+    const relayed = `redis://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+    const a = new Hub({ broker: await redisBroker({ url: redis.url }), onBrokerEvent });
+    const b = new Hub({ broker: await redisBroker({ url: relayed }), onBrokerEvent });
+    try {
+      await until(() => connected.length === 4, 'both brokers connected');
+      const first = recorder();
+      const second = recorder();
+      b.subscribe(first, 'relay');
+      await new Promise((r) => setTimeout(r, 5));
+      b.unsubscribe(first, 'relay');
+      b.subscribe(second, 'relay');
+      const numsub = async (): Promise<string> =>
+        (
+          await run('redis-cli', ['-p', String(redis.port), 'pubsub', 'numsub', 'wsstream:relay'])
+        ).stdout.trim();
+      await until(async () => (await numsub()) === 'wsstream:relay\n1', 'subscribed');
+      // Every command b sent has been answered by now (200 ms of round trips).
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(await numsub(), 'wsstream:relay\n1', 'still subscribed');
+      await a.publish('relay', 'hello');
+      await until(() => second.got.length === 1, 'delivered to the subscriber that joined');
+      assert.deepEqual(second.got, ['hello']);
+      assert.deepEqual(first.got, []);
+    } finally {
+      await a.close();
+      await b.close();
+      relay.close();
+    }
+  });
+
+  it('joins and leaves while Redis is away queue nothing: once it is back it gets at most one command per topic', async () => {
+    const own = await startRedis();
+    const events: string[] = [];
+    const hub = new Hub({
+      broker: await redisBroker({ url: own.url, reconnectDelay: 50, maxReconnectDelay: 200 }),
+      onBrokerEvent: (e) => events.push(`${e.type} ${e.message}`),
+    });
+    const stats = async (): Promise<number> => {
+      const { stdout } = await run('redis-cli', ['-p', String(own.port), 'info', 'commandstats']);
+      let calls = 0;
+      for (const m of stdout.matchAll(/cmdstat_(?:un)?subscribe:calls=(\d+)/g))
+        calls += Number(m[1]);
+      return calls;
+    };
+    try {
+      const kept = recorder();
+      hub.subscribe(kept, 'kept');
+      await until(async () => (await stats()) === 1, 'subscribed');
+      await own.kill();
+      await until(
+        () => events.some((e) => e.startsWith('disconnected redis subscriber')),
+        'the subscriber saw Redis go',
+      );
+      // 20,000 connections join one of 100 topics and leave while Redis is away.
+      for (let i = 0; i < 20_000; i++) {
+        const c = recorder();
+        hub.subscribe(c, `user:${i % 100}`);
+        hub.unsubscribe(c);
+      }
+      await own.restart();
+      await until(async () => {
+        const { stdout } = await run('redis-cli', ['-p', String(own.port), 'pubsub', 'channels']);
+        return stdout.trim() === 'wsstream:kept';
+      }, 'the subscription that was kept is restored');
+      await new Promise((r) => setTimeout(r, 300));
+      // The restored SUBSCRIBE, and no more than one command for each of the 100 topics.
+      const calls = await stats();
+      assert.ok(calls <= 101, `${calls} (un)subscriptions after the outage`);
+      const { stdout } = await run('redis-cli', ['-p', String(own.port), 'pubsub', 'channels']);
+      assert.equal(stdout.trim(), 'wsstream:kept');
+    } finally {
+      await hub.close();
+      await own.stop();
     }
   });
 
