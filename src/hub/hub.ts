@@ -63,9 +63,14 @@ export interface PublishOptions {
 /** Topics with subscribers, in-process, optionally joined to other processes by a broker. */
 export class Hub {
   readonly #topics = new Map<string, Set<Subscriber>>();
+  /** Connections with topics. */
   readonly #subscribers = new Map<HubConnection, Subscriber>();
-  /** Subscriptions that ended while writes of theirs were still queued, by connection. */
-  readonly #departed = new WeakMap<HubConnection, Subscriber>();
+  /**
+   * Every connection subscribed at some time and not closed since, with or
+   * without topics now: its queue outlives a subscription, so writes still
+   * waiting in its writable count against the next one.
+   */
+  readonly #records = new WeakMap<HubConnection, Subscriber>();
   readonly #maxQueue: number;
   readonly #slow: SlowPolicy;
   readonly #broker: HubBroker | null;
@@ -93,17 +98,22 @@ export class Hub {
     this.#check(topic);
     let s = this.#subscribers.get(connection);
     if (s === undefined) {
-      // Writes of an earlier subscription may still wait in the connection's
-      // writable: they count against the new one's queue.
-      const earlier = this.#departed.get(connection);
-      this.#departed.delete(connection);
-      s = new Subscriber(connection, {
-        maxQueue: this.#maxQueue,
-        slow: this.#slow,
-        onGone: (gone) => this.#remove(gone),
-        earlier,
-      });
+      s = this.#records.get(connection);
+      if (s === undefined) {
+        s = new Subscriber(connection, {
+          maxQueue: this.#maxQueue,
+          slow: this.#slow,
+          onGone: (gone) => this.#gone(gone),
+        });
+        this.#records.set(connection, s);
+      }
+      // Closed as too slow and still closing: it takes no topic, as while subscribed.
       if (s.gone) return;
+      if (!s.join()) {
+        // Someone else holds the writer: the hub cannot serve this connection.
+        callHook(this.#options.onLeave, connection, 0);
+        return;
+      }
       this.#subscribers.set(connection, s);
     }
     if (s.gone || s.topics.has(topic)) return;
@@ -153,7 +163,7 @@ export class Hub {
     const s = this.#subscribers.get(connection);
     if (s === undefined) return false;
     const m = toHubMessage(message);
-    const queued = s.pending;
+    const queued = s.queued;
     const offered = s.offer(typeof m === 'string' ? m : copyBytes(m));
     // Closed as too slow: told as for a topic message.
     if (offered === Offer.CLOSED) callHook(this.#options.onSlow, s.connection, queued);
@@ -182,7 +192,7 @@ export class Hub {
 
   /** Bytes queued for `connection` (handed to its writable, not yet sent). */
   queuedBytes(connection: HubConnection): number {
-    return this.#subscribers.get(connection)?.pending ?? 0;
+    return this.#subscribers.get(connection)?.queued ?? 0;
   }
 
   /** Unsubscribes everyone (connections stay open) and closes the broker. */
@@ -204,7 +214,7 @@ export class Hub {
     const size = messageSize(message);
     for (const s of set) {
       if (s.connection === except) continue;
-      const queued = s.pending;
+      const queued = s.queued;
       if (s.offer(message, size) === Offer.CLOSED)
         callHook(this.#options.onSlow, s.connection, queued);
     }
@@ -217,13 +227,18 @@ export class Hub {
     this.#broker?.unsubscribe(topic);
   }
 
+  /** The subscription cannot go on; when the connection ended, its record goes too. */
+  #gone(s: Subscriber): void {
+    this.#remove(s);
+    if (s.ended && this.#records.get(s.connection) === s) this.#records.delete(s.connection);
+  }
+
   #remove(s: Subscriber): void {
     if (this.#subscribers.get(s.connection) !== s) return;
     this.#subscribers.delete(s.connection);
     for (const t of s.topics) this.#leaveTopic(s, t);
     s.topics.clear();
     s.release();
-    if (s.pending > 0) this.#departed.set(s.connection, s);
     callHook(this.#options.onLeave, s.connection, s.dropped);
   }
 }

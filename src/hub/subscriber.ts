@@ -34,65 +34,75 @@ export const DEFAULT_MAX_QUEUE = 1024 * 1024;
 export const Offer = { QUEUED: 0, DROPPED: 1, CLOSED: 2, GONE: 3 } as const;
 export type Offer = (typeof Offer)[keyof typeof Offer];
 
-/** @internal One connection's queue, owned by the Hub. */
+/**
+ * @internal One connection's queue, owned by the Hub: one for each connection,
+ * from its first subscription until it closes, whatever it joins and leaves
+ * meanwhile. Writes handed to the writable during a subscription that ended
+ * can still be waiting in it; keeping the connection's one count means they
+ * weigh against the next subscription's bound, and a connection that leaves
+ * and joins again over and over costs nothing more than one that does not.
+ */
 export class Subscriber {
   readonly connection: HubConnection;
+  /** The current subscription's topics (none between subscriptions). */
   readonly topics = new Set<string>();
-  /** Messages skipped under the `drop` policy. */
+  /** Messages skipped under the `drop` policy during the current subscription. */
   dropped = 0;
-  /** Bytes given to the writable (or waiting for it to open) whose write has not resolved. */
+  /**
+   * Bytes given to the writable (or waiting for it to open) whose write has
+   * not resolved, of every subscription so far: the queue the policy bounds.
+   */
   queued = 0;
-  /** Closed as too slow, closed, or failed: no more messages. */
+  /** Closed as too slow, closed, or failed: no more messages, no more subscriptions. */
   gone = false;
+  /** The connection closed or failed (or a write failed): the hub forgets this record. */
+  ended = false;
+  /** Known once the connection opened; each subscription takes a writer from it. */
+  #writable: WritableStream<unknown> | null = null;
+  /** The writer, held while subscribed to an open connection. */
   #writer: WritableStreamDefaultWriter<unknown> | null = null;
-  /** Messages offered before the connection opened. */
-  #early: HubMessage[] | null = [];
+  /** Messages offered while subscribed to a connection that has not opened yet. */
+  #early: HubMessage[] | null = null;
   /** Sizes of the writes not yet resolved, oldest first (writes resolve in order). */
   readonly #sizes: number[] = [];
   #head = 0;
-  #left = false;
   readonly #maxQueue: number;
   readonly #slow: SlowPolicy;
   readonly #onGone: (s: Subscriber) => void;
-  /** The connection's previous subscription, while writes of its are still queued. */
-  #earlier: Subscriber | null;
 
+  /** `onGone` is called when the subscription cannot go on, or the connection ended. */
   constructor(
     connection: HubConnection,
-    o: {
-      maxQueue: number;
-      slow: SlowPolicy;
-      onGone: (s: Subscriber) => void;
-      earlier?: Subscriber | undefined;
-    },
+    o: { maxQueue: number; slow: SlowPolicy; onGone: (s: Subscriber) => void },
   ) {
     this.connection = connection;
     this.#maxQueue = o.maxQueue;
     this.#slow = o.slow;
     this.#onGone = o.onGone;
-    this.#earlier = o.earlier ?? null;
+    // Attached once for the connection's lifetime: a reaction per subscription
+    // would stay until the connection closes, however many it had.
     connection.opened.then(
       ({ writable }) => this.#open(writable),
-      () => this.#leave(),
+      () => this.#end(),
     );
     connection.closed.then(
-      () => this.#leave(),
-      () => this.#leave(),
+      () => this.#end(),
+      () => this.#end(),
     );
   }
 
   /**
-   * Bytes queued for the connection: this subscription's, and those of an
-   * earlier one (left and subscribed again) whose writes have not resolved
-   * yet. The queue the policy bounds.
+   * Starts a subscription: takes the writer of an open connection, or holds
+   * messages until it opens. False when another holder has the writer: the
+   * hub cannot serve this connection now.
    */
-  get pending(): number {
-    const earlier = this.#earlier;
-    if (earlier === null) return this.queued;
-    const before = earlier.pending;
-    if (before > 0) return this.queued + before;
-    this.#earlier = null;
-    return this.queued;
+  join(): boolean {
+    this.dropped = 0;
+    if (this.#writable === null) {
+      this.#early = [];
+      return true;
+    }
+    return this.#take(this.#writable);
   }
 
   /**
@@ -103,8 +113,8 @@ export class Subscriber {
    */
   offer(message: HubMessage, size = messageSize(message)): Offer {
     if (this.gone) return Offer.GONE;
-    const pending = this.pending;
-    if (pending > 0 && pending + size > this.#maxQueue) {
+    const queued = this.queued;
+    if (queued > 0 && queued + size > this.#maxQueue) {
       if (this.#slow === 'drop') {
         this.dropped++;
         return Offer.DROPPED;
@@ -117,41 +127,51 @@ export class Subscriber {
       return Offer.CLOSED;
     }
     this.queued += size;
-    if (this.#writer === null) this.#early?.push(message);
-    else this.#write(message, size);
+    if (this.#writer !== null) this.#write(message, size);
+    else this.#early?.push(message);
     return Offer.QUEUED;
   }
 
-  /** Gives the writable back (the hub no longer holds its writer). */
+  /** Ends the subscription: gives the writable back (the hub no longer holds its writer). */
   release(): void {
-    // Messages still waiting for the connection to open are dropped.
-    if (this.#early !== null) this.queued = 0;
-    this.#early = null;
+    if (this.#early !== null) {
+      // Messages still waiting for the connection to open are dropped; nothing
+      // was handed to the writable before it opened, so they were all the queue.
+      this.queued = 0;
+      this.#early = null;
+    }
     const writer = this.#writer;
     this.#writer = null;
-    // Writes already handed over still go out; only the lock is released.
+    // Writes already handed over still go out and are still counted; only the lock is released.
     writer?.releaseLock();
   }
 
-  #open(writable: WritableStream<unknown>): void {
-    const early = this.#early;
-    if (early === null || this.gone) return;
-    this.#early = null;
+  #take(writable: WritableStream<unknown>): boolean {
     try {
       this.#writer = writable.getWriter();
     } catch {
-      // Someone else holds the writer: this connection cannot be served by the hub.
-      this.#leave();
-      return;
+      // Someone else holds the writer.
+      return false;
     }
     // Failures show in each write's promise; this copy must not go unhandled.
     this.#writer.closed.catch(() => {});
-    this.queued = 0;
-    for (const message of early) {
-      const size = messageSize(message);
-      this.queued += size;
-      this.#write(message, size);
+    return true;
+  }
+
+  #open(writable: WritableStream<unknown>): void {
+    if (this.gone) return;
+    this.#writable = writable;
+    const early = this.#early;
+    // Not subscribed now: the next subscription takes the writer.
+    if (early === null) return;
+    this.#early = null;
+    if (!this.#take(writable)) {
+      this.queued = 0;
+      this.#onGone(this);
+      return;
     }
+    // Already counted in `queued` when offered.
+    for (const message of early) this.#write(message, messageSize(message));
   }
 
   #write(message: HubMessage, size: number): void {
@@ -169,12 +189,12 @@ export class Subscriber {
 
   readonly #failed = (): void => {
     this.#written();
-    this.#leave();
+    this.#end();
   };
 
-  #leave(): void {
-    if (this.#left) return;
-    this.#left = true;
+  #end(): void {
+    if (this.ended) return;
+    this.ended = true;
     this.gone = true;
     this.#early = null;
     this.#onGone(this);

@@ -320,6 +320,137 @@ describe('Hub.send() to a slow subscriber', () => {
   });
 });
 
+/**
+ * A promise that counts the reactions attached to it: `catch`, `finally` and
+ * `await` all go through `then`. On a promise that never settles, each one is
+ * kept for as long as the promise is.
+ */
+class Watched<T> extends Promise<T> {
+  reactions = 0;
+
+  override then<A = T, B = never>(
+    onFulfilled?: ((value: T) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    this.reactions++;
+    return super.then(onFulfilled, onRejected);
+  }
+}
+
+/** An open connection that stays open; `write` is its writable's sink. */
+function fakeConnection(write: (message: unknown) => Promise<void> | void): {
+  opened: Watched<{ writable: WritableStream<unknown> }>;
+  closed: Watched<unknown>;
+  close: (info?: unknown) => void;
+  closes: unknown[];
+} {
+  const closes: unknown[] = [];
+  return {
+    opened: new Watched((resolve) => resolve({ writable: new WritableStream({ write }) })),
+    closed: new Watched(() => {}),
+    close: (info) => closes.push(info),
+    closes,
+  };
+}
+
+describe('Hub, leaving every topic and joining again on one connection', () => {
+  test('20,000 times: the hub attaches nothing more to the connection than for the first subscription', async () => {
+    const written: unknown[] = [];
+    const c = fakeConnection((m) => {
+      written.push(m);
+    });
+    const hub = new Hub();
+    hub.subscribe(c, 'room');
+    await new Promise((r) => setTimeout(r, 1));
+    const first = { opened: c.opened.reactions, closed: c.closed.reactions };
+    assert.ok(first.closed > 0, 'the hub watches the connection close');
+    for (let i = 1; i <= 20_000; i++) {
+      hub.unsubscribe(c);
+      hub.subscribe(c, 'room');
+      if (i % 1000 === 0) {
+        // Writes handed over in the meantime resolve between the rounds.
+        await hub.publish('room', `round ${i / 1000}`);
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    // The connection's `closed` never settles: a reaction per subscription would be kept until it does.
+    assert.deepEqual({ opened: c.opened.reactions, closed: c.closed.reactions }, first);
+    await until(() => written.length === 20, 'delivery');
+    assert.deepEqual(
+      written,
+      Array.from({ length: 20 }, (_, i) => `round ${i + 1}`),
+    );
+    assert.equal(hub.queuedBytes(c), 0);
+    await hub.close();
+  });
+
+  test('50,000 times while a write never resolves: that write still counts and the bound holds', async () => {
+    const hub = new Hub({ maxQueue: 1000, slow: 'drop' });
+    // A peer that stopped reading: whatever is handed to the writable stays queued.
+    const c = fakeConnection(() => new Promise(() => {}));
+    hub.subscribe(c, 'room');
+    await new Promise((r) => setTimeout(r, 1));
+    assert.equal(hub.send(c, 'x'.repeat(600)), true);
+    for (let i = 0; i < 50_000; i++) {
+      hub.unsubscribe(c, 'room');
+      hub.subscribe(c, 'room');
+    }
+    assert.deepEqual(hub.topicsOf(c), ['room']);
+    assert.equal(hub.queuedBytes(c), 600);
+    await hub.publish('room', 'y'.repeat(401));
+    assert.equal(hub.dropped(c), 1, 'over the bound: dropped');
+    await hub.publish('room', 'z'.repeat(400));
+    assert.equal(hub.dropped(c), 1, 'up to the bound: queued');
+    assert.equal(hub.queuedBytes(c), 1000);
+    assert.deepEqual(c.closes, []);
+    await hub.close();
+  });
+
+  test('before the connection opened: what the ended subscription held is not sent, the new one is', async () => {
+    const received: string[] = [];
+    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
+      const reader = (await c.opened).readable.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        received.push(String(value));
+      }
+    });
+    servers.push(server);
+    const hub = new Hub();
+    const ws = new WebSocketStream(server.url);
+    hub.subscribe(ws, 'upstream');
+    await hub.publish('upstream', 'left behind');
+    hub.unsubscribe(ws);
+    assert.equal(hub.queuedBytes(ws), 0);
+    hub.subscribe(ws, 'upstream');
+    await hub.publish('upstream', 'early');
+    await ws.opened;
+    await hub.publish('upstream', 'late');
+    await until(() => received.length === 2, 'delivery');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(received, ['early', 'late']);
+    ws.close();
+  });
+
+  test('the application writes between two subscriptions: the next one takes the writer back', async () => {
+    const { hub, port, connections } = await hubServer();
+    const a = await wsClient(port, '/w');
+    await until(() => hub.subscriberCount('/w') === 1, 'subscription');
+    const c = connections[0]!;
+    await hub.publish('/w', 'one');
+    hub.unsubscribe(c);
+    const writer = (await c.opened).writable.getWriter();
+    await writer.write('direct');
+    writer.releaseLock();
+    hub.subscribe(c, '/w');
+    await hub.publish('/w', 'two');
+    await until(() => a.got.length === 3, 'delivery');
+    assert.deepEqual(a.got, ['one', 'direct', 'two']);
+    a.ws.close();
+  });
+});
+
 describe('Hub, slow consumers', () => {
   const MAX_QUEUE = 256 * 1024;
   const SIZE = 8 * 1024;
@@ -387,6 +518,29 @@ describe('Hub, slow consumers', () => {
     assert.equal(slowClosed.length, 1, 'closed as too slow at the bound');
     assert.ok(slowClosed[0]! + SIZE > MAX_QUEUE, `closed with ${slowClosed[0]} bytes queued`);
     assert.ok(maxQueued <= MAX_QUEUE, `queued ${maxQueued} bytes for the stalled subscriber`);
+    stalled.destroy();
+  });
+
+  test('a message the stalled peer never takes still counts after 50,000 leave/join cycles: the next one closes it', async () => {
+    const slowClosed: number[] = [];
+    const { hub, port, connections } = await hubServer({
+      maxQueue: MAX_QUEUE,
+      onSlow: (_c, queued) => slowClosed.push(queued),
+    });
+    const stalled = await stalledClient(port, '/big');
+    await until(() => connections.length === 1, 'stalled connection');
+    const slow = connections[0]!;
+    // Bigger than the bound (sent: the queue is empty) and than what loopback's buffers hold.
+    const BIG = 32 * 1024 * 1024;
+    assert.equal(hub.send(slow, new Uint8Array(BIG)), true);
+    for (let i = 0; i < 50_000; i++) {
+      hub.unsubscribe(slow, '/big');
+      hub.subscribe(slow, '/big');
+    }
+    assert.ok(hub.queuedBytes(slow) >= BIG, `queued ${hub.queuedBytes(slow)} bytes`);
+    await hub.publish('/big', new Uint8Array(SIZE));
+    assert.deepEqual(slowClosed.length, 1, 'closed as too slow');
+    assert.ok(slowClosed[0]! >= BIG, `closed with ${slowClosed[0]} bytes queued`);
     stalled.destroy();
   });
 
