@@ -19,6 +19,20 @@ after(async () => {
   for (const s of servers) await s.close();
 });
 
+/** A server that records, as text, every message its connections receive. */
+async function recordingServer(received: string[]): Promise<WebSocketServer> {
+  const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
+    const reader = (await c.opened).readable.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      received.push(String(value));
+    }
+  });
+  servers.push(server);
+  return server;
+}
+
 /** A server whose every connection is subscribed to its request path. */
 async function hubServer(options: HubOptions = {}): Promise<{
   hub: Hub;
@@ -139,16 +153,7 @@ describe('Hub, in-process', () => {
 
   test('a client WebSocketStream subscribed before it opened gets what was published meanwhile', async () => {
     const received: string[] = [];
-    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
-      const { readable } = await c.opened;
-      const reader = readable.getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        received.push(String(value));
-      }
-    });
-    servers.push(server);
+    const server = await recordingServer(received);
     const hub = new Hub();
     const ws = new WebSocketStream(server.url);
     hub.subscribe(ws, 'upstream');
@@ -408,15 +413,7 @@ describe('Hub, leaving every topic and joining again on one connection', () => {
 
   test('before the connection opened: what the ended subscription held is not sent, the new one is', async () => {
     const received: string[] = [];
-    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
-      const reader = (await c.opened).readable.getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        received.push(String(value));
-      }
-    });
-    servers.push(server);
+    const server = await recordingServer(received);
     const hub = new Hub();
     const ws = new WebSocketStream(server.url);
     hub.subscribe(ws, 'upstream');
