@@ -29,7 +29,14 @@ export function copyBytes(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes);
 }
 
-/** The bytes a message takes on the wire (UTF-8 for text). */
+/**
+ * What a message counts for in a subscriber's queue: the bytes it takes on
+ * the wire (UTF-8 for text), and at least one. An empty message is not free
+ * to hold: counted as nothing, any number of them could be queued for a
+ * subscriber that does not read.
+ */
 export function messageSize(message: HubMessage): number {
-  return typeof message === 'string' ? Buffer.byteLength(message, 'utf8') : message.byteLength;
+  const bytes =
+    typeof message === 'string' ? Buffer.byteLength(message, 'utf8') : message.byteLength;
+  return bytes > 0 ? bytes : 1;
 }

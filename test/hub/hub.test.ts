@@ -411,6 +411,18 @@ describe('Hub, leaving every topic and joining again on one connection', () => {
     await hub.close();
   });
 
+  test('empty messages count one byte each: a subscriber that does not read cannot be sent them without bound', async () => {
+    const hub = new Hub({ maxQueue: 100, slow: 'drop' });
+    const c = fakeConnection(() => new Promise(() => {}));
+    hub.subscribe(c, 'room');
+    await new Promise((r) => setTimeout(r, 1));
+    for (let i = 0; i < 10_000; i++)
+      await hub.publish('room', i % 2 === 0 ? '' : new Uint8Array(0));
+    assert.equal(hub.queuedBytes(c), 100);
+    assert.equal(hub.dropped(c), 9_900);
+    await hub.close();
+  });
+
   test('before the connection opened: what the ended subscription held is not sent, the new one is', async () => {
     const received: string[] = [];
     const server = await recordingServer(received);
