@@ -22,7 +22,7 @@ import {
   DEFAULT_MAX_HEADER_SIZE,
 } from '../core/handshake/index.js';
 import { readDictionary } from '../streams/dictionary.js';
-import { readMilliseconds, readSessionOptions } from '../streams/session-options.js';
+import { readMilliseconds } from '../streams/session-options.js';
 import {
   answerAndClose,
   DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
@@ -36,7 +36,12 @@ import {
   refused,
   TOO_MANY_CONNECTIONS,
 } from './serve-registry.js';
-import { nodeHandshake, WebSocketConnection, type UpgradeOptions } from './server.js';
+import {
+  nodeHandshake,
+  readUpgradeOptions,
+  WebSocketConnection,
+  type UpgradeOptions,
+} from './server.js';
 
 const noop = (): void => {};
 
@@ -175,7 +180,7 @@ export async function serve(
   if (typeof handler !== 'function') {
     throw new TypeError('serve() needs a handler function as its second argument');
   }
-  const sessionOptions = readSessionOptions(options);
+  const upgradeOptions = readUpgradeOptions(options);
   const socketPath = options.path;
   if (socketPath !== undefined && (options.port !== undefined || options.host !== undefined))
     throw new TypeError('serve(): path cannot be combined with port or host');
@@ -195,7 +200,7 @@ export async function serve(
   const maxHeaderCount =
     readHeaderLimit(options.maxHeaderCount, 'maxHeaderCount') ?? DEFAULT_MAX_HEADER_COUNT;
   const maxHeaderSize = readHeaderLimit(options.maxHeaderSize, 'maxHeaderSize');
-  const handshakeOptions: HandshakeOptions = { ...options, ...sessionOptions, maxHeaderCount };
+  const handshakeOptions: HandshakeOptions = { ...upgradeOptions, maxHeaderCount };
   const registry = new ConnectionRegistry(maxConnections, handler);
   const shutdownTimeout = readMilliseconds(
     options.shutdownTimeout,

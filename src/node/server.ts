@@ -103,6 +103,23 @@ export interface UpgradeOptions extends SessionOptions {
   responseHeaders?: Record<string, string>;
 }
 
+/**
+ * @internal The options of {@link upgrade} as read once, when they are given:
+ * each member is read (own or inherited, as WebIDL reads a dictionary) and
+ * the shared ones validated; the handshake and the session use what was read.
+ */
+export function readUpgradeOptions(options: UpgradeOptions): UpgradeOptions {
+  return {
+    protocols: options.protocols,
+    selectProtocol: options.selectProtocol,
+    allowOrigins: options.allowOrigins,
+    authenticate: options.authenticate,
+    handshakeTimeout: options.handshakeTimeout,
+    responseHeaders: options.responseHeaders,
+    ...readSessionOptions(options),
+  };
+}
+
 /** @internal An opening handshake in progress, as its connection sees it. */
 export interface HandshakeInProgress {
   /** Ends the handshake at once, with no answer; `failed` is called with `error`. */
@@ -315,9 +332,8 @@ export function upgrade(
   head: Uint8Array,
   options?: UpgradeOptions | null,
 ): WebSocketConnection {
-  options = readDictionary<UpgradeOptions>(options, 'upgrade options');
-  // The connection's session uses the values read now, not later (after a hook).
-  options = { ...options, ...readSessionOptions(options) };
+  // The connection uses the values read now, not later (after a hook).
+  options = readUpgradeOptions(readDictionary<UpgradeOptions>(options, 'upgrade options'));
   readMilliseconds(options.handshakeTimeout, 'handshakeTimeout', 0);
   return new WebSocketConnection(
     request,

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
 import { toDuplex, WebSocketError, WebSocketStream } from '../../src/index.js';
-import { serve, upgrade } from '../../src/server.js';
+import { serve, upgrade, type ServeOptions } from '../../src/server.js';
 import { delay, rejection, requests, startWsServer } from './helpers.js';
 
 const NOT_DICTIONARIES: unknown[] = [true, false, 1, 0, 'x', '', Symbol('s'), 10n];
@@ -228,6 +228,35 @@ void describe('the options bags of serve, upgrade and toDuplex', () => {
     wss.close();
     await wss.closed;
     await new Promise((resolve) => http.close(resolve));
+  });
+
+  void it('serve() and upgrade() read inherited members too, as WebIDL reads a dictionary', async () => {
+    const inherited = Object.create({ protocols: ['chat'], maxMessageSize: 4 }) as ServeOptions;
+    const server = await serve(inherited, async (connection) => {
+      const { readable } = await connection.opened;
+      await readable.pipeTo(new WritableStream()).catch(() => {});
+    });
+    const http = createServer();
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const connection = upgrade(req, socket, head, inherited);
+      connection.opened
+        .then(({ readable }) => readable.pipeTo(new WritableStream()))
+        .catch(() => {});
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    try {
+      for (const url of [server.url, `ws://127.0.0.1:${(http.address() as AddressInfo).port}/`]) {
+        const wss = new WebSocketStream(url, { protocols: ['other', 'chat'] });
+        const { protocol, writable } = await wss.opened;
+        assert.equal(protocol, 'chat', url);
+        // Over the inherited maxMessageSize: the server fails the connection with 1009.
+        await writable.getWriter().write('fives');
+        assert.equal((await wss.closed).closeCode, 1009, url);
+      }
+    } finally {
+      await server.close();
+      await new Promise((resolve) => http.close(resolve));
+    }
   });
 
   void it('toDuplex(): a non-object options argument is a TypeError', () => {
