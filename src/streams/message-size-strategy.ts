@@ -83,6 +83,19 @@ export function countsChunks<T>(strategy: QueuingStrategy<T>): boolean {
 }
 
 /**
+ * A value a user's function threw or returned, as text for a message; never
+ * throws itself (a null-prototype object has no toString, an error's
+ * `message` can be a getter that throws).
+ */
+function describeThrown(value: unknown): string {
+  try {
+    return value instanceof Error ? String(value.message) : String(value);
+  } catch {
+    return typeof value === 'object' ? 'an object that cannot be shown as text' : typeof value;
+  }
+}
+
+/**
  * A user's queuing strategy made safe for I/O paths: its `size()` is called
  * inside a try, and a throw or a size the streams would refuse (not a
  * non-negative finite number) is reported to `onError` once (with the
@@ -116,15 +129,12 @@ export function guardStrategy<T>(
         size = Reflect.apply(userSize, undefined, [chunk]);
       } catch (error) {
         failed = true;
-        onError(
-          error,
-          `${what}.size() threw: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        onError(error, `${what}.size() threw: ${describeThrown(error)}`);
         return 0;
       }
       if (typeof size !== 'number' || !(size >= 0) || size === Infinity) {
         failed = true;
-        const message = `${what}.size() returned ${String(size)} for a ${typeof chunk === 'string' ? 'text' : 'binary'} message, not a non-negative finite number`;
+        const message = `${what}.size() returned ${describeThrown(size)} for a ${typeof chunk === 'string' ? 'text' : 'binary'} message, not a non-negative finite number`;
         onError(new RangeError(message), message);
         return 0;
       }

@@ -73,6 +73,52 @@ void describe('queuing strategies with a ws server', { timeout: 30_000 }, () => 
     assert.equal(await rejection(readable.getReader().read()), error, 'read() settles too');
   });
 
+  void it('a size() that throws or returns a value that cannot be shown as text (a null-prototype object) fails the connection with 1011, never the process', async () => {
+    const odd = (): object => Object.create(null) as object;
+    const sizes: Array<[string, () => unknown]> = [
+      [
+        'throws',
+        () => {
+          // What a JavaScript user can throw.
+          // eslint-disable-next-line @typescript-eslint/only-throw-error
+          throw odd();
+        },
+      ],
+      ['returns', odd],
+      [
+        'throws an error whose message getter throws',
+        () => {
+          const error = new Error();
+          Object.defineProperty(error, 'message', {
+            get() {
+              throw new Error('no message');
+            },
+          });
+          throw error;
+        },
+      ],
+    ];
+    for (const [what, size] of sizes) {
+      for (const side of ['readableStrategy', 'writableStrategy'] as const) {
+        const wss = new WebSocketStream(server.url, {
+          [side]: { highWaterMark: 4, size } as QueuingStrategy<never>,
+        });
+        const { writable } = await within(wss.opened, 5000, 'opened');
+        const peer = await server.next();
+        if (side === 'readableStrategy') peer.ws.send('hello');
+        else
+          await writable
+            .getWriter()
+            .write('hello')
+            .catch(() => {});
+        const error = await rejection(wss.closed);
+        assert.ok(error instanceof WebSocketError, `${side} ${what}`);
+        assert.equal(error.closeCode, 1011, `${side} ${what}`);
+        assert.match(error.message, new RegExp(`${side}\\.size\\(\\)`), `${side} ${what}`);
+      }
+    }
+  });
+
   void it('MessageSizeQueuingStrategy bounds the read-ahead by bytes, text counted in UTF-8', async () => {
     const highWaterMark = 1 * MiB;
     const wss = new WebSocketStream(server.url, {
