@@ -223,7 +223,16 @@ export class WebSocketConnection {
           fragmentSize: options.fragmentSize,
           extension,
         });
-        const session = new Session(connection, transport, options, early, life);
+        let session: Session;
+        try {
+          session = new Session(connection, transport, options, early, life);
+        } catch (error) {
+          // A strategy the session cannot use (its highWaterMark getter throws
+          // now): this connection fails, the server goes on.
+          transport.destroy();
+          life.fail(error);
+          return;
+        }
         life.open(session, protocol, extension?.header ?? '');
       },
       failed: (error) => {

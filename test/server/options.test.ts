@@ -120,3 +120,34 @@ void describe('serve() and reconnecting() options of their own', () => {
     }
   });
 });
+
+void describe('a strategy that fails only when a connection opens', () => {
+  void it("serve(): a highWaterMark getter that throws on its second read fails that connection, never the server's process", async () => {
+    let reads = 0;
+    const readableStrategy = {
+      get highWaterMark(): number {
+        if (++reads > 1) throw new Error('no more');
+        return 1;
+      },
+    };
+    const server = await serve({ port: 0, host: '127.0.0.1', readableStrategy }, () => {});
+    try {
+      const wss = new WebSocketStream(server.url);
+      // The 101 went out before the session was made: the client sees the connection drop.
+      await wss.opened.catch(() => {});
+      const outcome = await wss.closed.then(
+        (info) => info,
+        (error: unknown) => error,
+      );
+      assert.equal((outcome as { closeCode?: number }).closeCode, 1006);
+      // The server still answers.
+      const next = new WebSocketStream(server.url);
+      await next.opened.catch(() => {});
+      next.close();
+      await next.closed.catch(() => {});
+      assert.ok(reads >= 2);
+    } finally {
+      await server.close();
+    }
+  });
+});
