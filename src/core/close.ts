@@ -64,6 +64,7 @@ export function parseClosePayload(payload: Uint8Array): ClosePayload {
   if (payload.length === 1) return { ok: false, error: 'CLOSE_PAYLOAD_TOO_SHORT' };
   const code = (payload[0]! << 8) | payload[1]!;
   if (!isValidWireCloseCode(code)) return { ok: false, error: 'INVALID_CLOSE_CODE' };
+  if (payload.length === 2) return { ok: true, code, reason: '' };
   const validator = new Utf8Validator();
   if (!validator.update(payload, 2) || !validator.complete) {
     return { ok: false, error: 'INVALID_CLOSE_REASON' };
@@ -72,6 +73,7 @@ export function parseClosePayload(payload: Uint8Array): ClosePayload {
 }
 
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
 /**
  * Builds a Close payload. `code` undefined gives an empty payload (the peer
@@ -79,7 +81,7 @@ const encoder = new TextEncoder();
  */
 export function encodeClosePayload(code: number | undefined, reason = ''): Uint8Array {
   if (code === undefined) return new Uint8Array(0);
-  const reasonBytes = encoder.encode(reason);
+  const reasonBytes = reason === '' ? EMPTY : encoder.encode(reason);
   const payload = new Uint8Array(2 + reasonBytes.length);
   payload[0] = code >>> 8;
   payload[1] = code & 0xff;

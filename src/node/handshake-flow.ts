@@ -213,9 +213,10 @@ export abstract class HandshakeFlow {
   #accept(client: ClientHandshake, protocol: string | undefined): void {
     let response: HandshakeResponse;
     try {
+      const extra = this.options.responseHeaders;
       response = this.#decision.accept(client, {
         protocol,
-        headers: Object.entries(this.options.responseHeaders ?? {}),
+        headers: extra === undefined ? undefined : Object.entries(extra),
       });
     } catch (error) {
       // A protocol the client did not offer, an invalid response header: ours, not the client's.

@@ -42,26 +42,39 @@ function isField(field: string, name: string): boolean {
 }
 
 /** The request as the core's decision reads it (raw header lines, so repeats are seen). */
+class RawHeaderRequest implements RequestLike {
+  readonly method: string;
+  readonly httpVersion: string;
+  readonly headerLines: number;
+  readonly #raw: string[];
+
+  constructor(req: IncomingMessage) {
+    this.#raw = req.rawHeaders;
+    this.method = req.method ?? '';
+    this.httpVersion = req.httpVersion;
+    this.headerLines = this.#raw.length / 2;
+  }
+
+  header(name: string): string | undefined {
+    const raw = this.#raw;
+    let out: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      if (isField(raw[i]!, name)) out = out === undefined ? raw[i + 1]! : `${out}, ${raw[i + 1]!}`;
+    }
+    return out;
+  }
+
+  headerCount(name: string): number {
+    const raw = this.#raw;
+    let count = 0;
+    for (let i = 0; i < raw.length; i += 2) if (isField(raw[i]!, name)) count++;
+    return count;
+  }
+}
+
+/** The request as the core's decision reads it (raw header lines, so repeats are seen). */
 export function requestLike(req: IncomingMessage): RequestLike {
-  const raw = req.rawHeaders;
-  return {
-    method: req.method ?? '',
-    httpVersion: req.httpVersion,
-    headerLines: raw.length / 2,
-    header(name: string): string | undefined {
-      let out: string | undefined;
-      for (let i = 0; i < raw.length; i += 2) {
-        if (isField(raw[i]!, name))
-          out = out === undefined ? raw[i + 1]! : `${out}, ${raw[i + 1]!}`;
-      }
-      return out;
-    },
-    headerCount(name: string): number {
-      let count = 0;
-      for (let i = 0; i < raw.length; i += 2) if (isField(raw[i]!, name)) count++;
-      return count;
-    },
-  };
+  return new RawHeaderRequest(req);
 }
 
 /**
@@ -105,6 +118,8 @@ export class PendingHandshake extends HandshakeFlow {
   /** Bytes the client sent after its request head, kept for the session. */
   readonly #early: Uint8Array[];
   #earlyBytes: number;
+  /** The socket's listeners while the hooks run. */
+  #listeners: { data: (chunk: Buffer) => void; close: () => void } | null = null;
 
   constructor(
     request: IncomingMessage,
@@ -128,19 +143,28 @@ export class PendingHandshake extends HandshakeFlow {
    */
   protected waitForHooks(): void {
     const socket = this.#socket;
-    socket.on('close', this.#onEarlyClose);
+    // Made only here: most handshakes have no hooks to wait for.
+    const listeners = {
+      data: (chunk: Buffer): void => this.#onEarlyData(chunk),
+      close: (): void => this.#onEarlyClose(),
+    };
+    this.#listeners = listeners;
+    socket.on('close', listeners.close);
     socket.on('error', noop);
-    socket.on('data', this.#onEarlyData);
-    socket.on('end', this.#onEarlyClose);
+    socket.on('data', listeners.data);
+    socket.on('end', listeners.close);
     socket.resume();
   }
 
   protected stopWaiting(): void {
     const socket = this.#socket;
     (socket as Socket).pause();
-    socket.removeListener('data', this.#onEarlyData);
-    socket.removeListener('end', this.#onEarlyClose);
-    socket.removeListener('close', this.#onEarlyClose);
+    const listeners = this.#listeners;
+    if (listeners === null) return;
+    this.#listeners = null;
+    socket.removeListener('data', listeners.data);
+    socket.removeListener('end', listeners.close);
+    socket.removeListener('close', listeners.close);
     socket.removeListener('error', noop);
   }
 
@@ -192,18 +216,18 @@ export class PendingHandshake extends HandshakeFlow {
     );
   }
 
-  readonly #onEarlyData = (chunk: Buffer): void => {
+  #onEarlyData(chunk: Buffer): void {
     this.#early.push(chunk);
     this.#earlyBytes += chunk.length;
     if (this.#earlyBytes >= EARLY_DATA_LIMIT) (this.#socket as Socket).pause();
-  };
+  }
 
-  readonly #onEarlyClose = (): void => {
+  #onEarlyClose(): void {
     this.abort(
       createWebSocketError(
         'The client closed the connection during the opening handshake',
         CloseCode.ABNORMAL_CLOSURE,
       ),
     );
-  };
+  }
 }

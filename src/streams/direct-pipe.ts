@@ -71,13 +71,16 @@ export function offerDirectPipe(
   flow: ReceiveFlow,
 ): void {
   flows.set(readable, flow);
-  Object.defineProperty(readable, 'pipeTo', {
-    value: pipeTo,
-    writable: true,
-    configurable: true,
-    enumerable: false,
-  });
+  Object.defineProperty(readable, 'pipeTo', PIPE_TO);
 }
+
+/** The readables' own pipeTo, as a method of theirs would be (one descriptor for all). */
+const PIPE_TO: PropertyDescriptor = Object.freeze({
+  value: pipeTo,
+  writable: true,
+  configurable: true,
+  enumerable: false,
+});
 
 /** Lets a direct pipe write to `writable` (the sender's own). */
 export function offerDirectWrites(writable: WritableStream<unknown>, sender: Sender): void {

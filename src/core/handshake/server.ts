@@ -314,7 +314,8 @@ export class ServerHandshake {
       // RFC 6455 4.2.2: the selected subprotocol is one "the client has indicated".
       throw new TypeError(`Subprotocol "${protocol}" was not offered by the client`);
     }
-    const headers = validateUserHeaders(options.headers ?? []);
+    const headers =
+      options.headers === undefined ? undefined : validateUserHeaders(options.headers);
     let extensions: string;
     try {
       extensions = this.#extensions.respond(request.extensions);
