@@ -191,7 +191,8 @@ export function readSessionOptions(options: SessionOptions): SessionOptions {
   readStrategy(read.readableStrategy, 'readableStrategy');
   readStrategy(read.writableStrategy, 'writableStrategy');
   readBatchWrites(read.batchWrites);
-  resolveDeflateOption(read.perMessageDeflate);
+  // What was read of an object is kept, not the caller's object.
+  read.perMessageDeflate = resolveDeflateOption(read.perMessageDeflate) ?? false;
   return read;
 }
 

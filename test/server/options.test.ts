@@ -151,3 +151,48 @@ void describe('a strategy that fails only when a connection opens', () => {
     }
   });
 });
+
+void describe('perMessageDeflate is read once', () => {
+  void it('serve(): its tuning is read when serve() is called (inherited members too); a change afterwards, even to a value serve() refuses, changes nothing', async () => {
+    const perMessageDeflate: Record<string, unknown> = Object.create({ serverMaxWindowBits: 10 });
+    const server = await serve({ port: 0, host: '127.0.0.1', perMessageDeflate }, async (c) => {
+      await c.opened.catch(() => {});
+      c.close();
+    });
+    try {
+      perMessageDeflate.serverMaxWindowBits = 99;
+      const wss = new WebSocketStream(server.url);
+      const { extensions } = await wss.opened;
+      assert.equal(
+        extensions,
+        'permessage-deflate; server_max_window_bits=10; client_max_window_bits=12',
+      );
+      await wss.closed;
+    } finally {
+      await server.close();
+    }
+  });
+
+  void it('the client: its offer is the tuning read at construction', async () => {
+    let offer: string | undefined;
+    const http = createServer();
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      offer = req.headers['sec-websocket-extensions'];
+      const c = upgrade(req, socket, head);
+      c.opened.then(() => c.close()).catch(() => {});
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = http.address() as AddressInfo;
+      const perMessageDeflate: Record<string, unknown> = { clientNoContextTakeover: true };
+      const wss = new WebSocketStream(`ws://127.0.0.1:${port}/`, { perMessageDeflate });
+      perMessageDeflate.clientNoContextTakeover = false;
+      perMessageDeflate.serverMaxWindowBits = 99;
+      await wss.opened;
+      await wss.closed;
+      assert.equal(offer, 'permessage-deflate; client_no_context_takeover; client_max_window_bits');
+    } finally {
+      await new Promise((resolve) => http.close(resolve));
+    }
+  });
+});

@@ -99,19 +99,39 @@ export function validateDeflateOptions(o: PerMessageDeflateOptions): void {
 /** The `perMessageDeflate` option of the client and the server: false turns compression off, true or an object turns it on. */
 export type PerMessageDeflateOption = boolean | PerMessageDeflateOptions;
 
+/** Tunings {@link resolveDeflateOption} read and validated: taken as they are. */
+const resolvedOptions = new WeakSet<PerMessageDeflateOptions>();
+/** The defaults' tuning: nothing set. */
+const DEFAULT_TUNING: PerMessageDeflateOptions = Object.freeze({});
+resolvedOptions.add(DEFAULT_TUNING);
+
 /**
  * The option resolved: null when off, else the validated tuning (`{}` for
- * the defaults). Throws TypeError or RangeError on a bad value.
+ * the defaults). Throws TypeError or RangeError on a bad value. An object is
+ * read once, member by member (own or inherited, as WebIDL reads a
+ * dictionary), and what was read is returned: changing the caller's object
+ * afterwards changes nothing.
  */
 export function resolveDeflateOption(
   option: PerMessageDeflateOption | undefined,
 ): PerMessageDeflateOptions | null {
   if (option === false) return null;
-  if (option === undefined || option === true) return {};
+  if (option === undefined || option === true) return DEFAULT_TUNING;
   if (typeof option !== 'object' || option === null)
     throw new TypeError('perMessageDeflate must be a boolean or an object');
-  validateDeflateOptions(option);
-  return option;
+  if (resolvedOptions.has(option)) return option;
+  const read: PerMessageDeflateOptions = {
+    clientMaxWindowBits: option.clientMaxWindowBits,
+    clientNoContextTakeover: option.clientNoContextTakeover,
+    level: option.level,
+    memLevel: option.memLevel,
+    serverMaxWindowBits: option.serverMaxWindowBits,
+    serverNoContextTakeover: option.serverNoContextTakeover,
+    threshold: option.threshold,
+  };
+  validateDeflateOptions(read);
+  resolvedOptions.add(read);
+  return read;
 }
 
 const KNOWN = new Set([
