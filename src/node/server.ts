@@ -110,14 +110,50 @@ export interface UpgradeOptions extends SessionOptions {
  */
 export function readUpgradeOptions(options: UpgradeOptions): UpgradeOptions {
   return {
-    protocols: options.protocols,
-    selectProtocol: options.selectProtocol,
-    allowOrigins: options.allowOrigins,
-    authenticate: options.authenticate,
+    protocols: readStringList(options.protocols, 'protocols'),
+    selectProtocol: readHook(options.selectProtocol, 'selectProtocol'),
+    allowOrigins: readStringList(options.allowOrigins, 'allowOrigins'),
+    authenticate: readHook(options.authenticate, 'authenticate'),
     handshakeTimeout: options.handshakeTimeout,
     responseHeaders: options.responseHeaders,
     ...readSessionOptions(options),
   };
+}
+
+/**
+ * A list option of the handshake (`protocols`, `allowOrigins`): an array (or
+ * any iterable of strings), copied now; undefined for the default. Anything
+ * else throws TypeError: a string would be searched as a substring
+ * ("https://good.example" would let "https://good.ex" in), a Set would throw
+ * out of the server's 'upgrade' event at the first browser request, and null
+ * is refused rather than guessed at (no origin, or any?).
+ */
+function readStringList(value: unknown, name: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    typeof (value as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function'
+  ) {
+    throw new TypeError(
+      `${name} must be an array of strings, not ${value === null ? 'null' : typeof value}`,
+    );
+  }
+  const list: string[] = [];
+  for (const item of value as Iterable<unknown>) {
+    if (typeof item !== 'string') {
+      throw new TypeError(`${name} must be an array of strings; it holds a ${typeof item}`);
+    }
+    list.push(item);
+  }
+  return list;
+}
+
+/** A hook option (`authenticate`, `selectProtocol`): a function, or undefined or null for none. */
+function readHook<T>(value: T | null | undefined, name: string): T | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'function') throw new TypeError(`${name} must be a function`);
+  return value;
 }
 
 /** @internal An opening handshake in progress, as its connection sees it. */

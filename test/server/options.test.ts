@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
+import WebSocket from 'ws';
 import { WebSocketStream } from '../../src/index.js';
 import { reconnecting } from '../../src/reconnecting.js';
 import { serve, upgrade } from '../../src/server.js';
@@ -193,6 +194,90 @@ void describe('perMessageDeflate is read once', () => {
       assert.equal(offer, 'permessage-deflate; client_no_context_takeover; client_max_window_bits');
     } finally {
       await new Promise((resolve) => http.close(resolve));
+    }
+  });
+});
+
+void describe('the handshake options of serve() and upgrade()', { timeout: 10_000 }, () => {
+  const BAD_HANDSHAKE: Array<[Record<string, unknown>, RegExp]> = [
+    // A string would be searched as a substring: "https://good.ex" would pass.
+    [
+      { allowOrigins: 'https://good.example' },
+      /allowOrigins must be an array of strings, not string/,
+    ],
+    [{ allowOrigins: null }, /allowOrigins must be an array of strings, not null/],
+    [
+      { allowOrigins: ['https://good.example', 1] },
+      /allowOrigins must be an array of strings; it holds a number/,
+    ],
+    [{ protocols: 'chat' }, /protocols must be an array of strings, not string/],
+    [{ authenticate: 'yes' }, /authenticate must be a function/],
+    [{ selectProtocol: {} }, /selectProtocol must be a function/],
+  ];
+
+  void it('serve() refuses a list that is not an array of strings, and a hook that is not a function, with TypeError', async () => {
+    for (const [options, message] of BAD_HANDSHAKE) {
+      await assert.rejects(
+        serve({ port: 0, ...options }, () => {}),
+        (e: unknown) => e instanceof TypeError && message.test(e.message),
+        JSON.stringify(options),
+      );
+    }
+  });
+
+  void it('upgrade() refuses the same with the same errors', async () => {
+    const seen: string[] = [];
+    const http = createServer();
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      for (const [options, message] of BAD_HANDSHAKE) {
+        try {
+          upgrade(req, socket, head, options);
+          seen.push(`accepted ${JSON.stringify(options)}`);
+        } catch (e) {
+          seen.push(e instanceof TypeError && message.test(e.message) ? 'ok' : String(e));
+        }
+      }
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const { port } = http.address() as AddressInfo;
+    const wss = new WebSocketStream(`ws://127.0.0.1:${port}/`);
+    await wss.opened.catch(() => {});
+    await new Promise((resolve) => http.close(resolve));
+    assert.deepEqual(
+      seen,
+      BAD_HANDSHAKE.map(() => 'ok'),
+    );
+  });
+
+  void it('allowOrigins as any iterable of strings (a Set) is copied when serve() is called, and checked exactly', async () => {
+    const allowOrigins = new Set(['https://good.example']);
+    // Typed as an array; any iterable is taken.
+    const options = { port: 0, host: '127.0.0.1', allowOrigins: allowOrigins as never };
+    const server = await serve(options, async (c) => {
+      await c.opened.catch(() => {});
+      c.close();
+    });
+    try {
+      allowOrigins.add('https://evil.example');
+      const statusFor = (origin: string): Promise<number> =>
+        new Promise((resolve) => {
+          const ws = new WebSocket(server.url, { origin });
+          ws.on('error', () => {});
+          ws.on('open', () => {
+            ws.close();
+            resolve(101);
+          });
+          ws.on('unexpected-response', (_req, res) => {
+            resolve(res.statusCode ?? 0);
+            ws.terminate();
+          });
+        });
+      assert.equal(await statusFor('https://good.example'), 101);
+      assert.equal(await statusFor('https://good.ex'), 403);
+      assert.equal(await statusFor('https://evil.example'), 403);
+    } finally {
+      await server.close();
     }
   });
 });
