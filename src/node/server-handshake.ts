@@ -87,6 +87,14 @@ export function answerAndClose(socket: Duplex, response: HandshakeResponse | str
   if (socket.destroyed) return;
   socket.on('error', noop);
   socket.end(typeof response === 'string' ? response : encodeResponse(response));
+  linger(socket);
+}
+
+/**
+ * After an answer (ours, or one the application wrote itself): reads on and
+ * discards, then destroys the socket after at most {@link REFUSAL_LINGER}.
+ */
+function linger(socket: Duplex): void {
   socket.on('data', noop);
   socket.resume();
   setTimeout(() => socket.destroy(), REFUSAL_LINGER).unref();
@@ -192,8 +200,12 @@ export class PendingHandshake extends HandshakeFlow {
       return;
     }
     // The application already answered and ended the socket (its own refusal,
-    // say): nothing can be sent on it, and its answer is left to finish.
+    // say): nothing can be sent on it, and its answer is left to finish, for
+    // as long as one of ours would be (the socket is paused, and no deadline
+    // holds it any more: left alone, a client that never closes keeps it).
     if (!socket.writable || socket.writableEnded) {
+      socket.on('error', noop);
+      linger(socket);
       this.callbacks.failed(
         createWebSocketError(
           'The socket was already ended or not writable when the handshake completed',

@@ -202,6 +202,37 @@ void describe('upgrade() on an existing http server', { timeout: 20_000 }, () =>
     }
   });
 
+  void test('authenticate() that answers and ends the socket itself, then accepts: the socket is destroyed after the refusal linger, not held for as long as the client stays', async () => {
+    let hold!: (socket: Duplex) => void;
+    const held = new Promise<Duplex>((resolve) => (hold = resolve));
+    const other = createServer();
+    other.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      hold(socket);
+      const c = upgrade(req, socket, head, {
+        authenticate: () => {
+          socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+          return true;
+        },
+      });
+      c.opened.catch(() => {});
+    });
+    other.listen(0, '127.0.0.1');
+    await once(other, 'listening');
+    // A client that never closes its side.
+    const client = await tcp((other.address() as AddressInfo).port);
+    client.on('error', () => {});
+    try {
+      client.write(upgradeRequest((other.address() as AddressInfo).port));
+      const socket = await held;
+      // REFUSAL_LINGER is 1 s.
+      await once(socket, 'close');
+      assert.equal(socket.destroyed, true);
+    } finally {
+      client.destroy();
+      other.close();
+    }
+  });
+
   void test('close() during the handshake drops the socket and rejects opened', async () => {
     let hold!: (c: WebSocketConnection) => void;
     const held = new Promise<WebSocketConnection>((resolve) => (hold = resolve));
