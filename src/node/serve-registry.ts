@@ -133,8 +133,11 @@ export class ConnectionRegistry implements ClosedWatcher<WebSocketConnection> {
         } catch {
           connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
         }
-        // A promise, or any thenable; a `then` getter that throws makes
-        // Promise.resolve() reject, which closes with 1011 like a rejection.
+        // A promise, or any thenable; a `then` getter that throws makes the
+        // promise below reject, which closes with 1011 like a rejection. Not
+        // Promise.resolve(): for a native promise it reads `constructor`
+        // first, and a getter there that throws would throw out of this
+        // reaction (an unhandled rejection) and keep the slot taken.
         let thenable: boolean;
         try {
           thenable = thenOf(result) !== null;
@@ -142,7 +145,7 @@ export class ConnectionRegistry implements ClosedWatcher<WebSocketConnection> {
           thenable = true;
         }
         if (thenable) {
-          Promise.resolve(result).then(
+          new Promise<unknown>((resolve) => resolve(result)).then(
             () => this.#release(connection),
             () => {
               connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');

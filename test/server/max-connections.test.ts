@@ -208,6 +208,32 @@ describe('serve({ maxConnections })', { timeout: 15_000 }, () => {
     }
   });
 
+  test(
+    "a handler's promise whose constructor getter throws closes its connection with 1011, and the server goes on",
+    { timeout: 10_000 },
+    async () => {
+      const server = await serve({ host: '127.0.0.1', maxConnections: 1 }, () => {
+        const promise = new Promise<void>(() => {});
+        void Object.defineProperty(promise, 'constructor', {
+          get() {
+            throw new Error('constructor getter');
+          },
+        });
+        return promise;
+      });
+      try {
+        const a = await wsOpen(server.url);
+        assert.equal((await wsClosed(a)).code, 1011);
+        await until(() => server.connections.size === 0);
+        const b = await wsOpen(server.url);
+        b.close(1000);
+        await wsClosed(b);
+      } finally {
+        await server.close();
+      }
+    },
+  );
+
   test('a value that is not a positive integer or Infinity is refused', async () => {
     for (const bad of [0, -1, 1.5, NaN, '3']) {
       await assert.rejects(
