@@ -20,6 +20,7 @@ import {
   type RequestLike,
   validateUserHeaders,
 } from '../core/handshake/index.js';
+import { headerPairs } from '../streams/options.js';
 import { createWebSocketError, type WebSocketError } from '../streams/websocket-error.js';
 import type { Refusal } from './server.js';
 import type { HandshakeCallbacks, HandshakeOptions } from './server-handshake.js';
@@ -93,7 +94,8 @@ export async function runHooks(
         throw new TypeError(`A refusal's message must be a string, got ${typeof message}`);
       }
       // Checked as response headers: CR/LF/NUL or a handshake field answers 500.
-      const headers = validateUserHeaders(Object.entries(verdict.headers ?? {}));
+      const given = verdict.headers;
+      const headers = validateUserHeaders(given === undefined ? [] : headerPairs(given));
       return { accept: false, refusal: { status, message }, headers };
     }
     // Only `true` and nothing accept: a mistyped answer (null, 0, a string) never lets a client in.
@@ -216,7 +218,7 @@ export abstract class HandshakeFlow {
       const extra = this.options.responseHeaders;
       response = this.#decision.accept(client, {
         protocol,
-        headers: extra === undefined ? undefined : Object.entries(extra),
+        headers: extra === undefined ? undefined : headerPairs(extra),
       });
     } catch (error) {
       // A protocol the client did not offer, an invalid response header: ours, not the client's.

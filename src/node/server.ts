@@ -8,6 +8,7 @@
  */
 import './diagnostics.js';
 import type { WebSocketStats } from '../streams/statistics.js';
+import type { HeadersInput } from '../streams/options.js';
 import { readDictionary } from '../streams/dictionary.js';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -46,7 +47,7 @@ export interface Refusal {
    * Extra response headers (e.g. WWW-Authenticate), checked as
    * {@link UpgradeOptions.responseHeaders}; an invalid one answers 500 instead.
    */
-  headers?: Record<string, string>;
+  headers?: HeadersInput;
 }
 
 /** Options of {@link upgrade} (and of `serve()`, which adds its own). */
@@ -95,12 +96,13 @@ export interface UpgradeOptions extends SessionOptions {
    */
   handshakeTimeout?: number;
   /**
-   * Extra headers for the 101 response (e.g. Set-Cookie). Names must be HTTP
+   * Extra headers for the 101 response (e.g. Set-Cookie): a record (an array
+   * value gives one line per element), pairs, a Headers or a Map. Names must be HTTP
    * tokens and values free of CR, LF and NUL (no response splitting) and
    * within U+00FF (sent one byte per character); the handshake's own fields
    * cannot be set. An invalid one answers 500.
    */
-  responseHeaders?: Record<string, string>;
+  responseHeaders?: HeadersInput;
 }
 
 /**

@@ -23,9 +23,31 @@ export interface TlsClientOptions {
   rejectUnauthorized?: boolean;
 }
 
-/** Request headers: a record, a list of pairs, a Headers or a Map. */
+/**
+ * Headers: a record (a value that is an array gives one line per element,
+ * as node:http's setHeader()), a list of pairs, a Headers or a Map.
+ */
 export type HeadersInput =
-  Record<string, string> | Iterable<readonly [string, string]> | Headers | Map<string, string>;
+  | Record<string, string | readonly string[]>
+  | Iterable<readonly [string, string]>
+  | Headers
+  | Map<string, string>;
+
+/**
+ * The name/value pairs of `headers`, in order, not yet validated (see
+ * `validateUserHeaders`). A record's array value becomes one pair per
+ * element: `{ 'Set-Cookie': ['a=1', 'b=2'] }` is two Set-Cookie lines, not
+ * one joined with a comma.
+ */
+export function headerPairs(headers: HeadersInput): Array<readonly [string, string]> {
+  if (Symbol.iterator in headers) return [...(headers as Iterable<readonly [string, string]>)];
+  const pairs: Array<readonly [string, string]> = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (Array.isArray(value)) for (const v of value as unknown[]) pairs.push([name, v as string]);
+    else pairs.push([name, value as string]);
+  }
+  return pairs;
+}
 
 /** Default of {@link WebSocketStreamOptions.handshakeTimeout}: 30 s. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;

@@ -12,6 +12,7 @@ import { readDictionary } from './dictionary.js';
 import type { WebSocketStats } from './statistics.js';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT,
+  headerPairs,
   type HeadersInput,
   type WebSocketStreamOptions,
 } from './options.js';
@@ -94,11 +95,7 @@ export function readSignal(signal: unknown): AbortSignal | undefined {
 
 function readHeaders(headers: HeadersInput | undefined): Array<[string, string]> {
   if (headers === undefined) return [];
-  const pairs: Array<readonly [string, string]> =
-    Symbol.iterator in headers
-      ? [...(headers as Iterable<readonly [string, string]>)]
-      : Object.entries(headers);
-  return validateUserHeaders(pairs);
+  return validateUserHeaders(headerPairs(headers));
 }
 
 export class WebSocketStream {

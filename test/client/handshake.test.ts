@@ -72,7 +72,7 @@ void describe('handshake with a ws server', { timeout: 30_000 }, () => {
     assert.equal(error.cause.code, 'MISSING_PROTOCOL');
   });
 
-  void it('sends custom request headers (record, pairs, Headers) and may override Host', async () => {
+  void it('sends custom request headers (record, pairs, Headers) and may override Host; an array value in a record gives a line per element', async () => {
     const inputs: HeadersInput[] = [
       { 'X-Token': 'abc', 'User-Agent': 'wsstream-test' },
       [
@@ -90,6 +90,13 @@ void describe('handshake with a ws server', { timeout: 30_000 }, () => {
       wss.close();
       await within(wss.closed, 5000, 'closed');
     }
+    // A record's array value: one line per element, as node:http sends it.
+    const multi = new WebSocketStream(server.url, { headers: { 'X-Tag': ['a', 'b'] } });
+    const [, tagged] = await Promise.all([multi.opened, server.next()]);
+    const tags = tagged.req.rawHeaders.filter((_, i, raw) => raw[i - 1] === 'X-Tag');
+    assert.deepEqual(tags, ['a', 'b']);
+    multi.close();
+    await within(multi.closed, 5000, 'closed');
     const wss = new WebSocketStream(server.url, { headers: { Host: 'example.test' } });
     const [, peer] = await Promise.all([wss.opened, server.next()]);
     assert.equal(peer.req.headers.host, 'example.test');

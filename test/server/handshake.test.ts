@@ -641,6 +641,43 @@ void describe('origin, authentication and subprotocols', { timeout: 30_000 }, ()
     }
   });
 
+  void test('headers as a record with an array value, pairs, a Map or a Headers: one line per value, as node:http sends Set-Cookie', async () => {
+    const cookies = ['a=1; HttpOnly', 'b=2'];
+    const shapes: Array<NonNullable<ServeOptions['responseHeaders']>> = [
+      { 'Set-Cookie': cookies },
+      cookies.map((c) => ['Set-Cookie', c] as const),
+      new Headers(cookies.map((c) => ['Set-Cookie', c])),
+    ];
+    for (const responseHeaders of shapes) {
+      const server = await echoServer({ responseHeaders });
+      try {
+        const ws = new WebSocket(server.url);
+        const [response] = (await once(ws, 'upgrade')) as [IncomingMessage];
+        assert.deepEqual(response.headers['set-cookie'], cookies);
+        ws.terminate();
+      } finally {
+        await server.close();
+      }
+    }
+    // A refusal's headers take the same shapes (a Map was read as an empty record).
+    const server = await echoServer({
+      authenticate: () => ({
+        status: 401,
+        headers: new Map([['WWW-Authenticate', 'Bearer realm="x"']]),
+      }),
+    });
+    try {
+      const ws = new WebSocket(server.url);
+      ws.on('error', () => {});
+      const [, response] = (await once(ws, 'unexpected-response')) as [unknown, IncomingMessage];
+      assert.equal(response.statusCode, 401);
+      assert.equal(response.headers['www-authenticate'], 'Bearer realm="x"');
+      response.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
   void test('a refusal sends its header values as Latin-1 and its message as UTF-8, with the right length', async () => {
     const server = await echoServer({
       authenticate: () => ({
