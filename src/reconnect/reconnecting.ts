@@ -293,12 +293,15 @@ export class ReconnectingWebSocketStream {
     const decide = this.#options.shouldReconnect;
     if (decide === undefined) return !FINAL_CLOSE_CODES.has(closeCode);
     let answer: unknown;
+    let thenable: boolean;
     try {
       answer = decide(closeCode, reason);
+      // Reading `then` runs the application's code too (a getter, a Proxy): it may throw.
+      thenable = isThenable(answer);
     } catch {
       return false;
     }
-    if (!isThenable(answer)) return answer === true;
+    if (!thenable) return answer === true;
     // close() or an aborted signal does not wait for the answer.
     const woken = new Promise<boolean>((resolve) => {
       this.#wakeSleep = () => resolve(false);

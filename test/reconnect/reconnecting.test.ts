@@ -377,6 +377,24 @@ describe('reconnecting()', () => {
     await assert.rejects(ws.closed, /gave up/);
   });
 
+  it('shouldReconnect whose answer throws when its then is read counts as false, and the streams end', async () => {
+    const server = await serve({ port: 0, host: '127.0.0.1' }, (c) =>
+      c.close({ closeCode: 4001, reason: 'bye' }),
+    );
+    servers.push(server);
+    const ws = reconnecting(server.url, {
+      reconnectDelay: 5,
+      shouldReconnect: () => ({
+        get then(): never {
+          throw new Error('hook');
+        },
+      }),
+    });
+    const { writable } = await ws.opened;
+    assert.deepEqual(await ws.closed, { closeCode: 4001, reason: 'bye' });
+    await assert.rejects(writable.getWriter().write('x'), { name: 'InvalidStateError' });
+  });
+
   it('shouldReconnect may answer with a promise; a rejection counts as false', async () => {
     let n = 0;
     const server = await serve({ port: 0, host: '127.0.0.1' }, (c) =>
