@@ -54,6 +54,8 @@ export class ReceiveFlow {
 
   /** Reading is paused (a transport starts paused). */
   #paused = true;
+  /** Pauses and resumes so far. */
+  #pauseChanges = 0;
   /** Input has ended for good (the transport closed): pause and resume do nothing. */
   #inputClosed = false;
   /** The readable was closed, errored or cancelled: messages are discarded. */
@@ -154,6 +156,11 @@ export class ReceiveFlow {
   /** Whether reading is paused by backpressure. */
   get paused(): boolean {
     return this.#paused;
+  }
+
+  /** How many times reading was paused or resumed (the keepalive's evidence that reading ran throughout). */
+  get pauseChanges(): number {
+    return this.#pauseChanges;
   }
 
   /** Messages handed to the readable so far. */
@@ -354,6 +361,7 @@ export class ReceiveFlow {
         return;
     }
     this.#paused = false;
+    this.#pauseChanges++;
     this.#hooks.resume();
   }
 
@@ -417,6 +425,7 @@ export class ReceiveFlow {
     this.#releasePull();
     if (this.#paused || this.#inputClosed) return;
     this.#paused = true;
+    this.#pauseChanges++;
     this.#hooks.pause();
   }
 

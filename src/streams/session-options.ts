@@ -51,7 +51,11 @@ export interface SessionOptions {
    * default 10 s. Stops a peer that never answers Close from holding a connection.
    */
   closeTimeout?: number | undefined;
-  /** Send a Ping after this many idle milliseconds; 0 (default) disables keepalive. */
+  /**
+   * Send a keepalive Ping every this many milliseconds (whether or not data
+   * flows); 0 (default) disables keepalive. While reading is paused by
+   * backpressure the Ping sent stays outstanding and no other is sent.
+   */
   pingInterval?: number | undefined;
   /**
    * Milliseconds to wait for any bytes after a keepalive Ping before dropping

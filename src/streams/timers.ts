@@ -46,6 +46,12 @@ export interface KeepaliveHooks {
   bytesRead(): number;
   /** Whether reading is paused by backpressure (then nothing can be read, which proves nothing). */
   paused(): boolean;
+  /**
+   * How many times reading was paused or resumed so far: a change since the
+   * Ping means reading was paused for part of the wait, which proves nothing
+   * either (bytes the kernel holds are read only in a later turn).
+   */
+  pauseChanges(): number;
   /** Whether a Ping may still be sent (false once the closing handshake started). */
   canPing(): boolean;
   /** Send a Ping. */
@@ -66,6 +72,8 @@ export class Keepalive {
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** Bytes read when the outstanding Ping was sent; -1 when none is outstanding. */
   #bytesAtPing = -1;
+  /** {@link KeepaliveHooks.pauseChanges} when the wait for an answer began. */
+  #pauseChangesAtWait = 0;
 
   constructor(interval: number, timeout: number, hooks: KeepaliveHooks) {
     this.#interval = interval;
@@ -92,8 +100,17 @@ export class Keepalive {
     const read = hooks.bytesRead();
     if (this.#bytesAtPing >= 0) {
       // A Ping is outstanding: any byte read since counts as liveness. While we
-      // are paused by backpressure nothing can be read, so that is no evidence.
-      if (read === this.#bytesAtPing && !hooks.paused()) {
+      // are (or were, during the wait) paused by backpressure nothing could be
+      // read, so that is no evidence: the Ping stays outstanding (another one
+      // could not be answered either, and its Pong would only pile up at the
+      // peer) and the peer gets a whole timeout with reading running.
+      if (read === this.#bytesAtPing) {
+        const changes = hooks.pauseChanges();
+        if (hooks.paused() || changes !== this.#pauseChangesAtWait) {
+          this.#pauseChangesAtWait = changes;
+          this.#timer = setTimeout(this.#tick, this.#timeout);
+          return;
+        }
         hooks.dead(`No data from the peer within ${this.#timeout} ms of a ping`);
         return;
       }
@@ -102,6 +119,7 @@ export class Keepalive {
       return;
     }
     this.#bytesAtPing = read;
+    this.#pauseChangesAtWait = hooks.pauseChanges();
     hooks.ping();
     this.#timer = setTimeout(this.#tick, this.#timeout);
   };

@@ -56,6 +56,7 @@ export class Watchdogs {
     this.#keepalive = new Keepalive(interval, timeout, {
       bytesRead: () => transport.bytesRead,
       paused: () => flow.paused,
+      pauseChanges: () => flow.pauseChanges,
       canPing: () => !outcome.settled && !conn.closeSent,
       ping: () => {
         // Numbered (as python-websockets' are random), so that an unsolicited

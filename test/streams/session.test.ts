@@ -403,6 +403,7 @@ test('keepalive: a Ping after the interval, and a peer silent for the timeout is
   });
   transport.resume(); // reading flows: silence is evidence
   const closed = track(session.closed);
+  await settle(); // the readable's first pull: reading runs from the start
   t.mock.timers.tick(100);
   assert.deepEqual(
     sent().map((f) => f.opcode),
@@ -452,6 +453,45 @@ test('keepalive: silence while reading is paused by backpressure is no evidence'
   await settle();
   assert.equal(closed.state, 'pending');
   assert.equal(transport.destroyed, false);
+});
+
+test('keepalive: while reading is paused the Ping stays outstanding: no second Ping whose Pong could only pile up at the peer', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { transport, session, sent } = openSession('client', {
+    pingInterval: 100,
+    pingTimeout: 50,
+  });
+  assert.equal(session.receiver.paused, true);
+  const closed = track(session.closed);
+  for (let i = 0; i < 10; i++) t.mock.timers.tick(50);
+  await settle();
+  assert.deepEqual(
+    sent().map((f) => f.opcode),
+    [PING],
+  );
+  assert.equal(closed.state, 'pending');
+  assert.equal(transport.destroyed, false);
+});
+
+test('keepalive: reading resumed during the wait gives the peer a whole timeout with reading running', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { transport, session } = openSession('client', { pingInterval: 100, pingTimeout: 50 });
+  assert.equal(session.receiver.paused, true);
+  const closed = track(session.closed);
+  t.mock.timers.tick(100); // the Ping, sent while paused
+  t.mock.timers.tick(49);
+  session.readable
+    .getReader()
+    .read()
+    .catch(() => {}); // reading resumes just before the check
+  await settle();
+  t.mock.timers.tick(1);
+  await settle();
+  assert.equal(closed.state, 'pending', 'bytes the kernel held could not be read yet');
+  t.mock.timers.tick(50);
+  await settle();
+  assert.equal(transport.destroyed, true);
+  assert.equal((closed.error as WebSocketError).closeCode, 1006);
 });
 
 test('closing: a reader that keeps reading gets an unbroken run of what the peer sent, cut at the hold bound', async () => {
