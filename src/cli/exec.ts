@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { WebSocketConnection } from '../server.js';
 import { toDuplex } from '../index.js';
 import type { WebSocketCloseInfo } from '../index.js';
@@ -177,17 +178,31 @@ export function bridgeExec(
   output.pipe(duplex, { end: false });
 
   child.on('close', (status, signal) => {
+    const endWithExit = (): void => {
+      try {
+        duplex.endWith(closeInfoForExit(status, signal));
+      } catch {
+        duplex.end();
+      }
+    };
     // 'close' comes after stdout ended, so every chunk was handed to the Duplex: the Close follows them.
-    try {
-      duplex.endWith(closeInfoForExit(status, signal));
-    } catch {
-      duplex.end();
+    if (output === child.stdout) {
+      endWithExit();
+      return;
     }
+    // In line mode the splitter may still hold lines (the Duplex was full): the Close waits
+    // until it has ended, that is until its last line was handed to the Duplex.
+    finished(output, { writable: false }).then(endWithExit, endWithExit);
   });
 
   const afterClose = (): void => {
     // The connection is gone: the command's stdin has ended; give it a moment to finish on its own.
     child.stdin.end();
+    // Nothing it writes from now on can be sent: its stdout is detached, so that Node reads it
+    // to its EOF once it has exited (at once if it already has). Left piped into a full line
+    // splitter, it would never see its EOF: no 'close', and the slot held for ever.
+    child.stdout.unpipe();
+    if (child.exitCode !== null || child.signalCode !== null) child.stdout.resume();
     if (!done && !stopping) graceTimer = setTimeout(stop, EXEC_GRACE).unref();
   };
   connection.closed.then(afterClose, afterClose);
