@@ -98,6 +98,9 @@ export async function demoCommand(argv: string[], stdio: Stdio): Promise<number>
   const slowMb = parseMb(str(values, 'slow-mb'), 256, '--slow-mb');
   const fastMb = parseMb(str(values, 'fast-mb'), 512, '--fast-mb');
   const out = stdio.stdout;
+  // The reader of the output went away (`| head`): nothing more can be shown. Stop quietly,
+  // as connect does on EPIPE, rather than die of an unhandled 'error' with a stack trace.
+  out.on('error', () => process.exit(ExitCode.OK));
   const live = out.isTTY === true;
   const print = (line: string): void => {
     out.write(`${line}\n`);

@@ -61,6 +61,12 @@ export async function main(argv: string[], stdio: Stdio): Promise<number> {
   }
 }
 
+// stderr carries diagnostics only: if its reader has gone away (EPIPE: a log pipe that
+// died, `2>&1 | head`), they are lost, but the command must carry on. Unhandled, the
+// error would kill `serve` and `--listen` on their next log line, dropping every
+// connection and leaving the --exec commands (their own process groups) running.
+process.stderr.on('error', () => {});
+
 const code = await main(process.argv.slice(2), {
   stdin: process.stdin,
   stdout: process.stdout,
