@@ -68,7 +68,7 @@ function peerName(socket: Socket, at: Endpoint): string {
 /**
  * Listens at `at` and tunnels every connection to `url` with `options`, at
  * most `maxConnections` at once (more are closed as soon as they are
- * accepted); resolves with the exit code after SIGINT or SIGTERM (0), or if listening
+ * accepted); resolves with the exit code after SIGINT, SIGTERM or SIGHUP (0), or if listening
  * failed (1).
  */
 export async function listenCommand(
@@ -130,6 +130,9 @@ export async function listenCommand(
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // A closed terminal (or ssh's end): the same clean shutdown as connect's and serve's, so
+    // that the tunnels get their Close and a Unix socket's file is removed.
+    process.on('SIGHUP', onSignal);
   });
   log('shutting down');
   refusals.flush();

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -185,6 +185,33 @@ describe('an unreachable WebSocket server', () => {
 });
 
 describe('Unix sockets', () => {
+  it('--listen ends cleanly on SIGHUP (a closed terminal, ssh), as on SIGINT: the tunnel gets its Close and the socket file is removed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wsstream-tunnel-'));
+    const listenPath = join(dir, 'listen.sock');
+    const served = await serveCli(['--echo']);
+    const child = start(['connect', served.url, '--listen', `unix:${listenPath}`]);
+    try {
+      await waitForStderr(child, /listening on unix:/);
+      const c = connect({ path: listenPath });
+      c.on('error', () => {});
+      await once(c, 'connect');
+      c.write('hello');
+      await once(c, 'data');
+      const closed = once(child, 'close');
+      child.kill('SIGHUP');
+      const [code, signal] = (await closed) as [number | null, NodeJS.Signals | null];
+      assert.equal(signal, null);
+      assert.equal(code, 0);
+      assert.equal(existsSync(listenPath), false, 'the socket file is removed');
+      assert.match(served.log(), /1000/);
+      c.destroy();
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      assert.equal(await served.stop(), 0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('unix: on both ends: a local Unix client reaches a Unix echo target', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wsstream-tunnel-'));
     const targetPath = join(dir, 'target.sock');
