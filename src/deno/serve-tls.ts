@@ -225,8 +225,9 @@ export function serveDenoTls(deno: DenoListenNamespace, s: DenoTlsServeSettings)
       passed: false,
       destroy(): void {
         deadline.passed = true;
-        if (claimed.connection !== undefined) claimed.connection.terminate();
-        else {
+        if (claimed.connection !== undefined) {
+          claimed.connection.handshakeTimedOut(s.handshakeTimeout);
+        } else {
           unclaimed.delete(conn);
           closeConn(conn);
         }

@@ -210,6 +210,8 @@ export class HandshakeDeadlines {
   readonly #timeout: number;
   /** Each pending socket and when it was added (performance.now()). */
   readonly #since = new Map<{ destroy(): void }, number>();
+  /** What to do instead of destroying a socket whose handshake has a connection now. */
+  readonly #instead = new WeakMap<{ destroy(): void }, () => void>();
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(timeout: number) {
@@ -220,6 +222,15 @@ export class HandshakeDeadlines {
   add(socket: { destroy(): void }): void {
     this.#since.set(socket, performance.now());
     if (this.#timer === undefined) this.#arm(this.#timeout);
+  }
+
+  /**
+   * The socket's handshake is now a connection's: at the deadline, `expire`
+   * ends it (so that its `opened` says the handshake timed out) instead of
+   * the socket being destroyed under it.
+   */
+  handOver(socket: { destroy(): void }, expire: () => void): void {
+    if (this.#since.has(socket)) this.#instead.set(socket, expire);
   }
 
   /** The socket's handshake ended (or it closed): no deadline any more. */
@@ -250,7 +261,9 @@ export class HandshakeDeadlines {
         return;
       }
       this.#since.delete(socket);
-      socket.destroy();
+      const expire = this.#instead.get(socket);
+      if (expire === undefined) socket.destroy();
+      else expire();
     }
   };
 }

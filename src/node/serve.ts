@@ -356,6 +356,7 @@ export async function serve(
       nodeHandshake(req, socket, head, handshakeOptions),
     );
     registry.admit(connection, () => deadlines.settle(socket));
+    deadlines.handOver(socket, () => connection.handshakeTimedOut(handshakeTimeout));
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -333,6 +333,17 @@ export class WebSocketConnection {
     this.#life.session?.close(code, reason);
   }
 
+  /**
+   * @internal The server's handshake deadline passed (`serve()`'s runs from
+   * accept): ends the handshake as its own timeout would, with the same
+   * error, rather than with the socket's close.
+   */
+  handshakeTimedOut(timeout: number): void {
+    if (!this.#abortHandshake(`Opening handshake did not complete within ${timeout} ms`)) {
+      this.terminate();
+    }
+  }
+
   /** Drops the connection without a closing handshake (the outcome is 1006). */
   terminate(): void {
     if (this.#abortHandshake('The connection was terminated')) return;

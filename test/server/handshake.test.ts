@@ -5,6 +5,7 @@
  * subprotocol selection; header limits and the handshake deadline.
  */
 import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
@@ -423,6 +424,32 @@ void describe('limits on the request head', { timeout: 30_000 }, () => {
       socket.on('error', () => {});
       await once(socket, 'close');
     } finally {
+      await server.close();
+    }
+  });
+
+  void test('an authenticate() that outlives the deadline: opened rejects saying the handshake timed out, not that the client left', async () => {
+    const failures: Error[] = [];
+    const onFailure = (message: unknown): void => {
+      const { phase, error } = message as { phase: string; error: Error };
+      if (phase === 'handshake') failures.push(error);
+    };
+    diagnosticsChannel.subscribe('wsstream:failure', onFailure);
+    const server = await echoServer({
+      handshakeTimeout: 200,
+      authenticate: () => new Promise<boolean>(() => {}),
+    });
+    try {
+      const socket = await tcp(server.address.port);
+      socket.on('error', () => {});
+      socket.write(upgradeRequest(server.address.port));
+      await once(socket, 'close');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(failures.length, 1);
+      assert.match(failures[0]!.message, /Opening handshake did not complete within 200 ms/);
+      assert.equal((failures[0] as WebSocketError).closeCode, 1006);
+    } finally {
+      diagnosticsChannel.unsubscribe('wsstream:failure', onFailure);
       await server.close();
     }
   });
