@@ -13,6 +13,7 @@ import { readDictionary } from '../streams/dictionary.js';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../core/close.js';
+import { isToken } from '../core/handshake/http.js';
 import { Connection } from '../core/connection.js';
 import { Session, type SessionOptions, type WebSocketMessage } from '../streams/session.js';
 import { readMilliseconds, readSessionOptions } from '../streams/session-options.js';
@@ -112,7 +113,7 @@ export interface UpgradeOptions extends SessionOptions {
  */
 export function readUpgradeOptions(options: UpgradeOptions): UpgradeOptions {
   return {
-    protocols: readStringList(options.protocols, 'protocols'),
+    protocols: readProtocols(options.protocols),
     selectProtocol: readHook(options.selectProtocol, 'selectProtocol'),
     allowOrigins: readStringList(options.allowOrigins, 'allowOrigins'),
     authenticate: readHook(options.authenticate, 'authenticate'),
@@ -147,6 +148,24 @@ function readStringList(value: unknown, name: string): string[] | undefined {
       throw new TypeError(`${name} must be an array of strings; it holds a ${typeof item}`);
     }
     list.push(item);
+  }
+  return list;
+}
+
+/**
+ * `protocols`, read as {@link readStringList} reads a list; each must be an
+ * HTTP token (RFC 6455 4.1), as the client requires of its offer: one that is
+ * not could never be selected. A SyntaxError otherwise, as the client's.
+ */
+function readProtocols(value: unknown): string[] | undefined {
+  const list = readStringList(value, 'protocols');
+  for (const protocol of list ?? []) {
+    if (!isToken(protocol)) {
+      throw new DOMException(
+        `Invalid subprotocol ${JSON.stringify(protocol)}: not an HTTP token`,
+        'SyntaxError',
+      );
+    }
   }
   return list;
 }

@@ -250,6 +250,31 @@ void describe('the handshake options of serve() and upgrade()', { timeout: 10_00
     );
   });
 
+  void it('a protocol that is not an HTTP token is a SyntaxError, as in the client: it could never be selected', async () => {
+    const isSyntaxError = (e: unknown): boolean =>
+      e instanceof DOMException && e.name === 'SyntaxError' && /"a b"/.test(e.message);
+    await assert.rejects(
+      serve({ port: 0, protocols: ['chat', 'a b'] }, () => {}),
+      isSyntaxError,
+    );
+    const http = createServer();
+    let thrown: unknown;
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        upgrade(req, socket, head, { protocols: ['a b'] });
+      } catch (e) {
+        thrown = e;
+      }
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const { port } = http.address() as AddressInfo;
+    const wss = new WebSocketStream(`ws://127.0.0.1:${port}/`);
+    await wss.opened.catch(() => {});
+    await new Promise((resolve) => http.close(resolve));
+    assert.ok(isSyntaxError(thrown), String(thrown));
+  });
+
   void it('allowOrigins as any iterable of strings (a Set) is copied when serve() is called, and checked exactly', async () => {
     const allowOrigins = new Set(['https://good.example']);
     // Typed as an array; any iterable is taken.
