@@ -133,11 +133,11 @@ export class ConnectionRegistry implements ClosedWatcher<WebSocketConnection> {
         } catch {
           connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
         }
-        // A promise, or any thenable; a `then` getter that throws makes the
-        // promise below reject, which closes with 1011 like a rejection. Not
-        // Promise.resolve(): for a native promise it reads `constructor`
-        // first, and a getter there that throws would throw out of this
-        // reaction (an unhandled rejection) and keep the slot taken.
+        // A promise, or any thenable; a `then` getter that throws makes
+        // Promise.resolve() reject, which closes with 1011 like a rejection.
+        // For a native promise it reads `constructor` first: a getter there
+        // that throws counts as a rejection too (thrown out of this reaction,
+        // it would be an unhandled rejection that keeps the slot taken).
         let thenable: boolean;
         try {
           thenable = thenOf(result) !== null;
@@ -145,7 +145,14 @@ export class ConnectionRegistry implements ClosedWatcher<WebSocketConnection> {
           thenable = true;
         }
         if (thenable) {
-          new Promise<unknown>((resolve) => resolve(result)).then(
+          let settles: Promise<unknown>;
+          try {
+            settles = Promise.resolve(result);
+          } catch (error) {
+            // Only that it failed matters (1011 below).
+            settles = Promise.reject(new Error("The handler's promise failed", { cause: error }));
+          }
+          settles.then(
             () => this.#release(connection),
             () => {
               connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
