@@ -37,6 +37,31 @@ import { backoffDelay } from './backoff.js';
 import { Gate } from './gate.js';
 import { urlForMessages } from '../streams/url-credentials.js';
 
+/**
+ * `options` as every attempt can read them: `headers` or `protocols` given
+ * as an iterable that reads only once (a generator) is read now into an
+ * array, or the first connection would use it up and the next ones send
+ * none. Every other member is read from `options` itself.
+ */
+function repeatable(options: ReconnectingOptions): ReconnectingOptions {
+  const once = (value: unknown): boolean =>
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Map) &&
+    !(typeof Headers === 'function' && value instanceof Headers) &&
+    typeof (value as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function';
+  const { headers, protocols } = options;
+  if (!once(headers) && !once(protocols)) return options;
+  const read: PropertyDescriptorMap = {};
+  if (once(headers))
+    read.headers = { value: [...(headers as Iterable<unknown>)], enumerable: true };
+  if (once(protocols)) {
+    read.protocols = { value: [...(protocols as Iterable<unknown>)], enumerable: true };
+  }
+  return Object.create(options, read) as ReconnectingOptions;
+}
+
 /** Default of {@link ReconnectingOptions.reconnectDelay}: 250 ms. */
 export const DEFAULT_RECONNECT_DELAY = 250;
 /** Default of {@link ReconnectingOptions.maxReconnectDelay}: 30 s. */
@@ -134,6 +159,7 @@ export class ReconnectingWebSocketStream {
     ) {
       throw new RangeError(`maxAttempts must be a positive integer or Infinity, not ${attempts}`);
     }
+    options = repeatable(options);
     const first = new WebSocketStream(url, options);
     this.url = first.url;
     this.#options = options;

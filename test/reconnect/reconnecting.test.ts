@@ -395,6 +395,22 @@ describe('reconnecting()', () => {
     await assert.rejects(writable.getWriter().write('x'), { name: 'InvalidStateError' });
   });
 
+  it('headers given as a generator are sent on every connection, not used up by the first', async () => {
+    const seen: Array<string | undefined> = [];
+    let n = 0;
+    const server = await serve({ port: 0, host: '127.0.0.1' }, (c) => {
+      seen.push(c.request.headers['x-token'] as string | undefined);
+      c.close({ closeCode: ++n < 3 ? 1012 : 1000 });
+    });
+    servers.push(server);
+    function* headers(): Generator<[string, string]> {
+      yield ['X-Token', 'abc'];
+    }
+    const ws = reconnecting(server.url, { reconnectDelay: 5, headers: headers() });
+    assert.deepEqual(await ws.closed, { closeCode: 1000, reason: '' });
+    assert.deepEqual(seen, ['abc', 'abc', 'abc']);
+  });
+
   it('shouldReconnect may answer with a promise; a rejection counts as false', async () => {
     let n = 0;
     const server = await serve({ port: 0, host: '127.0.0.1' }, (c) =>
