@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
+import { upgradeStatus } from '../server/helpers.js';
 import { ensureBuilt, type Served, serveCli } from './helpers.js';
 
 before(() => ensureBuilt());
@@ -21,22 +21,6 @@ async function serveLines(args: string[]): Promise<Served> {
   const server = await serveCli(['--quiet', '--no-deflate', ...args]);
   servers.push(server);
   return server;
-}
-
-/** The status a `ws` client gets: 101 if it opened (it is closed again at once), else the refusal's. */
-function answer(url: string): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
-    ws.on('error', () => {});
-    ws.once('open', () => {
-      ws.terminate();
-      resolve(101);
-    });
-    ws.once('unexpected-response', (_request, response: IncomingMessage) => {
-      response.destroy();
-      resolve(response.statusCode);
-    });
-  });
 }
 
 describe('serve --exec --line', { timeout: 30_000 }, () => {
@@ -81,13 +65,13 @@ describe('serve --exec --line', { timeout: 30_000 }, () => {
     // The command's output backs up behind the client, which then goes away.
     await new Promise((resolve) => setTimeout(resolve, 500));
     ws.terminate();
-    assert.equal(await answer(server.url), 503);
+    assert.equal(await upgradeStatus(server.url), 503);
     // SIGTERM 2 s after the close ends `yes`: the slot is back.
-    let status = await answer(server.url);
+    let status = await upgradeStatus(server.url);
     const start = performance.now();
     while (status !== 101 && performance.now() - start < 8000) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      status = await answer(server.url);
+      status = await upgradeStatus(server.url);
     }
     assert.equal(status, 101, 'the slot freed once the command had exited');
   });

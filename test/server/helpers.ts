@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
 
@@ -244,4 +245,23 @@ export async function wsClosed(ws: WebSocket): Promise<{ code: number; reason: s
   if (ws.readyState === WebSocket.CLOSED) throw new Error('already closed');
   const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
   return { code, reason: reason.toString() };
+}
+
+/**
+ * The status a `ws` client gets (no compression offered): 101 if it opened
+ * (it is closed again at once), else the refusal's.
+ */
+export function upgradeStatus(url: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.on('error', () => {});
+    ws.once('open', () => {
+      ws.terminate();
+      resolve(101);
+    });
+    ws.once('unexpected-response', (_request, response: IncomingMessage) => {
+      response.destroy();
+      resolve(response.statusCode);
+    });
+  });
 }

@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import { serve, type WebSocketServer } from '../../src/server.js';
 import { withoutUnhandledRejections } from '../unhandled.js';
-import { exchange, upgradeRequest, wsClosed, wsMessage, wsOpen } from './helpers.js';
+import { exchange, upgradeRequest, upgradeStatus, wsClosed, wsMessage, wsOpen } from './helpers.js';
 
 async function echoServer(
   maxConnections: number,
@@ -30,20 +30,14 @@ async function echoes(ws: WebSocket, text: string): Promise<void> {
   assert.equal((await wsMessage(ws)).data.toString(), text);
 }
 
-/** The status a `ws` client gets: 101 if it opened (it is closed again), else the refusal's. */
-function answer(url: string): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url);
-    ws.on('error', () => {});
-    ws.once('open', () => {
-      ws.terminate();
-      resolve(101);
-    });
-    ws.once('unexpected-response', (_request, response: IncomingMessage) => {
-      response.destroy();
-      resolve(response.statusCode);
-    });
-  });
+/** `server` closed its one connection with 1011 and goes on: the slot is free and a new client opens. */
+async function failedWith1011AndGoesOn(server: WebSocketServer): Promise<void> {
+  const a = await wsOpen(server.url);
+  assert.equal((await wsClosed(a)).code, 1011);
+  await until(() => server.connections.size === 0);
+  const b = await wsOpen(server.url);
+  b.close(1000);
+  await wsClosed(b);
 }
 
 /** Polls `condition` every 10 ms for up to 5 s. */
@@ -139,7 +133,7 @@ describe('serve({ maxConnections })', { timeout: 15_000 }, () => {
       a.close(1000);
       await wsClosed(a);
       await until(() => server.connections.size === 0);
-      assert.equal(await answer(server.url), 503);
+      assert.equal(await upgradeStatus(server.url), 503);
       finish(undefined);
       const b = await wsOpen(server.url);
       b.close(1000);
@@ -196,13 +190,7 @@ describe('serve({ maxConnections })', { timeout: 15_000 }, () => {
       } as unknown as Promise<void>;
     });
     try {
-      const a = await wsOpen(server.url);
-      assert.equal((await wsClosed(a)).code, 1011);
-      // Its slot is free again.
-      await until(() => server.connections.size === 0);
-      const b = await wsOpen(server.url);
-      b.close(1000);
-      await wsClosed(b);
+      await failedWith1011AndGoesOn(server);
     } finally {
       await server.close();
     }
@@ -222,12 +210,7 @@ describe('serve({ maxConnections })', { timeout: 15_000 }, () => {
         return promise;
       });
       try {
-        const a = await wsOpen(server.url);
-        assert.equal((await wsClosed(a)).code, 1011);
-        await until(() => server.connections.size === 0);
-        const b = await wsOpen(server.url);
-        b.close(1000);
-        await wsClosed(b);
+        await failedWith1011AndGoesOn(server);
       } finally {
         await server.close();
       }
