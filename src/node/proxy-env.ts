@@ -23,6 +23,20 @@ function bare(host: string): string {
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 
+/**
+ * `host` (without brackets) as a URL writes an IP address (IPv4 dotted,
+ * IPv6 compressed), or null if it is not one: a name.
+ */
+function ipAddress(host: string): string | null {
+  const v6 = host.includes(':');
+  if (!v6 && !/^[\d.]+$/.test(host)) return null;
+  try {
+    return bare(new URL(`http://${v6 ? `[${host}]` : host}/`).hostname);
+  } catch {
+    return null;
+  }
+}
+
 /** One NO_PROXY entry: a host name or suffix, and optionally a port. */
 interface NoProxyEntry {
   /** Lowercase, without brackets; a leading "." means "subdomains only". */
@@ -75,9 +89,14 @@ export function isExempt(noProxy: string, host: string, port: number): boolean {
   if (entries === '*') return true;
   let name = bare(host).toLowerCase();
   if (name.endsWith('.')) name = name.slice(0, -1);
+  // An IP address matches an entry that is the same address, never a suffix
+  // (as curl: "0.0.1" does not exempt 127.0.0.1).
+  const ip = ipAddress(name);
   for (const entry of entries) {
     if (entry.port !== 0 && entry.port !== port) continue;
-    if (entry.host.startsWith('.')) {
+    if (ip !== null) {
+      if (ipAddress(entry.host) === ip) return true;
+    } else if (entry.host.startsWith('.')) {
       if (name.endsWith(entry.host)) return true;
     } else if (name === entry.host || name.endsWith(`.${entry.host}`)) {
       return true;

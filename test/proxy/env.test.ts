@@ -116,6 +116,13 @@ void describe('NO_PROXY', () => {
     ['example.com:8443', 'example.com', 443, false],
     ['localhost,127.0.0.1', '127.0.0.1', 9, true],
     ['127.0.0.1', '127.0.0.10', 9, false],
+    // An address matches the same address only, written in any form, never as a suffix.
+    ['0.0.1', '127.0.0.1', 9, false],
+    ['.0.0.1', '127.0.0.1', 9, false],
+    ['0.1', '10.0.0.1', 9, false],
+    ['127.1', '127.0.0.1', 9, true],
+    ['0:0:0:0:0:0:0:1', '[::1]', 80, true],
+    ['::1', '[::2]', 80, false],
     ['::1', '[::1]', 80, true],
     ['[::1]:8080', '[::1]', 8080, true],
     ['[::1]:8080', '[::1]', 8081, false],
