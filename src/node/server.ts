@@ -8,12 +8,12 @@
  */
 import './diagnostics.js';
 import type { WebSocketStats } from '../streams/statistics.js';
-import type { HeadersInput } from '../streams/options.js';
+import { headerPairs, type HeadersInput } from '../streams/options.js';
 import { readDictionary } from '../streams/dictionary.js';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../core/close.js';
-import { isToken } from '../core/handshake/http.js';
+import { isToken, validateUserHeaders } from '../core/handshake/http.js';
 import { Connection } from '../core/connection.js';
 import { Session, type SessionOptions, type WebSocketMessage } from '../streams/session.js';
 import { readMilliseconds, readSessionOptions } from '../streams/session-options.js';
@@ -46,7 +46,7 @@ export interface Refusal {
   message?: string;
   /**
    * Extra response headers (e.g. WWW-Authenticate), checked as
-   * {@link UpgradeOptions.responseHeaders}; an invalid one answers 500 instead.
+   * {@link UpgradeOptions.responseHeaders} are (at each refusal: an invalid one answers 500).
    */
   headers?: HeadersInput;
 }
@@ -101,7 +101,8 @@ export interface UpgradeOptions extends SessionOptions {
    * value gives one line per element), pairs, a Headers or a Map. Names must be HTTP
    * tokens and values free of CR, LF and NUL (no response splitting) and
    * within U+00FF (sent one byte per character); the handshake's own fields
-   * cannot be set. An invalid one answers 500.
+   * cannot be set. Read and checked when `upgrade()` or `serve()` is called:
+   * an invalid one is a TypeError there.
    */
   responseHeaders?: HeadersInput;
 }
@@ -118,7 +119,7 @@ export function readUpgradeOptions(options: UpgradeOptions): UpgradeOptions {
     allowOrigins: readStringList(options.allowOrigins, 'allowOrigins'),
     authenticate: readHook(options.authenticate, 'authenticate'),
     handshakeTimeout: options.handshakeTimeout,
-    responseHeaders: options.responseHeaders,
+    responseHeaders: readResponseHeaders(options.responseHeaders),
     ...readSessionOptions(options),
   };
 }
@@ -168,6 +169,15 @@ function readProtocols(value: unknown): string[] | undefined {
     }
   }
   return list;
+}
+
+/**
+ * `responseHeaders`, read and checked now (a TypeError for a name that is
+ * not a token, CR/LF/NUL or a character beyond U+00FF in a value, a
+ * handshake field): the pairs every 101 sends, or undefined for none.
+ */
+function readResponseHeaders(value: HeadersInput | undefined): Array<[string, string]> | undefined {
+  return value === undefined ? undefined : validateUserHeaders(headerPairs(value));
 }
 
 /** A hook option (`authenticate`, `selectProtocol`): a function, or undefined or null for none. */

@@ -272,21 +272,11 @@ describe('faults during the handshake, our server', () => {
     await stillServes();
   });
 
-  test('CR/LF in responseHeaders: answered 500, nothing injected', async () => {
-    const evil = await serve(
-      { host: HOST, port: 0, responseHeaders: { 'X-Evil': 'a\r\nInjected: yes' } },
-      handler,
+  test('CR/LF in responseHeaders: serve() refuses them (TypeError), nothing is served', async () => {
+    await assert.rejects(
+      serve({ host: HOST, port: 0, responseHeaders: { 'X-Evil': 'a\r\nInjected: yes' } }, handler),
+      (e: unknown) => e instanceof TypeError && /X-Evil/.test(e.message),
     );
-    try {
-      const socket = connect(evil.address.port, HOST);
-      socket.on('error', noop);
-      socket.write(request());
-      const received = await drain(socket);
-      assert.match(received, /^HTTP\/1.1 500 /);
-      assert.doesNotMatch(received, /Injected/);
-    } finally {
-      await evil.close();
-    }
   });
 
   test('CR/LF in a refusal header from authenticate: answered 500, nothing injected', async () => {

@@ -615,7 +615,7 @@ void describe('origin, authentication and subprotocols', { timeout: 30_000 }, ()
     }
   });
 
-  void test('responseHeaders reach the client; a CR/LF in one answers 500, never a split response', async () => {
+  void test('responseHeaders reach the client; a bad one is a TypeError when serve() is called; a CR/LF in a refusal header answers 500, never a split response', async () => {
     const good = await echoServer({
       responseHeaders: { 'Set-Cookie': 'session=abc; HttpOnly', 'X-Name': 'caf\u00e9' },
     });
@@ -629,10 +629,22 @@ void describe('origin, authentication and subprotocols', { timeout: 30_000 }, ()
     } finally {
       await good.close();
     }
+    // Read and checked once, when serve() is called: never a server that answers 500 to everyone.
+    const badHeaders: Array<ServeOptions['responseHeaders']> = [
+      { 'X-Evil': 'a\r\nX-Injected: 1' },
+      { 'Sec-WebSocket-Accept': 'forged' },
+      { 'X-Snow': 'snow \u2603' },
+      { 'X-Maybe': undefined as unknown as string },
+      [['bad name', 'x']],
+    ];
+    for (const responseHeaders of badHeaders) {
+      await assert.rejects(
+        echoServer({ responseHeaders }),
+        TypeError,
+        JSON.stringify(responseHeaders),
+      );
+    }
     const badOptions: ServeOptions[] = [
-      { responseHeaders: { 'X-Evil': 'a\r\nX-Injected: 1' } },
-      { responseHeaders: { 'Sec-WebSocket-Accept': 'forged' } },
-      { responseHeaders: { 'X-Snow': 'snow \u2603' } },
       { authenticate: () => ({ status: 403, headers: { 'X-Evil': 'a\r\n\r\nbody' } }) },
       { authenticate: () => ({ status: 200 }) },
       // A value meant to leave the header out is not sent as "null".
@@ -642,7 +654,6 @@ void describe('origin, authentication and subprotocols', { timeout: 30_000 }, ()
           headers: { 'Retry-After': null as unknown as string },
         }),
       },
-      { responseHeaders: { 'X-Maybe': undefined as unknown as string } },
       // A message that is not a string, or whose getter throws: 500, never a crash.
       { authenticate: () => ({ status: 403, message: Symbol('denied') as unknown as string }) },
       {
