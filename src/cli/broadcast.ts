@@ -63,7 +63,9 @@ export class Broadcast {
   }
 
   add(connection: WebSocketConnection): void {
-    const topic = new URL(connection.request.url ?? '/', 'ws://localhost').pathname;
+    // The path of the connection's URL, whatever the request target looked like
+    // (an unparseable absolute-form target has none: '/').
+    const topic = new URL(connection.url).pathname;
     this.#names.set(
       connection,
       `${connection.remoteAddress ?? '?'}:${connection.request.socket.remotePort ?? '?'}`,

@@ -3,6 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { before, describe, it } from 'node:test';
 import WebSocket, { type RawData } from 'ws';
 import { fileURLToPath } from 'node:url';
@@ -172,6 +173,35 @@ describe('serve --broadcast', () => {
       ]);
       for (const x of [a, b, c]) x.ws.close(1000);
       await Promise.all([a.closed, b.closed, c.closed]);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+
+  it('a request target that is no URL (GET http://[x/) joins the topic "/", not a 1011', async () => {
+    const server = await serveCli(['--broadcast']);
+    try {
+      const { port } = new URL(server.url);
+      const raw = connect(Number(port), '127.0.0.1');
+      raw.on('error', () => {});
+      let received = Buffer.alloc(0);
+      raw.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+      raw.write(
+        'GET http://[x/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n' +
+          'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+          'Sec-WebSocket-Version: 13\r\n\r\n',
+      );
+      await settled(() => received.length);
+      assert.match(received.toString('latin1'), /^HTTP\/1.1 101 /);
+      const head = received.indexOf('\r\n\r\n') + 4;
+      // A client of "/" reaches it: a text frame "hi", and no Close.
+      const other = await client(server.url);
+      other.ws.send('hi');
+      await settled(() => received.length);
+      assert.deepEqual([...received.subarray(head)], [0x81, 2, ...Buffer.from('hi')]);
+      other.ws.close(1000);
+      await other.closed;
+      raw.destroy();
     } finally {
       assert.equal(await server.stop(), 0);
     }
