@@ -13,6 +13,7 @@
  */
 import { readDictionary } from '../streams/dictionary.js';
 import { Duplex } from 'node:stream';
+import { isCleanCloseError } from '../streams/sender.js';
 import type { WebSocketMessage } from '../streams/session.js';
 import { closeInfoOfReason, type WebSocketCloseInfo } from '../streams/websocket-error.js';
 import type { WebSocketOpenInfo } from '../streams/websocket-stream.js';
@@ -80,10 +81,6 @@ function isWebSocketLike(source: DuplexSource): source is WebSocketLike {
   return 'opened' in source && typeof source.close === 'function';
 }
 
-function isStreamClosedError(error: unknown): boolean {
-  return error instanceof DOMException && error.name === 'InvalidStateError';
-}
-
 /**
  * A WebSocket connection as a Node Duplex. The readable side is in object
  * mode: each chunk is one message, a `string` for text (or a Buffer with
@@ -102,8 +99,6 @@ export class WebSocketDuplex extends Duplex {
   #reader: ReadableStreamDefaultReader<WebSocketMessage> | null = null;
   #writer: WritableStreamDefaultWriter<unknown> | null = null;
   #reading = false;
-  /** The WebSocketStream readable ended normally: the peer's Close arrived. */
-  #readableEnded = false;
   #protocol = '';
   #extensions = '';
 
@@ -233,7 +228,6 @@ export class WebSocketDuplex extends Duplex {
       (result) => {
         this.#reading = false;
         if (result.done) {
-          this.#readableEnded = true;
           this.push(null);
           return;
         }
@@ -292,12 +286,20 @@ export class WebSocketDuplex extends Duplex {
       );
       return;
     }
-    this.#writer!.close().then(
+    const writer = this.#writer!;
+    writer.close().then(
       () => callback(),
       (error: unknown) => {
-        // The peer closed first and the handshake already completed: nothing was lost.
-        if (this.#readableEnded && isStreamClosedError(error)) callback();
-        else callback(toError(error));
+        // The writable had ended already. close() then rejects with a TypeError;
+        // its stored error (writer.closed) says how: after a clean close (the peer
+        // closed first, say) every message went out and nothing was lost.
+        writer.closed.then(
+          () => callback(),
+          (stored: unknown) => {
+            if (isCleanCloseError(stored)) callback();
+            else callback(toError(error));
+          },
+        );
       },
     );
   }

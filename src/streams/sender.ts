@@ -39,14 +39,31 @@ const stackLimitWritable =
  * close (7 of 8 µs on Node 20). `stack` is still "InvalidStateError: message".
  */
 function closedError(): DOMException {
-  if (!stackLimitWritable) return invalidState('The WebSocket is closed');
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return invalidState('The WebSocket is closed');
-  } finally {
-    Error.stackTraceLimit = limit;
+  let error: DOMException;
+  if (!stackLimitWritable) error = invalidState('The WebSocket is closed');
+  else {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      error = invalidState('The WebSocket is closed');
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
+  cleanCloseErrors.add(error);
+  return error;
+}
+
+/** The writables' errors of clean closes (see {@link isCleanCloseError}). */
+const cleanCloseErrors = new WeakSet<object>();
+
+/**
+ * Whether `error` is the error a clean close gave a writable: the closing
+ * handshake completed and every message written went out. Not the
+ * InvalidStateError of a close that cut a message short.
+ */
+export function isCleanCloseError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && cleanCloseErrors.has(error);
 }
 
 /** Options of a {@link Sender}. */

@@ -209,6 +209,27 @@ describe('toDuplex: sending', () => {
     await duplexFinished;
   });
 
+  it('end() on open info after the peer closed cleanly finishes: every message went out, whether or not the Duplex read to its end', async () => {
+    for (const read of [false, true]) {
+      const accepted = nextConnection();
+      const ws = new WebSocketStream(server.url);
+      const duplex = toDuplex(await ws.opened);
+      const errors: Error[] = [];
+      duplex.on('error', (error: Error) => errors.push(error));
+      if (read) duplex.resume();
+      const connection = await accepted;
+      const received = readAll(connection);
+      await new Promise<void>((resolve) => duplex.write('hello', () => resolve()));
+      connection.close({ closeCode: 4001, reason: 'going away' });
+      assert.deepEqual(await ws.closed, { closeCode: 4001, reason: 'going away' });
+      const finished = once(duplex, 'finish');
+      duplex.end();
+      await finished;
+      assert.deepEqual(errors, []);
+      assert.equal((await received).messages, 1);
+    }
+  });
+
   it('stringsAs chooses what a string becomes; Buffers are always binary', async () => {
     for (const stringsAs of ['text', 'binary'] as const) {
       const accepted = nextConnection();
