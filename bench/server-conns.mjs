@@ -9,7 +9,7 @@
 // scenario (collected or not), in total and by function, the top --top=N;
 // the whole profile goes to .tmp/prof/alloc-IMPL-PID.heapprofile.
 //   npm run bench -- --only=h --quick      # builds dist/ and .tmp/bench-build/
-//   node bench/server-conns.mjs [--node=PATH] [--impls=wsstream,ws] [--runs=3] [--count=1000] [--rounds=10] [--cpu-prof [--cpu-prof-interval=100]] [--alloc-prof [--top=30]]
+//   node bench/server-conns.mjs [--node=PATH] [--impls=wsstream,ws] [--runs=3] [--count=1000] [--rounds=10] [--cpu-prof [--cpu-prof-interval=100]] [--alloc-prof [--top=30]] [--server-flags='--trace-gc ...']
 // An implementation written DIR:impl runs DIR/.tmp/bench-build/server-app.js
 // (another checkout of wsstream, built the same way): the code before a change.
 import { fork } from 'node:child_process';
@@ -26,6 +26,8 @@ const prof = process.argv.includes('--cpu-prof');
 // Microseconds between samples (V8's default is 1,000: too coarse for a few ms per phase).
 const profInterval = Number(flag('cpu-prof-interval', 100));
 const allocProf = process.argv.includes('--alloc-prof');
+// Extra node flags for the server processes only, space-separated: --server-flags=--trace-gc
+const serverFlags = flag('server-flags', '').split(' ').filter(Boolean);
 const top = Number(flag('top', 30));
 const build = (root) => resolve(root, '.tmp/bench-build') + '/';
 const here = build(new URL('..', import.meta.url).pathname);
@@ -37,9 +39,12 @@ function startServer(spec) {
   const child = fork(dir + 'server-app.js', [impl], {
     execPath: nodeBin,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: prof
-      ? ['--cpu-prof', '--cpu-prof-dir=.tmp/prof', `--cpu-prof-interval=${profInterval}`]
-      : [],
+    execArgv: [
+      ...serverFlags,
+      ...(prof
+        ? ['--cpu-prof', '--cpu-prof-dir=.tmp/prof', `--cpu-prof-interval=${profInterval}`]
+        : []),
+    ],
   });
   let waiter = null;
   // Asks the server for something and resolves with its answer of the same type.

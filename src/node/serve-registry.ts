@@ -123,49 +123,58 @@ export class ConnectionRegistry implements ClosedWatcher<WebSocketConnection> {
       () => {
         pending.delete(connection);
         settled();
-        this.connections.add(connection);
-        this.#held.set(connection, 2);
-        // At once if the connection has ended already.
-        connection.watchClosed(this);
-        let result: unknown = undefined;
-        try {
-          result = this.#handler(connection);
-        } catch {
-          connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
-        }
-        // A promise, or any thenable; a `then` getter that throws makes
-        // Promise.resolve() reject, which closes with 1011 like a rejection.
-        // For a native promise it reads `constructor` first: a getter there
-        // that throws counts as a rejection too (thrown out of this reaction,
-        // it would be an unhandled rejection that keeps the slot taken).
-        let thenable: boolean;
-        try {
-          thenable = thenOf(result) !== null;
-        } catch {
-          thenable = true;
-        }
-        if (thenable) {
-          let settles: Promise<unknown>;
-          try {
-            settles = Promise.resolve(result);
-          } catch (error) {
-            // Only that it failed matters (1011 below).
-            settles = Promise.reject(new Error("The handler's promise failed", { cause: error }));
-          }
-          settles.then(
-            () => this.#release(connection),
-            () => {
-              connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
-              this.#release(connection);
-            },
-          );
-        } else {
-          this.#release(connection);
-        }
+        this.#run(connection);
       },
       () => {
         pending.delete(connection);
         settled();
+      },
+    );
+  }
+
+  /**
+   * Runs the handler of a connection whose `opened` fulfilled. A method of
+   * its own, so that the reactions to the handler's promise (kept as long as
+   * the connection) hold only the connection, not what `admit()` was given.
+   */
+  #run(connection: WebSocketConnection): void {
+    this.connections.add(connection);
+    this.#held.set(connection, 2);
+    // At once if the connection has ended already.
+    connection.watchClosed(this);
+    let result: unknown = undefined;
+    try {
+      result = this.#handler(connection);
+    } catch {
+      connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
+    }
+    // A promise, or any thenable; a `then` getter that throws makes
+    // Promise.resolve() reject, which closes with 1011 like a rejection.
+    // For a native promise it reads `constructor` first: a getter there
+    // that throws counts as a rejection too (thrown out of this reaction,
+    // it would be an unhandled rejection that keeps the slot taken).
+    let thenable: boolean;
+    try {
+      thenable = thenOf(result) !== null;
+    } catch {
+      thenable = true;
+    }
+    if (!thenable) {
+      this.#release(connection);
+      return;
+    }
+    let settles: Promise<unknown>;
+    try {
+      settles = Promise.resolve(result);
+    } catch (error) {
+      // Only that it failed matters (1011 below).
+      settles = Promise.reject(new Error("The handler's promise failed", { cause: error }));
+    }
+    settles.then(
+      () => this.#release(connection),
+      () => {
+        connection.closeWithCode(CloseCode.INTERNAL_ERROR, 'Internal error');
+        this.#release(connection);
       },
     );
   }
@@ -243,6 +252,8 @@ export class HandshakeDeadlines {
   /** The socket's handshake ended (or it closed): no deadline any more. */
   settle(socket: { destroy(): void }): void {
     this.#since.delete(socket);
+    // The socket lives on with its connection: so would what `expire` holds.
+    this.#instead.delete(socket);
   }
 
   /** Stops the timer (the server is closing; what is pending is destroyed by its caller). */

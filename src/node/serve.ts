@@ -285,19 +285,24 @@ export async function serve(
     deadlines.settle(socket);
     idle.delete(socket);
   };
-  // One 'close' listener per socket ('close' comes once).
+  // One 'close' listener per socket ('close' comes once), the same function
+  // for all (the socket is `this`): an open connection holds no closure for it.
+  function tcpClosed(this: Socket): void {
+    tcpSockets.delete(this);
+    if (tls === undefined) gone(this);
+  }
+  function tlsClosed(this: Socket): void {
+    gone(this);
+  }
   server.on('connection', (socket: Socket) => {
     tcpSockets.add(socket);
     if (tls === undefined) accepted(socket);
-    socket.on('close', () => {
-      tcpSockets.delete(socket);
-      if (tls === undefined) gone(socket);
-    });
+    socket.on('close', tcpClosed);
   });
   if (tls !== undefined) {
     server.on('secureConnection', (socket: Socket) => {
       accepted(socket);
-      socket.on('close', () => gone(socket));
+      socket.on('close', tlsClosed);
     });
   }
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {

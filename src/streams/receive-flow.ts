@@ -199,6 +199,9 @@ export class ReceiveFlow {
   /** Hands the messages to `pipe` from now on (until {@link endPipe}), starting with those waiting. */
   startPipe(pipe: DirectPipe): void {
     this.#pipe = pipe;
+    // The readable is not read while the pipe runs: a pull() kept pending
+    // would only hold a promise and its reaction for the connection's life.
+    this.#releasePull();
     this.pipeDrained();
   }
 
