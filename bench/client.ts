@@ -736,7 +736,17 @@ async function runRef(): Promise<Record<string, number>> {
         }),
       );
       end();
-      for (const s of sockets) s.end(closeFrames[0]!);
+      // A clean close, as a client does: a Close, then wait for the server's
+      // Close and the end of TCP. Leaving at once would make the kernel reset
+      // the connections the server had not closed yet, and the server would
+      // pay for an ECONNRESET error on each.
+      await Promise.all(
+        sockets.map((s) => {
+          const closed = new Promise((resolve) => s.once('close', resolve));
+          s.end(closeFrames[0]!);
+          return closed;
+        }),
+      );
       return {
         openPerSec: (count / openMs) * 1000,
         echoPerSec: ((count * P.rounds!) / echoMs) * 1000,

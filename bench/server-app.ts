@@ -10,7 +10,8 @@
  *   /download-json?size&total  the same as JSON-like text messages (json.ts)
  * Reports its CPU time and RSS on request over IPC, and where it allocates
  * between 'alloc-start' and 'alloc-stop' (V8's sampling heap profiler, counting
- * the objects collected since: what the garbage collector has to clean up).
+ * the objects collected since: what the garbage collector has to clean up), and
+ * a CPU profile of what it runs between 'cpu-start' and 'cpu-stop'.
  */
 import type { IncomingMessage } from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -141,6 +142,22 @@ process.on('message', (msg: { type: string }) => {
         }),
       )
       .then(() => send({ type: 'alloc-start' }));
+  } else if (msg.type === 'cpu-start') {
+    inspector = new Session();
+    inspector.connect();
+    const interval = (msg as { interval?: number }).interval ?? 100;
+    void post('Profiler.enable')
+      .then(() => post('Profiler.setSamplingInterval', { interval }))
+      .then(() => post('Profiler.start'))
+      .then(() => send({ type: 'cpu-start' }));
+  } else if (msg.type === 'cpu-stop') {
+    void post('Profiler.stop').then((result) => {
+      inspector!.disconnect();
+      mkdirSync('.tmp/prof', { recursive: true });
+      const file = `.tmp/prof/cpu-${impl}-${process.pid}.cpuprofile`;
+      writeFileSync(file, JSON.stringify((result as { profile: unknown }).profile));
+      send({ type: 'cpu-stop', file });
+    });
   } else if (msg.type === 'alloc-stop') {
     void post('HeapProfiler.stopSampling').then((result) => {
       inspector!.disconnect();

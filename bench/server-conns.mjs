@@ -4,12 +4,15 @@
 // trips on all of them, reads the server's RSS while they are held, closes
 // them; reports open/s, round trips/s, RSS and the server's CPU for the whole
 // scenario, then medians and ratios to the last implementation. Each server
-// runs in a fresh process and is warmed up with 100 connections first.
+// runs in a fresh process and is warmed up with --warmup=N connections first
+// (100; a few thousand to measure code the JIT has optimized).
+// --cpu-prof: a CPU profile of each server during the measured scenario only,
+// written to .tmp/prof/cpu-IMPL-PID.cpuprofile (profile-summary.js prints it).
 // --alloc-prof: the bytes each server allocates per connection during the
 // scenario (collected or not), in total and by function, the top --top=N;
 // the whole profile goes to .tmp/prof/alloc-IMPL-PID.heapprofile.
 //   npm run bench -- --only=h --quick      # builds dist/ and .tmp/bench-build/
-//   node bench/server-conns.mjs [--node=PATH] [--impls=wsstream,ws] [--runs=3] [--count=1000] [--rounds=10] [--cpu-prof [--cpu-prof-interval=100]] [--alloc-prof [--top=30]] [--server-flags='--trace-gc ...']
+//   node bench/server-conns.mjs [--node=PATH] [--impls=wsstream,ws] [--runs=3] [--count=1000] [--rounds=10] [--warmup=100] [--cpu-prof [--cpu-prof-interval=100]] [--alloc-prof [--top=30]] [--server-flags='--trace-gc ...']
 // An implementation written DIR:impl runs DIR/.tmp/bench-build/server-app.js
 // (another checkout of wsstream, built the same way): the code before a change.
 import { fork } from 'node:child_process';
@@ -26,6 +29,7 @@ const prof = process.argv.includes('--cpu-prof');
 // Microseconds between samples (V8's default is 1,000: too coarse for a few ms per phase).
 const profInterval = Number(flag('cpu-prof-interval', 100));
 const allocProf = process.argv.includes('--alloc-prof');
+const warmup = Number(flag('warmup', 100));
 // Extra node flags for the server processes only, space-separated: --server-flags=--trace-gc
 const serverFlags = flag('server-flags', '').split(' ').filter(Boolean);
 const top = Number(flag('top', 30));
@@ -39,19 +43,14 @@ function startServer(spec) {
   const child = fork(dir + 'server-app.js', [impl], {
     execPath: nodeBin,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: [
-      ...serverFlags,
-      ...(prof
-        ? ['--cpu-prof', '--cpu-prof-dir=.tmp/prof', `--cpu-prof-interval=${profInterval}`]
-        : []),
-    ],
+    execArgv: serverFlags,
   });
   let waiter = null;
   // Asks the server for something and resolves with its answer of the same type.
-  const ask = (type) =>
+  const ask = (type, extra) =>
     new Promise((r) => {
       waiter = r;
-      child.send({ type });
+      child.send({ type, ...extra });
     });
   return new Promise((ready) => {
     child.on('message', (m) => {
@@ -92,9 +91,13 @@ const results = new Map(impls.map((i) => [i, []]));
 for (let run = 0; run < runs; run++) {
   for (const impl of impls) {
     const server = await startServer(impl);
-    await conns(server, { count: 100, rounds: 2 });
+    // In steps of at most 1,000: the client opens them all before closing any.
+    for (let left = warmup; left > 0; left -= 1000)
+      await conns(server, { count: Math.min(left, 1000), rounds: 2 });
     if (allocProf) await server.ask('alloc-start');
+    if (prof) await server.ask('cpu-start', { interval: profInterval });
     const o = await conns(server, { count, rounds });
+    if (prof) console.log(`${impl}: CPU profile ${(await server.ask('cpu-stop')).file}`);
     if (allocProf) {
       const { sites } = await server.ask('alloc-stop');
       const total = sites.reduce((sum, [, bytes]) => sum + bytes, 0);
