@@ -59,11 +59,19 @@ const senders = new WeakMap<WritableStream<unknown>, Sender>();
 
 /** Options of pipeTo(), read once. */
 interface PipeOptions {
-  preventAbort: boolean;
-  preventCancel: boolean;
-  preventClose: boolean;
-  signal: AbortSignal | undefined;
+  readonly preventAbort: boolean;
+  readonly preventCancel: boolean;
+  readonly preventClose: boolean;
+  readonly signal: AbortSignal | undefined;
 }
+
+/** pipeTo() with no options: one object for every pipe (each keeps its options for its life). */
+const NO_OPTIONS: PipeOptions = Object.freeze({
+  preventAbort: false,
+  preventCancel: false,
+  preventClose: false,
+  signal: undefined,
+});
 
 /** Gives `readable` (the flow's own) a pipeTo() that takes the direct path to a wsstream writable. */
 export function offerDirectPipe(
@@ -94,9 +102,7 @@ export function offerDirectWrites(writable: WritableStream<unknown>, sender: Sen
  * runtime's pipeTo() refuses it).
  */
 function readOptions(options: unknown): PipeOptions | null {
-  if (options === undefined || options === null) {
-    return { preventAbort: false, preventCancel: false, preventClose: false, signal: undefined };
-  }
+  if (options === undefined || options === null) return NO_OPTIONS;
   if (typeof options !== 'object' && typeof options !== 'function') return null;
   const o = options as StreamPipeOptions;
   return {

@@ -132,7 +132,8 @@ export class Sender {
   /** The frames of that write, handed back to the encoder once written. */
   #pendingFrames: Uint8Array[] | null = null;
   /** writable.close() calls waiting for the closing handshake to end. */
-  #closeWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  /** The writable's close() calls waiting for the closing handshake (the array is made at the first). */
+  #closeWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> | null = null;
 
   /** Bytes of frames handed to the transport (messages are counted by the core). */
   #bytesWritten = 0;
@@ -219,7 +220,7 @@ export class Sender {
       writer.desiredSize === highWaterMark &&
       this.#pendingWrite === 0 &&
       this.#directPending === 0 &&
-      this.#closeWaiters.length === 0 &&
+      this.#closeWaiters === null &&
       !this.#transportClosed &&
       !this.#outcome.settled &&
       !this.#conn.closeSent
@@ -317,8 +318,9 @@ export class Sender {
   /** A clean close: writable.close() fulfils, the writable and a pending write fail with InvalidStateError. */
   closeClean(): void {
     this.#pipe?.handOver();
-    for (const waiter of this.#closeWaiters) waiter.resolve();
-    this.#closeWaiters = [];
+    const waiters = this.#closeWaiters;
+    this.#closeWaiters = null;
+    for (const waiter of waiters ?? []) waiter.resolve();
     const error = closedError();
     this.#rejectPendingWrite(error);
     this.#controller.error(error);
@@ -329,8 +331,9 @@ export class Sender {
     this.#pipe?.handOver();
     this.#controller.error(error);
     this.#rejectPendingWrite(error);
-    for (const waiter of this.#closeWaiters) waiter.reject(error);
-    this.#closeWaiters = [];
+    const waiters = this.#closeWaiters;
+    this.#closeWaiters = null;
+    for (const waiter of waiters ?? []) waiter.reject(error);
   }
 
   #write(chunk: unknown): Promise<void> | undefined {
@@ -433,7 +436,7 @@ export class Sender {
         reject(invalidState('The WebSocket is closed'));
         return;
       }
-      this.#closeWaiters.push({ resolve, reject });
+      (this.#closeWaiters ??= []).push({ resolve, reject });
       this.#hooks.close();
     });
   }
