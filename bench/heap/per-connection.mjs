@@ -7,12 +7,23 @@
 // IMPL: wsstream (serve() echoing with pipeTo), wsstream-hold (serve(), the
 // handler only awaits opened), ws (WebSocketServer echoing). Snapshots go to
 // .tmp/heap/; bench/heap/attribute.mjs attributes them to their owners.
+// --warm=K: open K connections (default 20) and close them before the
+// baseline, so that V8 has tiered up the connection path's functions by then.
+// The RSS per connection includes one-time costs: on Node 24 Maglev compiles
+// the functions that turn hot while the N connections open, and the memory
+// of those compile jobs stays in the malloc heaps (freed, not returned to the
+// system: wsstream about 24 MB, ws about 10 MB, the same at N = 1,000 or
+// 4,000); --no-snapshot splits the RSS into V8's pages, malloc and file pages
+// (Linux). Compare two N, or warm up with N, for what one connection costs.
 import { fork } from 'node:child_process';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { mkdirSync, readFileSync } from 'node:fs';
 const dir = new URL('../../.tmp/heap', import.meta.url).pathname;
 mkdirSync(dir, { recursive: true });
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const warm = Number(
+  process.argv.find((a) => a.startsWith('--warm='))?.slice('--warm='.length) ?? 20,
+);
 const impl = args[0] ?? 'wsstream';
 const N = Number(args[1] ?? 1000);
 const snapshots = !process.argv.includes('--no-snapshot');
@@ -44,7 +55,7 @@ async function open(n) {
   await new Promise((r) => setTimeout(r, 300));
   return c;
 }
-const w = await open(20);
+const w = await open(warm);
 w.send('x');
 await new Promise((r) => setTimeout(r, 500));
 const settle = async () => {
@@ -56,6 +67,7 @@ const settle = async () => {
 await settle();
 const h0 = process.memoryUsage();
 const spaces0 = getHeapSpaceStatistics();
+const maps0 = residentByKind();
 const f0 = snapshots ? writeHeapSnapshot(`${dir}/${impl}-0.heapsnapshot`) : '';
 const c = await open(N);
 await settle();
@@ -74,10 +86,54 @@ if (!snapshots) {
     .join(', ');
   const ext = ((h1.external - h0.external) / N).toFixed(0);
   console.log(`  committed per connection, bytes: ${spaces}; external ${ext}`);
+  const maps1 = residentByKind();
+  if (maps0 && maps1) {
+    const kinds = Object.keys(maps1)
+      .map((k) => `${k} ${((maps1[k] - (maps0[k] ?? 0)) / N).toFixed(0)}`)
+      .join(', ');
+    console.log(`  resident per connection, bytes: ${kinds}`);
+  }
   c.send('x');
   setTimeout(() => process.exit(0), 300);
 } else {
   report();
+}
+
+/**
+ * The process's resident memory by kind of mapping (/proc/self/smaps, Linux;
+ * null elsewhere): file pages (the node binary's code first run, such as a
+ * JIT compiler's), malloc (the main heap and the threads' 64 MB-aligned
+ * arenas) and the other anonymous mappings (V8's heap pages, code space).
+ */
+function residentByKind() {
+  let text;
+  try {
+    text = readFileSync('/proc/self/smaps', 'utf8');
+  } catch {
+    return null;
+  }
+  const kinds = { 'v8 pages and other anonymous': 0, malloc: 0, file: 0 };
+  let kind = null;
+  for (const line of text.split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const start = parseInt(head[1], 16);
+      const size = parseInt(head[2], 16) - start;
+      const name = head[3];
+      kind =
+        name === '[heap]' || (name === '' && start % 0x4000000 === 0 && size <= 0x4000000)
+          ? 'malloc'
+          : name.startsWith('/')
+            ? 'file'
+            : name === ''
+              ? 'v8 pages and other anonymous'
+              : null;
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss && kind) kinds[kind] += Number(rss[1]) * 1024;
+  }
+  return kinds;
 }
 
 function report() {
