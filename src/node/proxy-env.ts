@@ -37,6 +37,45 @@ function ipAddress(host: string): string | null {
   }
 }
 
+/** An IP address as its bytes: 4 for IPv4, 16 for IPv6. */
+function addressBytes(ip: string): number[] {
+  if (!ip.includes(':')) return ip.split('.').map(Number);
+  // URL writes IPv6 as hexadecimal groups with at most one "::", never with
+  // a dotted IPv4 tail, so this is all there is to expand.
+  const [head = '', tail] = ip.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return groups.flatMap((group) => {
+    const value = parseInt(group, 16);
+    return [value >> 8, value & 0xff];
+  });
+}
+
+/**
+ * Whether a CIDR entry (`10.0.0.0/8`, `fd00::/8`) contains `ip`, an address as
+ * ipAddress() writes it. An entry that is not a CIDR range contains nothing.
+ */
+function inRange(entry: string, ip: string): boolean {
+  const match = /^([^/]+)\/(0|[1-9]\d{0,2})$/.exec(entry);
+  if (match === null) return false;
+  const network = ipAddress(match[1]!);
+  // The IPv4 network must be written out in full: URL would read "10/8" as
+  // 0.0.0.10/8 and "010.0.0.0/8" as 8.0.0.0/8, which is not what was meant.
+  if (network === null || (!network.includes(':') && network !== match[1])) return false;
+  const want = addressBytes(network);
+  const have = addressBytes(ip);
+  let bits = Number(match[2]);
+  // One family never matches the other: ::ffff:10.0.0.1 is not in 10.0.0.0/8,
+  // as the address 10.0.0.1 does not exempt it either.
+  if (want.length !== have.length || bits > want.length * 8) return false;
+  for (let i = 0; bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((want[i]! & mask) !== (have[i]! & mask)) return false;
+  }
+  return true;
+}
+
 /** One NO_PROXY entry: a host name or suffix, and optionally a port. */
 interface NoProxyEntry {
   /** Lowercase, without brackets; a leading "." means "subdomains only". */
@@ -49,8 +88,9 @@ interface NoProxyEntry {
  * Parses a NO_PROXY value: entries separated by commas or whitespace, each a
  * host name (`example.com`: the host and its subdomains), a domain suffix
  * (`.example.com` or `*.example.com`: subdomains only), an IP address
- * (`127.0.0.1`, `::1`, `[::1]`), any of them with `:port`; `*` alone matches
- * every host. Returns `'*'` or the list of entries.
+ * (`127.0.0.1`, `::1`, `[::1]`), a CIDR range of addresses (`10.0.0.0/8`,
+ * `fd00::/8`, `[fd00::]/8`), any of them with `:port`; `*` alone matches every
+ * host. Returns `'*'` or the list of entries.
  */
 export function parseNoProxy(value: string): '*' | NoProxyEntry[] {
   const entries: NoProxyEntry[] = [];
@@ -59,10 +99,10 @@ export function parseNoProxy(value: string): '*' | NoProxyEntry[] {
     if (item === '') continue;
     if (item === '*') return '*';
     let port = 0;
-    const bracketed = /^\[([^\]]*)\](?::(\d+))?$/.exec(item);
+    const bracketed = /^\[([^\]]*)\](\/[^:]*)?(?::(\d+))?$/.exec(item);
     if (bracketed !== null) {
-      item = bracketed[1]!;
-      port = bracketed[2] === undefined ? 0 : Number(bracketed[2]);
+      item = bracketed[1]! + (bracketed[2] ?? '');
+      port = bracketed[3] === undefined ? 0 : Number(bracketed[3]);
     } else {
       // One colon: host:port. More: an IPv6 address without brackets.
       const withPort = /^([^:]+):(\d+)$/.exec(item);
@@ -89,13 +129,18 @@ export function isExempt(noProxy: string, host: string, port: number): boolean {
   if (entries === '*') return true;
   let name = bare(host).toLowerCase();
   if (name.endsWith('.')) name = name.slice(0, -1);
-  // An IP address matches an entry that is the same address, never a suffix
-  // (as curl: "0.0.1" does not exempt 127.0.0.1).
+  // An IP address matches an entry that is the same address or a range that
+  // holds it, never a suffix (as curl: "0.0.1" does not exempt 127.0.0.1).
   const ip = ipAddress(name);
   for (const entry of entries) {
     if (entry.port !== 0 && entry.port !== port) continue;
     if (ip !== null) {
-      if (ipAddress(entry.host) === ip) return true;
+      if (entry.host.includes('/') ? inRange(entry.host, ip) : ipAddress(entry.host) === ip) {
+        return true;
+      }
+    } else if (entry.host.includes('/')) {
+      // A range holds addresses only: a name is not resolved to be looked for in it.
+      continue;
     } else if (entry.host.startsWith('.')) {
       if (name.endsWith(entry.host)) return true;
     } else if (name === entry.host || name.endsWith(`.${entry.host}`)) {

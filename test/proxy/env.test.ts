@@ -126,6 +126,56 @@ void describe('NO_PROXY', () => {
     ['::1', '[::1]', 80, true],
     ['[::1]:8080', '[::1]', 8080, true],
     ['[::1]:8080', '[::1]', 8081, false],
+    // A CIDR range holds the addresses under its prefix, of its own family.
+    ['10.0.0.0/8', '10.255.1.2', 80, true],
+    ['10.0.0.0/8', '11.0.0.0', 80, false],
+    ['10.0.0.0/8', '9.255.255.255', 80, false],
+    ['192.168.1.0/24', '192.168.1.255', 80, true],
+    ['192.168.1.0/24', '192.168.2.0', 80, false],
+    ['172.16.0.0/12', '172.31.255.255', 80, true],
+    ['172.16.0.0/12', '172.32.0.0', 80, false],
+    ['10.1.2.3/8', '10.9.9.9', 80, true],
+    ['10.0.0.1/32', '10.0.0.1', 80, true],
+    ['10.0.0.1/32', '10.0.0.2', 80, false],
+    ['0.0.0.0/0', '203.0.113.7', 80, true],
+    ['0.0.0.0/0', '[::1]', 80, false],
+    ['fd00::/8', '[fd12:3456::1]', 80, true],
+    ['fd00::/8', '[fe00::1]', 80, false],
+    ['[fd00::]/8', '[fdff::1]', 80, true],
+    ['2001:db8::/32', '[2001:db8:ffff::1]', 80, true],
+    ['2001:db8::/32', '[2001:db9::]', 80, false],
+    ['2001:db8::/33', '[2001:db8:7fff::1]', 80, true],
+    ['2001:db8::/33', '[2001:db8:8000::]', 80, false],
+    ['::1/128', '[::1]', 80, true],
+    ['::1/128', '[::2]', 80, false],
+    ['::/0', '[2001:db8::1]', 80, true],
+    ['::/0', '127.0.0.1', 80, false],
+    ['0:0:0:0:0:0:0:0/0', '[fe80::1]', 80, true],
+    // An IPv4-mapped address is an IPv6 address here, as it is for an exact entry.
+    ['10.0.0.0/8', '[::ffff:10.1.2.3]', 80, false],
+    ['::ffff:10.0.0.0/104', '[::ffff:10.1.2.3]', 80, true],
+    ['::ffff:0:0/96', '[::ffff:192.0.2.1]', 80, true],
+    ['10.0.0.0/8:8080', '10.1.2.3', 8080, true],
+    ['10.0.0.0/8:8080', '10.1.2.3', 80, false],
+    ['[fd00::]/8:8080', '[fd00::1]', 8080, true],
+    ['[fd00::]/8:8080', '[fd00::1]', 80, false],
+    // A range never holds a name: no name is resolved.
+    ['127.0.0.0/8', 'localhost', 80, false],
+    ['10.0.0.0/8', '10.example', 80, false],
+    // A malformed range holds nothing.
+    ['10.0.0.0/33', '10.0.0.0', 80, false],
+    ['::/129', '[::]', 80, false],
+    ['10.0.0.0/', '10.0.0.0', 80, false],
+    ['10.0.0.0/x', '10.0.0.0', 80, false],
+    ['10.0.0.0/08', '10.0.0.0', 80, false],
+    ['10.0.0.0/-1', '10.0.0.0', 80, false],
+    ['10.0.0.0/8/8', '10.0.0.0', 80, false],
+    ['/8', '10.0.0.0', 80, false],
+    ['10/8', '10.0.0.1', 80, false],
+    ['010.0.0.0/8', '8.0.0.1', 80, false],
+    ['example.com/8', 'example.com', 80, false],
+    ['fd00::g/8', '[fd00::1]', 80, false],
+    ['10.0.0.0/33,10.0.0.0/8', '10.0.0.1', 80, true],
     ['  a.com ,, b.com  c.com ', 'c.com', 1, true],
     ['', 'example.com', 1, false],
     ['a.com,*', 'z.org', 1, true],
@@ -146,13 +196,21 @@ void describe('NO_PROXY', () => {
       'http://p:1/',
     );
     assert.equal(pick(wss, { ...env, NO_PROXY: 'example.com' }), null);
+    assert.equal(pick(new URL('ws://10.1.2.3:8080/'), { ...env, no_proxy: '10.0.0.0/8' }), null);
+    assert.equal(pick(new URL('wss://[fd00::1]/'), { ...env, no_proxy: '[fd00::]/8:443' }), null);
+    assert.equal(
+      pick(new URL('ws://11.1.2.3/'), { ...env, no_proxy: '10.0.0.0/8' }),
+      'http://p:1/',
+    );
   });
 
   it('parses to entries', () => {
     assert.equal(parseNoProxy(' * '), '*');
-    assert.deepEqual(parseNoProxy('*.a.com:81,b.org'), [
+    assert.deepEqual(parseNoProxy('*.a.com:81,b.org,10.0.0.0/8:82,[FD00::]/8:83'), [
       { host: '.a.com', port: 81 },
       { host: 'b.org', port: 0 },
+      { host: '10.0.0.0/8', port: 82 },
+      { host: 'fd00::/8', port: 83 },
     ]);
   });
 });
