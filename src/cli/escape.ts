@@ -4,7 +4,7 @@
  * print raw bytes can move the cursor, rewrite earlier lines, change the
  * window title or, on some terminals, answer back into the input: the
  * classic terminal-injection attack. In line mode on a TTY every control
- * character, every C1 control and the Unicode bidirectional overrides (which
+ * character, every C1 control and the Unicode bidirectional controls (which
  * make text display in an order other than its bytes, "Trojan Source") are
  * shown as escapes instead, and a backslash as `\\`, so the escaping cannot
  * be forged.
@@ -13,8 +13,11 @@
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\\': '\\\\' };
 
 // C0 controls, DEL, C1 controls, line/paragraph separators, bidi embeddings,
-// overrides and isolates, and the backslash.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\\]/g;
+// overrides and isolates, and the backslash. The implicit marks (ALM, LRM,
+// RLM) are as invisible: they move the digits and punctuation next to
+// right-to-left text, and make two different texts look the same.
+const UNSAFE =
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\\]/g;
 
 function escapeChar(c: string): string {
   const named = NAMED[c];
@@ -51,13 +54,14 @@ export function escapeBytes(bytes: Uint8Array): string {
 
 // What a diagnostic line must not carry to a terminal: the unsafe characters
 // above but the backslash (a line is read, not parsed back).
-const UNSAFE_IN_DIAGNOSTIC = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE_IN_DIAGNOSTIC =
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * Writes one `wsstream: ...` line to stderr. Such lines quote what peers
  * send (close reasons, HTTP status texts, `Location` headers, error
  * messages), and stderr is usually the same terminal as the output: their
- * control characters and bidi overrides are escaped as in messages.
+ * control characters and bidi controls are escaped as in messages.
  */
 export function writeDiagnostic(stderr: { write(text: string): unknown }, line: string): void {
   stderr.write(`wsstream: ${line.replace(UNSAFE_IN_DIAGNOSTIC, escapeChar)}\n`);

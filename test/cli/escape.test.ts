@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { escapeBytes, escapeText } from '../../src/cli/escape.js';
+import { escapeBytes, escapeText, writeDiagnostic } from '../../src/cli/escape.js';
 import { formatLine } from '../../src/cli/lines.js';
 
 describe('escapeText', () => {
@@ -14,6 +14,11 @@ describe('escapeText', () => {
   });
   it('escapes bidirectional overrides and isolates (Trojan Source) and line separators', () => {
     assert.equal(escapeText('x\u202ey\u2066z\u2028'), 'x\\u202ey\\u2066z\\u2028');
+  });
+  it('escapes the invisible bidi marks: LRM, RLM and the Arabic letter mark', () => {
+    assert.equal(escapeText('a\u200eb\u200fc\u061cd'), 'a\\u200eb\\u200fc\\u061cd');
+    assert.equal(escapeBytes(Buffer.from('1\u200f-2')), '1\\u200f-2');
+    assert.equal(formatLine('\u05d0\u200e.', true).toString(), '\u05d0\\u200e.\n');
   });
   it('escapes the backslash, so an escape in the data cannot pass for one of ours', () => {
     assert.equal(escapeText('\\x1b'), '\\\\x1b');
@@ -29,6 +34,14 @@ describe('escapeBytes', () => {
   });
   it('shows other bytes as \\xNN, printable ASCII as is', () => {
     assert.equal(escapeBytes(Buffer.from([0x41, 0xff, 0x1b, 0x5c, 0x00])), 'A\\xff\\x1b\\\\\\x00');
+  });
+});
+
+describe('writeDiagnostic', () => {
+  it('escapes the bidi marks as in messages, the backslash left alone', () => {
+    const written: string[] = [];
+    writeDiagnostic({ write: (text: string) => written.push(text) }, 'r\u200fe\u061cason \\');
+    assert.deepEqual(written, ['wsstream: r\\u200fe\\u061cason \\\n']);
   });
 });
 
