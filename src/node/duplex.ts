@@ -36,9 +36,11 @@ export type DuplexSource =
 export interface WebSocketDuplexOptions {
   /**
    * What a string written to the Duplex becomes: `'text'` (default) sends it
-   * as a text message; `'binary'` sends its bytes (in the write's encoding,
-   * UTF-8 by default) as a binary message. Buffers and Uint8Arrays are always
-   * binary messages.
+   * as a text message: the string as written, or with a write's `hex`,
+   * `base64` or `base64url` encoding the UTF-8 text of the bytes it stands
+   * for; `'binary'` sends its bytes (in the write's encoding, UTF-8 by
+   * default) as a binary message. Buffers and Uint8Arrays are always binary
+   * messages.
    */
   stringsAs?: 'text' | 'binary';
   /**
@@ -76,6 +78,9 @@ export const DEFAULT_DUPLEX_HIGH_WATER_MARK = 64 * 1024;
 export const DEFAULT_DUPLEX_READABLE_HIGH_WATER_MARK = 1;
 
 const noop = (): void => {};
+
+/** The encodings in which a string stands for bytes, not for text. */
+const BYTE_ENCODINGS: ReadonlySet<string> = new Set(['hex', 'base64', 'base64url']);
 
 function isWebSocketLike(source: DuplexSource): source is WebSocketLike {
   return 'opened' in source && typeof source.close === 'function';
@@ -254,13 +259,16 @@ export class WebSocketDuplex extends Duplex {
     encoding: BufferEncoding,
     callback: (error?: Error | null) => void,
   ): void {
-    let message: string | Uint8Array;
+    // A write's encoding says what the string is. In a character encoding
+    // (latin1, ascii, utf16le) the string is text, and a text message is
+    // that text, UTF-8 on the wire: its bytes in latin1 read back as UTF-8
+    // would be other text ('é' would arrive as U+FFFD). In hex or base64 the
+    // string stands for bytes: a text message is what they say in UTF-8.
+    let message: string | Uint8Array = chunk;
     if (typeof chunk === 'string') {
-      const utf8 = encoding === 'utf8' || encoding === 'utf-8';
       if (this.#stringsAs === 'binary') message = Buffer.from(chunk, encoding);
-      else message = utf8 ? chunk : Buffer.from(chunk, encoding).toString('utf8');
-    } else {
-      message = chunk;
+      else if (BYTE_ENCODINGS.has(encoding))
+        message = Buffer.from(chunk, encoding).toString('utf8');
     }
     // Settles when the frame was handed to the operating system: the write's callback, and so
     // 'drain', wait for the socket, not for a queue in JavaScript.

@@ -261,6 +261,61 @@ describe('toDuplex: sending', () => {
     }
   });
 
+  it("stringsAs: 'text' sends text written in any character encoding as written", async () => {
+    // [string, encoding]: text in a character encoding (the bytes of 'é' in
+    // latin1 are no UTF-8), and strings that stand for bytes (hex, base64:
+    // the text is what those bytes say in UTF-8).
+    const writes: Array<[string, BufferEncoding]> = [
+      ['café ✓', 'latin1'],
+      ['café', 'binary'],
+      ['naïve', 'ascii'],
+      ['日本 🎉', 'utf16le'],
+      ['ünï', 'ucs2'],
+      ['68c3a9', 'hex'],
+      ['aGk=', 'base64'],
+      ['_-8', 'base64url'],
+      ['ok ✓', 'utf8'],
+    ];
+    for (const stringsAs of ['text', 'binary'] as const) {
+      const accepted = nextConnection();
+      const ws = new WebSocketStream(server.url);
+      const duplex = toDuplex(ws, { stringsAs });
+      const duplexClosed = once(duplex, 'close');
+      const connection = await accepted;
+      const { readable } = await connection.opened;
+      for (const [text, encoding] of writes) duplex.write(text, encoding);
+      // The default encoding, and writes Node hands over together after cork().
+      duplex.setDefaultEncoding('latin1');
+      duplex.write('défaut');
+      duplex.cork();
+      duplex.write('un é', 'latin1');
+      duplex.write('ff', 'hex');
+      duplex.uncork();
+      duplex.end();
+      duplex.resume();
+      const got: unknown[] = [];
+      for await (const m of messagesOf(readable))
+        got.push(typeof m === 'string' ? m : Buffer.from(m));
+      const sent: Array<[string, BufferEncoding]> = [
+        ...writes,
+        ['défaut', 'latin1'],
+        ['un é', 'latin1'],
+        ['ff', 'hex'],
+      ];
+      assert.deepEqual(
+        got,
+        sent.map(([text, encoding]) =>
+          stringsAs === 'binary'
+            ? Buffer.from(text, encoding)
+            : ['hex', 'base64', 'base64url'].includes(encoding)
+              ? Buffer.from(text, encoding).toString('utf8')
+              : text,
+        ),
+      );
+      await duplexClosed;
+    }
+  });
+
   it('destroy() drops the queued data and closes at once', async () => {
     const accepted = nextConnection();
     const ws = new WebSocketStream(server.url);
