@@ -226,8 +226,13 @@ export class HandshakeDeadlines {
   readonly #timeout: number;
   /** Each pending socket and when it was added (performance.now()). */
   readonly #since = new Map<{ destroy(): void }, number>();
-  /** What to do instead of destroying a socket whose handshake has a connection now. */
-  readonly #instead = new WeakMap<{ destroy(): void }, () => void>();
+  /**
+   * What to do instead of destroying a socket whose handshake has a
+   * connection now. A Map, not a WeakMap (whose entries V8's collector
+   * revisits in every collection): {@link settle} removes each entry, and
+   * every socket is settled, by its handshake's end or by its close.
+   */
+  readonly #instead = new Map<{ destroy(): void }, () => void>();
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(timeout: number) {
@@ -252,7 +257,6 @@ export class HandshakeDeadlines {
   /** The socket's handshake ended (or it closed): no deadline any more. */
   settle(socket: { destroy(): void }): void {
     this.#since.delete(socket);
-    // The socket lives on with its connection: so would what `expire` holds.
     this.#instead.delete(socket);
   }
 
@@ -261,6 +265,7 @@ export class HandshakeDeadlines {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#since.clear();
+    this.#instead.clear();
   }
 
   #arm(delay: number): void {
@@ -280,6 +285,7 @@ export class HandshakeDeadlines {
       }
       this.#since.delete(socket);
       const expire = this.#instead.get(socket);
+      this.#instead.delete(socket);
       if (expire === undefined) socket.destroy();
       else expire();
     }

@@ -35,6 +35,7 @@ import {
   type HandshakeCallbacks,
   type HandshakeOptions,
 } from './server-handshake.js';
+import { takeSocket } from './socket-transport.js';
 
 export { DEFAULT_SERVER_HANDSHAKE_TIMEOUT };
 
@@ -196,9 +197,6 @@ export interface HandshakeInProgress {
 /** @internal Starts an opening handshake that reports to `callbacks`. */
 export type StartHandshake = (callbacks: HandshakeCallbacks) => HandshakeInProgress;
 
-/** Sockets a handshake has taken over: a second one would answer twice on the same bytes. */
-const takenOver = new WeakSet<Duplex>();
-
 /**
  * @internal The opening handshake over a Node socket handed out by an
  * 'upgrade' event. Throws if the socket was given to a handshake before (as
@@ -210,10 +208,9 @@ export function nodeHandshake(
   head: Uint8Array,
   options: HandshakeOptions,
 ): StartHandshake {
-  if (takenOver.has(socket)) {
+  if (!takeSocket(socket)) {
     throw new Error('upgrade() was called more than once with the same socket');
   }
-  takenOver.add(socket);
   return (callbacks) => new PendingHandshake(request, socket, head, options, callbacks);
 }
 

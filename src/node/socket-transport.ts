@@ -158,24 +158,44 @@ function scheduleEndOfTurn(): void {
 }
 
 /**
- * The handlers of the session each socket carries. A map rather than a
- * property of the socket: a property added to node:net's sockets after
- * construction would give them a hidden class of their own, and node:stream's
- * code, which every socket runs, would then see two shapes of socket instead
- * of one.
+ * The handlers of the session each socket carries, in a property of the
+ * socket under a symbol of ours (as ws keeps its WebSocket on the socket).
+ * Not in a WeakMap: every entry of a weak collection is an ephemeron, which
+ * V8's garbage collector must revisit in each collection while its key is
+ * alive; with thousands of connections open that cost more than anything
+ * else a connection keeps. The property is added to every socket a
+ * session takes, in the same place, so all of them share one hidden class.
+ * `null` until attached: the socket is taken, with no handlers yet.
  */
-const handlersOf = new WeakMap<Socket, TransportHandlers>();
+const HANDLERS = Symbol('wsstream.handlers');
+type SessionSocket = Socket & { [HANDLERS]?: TransportHandlers | null };
+
+/**
+ * Marks `socket` as taken by a session, before the opening handshake: false
+ * if it was taken before (two sessions would both answer and both read its
+ * frames).
+ */
+export function takeSocket(socket: object): boolean {
+  const s = socket as SessionSocket;
+  if (s[HANDLERS] !== undefined) return false;
+  s[HANDLERS] = null;
+  return true;
+}
+
+function handlersOf(socket: Socket): TransportHandlers {
+  return (socket as SessionSocket)[HANDLERS]!;
+}
 
 // The socket's listeners, one of each for every socket (`this` is the socket).
 function onSocketData(this: Socket, chunk: Uint8Array): void {
-  handlersOf.get(this)!.onData(chunk);
+  handlersOf(this).onData(chunk);
 }
 function onSocketEnd(this: Socket): void {
-  handlersOf.get(this)!.onEnd();
+  handlersOf(this).onEnd();
 }
 function onSocketError(this: Socket, error: Error): void {
   noteCutShort(this);
-  handlersOf.get(this)!.onError(error);
+  handlersOf(this).onError(error);
 }
 
 /**
@@ -191,7 +211,7 @@ function noteCutShort(socket: Socket): void {
 }
 function onSocketClose(this: Socket): void {
   letLoopGo(this);
-  handlersOf.get(this)!.onClose();
+  handlersOf(this).onClose();
 }
 
 export class SocketTransport implements Transport {
@@ -221,9 +241,9 @@ export class SocketTransport implements Transport {
     if (this.#attached) throw new Error('Transport already attached');
     this.#attached = true;
     const socket = this.socket;
-    // The listeners are shared by every socket and find its handlers in a
-    // map: no closure per connection.
-    handlersOf.set(socket, handlers);
+    // The listeners are shared by every socket and find its handlers on
+    // it: no closure per connection.
+    (socket as SessionSocket)[HANDLERS] = handlers;
     if (this.#relay !== undefined) this.#relay.setReader(handlers);
     else socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);

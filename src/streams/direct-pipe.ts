@@ -53,9 +53,17 @@ function runtimePipeTo(
   return Reflect.apply(standardPipeTo, readable, [destination, options]);
 }
 
-/** The flows of the readables that offer a direct pipe, and the senders of the writables that take one. */
-const flows = new WeakMap<ReadableStream<WebSocketMessage>, ReceiveFlow>();
-const senders = new WeakMap<WritableStream<unknown>, Sender>();
+/**
+ * The flow of a readable that offers a direct pipe, and the sender of a
+ * writable that takes one, each in a property of the stream under a symbol
+ * of ours. Not in WeakMaps: each entry would be an ephemeron, which V8's
+ * garbage collector revisits in every collection while its stream lives,
+ * a cost that grows with the connections open.
+ */
+const FLOW = Symbol('wsstream.flow');
+const SENDER = Symbol('wsstream.sender');
+type FlowReadable = ReadableStream<WebSocketMessage> & { [FLOW]?: ReceiveFlow };
+type SenderWritable = WritableStream<unknown> & { [SENDER]?: Sender };
 
 /** Options of pipeTo(), read once. */
 interface PipeOptions {
@@ -78,8 +86,8 @@ export function offerDirectPipe(
   readable: ReadableStream<WebSocketMessage>,
   flow: ReceiveFlow,
 ): void {
-  flows.set(readable, flow);
   Object.defineProperty(readable, 'pipeTo', PIPE_TO);
+  Object.defineProperty(readable, FLOW, { value: flow });
 }
 
 /** The readables' own pipeTo, as a method of theirs would be (one descriptor for all). */
@@ -92,7 +100,7 @@ const PIPE_TO: PropertyDescriptor = Object.freeze({
 
 /** Lets a direct pipe write to `writable` (the sender's own). */
 export function offerDirectWrites(writable: WritableStream<unknown>, sender: Sender): void {
-  senders.set(writable, sender);
+  Object.defineProperty(writable, SENDER, { value: sender });
 }
 
 /**
@@ -119,8 +127,12 @@ function pipeTo(
   destination: WritableStream<WebSocketMessage>,
   options?: StreamPipeOptions,
 ): Promise<void> {
-  const flow = flows.get(this);
-  const sender = senders.get(destination);
+  const flow = (this as FlowReadable)[FLOW];
+  // Any object may be given as the destination: the runtime's pipeTo() refuses what is no stream.
+  const sender =
+    typeof destination === 'object' && destination !== null
+      ? (destination as SenderWritable)[SENDER]
+      : undefined;
   if (flow === undefined || sender === undefined) return runtimePipeTo(this, destination, options);
   let read: PipeOptions | null;
   try {

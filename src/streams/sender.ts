@@ -50,20 +50,23 @@ function closedError(): DOMException {
       Error.stackTraceLimit = limit;
     }
   }
-  cleanCloseErrors.add(error);
+  Object.defineProperty(error, CLEAN_CLOSE, { value: true });
   return error;
 }
 
-/** The writables' errors of clean closes (see {@link isCleanCloseError}). */
-const cleanCloseErrors = new WeakSet<object>();
-
+/**
+ * Marks the writables' errors of clean closes (see {@link isCleanCloseError}):
+ * a property of the error, not a WeakSet entry, which V8's garbage collector
+ * would revisit in every collection while the error lives.
+ */
+const CLEAN_CLOSE = Symbol('wsstream.cleanClose');
 /**
  * Whether `error` is the error a clean close gave a writable: the closing
  * handshake completed and every message written went out. Not the
  * InvalidStateError of a close that cut a message short.
  */
 export function isCleanCloseError(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && cleanCloseErrors.has(error);
+  return typeof error === 'object' && error !== null && Object.hasOwn(error, CLEAN_CLOSE);
 }
 
 /** Options of a {@link Sender}. */
