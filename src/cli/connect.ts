@@ -25,6 +25,7 @@ import { formatLine, LineFormatter, LineSplitter, type Separator } from './lines
 import { CONNECT_EXTRA_OPTIONS, readConnectExtras, type Direction } from './connect-extras.js';
 import { listenCommand } from './listen.js';
 import { shownUrl, writeDiagnostic } from './escape.js';
+import { chooseModes, type Output } from './modes.js';
 
 /** The process's standard streams (replaceable in tests). */
 export interface Stdio {
@@ -71,8 +72,13 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
   const headers = list(values, 'header').map(parseHeader);
   // --listen, --basic-auth (added to headers), -0, -u, -U.
   const extras = readConnectExtras(values, headers);
-  const lineMode =
-    flag(values, 'line') || extras.separator === '\0' || (!binary && stdio.stdin.isTTY === true);
+  const { lineInput, output } = chooseModes({
+    line: flag(values, 'line'),
+    binary,
+    nul: extras.separator === '\0',
+    stdinIsTTY: stdio.stdin.isTTY === true,
+    stdoutIsTTY: stdio.stdout.isTTY === true,
+  });
   const once = flag(values, 'once');
   // -u only sends: once stdin has ended there is nothing left to do.
   const exitOnEof = flag(values, 'exit-on-eof') || extras.direction === 'send';
@@ -119,7 +125,8 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   return run(ws, stdio, {
-    lineMode,
+    lineInput,
+    output,
     once,
     exitOnEof,
     maxLine: flags.maxMessageSize,
@@ -129,7 +136,8 @@ export async function connectCommand(argv: string[], stdio: Stdio): Promise<numb
 }
 
 interface RunOptions {
-  lineMode: boolean;
+  lineInput: boolean;
+  output: Output;
   once: boolean;
   exitOnEof: boolean;
   maxLine: number;
@@ -146,15 +154,15 @@ async function run(ws: Connection, stdio: Stdio, o: RunOptions): Promise<number>
     writeDiagnostic(stderr, line);
   };
   const duplex = toDuplex(ws, {
-    stringsAs: o.lineMode ? 'text' : 'binary',
-    textAs: o.lineMode ? 'string' : 'buffer',
+    stringsAs: o.lineInput ? 'text' : 'binary',
+    textAs: o.lineInput ? 'string' : 'buffer',
   });
   // The outcome is read from ws.closed; a write that failed because the connection closed is part of it.
   duplex.on('error', () => {});
   let failure: string | null = null;
 
   // Network -> stdout. Reading stops while stdout is blocked (pipe() pauses the Duplex).
-  const escape = o.lineMode && stdout.isTTY === true;
+  const escape = o.output === 'escaped';
   // Resolves once every message received was written out (or the output was abandoned).
   let output: Promise<unknown> = Promise.resolve();
   if (o.direction === 'send') {
@@ -163,10 +171,10 @@ async function run(ws: Connection, stdio: Stdio, o: RunOptions): Promise<number>
   } else if (o.once) {
     duplex.once('data', (message: string | Buffer) => {
       duplex.pause();
-      stdout.write(o.lineMode ? formatLine(message, escape, o.separator) : message);
+      stdout.write(o.output === 'raw' ? message : formatLine(message, escape, o.separator));
       ws.close({ closeCode: 1000 });
     });
-  } else if (o.lineMode) {
+  } else if (o.output !== 'raw') {
     const formatter = new LineFormatter(escape, o.separator);
     duplex.pipe(formatter).pipe(stdout, { end: false });
     // The formatter ends after the Duplex's readable side ended normally; after an error it never does.
@@ -188,7 +196,7 @@ async function run(ws: Connection, stdio: Stdio, o: RunOptions): Promise<number>
 
   // stdin -> network. stdin is not read while the Duplex is past its high-water mark.
   let input: Readable = stdin;
-  if (o.lineMode && o.direction !== 'receive') {
+  if (o.lineInput && o.direction !== 'receive') {
     const splitter = new LineSplitter(o.maxLine, o.separator);
     splitter.on('error', (error: Error) => {
       failure = `stdin: ${error.message}`;

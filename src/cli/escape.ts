@@ -3,11 +3,11 @@
  * terminal interprets control sequences (ESC [ ... ), so a peer that can
  * print raw bytes can move the cursor, rewrite earlier lines, change the
  * window title or, on some terminals, answer back into the input: the
- * classic terminal-injection attack. In line mode on a TTY every control
- * character, every C1 control and the Unicode bidirectional controls (which
- * make text display in an order other than its bytes, "Trojan Source") are
- * shown as escapes instead, and a backslash as `\\`, so the escaping cannot
- * be forged.
+ * classic terminal-injection attack. On a TTY (in line mode, and in binary
+ * mode unless --binary asked for raw bytes) every control character, every
+ * C1 control and the Unicode bidirectional controls (which make text display
+ * in an order other than its bytes, "Trojan Source") are shown as escapes
+ * instead, and a backslash as `\\`, so the escaping cannot be forged.
  */
 
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\\': '\\\\' };

@@ -23,11 +23,13 @@ Connects to URL (ws:, wss:, http: or https:) and bridges it to stdin and stdout.
 Reading is paused while stdout is blocked, and stdin is not read while the
 connection cannot take more, so a pipe runs at the speed of its slowest end.
 
-Modes (default: --line when stdin is a terminal, --binary otherwise):
+Modes (default: --line when stdin is a terminal, --binary otherwise, but with
+a terminal on stdout messages are still written as escaped lines):
   --line                 each line of stdin is a text message; each message is
                          written as a line (escaped on a terminal)
   --binary, --raw        stdin is sent in chunks as binary messages; messages
-                         are written to stdout unchanged, with nothing added
+                         are written to stdout unchanged, with nothing added,
+                         even to a terminal (a peer can then drive it)
       --reconnect        when the connection drops (1001 Going Away, a restart,
                          a network failure), reconnect with exponential backoff
                          and jitter (250 ms doubling up to 30 s), saying so on
