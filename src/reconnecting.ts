@@ -11,6 +11,7 @@ export {
   ReconnectingWebSocketStream,
   DEFAULT_RECONNECT_DELAY,
   DEFAULT_MAX_RECONNECT_DELAY,
+  DEFAULT_MIN_UPTIME,
   FINAL_CLOSE_CODES,
   type ReconnectingOptions,
   type ReconnectEvent,

@@ -66,6 +66,8 @@ function repeatable(options: ReconnectingOptions): ReconnectingOptions {
 export const DEFAULT_RECONNECT_DELAY = 250;
 /** Default of {@link ReconnectingOptions.maxReconnectDelay}: 30 s. */
 export const DEFAULT_MAX_RECONNECT_DELAY = 30_000;
+/** Default of {@link ReconnectingOptions.minUptime}: 5 s. */
+export const DEFAULT_MIN_UPTIME = 5_000;
 
 /**
  * Close codes after which no reconnect is attempted by default: a normal
@@ -78,7 +80,12 @@ export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
 
 /** What the helper reports to {@link ReconnectingOptions.onEvent}. */
 export type ReconnectEvent =
-  | { readonly type: 'open'; readonly url: string; readonly attempt: number }
+  | {
+      readonly type: 'open';
+      readonly url: string;
+      /** Failed attempts before this one since the last connection that stayed open `minUptime` (or since the start). */
+      readonly attempt: number;
+    }
   | {
       readonly type: 'close';
       /** The close code (1006 when the connection failed or could not be opened). */
@@ -86,19 +93,40 @@ export type ReconnectEvent =
       readonly reason: string;
       readonly error?: unknown;
     }
-  | { readonly type: 'retry'; readonly attempt: number; readonly delay: number }
-  | { readonly type: 'give-up'; readonly attempts: number };
+  | {
+      readonly type: 'retry';
+      /** The attempt to come, counted from 1 after the last connection that stayed open `minUptime`: its backoff step plus one. */
+      readonly attempt: number;
+      readonly delay: number;
+    }
+  | {
+      readonly type: 'give-up';
+      /** Consecutive connections that could not be opened (see {@link ReconnectingOptions.maxAttempts}). */
+      readonly attempts: number;
+    };
 
 /** Options of {@link reconnecting}: those of WebSocketStream (used for every connection), and these. */
 export interface ReconnectingOptions extends WebSocketStreamOptions {
   /** First delay before reconnecting, in milliseconds (positive); default 250. Doubles after each failed attempt. */
   reconnectDelay?: number;
+  /**
+   * How long a connection must stay open, in milliseconds (0 or more), for
+   * the backoff to start again from `reconnectDelay`; default 5 s. One that
+   * closes sooner counts as a failed attempt: the delay keeps doubling. A
+   * server that accepts the handshake and drops the connection at once (a
+   * crash loop, a check after the upgrade, 1013 Try Again Later) is then
+   * retried ever more slowly instead of several times a second by every
+   * client. 0 resets the backoff at every open.
+   */
+  minUptime?: number;
   /** Longest delay, in milliseconds (positive); default 30 s. Each delay is jittered to 50-100% of its value, so that the clients of a drained server do not all come back at once. */
   maxReconnectDelay?: number;
   /**
    * Consecutive failed attempts (connections that could not be opened)
    * before giving up; default Infinity. Then `closed` rejects and the streams
-   * error. An open connection resets the count.
+   * error. An open connection resets the count (however soon it closes:
+   * `shouldReconnect` decides after a close, and `minUptime` slows the
+   * attempts down).
    */
   maxAttempts?: number;
   /**
@@ -131,6 +159,7 @@ export class ReconnectingWebSocketStream {
   readonly opened: Promise<WebSocketOpenInfo>;
   readonly closed: Promise<Required<WebSocketCloseInfo>>;
   readonly #options: ReconnectingOptions;
+  readonly #minUptime: number;
   readonly #gate = new Gate<Live>();
   #closing: WebSocketCloseInfo | null = null;
   #wakeSleep: (() => void) | null = null;
@@ -151,6 +180,7 @@ export class ReconnectingWebSocketStream {
     // closes at once as fast as the network allows, from every client.
     readMilliseconds(options.reconnectDelay, 'reconnectDelay', DEFAULT_RECONNECT_DELAY);
     readMilliseconds(options.maxReconnectDelay, 'maxReconnectDelay', DEFAULT_MAX_RECONNECT_DELAY);
+    const minUptime = readMilliseconds(options.minUptime, 'minUptime', DEFAULT_MIN_UPTIME, true);
     const attempts = options.maxAttempts;
     if (
       attempts !== undefined &&
@@ -163,6 +193,7 @@ export class ReconnectingWebSocketStream {
     const first = new WebSocketStream(url, options);
     this.url = first.url;
     this.#options = options;
+    this.#minUptime = minUptime;
     // An aborted signal ends the backoff sleep: no attempt follows it.
     const signal = options.signal;
     const onAbort = (): void => this.#wakeSleep?.();
@@ -223,7 +254,11 @@ export class ReconnectingWebSocketStream {
   ): Promise<Required<WebSocketCloseInfo>> {
     const o = this.#options;
     let ws: WebSocketStream | null = first;
+    // Consecutive connections that could not be opened: what maxAttempts counts.
     let attempts = 0;
+    // The backoff step: failed attempts, connections that closed within
+    // minUptime included, since the last connection that stayed open longer.
+    let failures = 0;
     let everOpened = false;
     for (;;) {
       ws ??= new WebSocketStream(this.url, o);
@@ -235,6 +270,7 @@ export class ReconnectingWebSocketStream {
         this.#attempt = null;
         ws = null;
         attempts++;
+        failures++;
         this.#emit({ type: 'close', closeCode: 1006, reason: describe(error), error });
         if (this.#closing !== null) return this.#end({ closeCode: 1005, reason: '' });
         // As for WebSocketStream, an aborted signal rejects with its reason (and no attempt follows).
@@ -249,7 +285,7 @@ export class ReconnectingWebSocketStream {
             failed,
           );
         }
-        await this.#sleep(attempts);
+        await this.#sleep(failures);
         if (this.#closing !== null) return this.#end({ closeCode: 1005, reason: '' });
         if (this.#aborted()) this.#giveUp(o.signal!.reason, failed);
         continue;
@@ -273,8 +309,12 @@ export class ReconnectingWebSocketStream {
         this.#streams?.read();
       };
       live.reader.closed.then(read, read);
-      this.#emit({ type: 'open', url: this.url, attempt: attempts });
+      this.#emit({ type: 'open', url: this.url, attempt: failures });
       attempts = 0;
+      // Measured, not timed: no timer to clear at close() or to hold the
+      // process, and a monotonic clock, so that a change of the wall clock
+      // does not make a short connection look long.
+      const openedAt = performance.now();
       if (!everOpened) {
         everOpened = true;
         opened(info);
@@ -291,6 +331,10 @@ export class ReconnectingWebSocketStream {
         reason = error instanceof WebSocketError ? error.reason : '';
         this.#emit({ type: 'close', closeCode, reason, error });
       }
+      // Only a connection that lasted says the server is well again: one
+      // dropped at once must not bring the first, shortest delay back.
+      if (performance.now() - openedAt >= this.#minUptime) failures = 0;
+      else failures++;
       this.#gate.shut();
       // Nobody reads (the readable has no reader): what this connection
       // received is not kept past its end, so that a client that only writes
@@ -308,7 +352,7 @@ export class ReconnectingWebSocketStream {
       ) {
         return this.#end({ closeCode, reason });
       }
-      await this.#sleep(0);
+      await this.#sleep(failures);
       if (this.#closing !== null || this.#aborted()) {
         return this.#end({ closeCode, reason });
       }
@@ -367,7 +411,7 @@ export class ReconnectingWebSocketStream {
     throw error;
   }
 
-  /** Waits the backoff delay for `attempt` (0 after a drop), unless close() is called. */
+  /** Waits the backoff delay for `attempt` (the backoff step), unless close() is called. */
   async #sleep(attempt: number): Promise<void> {
     const first = this.#options.reconnectDelay ?? DEFAULT_RECONNECT_DELAY;
     const max = this.#options.maxReconnectDelay ?? DEFAULT_MAX_RECONNECT_DELAY;

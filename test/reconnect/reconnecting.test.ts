@@ -298,6 +298,121 @@ describe('reconnecting()', () => {
     assert.deepEqual(events.at(-1), { type: 'give-up', attempts: 3 });
   });
 
+  it('a server that accepts and drops at once is retried ever more slowly: a connection shorter than minUptime is a failed attempt', async () => {
+    const accepted: number[] = [];
+    const server = await serve({ port: 0, host: '127.0.0.1' }, (c) => {
+      accepted.push(performance.now());
+      c.closeWithCode(1013, 'Try Again Later');
+    });
+    servers.push(server);
+    const events: ReconnectEvent[] = [];
+    // The default minUptime (5 s) outlasts the test: no connection resets the backoff.
+    const ws = reconnecting(server.url, {
+      reconnectDelay: 10,
+      maxReconnectDelay: 400,
+      onEvent: (e) => events.push(e),
+    });
+    await ws.opened;
+    await new Promise((r) => setTimeout(r, 1500));
+    ws.close();
+    await ws.closed;
+    // Reset at every open, 1.5 s of 5-10 ms delays is dozens of connections;
+    // growing, even the shortest delays (10, 20, 40, 80, 160, then 200 each)
+    // leave room for 11.
+    assert.ok(accepted.length <= 12, `${accepted.length} connections in 1.5 s`);
+    const retries = events.filter((e) => e.type === 'retry');
+    assert.ok(retries.length >= 4, `${retries.length} retries`);
+    // Each retry is the next step: the first connection was attempt 1.
+    retries.forEach((e, i) => {
+      const step = Math.min(400, 10 * 2 ** (i + 1));
+      assert.equal(e.attempt, i + 2, `retry ${i}`);
+      assert.ok(e.delay >= step / 2 && e.delay <= step, `retry ${i}: ${e.delay} ms`);
+    });
+    // The server saw them spaced at least as the client meant to (a timer
+    // never fires early; 2 ms for the rounding of the clocks).
+    for (let i = 1; i < accepted.length; i++) {
+      const gap = accepted[i]! - accepted[i - 1]!;
+      assert.ok(gap >= retries[i - 1]!.delay - 2, `gap ${i}: ${gap} ms`);
+    }
+  });
+
+  it('a connection that stays open minUptime resets the backoff; one that closes sooner does not', async () => {
+    // How long the server keeps its k-th connection (from 1); the fifth stays.
+    const hold = [0, 100, 800, 0];
+    let n = 0;
+    const server = await serve({ port: 0, host: '127.0.0.1' }, async (c) => {
+      const k = ++n;
+      await c.opened;
+      if (k <= hold.length) setTimeout(() => c.closeWithCode(1013), hold[k - 1]);
+    });
+    servers.push(server);
+    const events: ReconnectEvent[] = [];
+    const ws = reconnecting(server.url, {
+      reconnectDelay: 10,
+      minUptime: 400,
+      onEvent: (e) => events.push(e),
+    });
+    await opens(events, 5);
+    ws.close();
+    await ws.closed;
+    const retries = events.flatMap((e) => (e.type === 'retry' ? [e] : []));
+    // 100 ms is short of minUptime (the step grows), 800 ms is past it (back to the first step).
+    assert.deepEqual(
+      retries.map((e) => e.attempt),
+      [2, 3, 1, 2],
+    );
+    for (const e of retries) {
+      const step = 10 * 2 ** (e.attempt - 1);
+      assert.ok(e.delay >= step / 2 && e.delay <= step, `attempt ${e.attempt}: ${e.delay} ms`);
+    }
+    assert.deepEqual(
+      events.flatMap((e) => (e.type === 'open' ? [e.attempt] : [])),
+      [0, 1, 2, 0, 1],
+    );
+  });
+
+  it('minUptime 0: every open resets the backoff', async () => {
+    const server = await serve({ port: 0, host: '127.0.0.1' }, (c) => c.closeWithCode(1013));
+    servers.push(server);
+    const events: ReconnectEvent[] = [];
+    const ws = reconnecting(server.url, {
+      reconnectDelay: 5,
+      minUptime: 0,
+      onEvent: (e) => events.push(e),
+    });
+    await opens(events, 4);
+    ws.close();
+    await ws.closed;
+    const retries = events.flatMap((e) => (e.type === 'retry' ? [e] : []));
+    assert.ok(retries.length >= 3, `${retries.length} retries`);
+    for (const e of retries) assert.equal(e.attempt, 1);
+  });
+
+  it('close() during the longer backoff after a short connection ends it at once', async () => {
+    const server = await serve({ port: 0, host: '127.0.0.1' }, (c) => c.closeWithCode(1013));
+    servers.push(server);
+    const retries: Array<ReconnectEvent & { type: 'retry' }> = [];
+    let retried!: () => void;
+    const waiting = new Promise<void>((resolve) => (retried = resolve));
+    const ws = reconnecting(server.url, {
+      reconnectDelay: 20_000,
+      onEvent: (e) => {
+        if (e.type !== 'retry') return;
+        retries.push(e);
+        retried();
+      },
+    });
+    await waiting;
+    const start = Date.now();
+    ws.close();
+    assert.equal((await ws.closed).closeCode, 1013);
+    assert.ok(Date.now() - start < 5_000, `closed after ${Date.now() - start} ms`);
+    // The short connection was a failed attempt: the second step, capped at 30 s.
+    assert.equal(retries.length, 1);
+    assert.equal(retries[0]!.attempt, 2);
+    assert.ok(retries[0]!.delay >= 15_000, `${retries[0]!.delay} ms`);
+  });
+
   it('close() during the backoff stops it at once', async () => {
     const port = await freePort();
     const ws = reconnecting(`ws://127.0.0.1:${port}/`, { reconnectDelay: 60_000 });

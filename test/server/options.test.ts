@@ -127,6 +127,9 @@ void describe('serve() and reconnecting() options of their own', () => {
       [{ reconnectDelay: 0 }, /reconnectDelay must be a positive number of milliseconds, not 0/],
       [{ maxReconnectDelay: 0 }, /maxReconnectDelay must be a positive/],
       [{ maxReconnectDelay: 2 ** 31 }, /maxReconnectDelay must be at most/],
+      [{ minUptime: -1 }, /minUptime must be a non-negative number of milliseconds, not -1/],
+      [{ minUptime: Infinity }, /minUptime must be a non-negative/],
+      [{ minUptime: 2 ** 31 }, /minUptime must be at most/],
       [{ maxAttempts: 0 }, /maxAttempts/],
       [{ maxAttempts: NaN }, /maxAttempts/],
       [{ maxAttempts: 1.5 }, /maxAttempts/],
@@ -137,6 +140,11 @@ void describe('serve() and reconnecting() options of their own', () => {
         JSON.stringify(options),
       );
     }
+    assert.throws(
+      () => reconnecting('ws://127.0.0.1:1/', { minUptime: '5000' as unknown as number }),
+      (e: unknown) =>
+        e instanceof TypeError && /minUptime must be a number of milliseconds/.test(e.message),
+    );
   });
 });
 
