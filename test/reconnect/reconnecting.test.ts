@@ -234,7 +234,9 @@ describe('reconnecting()', () => {
       const clients = made.filter((ref) => !(ref.deref() instanceof WebSocketConnection));
       const alive = clients.filter((ref) => ref.deref() !== undefined).length;
       assert.ok(clients.length >= 20, `${clients.length} connections`);
-      assert.ok(alive <= 3, `${alive} of ${clients.length} connections still held`);
+      // Reconnects go on meanwhile: the current connection and those still
+      // closing are alive (a few more on a loaded machine); a leak keeps them all.
+      assert.ok(alive <= 6, `${alive} of ${clients.length} connections still held`);
       ws.close();
       await ws.closed;
       assert.deepEqual(await reader.read(), { value: undefined, done: true });
