@@ -226,12 +226,16 @@ export class MessageAssembler implements InPlacePayloadHandler {
         `Message of more than ${this.#maxMessageSize} bytes`,
       );
     }
-    if (total > this.#msgBuffer.length) {
+    // Room the decoder writes into past a compressed payload, so that it does
+    // not copy the message to extend it.
+    const slack = this.#msgCompressed ? this.#extension!.decodeSlack : 0;
+    if (total + slack > this.#msgBuffer.length) {
       // A single-frame message gets exactly its size; a fragmented one grows geometrically.
       const capacity =
-        this.#msgFragments === 1
+        slack +
+        (this.#msgFragments === 1
           ? total
-          : Math.min(this.#maxMessageSize, Math.max(total, this.#msgBuffer.length * 2));
+          : Math.min(this.#maxMessageSize, Math.max(total, this.#msgBuffer.length * 2)));
       // Every byte up to the message's length is written before it is delivered.
       // The size comes from the peer's header: a limit above what the runtime can
       // allocate (or memory that is not there) fails this connection, never the
@@ -313,7 +317,11 @@ export class MessageAssembler implements InPlacePayloadHandler {
     this.#msgOpcode = 0;
     if (this.#msgCompressed) {
       // Decoded within the message limit: a deflate bomb stops at maxMessageSize.
-      const decoded = this.#extension!.decode(buffer.subarray(0, length), this.#maxMessageSize);
+      const decoded = this.#extension!.decode(
+        buffer.subarray(0, length),
+        this.#maxMessageSize,
+        buffer.length - length,
+      );
       if (!decoded.ok) {
         return decoded.reason === 'too-big'
           ? this.#protocolError(

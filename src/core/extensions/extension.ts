@@ -27,9 +27,16 @@ export interface MessageTransform {
    */
   encode(payload: Uint8Array): Uint8Array | null;
   /**
+   * Bytes past a received payload that {@link decode} can use (permessage-deflate
+   * appends a four-octet tail): a receiver that allocates this much more for a
+   * message it decodes spares decode a copy of the message.
+   */
+  readonly decodeSlack: number;
+  /**
    * Decodes one received message payload that arrived with RSV1 set, producing
    * at most `maxBytes` bytes; anything longer is refused as 'too-big' without
-   * ever holding more than `maxBytes` plus one output chunk.
+   * ever holding more than `maxBytes` plus one output chunk. `slack` bytes
+   * after `payload` in its buffer are the caller's, free to be written over.
    */
-  decode(payload: Uint8Array, maxBytes: number): DecodeResult;
+  decode(payload: Uint8Array, maxBytes: number, slack?: number): DecodeResult;
 }

@@ -113,11 +113,19 @@ export class PerMessageDeflate implements MessageTransform {
     return out.subarray(0, out.length - TAIL.length);
   }
 
-  decode(payload: Uint8Array, maxBytes: number): DecodeResult {
+  /** Room for the tail appended before inflating. */
+  readonly decodeSlack = TAIL.length;
+
+  decode(payload: Uint8Array, maxBytes: number, slack = 0): DecodeResult {
     // RFC 7692 7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of
     // the payload of the message" and decompress.
-    const input = new Uint8Array(payload.length + TAIL.length);
-    input.set(payload, 0);
+    let input: Uint8Array;
+    if (slack >= TAIL.length) {
+      input = new Uint8Array(payload.buffer, payload.byteOffset, payload.length + TAIL.length);
+    } else {
+      input = new Uint8Array(payload.length + TAIL.length);
+      input.set(payload, 0);
+    }
     input.set(TAIL, payload.length);
     const result = this.#engine.inflate(input, {
       // Inflating with the largest window accepts every window the peer may use.

@@ -1,11 +1,16 @@
-import { describe, test } from 'node:test';
+import { describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants, deflateRawSync } from 'node:zlib';
+import { setAllocator } from '../../../src/core/allocate.js';
 import { Connection } from '../../../src/core/connection.js';
 import { encodeFrame } from '../../../src/core/frame.js';
 import { acceptOffer } from '../../../src/core/extensions/deflate-negotiation.js';
 import { PerMessageDeflate } from '../../../src/core/extensions/permessage-deflate.js';
-import { nodeDeflateEngine } from '../../../src/node/zlib-deflate.js';
+import {
+  INFLATE_CHUNK_SIZE,
+  INFLATE_KEPT_OUTPUT,
+  nodeDeflateEngine,
+} from '../../../src/node/zlib-deflate.js';
 
 function compressed(data: Uint8Array): Uint8Array {
   const out = deflateRawSync(data, { finishFlush: constants.Z_SYNC_FLUSH });
@@ -26,6 +31,36 @@ function client(options: { maxMessageSize?: number } = {}): Connection {
 
 const frame = (payload: Uint8Array, rsv1 = true, opcode = 0x2, fin = true): Uint8Array =>
   encodeFrame(opcode, payload, { rsv1, fin, maskKey: null });
+
+/** `size` bytes of 4 bits of entropy each: compressed to about half. */
+function noisy(size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = 1;
+  for (let i = 0; i < size; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = x >>> 28;
+  }
+  return out;
+}
+
+/**
+ * Bytes of the buffers allocated while `fn` runs, through the core's
+ * allocator and Buffer's: everything the receive path holds was allocated
+ * there, so their sum bounds what it held at any one time.
+ */
+function allocatedDuring(fn: () => void): number {
+  let bytes = 0;
+  const spies = [mock.method(Buffer, 'allocUnsafe'), mock.method(Buffer, 'allocUnsafeSlow')];
+  setAllocator((size) => ((bytes += size), new Uint8Array(size)));
+  try {
+    fn();
+  } finally {
+    for (const spy of spies) spy.mock.restore();
+    setAllocator((size) => new Uint8Array(size));
+  }
+  for (const spy of spies) for (const call of spy.mock.calls) bytes += call.arguments[0];
+  return bytes;
+}
 
 describe('Connection with permessage-deflate', () => {
   test('one read of 20 messages inflating to 256 KiB each: held back after the 1 MiB budget, continued on demand', () => {
@@ -61,6 +96,24 @@ describe('Connection with permessage-deflate', () => {
       ['binary'],
     );
     assert.equal(conn.hasPendingInput, false);
+  });
+
+  test('a 16 MiB message is held once while it is inflated, beside its compressed bytes', () => {
+    const size = 16 * 1024 * 1024;
+    const message = noisy(size);
+    const wire = frame(compressed(message));
+    const conn = client({ maxMessageSize: size });
+    const bytes = allocatedDuring(() => conn.receiveData(wire));
+    const [event] = conn.takeEvents() as { type: string; data: Uint8Array }[];
+    assert.equal(event!.type, 'binary');
+    assert.ok(Buffer.from(event!.data).equals(message));
+    assert.equal(event!.data.buffer.byteLength, size);
+    // The compressed payload, the message once, and what is kept of the output
+    // before its size is known; joining zlib's chunks held the message twice.
+    const compressedPayload = wire.length - 10;
+    const bound = compressedPayload + size + INFLATE_KEPT_OUTPUT + 2 * INFLATE_CHUNK_SIZE;
+    assert.ok(bytes >= size + compressedPayload, `${bytes} bytes counted`);
+    assert.ok(bytes <= bound, `${bytes} bytes allocated, more than ${bound}`);
   });
 
   test('RSV1 on a continuation frame fails with 1002', () => {

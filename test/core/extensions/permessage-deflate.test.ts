@@ -15,7 +15,12 @@ import {
   type PerMessageDeflateOptions,
 } from '../../../src/core/extensions/deflate-negotiation.js';
 import { PerMessageDeflate } from '../../../src/core/extensions/permessage-deflate.js';
-import { nodeDeflateEngine, setInflateTakesDictionary } from '../../../src/node/zlib-deflate.js';
+import {
+  INFLATE_KEPT_OUTPUT,
+  nodeDeflateEngine,
+  setHandleInflate,
+  setInflateTakesDictionary,
+} from '../../../src/node/zlib-deflate.js';
 
 const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
 
@@ -220,6 +225,80 @@ describe('permessage-deflate transform', () => {
     assert.ok(r.ok);
     assert.equal(r.data.buffer.byteLength, 100);
   });
+
+  test('a message longer than the output kept while inflating: intact, exactly the limit passes, one byte more is too big', () => {
+    const size = INFLATE_KEPT_OUTPUT * 3 + 123;
+    const m = json(7, size);
+    const { client, server } = pair();
+    for (let i = 0; i < 2; i++) {
+      // The second one refers back into the first.
+      const r = server.decode(client.encode(m)!, size);
+      assert.ok(r.ok, `message ${i}`);
+      assert.deepEqual(r.data, m);
+      assert.equal(r.data.buffer.byteLength, size);
+    }
+    const { client: c2, server: s2 } = pair();
+    assert.deepEqual(s2.decode(c2.encode(m)!, size - 1), { ok: false, reason: 'too-big' });
+  });
+
+  test('invalid compressed data past the output kept while inflating is reported, not thrown', () => {
+    const { client, server } = pair();
+    const c = client.encode(json(2, INFLATE_KEPT_OUTPUT * 2))!;
+    const broken = Buffer.concat([c, Uint8Array.of(0xff, 0xff, 0xff)]);
+    const r = server.decode(broken, INFLATE_KEPT_OUTPUT * 4);
+    assert.equal(!r.ok && r.reason, 'invalid');
+  });
+
+  test('the payload is extended in place when the caller leaves room after it', () => {
+    const { client, server } = pair();
+    const m = json(4, 5000);
+    const c = client.encode(m)!;
+    const room = new Uint8Array(c.length + 4).fill(0xaa);
+    room.set(c);
+    const r = server.decode(room.subarray(0, c.length), 5000, 4);
+    assert.ok(r.ok);
+    assert.deepEqual(r.data, m);
+    assert.deepEqual(room.subarray(c.length), Uint8Array.of(0, 0, 0xff, 0xff));
+    // Without room, the bytes after the payload are not the decoder's.
+    const { client: c2, server: s2 } = pair();
+    const c3 = c2.encode(m)!;
+    const tight = new Uint8Array(c3.length + 4).fill(0xaa);
+    tight.set(c3);
+    assert.ok(s2.decode(tight.subarray(0, c3.length), 5000).ok);
+    assert.deepEqual(tight.subarray(c3.length), Uint8Array.of(0xaa, 0xaa, 0xaa, 0xaa));
+  });
+});
+
+describe('permessage-deflate on a runtime whose node:zlib keeps its handle to itself (one-shot inflate)', () => {
+  before(() => setHandleInflate(false));
+  after(() => setHandleInflate(undefined));
+
+  test('decodes a persistent zlib stream across 100 messages with context takeover', async () => {
+    const { client } = pair({}, { serverMaxWindowBits: 15 });
+    const peer = createDeflateRaw({ windowBits: 15 });
+    for (let i = 0; i < 100; i++) {
+      const m = json(i - (i % 2), 100 + i * 300);
+      const c = await flush(peer, m);
+      const r = client.decode(c.subarray(0, c.length - 4), 1 << 20);
+      assert.ok(r.ok, `message ${i}`);
+      assert.deepEqual(r.data, m);
+      assert.equal(r.data.buffer.byteLength, m.length);
+    }
+    peer.close();
+  });
+
+  test('a deflate bomb stops at the limit; invalid data is reported', () => {
+    const part = deflateRawSync(new Uint8Array(64 * 1024 * 1024), {
+      finishFlush: constants.Z_SYNC_FLUSH,
+    });
+    const { server } = pair();
+    assert.deepEqual(server.decode(part.subarray(0, part.length - 4), 1 << 20), {
+      ok: false,
+      reason: 'too-big',
+    });
+    const r = pair().server.decode(Uint8Array.of(0xff, 0xff, 0xff), 1000);
+    assert.equal(!r.ok && r.reason, 'invalid');
+  });
 });
 
 describe('permessage-deflate on a runtime whose inflateRawSync ignores `dictionary` (Deno 2.9)', () => {
@@ -263,6 +342,18 @@ describe('permessage-deflate on a runtime whose inflateRawSync ignores `dictiona
     const before = process.memoryUsage().arrayBuffers;
     assert.deepEqual(server.decode(bomb, 4 * 1024 * 1024), { ok: false, reason: 'too-big' });
     assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024);
+  });
+
+  test('a message longer than the output kept while inflating, after some history, decodes intact', () => {
+    const size = INFLATE_KEPT_OUTPUT * 2 + 99;
+    const { client, server } = pair();
+    assert.ok(server.decode(client.encode(json(1, 5000))!, 1 << 20).ok);
+    const m = json(5, size);
+    const r = server.decode(client.encode(m)!, size);
+    assert.ok(r.ok);
+    assert.deepEqual(r.data, m);
+    assert.equal(r.data.buffer.byteLength, size);
+    assert.deepEqual(server.decode(client.encode(m)!, size - 1), { ok: false, reason: 'too-big' });
   });
 
   test('invalid compressed data after some history is reported, not thrown', () => {
