@@ -167,6 +167,8 @@ interface ZlibHandle {
     outLength: number,
   ): void;
   close(): void;
+  /** Called by the handle, during writeSync, when the data is not DEFLATE. */
+  onerror?: (message: string, errno: number, code?: string) => void;
 }
 
 /** What node's zlib objects keep of their handle: the handle, and where it reports what is left after each write. */
@@ -205,6 +207,8 @@ class Inflater {
   readonly #input: Uint8Array;
   #inOffset = 0;
   #inLeft: number;
+  /** What the handle reported during the last write: the data is not DEFLATE. */
+  #error: Error | null = null;
   /** zlib stopped with room left in the output: every byte it can make from the input is out. */
   ended = false;
 
@@ -215,11 +219,17 @@ class Inflater {
       chunkSize: constants.Z_MIN_CHUNK,
       ...(dictionary === null ? {} : { dictionary }),
     });
-    // An invalid stream destroys the object with its error, which is also
-    // emitted a tick later: the error is read from `errored` instead.
+    // The handle reports invalid data to its `onerror` during writeSync.
+    // node:zlib's own handler destroys the stream (Node and Bun at once,
+    // Deno only a tick later, leaving `destroyed` false and the write
+    // looking like the end of the data) and emits 'error': the error is
+    // taken here instead, and the handle closed by close().
     this.#zlib.on('error', ignore);
     const holder = this.#zlib as unknown as HandleHolder;
     this.#handle = holder._handle!;
+    this.#handle.onerror = (message) => {
+      this.#error ??= new Error(message);
+    };
     this.#state = holder._writeState!;
     this.#input = input;
     this.#inLeft = input.length;
@@ -236,6 +246,7 @@ class Inflater {
       from,
       to - from,
     );
+    if (this.#error !== null) return this.#error;
     if (this.#zlib.destroyed) return this.#zlib.errored ?? new Error('zlib failed');
     const outLeft = this.#state[0]!;
     const inLeft = this.#state[1]!;

@@ -6,7 +6,7 @@ import {
   createInflateRaw,
   deflateRawSync,
   type DeflateRaw,
-  type InflateRaw,
+  InflateRaw,
 } from 'node:zlib';
 import {
   acceptOffer,
@@ -361,6 +361,50 @@ describe('permessage-deflate on a runtime whose inflateRawSync ignores `dictiona
     assert.ok(server.decode(client.encode(json(1, 500))!, 1 << 20).ok);
     const r = server.decode(Uint8Array.of(0xff, 0xff, 0xff), 1000);
     assert.equal(r.ok, false);
+    assert.equal(!r.ok && r.reason, 'invalid');
+  });
+});
+
+describe('permessage-deflate on a runtime whose node:zlib destroys a failed stream a tick late (Deno 2.9)', () => {
+  // Deno's zlibOnError defers destroy() to process.nextTick: right after the
+  // failing writeSync the stream is not `destroyed` yet.
+  let restore: () => void;
+  before(() => {
+    const proto = InflateRaw.prototype as unknown as { destroy: (error?: Error) => unknown };
+    const destroy = proto.destroy;
+    proto.destroy = function (this: unknown, error?: Error) {
+      process.nextTick(() => destroy.call(this, error));
+      return this;
+    };
+    restore = () => {
+      proto.destroy = destroy;
+    };
+  });
+  after(() => restore());
+
+  test('invalid compressed data after a valid block is reported, not delivered as its valid part', () => {
+    const good = deflateRawSync(Buffer.from('hello, world'), {
+      finishFlush: constants.Z_SYNC_FLUSH,
+    });
+    // The valid block, then a block of the reserved type 3.
+    const broken = Buffer.concat([good.subarray(0, good.length - 4), Uint8Array.of(0x07, 0xff)]);
+    const r = pair().server.decode(broken, 1000);
+    assert.equal(
+      !r.ok && r.reason,
+      'invalid',
+      JSON.stringify(r.ok && Buffer.from(r.data).toString()),
+    );
+    const r2 = pair().server.decode(Uint8Array.of(0xff, 0xff, 0xff), 1000);
+    assert.equal(!r2.ok && r2.reason, 'invalid');
+  });
+
+  test('invalid data past the output kept while inflating is reported', () => {
+    const { client, server } = pair();
+    const c = client.encode(json(2, INFLATE_KEPT_OUTPUT * 2))!;
+    const r = server.decode(
+      Buffer.concat([c, Uint8Array.of(0xff, 0xff, 0xff)]),
+      INFLATE_KEPT_OUTPUT * 4,
+    );
     assert.equal(!r.ok && r.reason, 'invalid');
   });
 });
