@@ -127,13 +127,31 @@ function pipeTo(
   destination: WritableStream<WebSocketMessage>,
   options?: StreamPipeOptions,
 ): Promise<void> {
-  const flow = (this as FlowReadable)[FLOW];
-  // Any object may be given as the destination: the runtime's pipeTo() refuses what is no stream.
-  const sender =
-    typeof destination === 'object' && destination !== null
-      ? (destination as SenderWritable)[SENDER]
-      : undefined;
-  if (flow === undefined || sender === undefined) return runtimePipeTo(this, destination, options);
+  // Anything may be given as the receiver (pipeTo.call(null, ...)) or the
+  // destination (a revoked proxy, a proxy whose get trap throws): reading
+  // our symbol must not throw where the runtime's pipeTo() rejects. A
+  // property is also found through a proxy of the stream or an object
+  // inheriting from it, which are not the stream (Bun's pipeTo() refuses
+  // them): the direct pipe is only between the streams themselves.
+  let flow: ReceiveFlow | undefined;
+  let sender: Sender | undefined;
+  try {
+    flow = (this as FlowReadable)[FLOW];
+    sender =
+      typeof destination === 'object' && destination !== null
+        ? (destination as SenderWritable)[SENDER]
+        : undefined;
+  } catch {
+    flow = undefined;
+  }
+  if (
+    flow === undefined ||
+    sender === undefined ||
+    flow.readable !== this ||
+    sender.writable !== destination
+  ) {
+    return runtimePipeTo(this, destination, options);
+  }
   let read: PipeOptions | null;
   try {
     read = readOptions(options);
