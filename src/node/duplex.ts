@@ -267,7 +267,9 @@ export class WebSocketDuplex extends Duplex {
     let message: string | Uint8Array = chunk;
     if (typeof chunk === 'string') {
       if (this.#stringsAs === 'binary') message = Buffer.from(chunk, encoding);
-      else if (BYTE_ENCODINGS.has(encoding))
+      // Node hands a write's encoding over as written ('BASE64', 'Hex'):
+      // Buffer reads encodings in any case, and so must this check.
+      else if (BYTE_ENCODINGS.has(encoding.toLowerCase()))
         message = Buffer.from(chunk, encoding).toString('utf8');
     }
     // Settles when the frame was handed to the operating system: the write's callback, and so

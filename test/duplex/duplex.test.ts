@@ -316,6 +316,25 @@ describe('toDuplex: sending', () => {
     }
   });
 
+  it("stringsAs: 'text' reads hex and base64 in any case, as Buffer does", async () => {
+    // Node passes write()'s encoding to _write() as written, not lowercased.
+    const accepted = nextConnection();
+    const ws = new WebSocketStream(server.url);
+    const duplex = toDuplex(ws);
+    const duplexClosed = once(duplex, 'close');
+    const connection = await accepted;
+    const { readable } = await connection.opened;
+    duplex.write('aGk=', 'BASE64' as BufferEncoding);
+    duplex.write('6869', 'Hex' as BufferEncoding);
+    duplex.write('aGk', 'Base64URL' as BufferEncoding);
+    duplex.end();
+    duplex.resume();
+    const got: unknown[] = [];
+    for await (const m of messagesOf(readable)) got.push(m);
+    assert.deepEqual(got, ['hi', 'hi', 'hi']);
+    await duplexClosed;
+  });
+
   it('destroy() drops the queued data and closes at once', async () => {
     const accepted = nextConnection();
     const ws = new WebSocketStream(server.url);
