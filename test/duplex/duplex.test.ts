@@ -12,6 +12,7 @@ import {
   WebSocketError,
   WebSocketStream,
   type WebSocketDuplex,
+  type WebSocketDuplexOptions,
   type WebSocketMessage,
 } from '../../src/index.js';
 import { serve, type WebSocketConnection, type WebSocketServer } from '../../src/server.js';
@@ -56,6 +57,27 @@ async function* messagesOf(
   } finally {
     reader.releaseLock();
   }
+}
+
+/**
+ * What the server receives when `write` writes to a fresh toDuplex(ws,
+ * options) and the Duplex ends: the messages, binary ones as Buffers.
+ */
+async function receivedFrom(
+  options: WebSocketDuplexOptions,
+  write: (duplex: WebSocketDuplex) => void,
+): Promise<unknown[]> {
+  const accepted = nextConnection();
+  const duplex = toDuplex(new WebSocketStream(server.url), options);
+  const duplexClosed = once(duplex, 'close');
+  const { readable } = await (await accepted).opened;
+  write(duplex);
+  duplex.end();
+  duplex.resume();
+  const got: unknown[] = [];
+  for await (const m of messagesOf(readable)) got.push(typeof m === 'string' ? m : Buffer.from(m));
+  await duplexClosed;
+  return got;
 }
 
 /** A deterministic, non-repeating chunk. */
@@ -232,21 +254,12 @@ describe('toDuplex: sending', () => {
 
   it('stringsAs chooses what a string becomes; Buffers are always binary', async () => {
     for (const stringsAs of ['text', 'binary'] as const) {
-      const accepted = nextConnection();
-      const ws = new WebSocketStream(server.url);
-      const duplex = toDuplex(ws, { stringsAs });
-      const duplexClosed = once(duplex, 'close');
-      const connection = await accepted;
-      const { readable } = await connection.opened;
-      duplex.write('héllo');
-      duplex.write(Buffer.from([0xff, 0x00]));
-      duplex.write(new Uint8Array([1, 2, 3]));
-      duplex.write('aGk=', 'base64');
-      duplex.end();
-      duplex.resume();
-      const got: unknown[] = [];
-      for await (const m of messagesOf(readable))
-        got.push(typeof m === 'string' ? m : Buffer.from(m));
+      const got = await receivedFrom({ stringsAs }, (duplex) => {
+        duplex.write('héllo');
+        duplex.write(Buffer.from([0xff, 0x00]));
+        duplex.write(new Uint8Array([1, 2, 3]));
+        duplex.write('aGk=', 'base64');
+      });
       if (stringsAs === 'text') {
         assert.deepEqual(got, ['héllo', Buffer.from([0xff, 0x00]), Buffer.from([1, 2, 3]), 'hi']);
       } else {
@@ -257,7 +270,6 @@ describe('toDuplex: sending', () => {
           Buffer.from('hi'),
         ]);
       }
-      await duplexClosed;
     }
   });
 
@@ -277,25 +289,16 @@ describe('toDuplex: sending', () => {
       ['ok ✓', 'utf8'],
     ];
     for (const stringsAs of ['text', 'binary'] as const) {
-      const accepted = nextConnection();
-      const ws = new WebSocketStream(server.url);
-      const duplex = toDuplex(ws, { stringsAs });
-      const duplexClosed = once(duplex, 'close');
-      const connection = await accepted;
-      const { readable } = await connection.opened;
-      for (const [text, encoding] of writes) duplex.write(text, encoding);
-      // The default encoding, and writes Node hands over together after cork().
-      duplex.setDefaultEncoding('latin1');
-      duplex.write('défaut');
-      duplex.cork();
-      duplex.write('un é', 'latin1');
-      duplex.write('ff', 'hex');
-      duplex.uncork();
-      duplex.end();
-      duplex.resume();
-      const got: unknown[] = [];
-      for await (const m of messagesOf(readable))
-        got.push(typeof m === 'string' ? m : Buffer.from(m));
+      const got = await receivedFrom({ stringsAs }, (duplex) => {
+        for (const [text, encoding] of writes) duplex.write(text, encoding);
+        // The default encoding, and writes Node hands over together after cork().
+        duplex.setDefaultEncoding('latin1');
+        duplex.write('défaut');
+        duplex.cork();
+        duplex.write('un é', 'latin1');
+        duplex.write('ff', 'hex');
+        duplex.uncork();
+      });
       const sent: Array<[string, BufferEncoding]> = [
         ...writes,
         ['défaut', 'latin1'],
@@ -312,27 +315,17 @@ describe('toDuplex: sending', () => {
               : text,
         ),
       );
-      await duplexClosed;
     }
   });
 
   it("stringsAs: 'text' reads hex and base64 in any case, as Buffer does", async () => {
     // Node passes write()'s encoding to _write() as written, not lowercased.
-    const accepted = nextConnection();
-    const ws = new WebSocketStream(server.url);
-    const duplex = toDuplex(ws);
-    const duplexClosed = once(duplex, 'close');
-    const connection = await accepted;
-    const { readable } = await connection.opened;
-    duplex.write('aGk=', 'BASE64' as BufferEncoding);
-    duplex.write('6869', 'Hex' as BufferEncoding);
-    duplex.write('aGk', 'Base64URL' as BufferEncoding);
-    duplex.end();
-    duplex.resume();
-    const got: unknown[] = [];
-    for await (const m of messagesOf(readable)) got.push(m);
+    const got = await receivedFrom({}, (duplex) => {
+      duplex.write('aGk=', 'BASE64' as BufferEncoding);
+      duplex.write('6869', 'Hex' as BufferEncoding);
+      duplex.write('aGk', 'Base64URL' as BufferEncoding);
+    });
     assert.deepEqual(got, ['hi', 'hi', 'hi']);
-    await duplexClosed;
   });
 
   it('destroy() drops the queued data and closes at once', async () => {
