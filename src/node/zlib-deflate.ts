@@ -266,6 +266,20 @@ class Inflater {
   }
 }
 
+/**
+ * One way to inflate a message: `input`, whose first `skip` bytes of output
+ * are dropped (the history put in front where `dictionary` is ignored),
+ * refusing more than `maxBytes` of the rest.
+ */
+type Inflate = (
+  input: Uint8Array,
+  windowBits: number,
+  dictionary: Uint8Array | null,
+  skip: number,
+  maxBytes: number,
+  chunkSize: number,
+) => DecodeResult;
+
 function invalid(error: Error): DecodeResult {
   return { ok: false, reason: 'invalid', message: `Invalid compressed data: ${error.message}` };
 }
@@ -279,14 +293,14 @@ function invalid(error: Error): DecodeResult {
  * INFLATE_KEPT_OUTPUT and a chunk. A message longer than that is inflated
  * again, straight into a buffer of its size, so that it is held once.
  */
-function inflateOnHandle(
-  input: Uint8Array,
-  windowBits: number,
-  dictionary: Uint8Array | null,
-  skip: number,
-  maxBytes: number,
-  chunkSize: number,
-): DecodeResult {
+const inflateOnHandle: Inflate = (
+  input,
+  windowBits,
+  dictionary,
+  skip,
+  maxBytes,
+  chunkSize,
+): DecodeResult => {
   const limit = maxBytes + skip;
   let chunks: Buffer[] | null = [];
   let chunk = Buffer.allocUnsafe(chunkSize);
@@ -365,17 +379,17 @@ function inflateOnHandle(
     second.close();
   }
   return { ok: true, data: out };
-}
+};
 
 /** The one-shot call, for runtimes whose node:zlib keeps its handle to itself. */
-function inflateOneShot(
-  input: Uint8Array,
-  windowBits: number,
-  dictionary: Uint8Array | null,
-  skip: number,
-  maxBytes: number,
-  chunkSize: number,
-): DecodeResult {
+const inflateOneShot: Inflate = (
+  input,
+  windowBits,
+  dictionary,
+  skip,
+  maxBytes,
+  chunkSize,
+): DecodeResult => {
   let out: Buffer;
   try {
     out = inflateRawSync(input, {
@@ -401,4 +415,4 @@ function inflateOneShot(
       ? new Uint8Array(out.buffer, 0, out.length)
       : new Uint8Array(out);
   return { ok: true, data: owned };
-}
+};

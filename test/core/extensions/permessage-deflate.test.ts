@@ -65,6 +65,25 @@ function flush(z: DeflateRaw | InflateRaw, data: Uint8Array): Promise<Buffer> {
   });
 }
 
+/**
+ * 100 messages from a persistent zlib stream (context takeover) decode to
+ * what was sent, each owning exactly its bytes.
+ */
+async function decodesPersistentStream(): Promise<void> {
+  const { client } = pair({}, { serverMaxWindowBits: 15 });
+  const peer = createDeflateRaw({ windowBits: 15 });
+  for (let i = 0; i < 100; i++) {
+    // Every other message repeats the one before: it refers back into the history.
+    const m = json(i - (i % 2), 100 + i * 300);
+    const c = await flush(peer, m);
+    const r = client.decode(c.subarray(0, c.length - 4), 1 << 20);
+    assert.ok(r.ok, `message ${i}`);
+    assert.deepEqual(r.data, m);
+    assert.equal(r.data.buffer.byteLength, m.length, 'the message owns exactly its bytes');
+  }
+  peer.close();
+}
+
 describe('permessage-deflate transform', () => {
   const combos: [string, PerMessageDeflateOptions, PerMessageDeflateOptions][] = [
     ['defaults', {}, {}],
@@ -273,19 +292,10 @@ describe('permessage-deflate on a runtime whose node:zlib keeps its handle to it
   before(() => setHandleInflate(false));
   after(() => setHandleInflate(undefined));
 
-  test('decodes a persistent zlib stream across 100 messages with context takeover', async () => {
-    const { client } = pair({}, { serverMaxWindowBits: 15 });
-    const peer = createDeflateRaw({ windowBits: 15 });
-    for (let i = 0; i < 100; i++) {
-      const m = json(i - (i % 2), 100 + i * 300);
-      const c = await flush(peer, m);
-      const r = client.decode(c.subarray(0, c.length - 4), 1 << 20);
-      assert.ok(r.ok, `message ${i}`);
-      assert.deepEqual(r.data, m);
-      assert.equal(r.data.buffer.byteLength, m.length);
-    }
-    peer.close();
-  });
+  test(
+    'decodes a persistent zlib stream across 100 messages with context takeover',
+    decodesPersistentStream,
+  );
 
   test('a deflate bomb stops at the limit; invalid data is reported', () => {
     const part = deflateRawSync(new Uint8Array(64 * 1024 * 1024), {
@@ -305,20 +315,10 @@ describe('permessage-deflate on a runtime whose inflateRawSync ignores `dictiona
   before(() => setInflateTakesDictionary(false));
   after(() => setInflateTakesDictionary(undefined));
 
-  test('decodes a persistent zlib stream across 100 messages with context takeover', async () => {
-    const { client } = pair({}, { serverMaxWindowBits: 15 });
-    const peer = createDeflateRaw({ windowBits: 15 });
-    for (let i = 0; i < 100; i++) {
-      // Every other message repeats the one before: it refers back into the history.
-      const m = json(i - (i % 2), 100 + i * 300);
-      const c = await flush(peer, m);
-      const r = client.decode(c.subarray(0, c.length - 4), 1 << 20);
-      assert.ok(r.ok, `message ${i}`);
-      assert.deepEqual(r.data, m);
-      assert.equal(r.data.buffer.byteLength, m.length, 'the message owns exactly its bytes');
-    }
-    peer.close();
-  });
+  test(
+    'decodes a persistent zlib stream across 100 messages with context takeover',
+    decodesPersistentStream,
+  );
 
   test('the limit counts the message only, not the history in front of it', () => {
     const { client, server } = pair();
