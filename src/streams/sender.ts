@@ -134,7 +134,8 @@ export class Sender {
   #rejectPending: ((error: unknown) => void) | null = null;
   /** The frames of that write, handed back to the encoder once written. */
   #pendingFrames: Uint8Array[] | null = null;
-  /** writable.close() calls waiting for the closing handshake to end. */
+  /** Whether the writable's abort signal is watched (from the first write left pending). */
+  #watchingAbort = false;
   /** The writable's close() calls waiting for the closing handshake (the array is made at the first). */
   #closeWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> | null = null;
 
@@ -364,6 +365,7 @@ export class Sender {
       return Promise.reject(this.#outcome.error ?? invalidState('The WebSocket is closed'));
     this.#pendingWrite = number;
     this.#pendingFrames = out;
+    if (!this.#watchingAbort) this.#watchAbort();
     return new Promise<void>((resolve, reject) => {
       this.#resolvePending = resolve;
       this.#rejectPending = reject;
@@ -422,6 +424,33 @@ export class Sender {
     this.#hooks.lost(error ?? cutShortError());
     this.#rejectPendingWrite(this.#outcome.error ?? invalidState('The WebSocket is closed'));
   };
+
+  /**
+   * The writable calls its sink's abort() only once the write in flight
+   * settled, and ours waits for the operating system to take its frames: a
+   * peer that stops reading would hold writable.abort() (and the closing
+   * handshake it starts) for as long as the connection lives. So the
+   * controller's signal, which the writable aborts at once, is watched from
+   * the first write left pending (the sender is the listener: no closure).
+   */
+  #watchAbort(): void {
+    this.#watchingAbort = true;
+    this.#controller.signal?.addEventListener('abort', this);
+  }
+
+  /**
+   * @internal The writable's abort signal: with a write in flight, the
+   * closing handshake starts now from the abort's reason (the Close goes
+   * after the frames the socket holds, and the close timeout runs), and the
+   * write rejects with the reason, so that the writable goes on to its
+   * sink's abort() (which then finds the close started) and abort() settles.
+   */
+  handleEvent(): void {
+    if (this.#pendingWrite === 0) return;
+    const reason: unknown = this.#controller.signal.reason;
+    this.#hooks.abort(reason);
+    this.#rejectPendingWrite(reason);
+  }
 
   #rejectPendingWrite(error: unknown): void {
     const reject = this.#rejectPending;

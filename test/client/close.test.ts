@@ -399,6 +399,52 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
     peer.ws.terminate();
   });
 
+  void it('writable.abort() while our 20 MiB write is unwritten settles at once: the write rejects with the reason, and the Close goes out after the data', async () => {
+    const { wss, writable, peer } = await connect();
+    const serverSocket = (peer.ws as unknown as { _socket: Socket })._socket;
+    serverSocket.pause();
+    let received = 0;
+    peer.ws.on('message', (data: Buffer) => (received += data.length));
+    const writer = writable.getWriter();
+    const pending = outcome(writer.write(new Uint8Array(20 * 1024 * 1024)), 10_000);
+    await waitUntil(() => lastTransport().bufferedAmount > 0, 5000, 'the write is backed up');
+    const reason = new WebSocketError('giving up', { closeCode: 4001, reason: 'slow' });
+    // The writable calls its sink's abort() only after the write in flight
+    // settled: a peer that never reads must not hold abort() for ever.
+    await within(writer.abort(reason), 1000, 'abort()');
+    const write = await pending;
+    assert.equal(write.ok, false, 'the write in flight rejects');
+    assertSame((write as { error: unknown }).error, reason, 'with the abort reason');
+    const seen = serverClose(peer);
+    serverSocket.resume();
+    assert.deepEqual(await within(wss.closed, 10_000, 'closed'), {
+      closeCode: 4001,
+      reason: 'slow',
+    });
+    assert.equal(received, 20 * 1024 * 1024, 'the frames handed over before the abort still went out whole');
+    assert.deepEqual(await seen, { code: 4001, reason: 'slow' });
+  });
+
+  void it('writable.abort() while a peer that never reads holds our write: the close timeout ends the connection', async () => {
+    const wss = new WebSocketStream(server.url, { closeTimeout: 300 });
+    const [{ writable }, peer] = await Promise.all([
+      within(wss.opened, 5000, 'opened'),
+      server.next(),
+    ]);
+    const serverSocket = (peer.ws as unknown as { _socket: Socket })._socket;
+    serverSocket.pause();
+    const writer = writable.getWriter();
+    const pending = outcome(writer.write(new Uint8Array(20 * 1024 * 1024)), 10_000);
+    await waitUntil(() => lastTransport().bufferedAmount > 0, 5000, 'the write is backed up');
+    await within(writer.abort('no code'), 1000, 'abort()');
+    assert.equal((await pending).ok, false, 'the write in flight rejects');
+    const closedError = await within(rejection(wss.closed), 5000, 'closed');
+    assert.ok(closedError instanceof WebSocketError, String(closedError));
+    assert.equal(closedError.closeCode, 1006);
+    assert.match(closedError.message, /300 ms/);
+    peer.ws.terminate();
+  });
+
   void it('the server closes while our 20 MiB write is unwritten, then reads it: the data goes out before our Close, and the close is clean', async () => {
     const { wss, writable, peer } = await connect();
     const serverSocket = (peer.ws as unknown as { _socket: Socket })._socket;
