@@ -130,6 +130,7 @@ describe('connect, binary by default because stdin is a pipe', () => {
       assert.ok(!text.includes('\u001b') && !text.includes('\u0007'), JSON.stringify(text));
       assert.ok(text.includes('\\x1b]0;pwned\\x07\\x1b[2Jtext\n'), JSON.stringify(text));
       assert.ok(text.includes('A\\x00\\x1b[H\\xff\\nB\n'), JSON.stringify(text));
+      assert.ok(text.includes('--binary for the raw bytes'), 'a hint on stderr');
     },
   );
 
@@ -141,6 +142,7 @@ describe('connect, binary by default because stdin is a pipe', () => {
       screen.includes(Buffer.concat([Buffer.from(HOSTILE_TEXT), HOSTILE_BYTES])),
       JSON.stringify(screen.toString('latin1')),
     );
+    assert.ok(!screen.toString('latin1').includes('escaped'), 'no hint');
   });
 
   it('stdout a pipe: the messages byte-exact, nothing added', async () => {
@@ -148,5 +150,6 @@ describe('connect, binary by default because stdin is a pipe', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await received, [['hello', true]]);
     assert.deepEqual(r.stdout, Buffer.concat([Buffer.from(HOSTILE_TEXT), HOSTILE_BYTES]));
+    assert.ok(!r.stderr.includes('escaped'), r.stderr);
   });
 });
