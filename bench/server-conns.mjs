@@ -71,12 +71,13 @@ async function conns(server, params) {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let rss = 0;
+  let young = 0;
   let result;
   const c0 = await server.cpu();
   await new Promise((done) => {
     child.on('message', async (m) => {
       if (m.type === 'holding') {
-        rss = (await server.cpu()).rss;
+        ({ rss, young } = await server.cpu());
         child.send({ type: 'release' });
       } else if (m.type === 'result') result = m.result;
       else if (m.type === 'error') console.error(m.message);
@@ -84,7 +85,7 @@ async function conns(server, params) {
     child.once('exit', done);
   });
   const c1 = await server.cpu();
-  return { ...result, rss, cpu: (c1.user + c1.system - c0.user - c0.system) / 1e3 };
+  return { ...result, rss, young, cpu: (c1.user + c1.system - c0.user - c0.system) / 1e3 };
 }
 
 const results = new Map(impls.map((i) => [i, []]));
@@ -109,7 +110,7 @@ for (let run = 0; run < runs; run++) {
     }
     results.get(impl).push(o);
     console.log(
-      `${impl}: open ${o.openPerSec.toFixed(0)}/s, ping-pong ${o.echoPerSec.toFixed(0)} msg/s, RSS ${(o.rss / 1e6).toFixed(1)} MB, server CPU ${o.cpu.toFixed(0)} ms`,
+      `${impl}: open ${o.openPerSec.toFixed(0)}/s, ping-pong ${o.echoPerSec.toFixed(0)} msg/s, RSS ${(o.rss / 1e6).toFixed(1)} MB (young generation ${(o.young / 1e6).toFixed(1)}), server CPU ${o.cpu.toFixed(0)} ms`,
     );
     server.child.disconnect();
     await new Promise((r) => server.child.once('exit', r));
@@ -122,6 +123,7 @@ const summary = (impl) => {
     open: median(a.map((o) => o.openPerSec)),
     pingpong: median(a.map((o) => o.echoPerSec)),
     rss: median(a.map((o) => o.rss)) / 1e6,
+    young: median(a.map((o) => o.young)) / 1e6,
     cpu: median(a.map((o) => o.cpu)),
   };
 };
@@ -129,6 +131,6 @@ const last = summary(impls.at(-1));
 for (const impl of impls) {
   const s = summary(impl);
   console.log(
-    `median ${impl}: open ${s.open.toFixed(0)}/s (${(s.open / last.open).toFixed(2)}), ping-pong ${s.pingpong.toFixed(0)} msg/s (${(s.pingpong / last.pingpong).toFixed(2)}), RSS ${s.rss.toFixed(1)} MB (${(s.rss / last.rss).toFixed(2)}), server CPU ${s.cpu.toFixed(0)} ms (${(s.cpu / last.cpu).toFixed(2)})`,
+    `median ${impl}: open ${s.open.toFixed(0)}/s (${(s.open / last.open).toFixed(2)}), ping-pong ${s.pingpong.toFixed(0)} msg/s (${(s.pingpong / last.pingpong).toFixed(2)}), RSS ${s.rss.toFixed(1)} MB (${(s.rss / last.rss).toFixed(2)}; young generation ${s.young.toFixed(1)} MB), server CPU ${s.cpu.toFixed(0)} ms (${(s.cpu / last.cpu).toFixed(2)})`,
   );
 }
