@@ -651,6 +651,57 @@ for (const security of SECURITY) {
     }
   }, 60_000);
 
+  test(`abort (${security.label}): writable.abort() behind a write the server does not take settles at once; the Close follows the data`, async () => {
+    const SIZE = MiB;
+    let release;
+    const released = new Promise((resolve) => (release = resolve));
+    const fixture = await startServer(async (connection) => {
+      const { readable } = await connection.opened;
+      await released;
+      let bytes = 0;
+      for await (const m of readable) bytes += m.length;
+      connection.receivedBytes = bytes;
+    }, security.server);
+    try {
+      const wss = new WebSocketStream(security.url(fixture.url), security.client);
+      const { writable } = await wss.opened;
+      const peer = await fixture.next();
+      const writer = writable.getWriter();
+      const message = incompressible(SIZE);
+      let resolved = 0;
+      let stuck;
+      for (let i = 0; i < 64 && stuck === undefined; i++) {
+        const write = outcome(writer.write(message));
+        const first = await Promise.race([write, sleep(500).then(() => 'pending')]);
+        if (first === 'pending') stuck = write;
+        else resolved++;
+      }
+      assert(stuck !== undefined, 'a write stayed pending');
+      const started = Date.now();
+      await Promise.race([
+        writer.abort(new WebSocketError('stop', { closeCode: 4003, reason: 'gave up' })),
+        sleep(2000).then(() => {
+          throw new Error('abort() still pending after 2 s');
+        }),
+      ]);
+      note(`abort() settled in ${Date.now() - started} ms after ${resolved} MiB written`);
+      assert(
+        (await stuck).error instanceof WebSocketError,
+        'the stuck write rejects with the reason',
+      );
+      release();
+      equal(closeInfo(await outcome(wss.closed)), { closeCode: 4003, reason: 'gave up' }, 'client');
+      await waitUntil(() => peer.receivedBytes !== undefined, 'the server to read everything');
+      equal(
+        peer.receivedBytes,
+        (resolved + 1) * SIZE,
+        'the server got every message handed over, whole',
+      );
+    } finally {
+      await fixture.server.close();
+    }
+  }, 60_000);
+
   test(`echo backpressure (${security.label}): pipeTo() to a client that never reads holds one message for it; the client's writes stop`, async () => {
     const SIZE = MiB;
     const COUNT = 48;
