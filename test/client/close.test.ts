@@ -26,6 +26,20 @@ import {
   type WsPeer,
 } from './helpers.js';
 
+/**
+ * Stops ws reading the connection and starts a 20 MiB write of ours, which
+ * cannot be handed to the operating system completely: resolves once it has
+ * backed up, with the server's socket (to resume) and the write's outcome.
+ */
+async function backedUpWrite(peer: WsPeer, writable: WritableStream<unknown>) {
+  const serverSocket = (peer.ws as unknown as { _socket: Socket })._socket;
+  serverSocket.pause();
+  const writer = writable.getWriter();
+  const pending = outcome(writer.write(new Uint8Array(20 * 1024 * 1024)), 10_000);
+  await waitUntil(() => lastTransport().bufferedAmount > 0, 5000, 'the write is backed up');
+  return { serverSocket, writer, pending };
+}
+
 /** The process's stack trace limit, which a close must leave as it found it. */
 const stackTraceLimit = Error.stackTraceLimit;
 
@@ -339,11 +353,7 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
   void it('the server closes and drops the connection while our 20 MiB write is unwritten: unclean, with the server code and reason (as Chrome)', async () => {
     const { wss, readable, writable, peer } = await connect();
     // ws stops reading: our write cannot be handed to the operating system completely.
-    const serverSocket = (peer.ws as unknown as { _socket: Socket })._socket;
-    serverSocket.pause();
-    const writer = writable.getWriter();
-    const pending = outcome(writer.write(new Uint8Array(20 * 1024 * 1024)), 10_000);
-    await waitUntil(() => lastTransport().bufferedAmount > 0, 5000, 'the write is backed up');
+    const { writer, pending } = await backedUpWrite(peer, writable);
     peer.ws.close(4000, 'bye');
     // The server's Close arrived (the readable ends), our echo is queued behind the data.
     assert.deepEqual(await within(readable.getReader().read(), 5000, 'read'), {
@@ -401,13 +411,9 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
 
   void it('writable.abort() while our 20 MiB write is unwritten settles at once: the write rejects with the reason, and the Close goes out after the data', async () => {
     const { wss, writable, peer } = await connect();
-    const serverSocket = (peer.ws as unknown as { _socket: Socket })._socket;
-    serverSocket.pause();
+    const { serverSocket, writer, pending } = await backedUpWrite(peer, writable);
     let received = 0;
     peer.ws.on('message', (data: Buffer) => (received += data.length));
-    const writer = writable.getWriter();
-    const pending = outcome(writer.write(new Uint8Array(20 * 1024 * 1024)), 10_000);
-    await waitUntil(() => lastTransport().bufferedAmount > 0, 5000, 'the write is backed up');
     const reason = new WebSocketError('giving up', { closeCode: 4001, reason: 'slow' });
     // The writable calls its sink's abort() only after the write in flight
     // settled: a peer that never reads must not hold abort() for ever.
@@ -421,7 +427,11 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
       closeCode: 4001,
       reason: 'slow',
     });
-    assert.equal(received, 20 * 1024 * 1024, 'the frames handed over before the abort still went out whole');
+    assert.equal(
+      received,
+      20 * 1024 * 1024,
+      'the frames handed over before the abort still went out whole',
+    );
     assert.deepEqual(await seen, { code: 4001, reason: 'slow' });
   });
 
@@ -431,11 +441,7 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
       within(wss.opened, 5000, 'opened'),
       server.next(),
     ]);
-    const serverSocket = (peer.ws as unknown as { _socket: Socket })._socket;
-    serverSocket.pause();
-    const writer = writable.getWriter();
-    const pending = outcome(writer.write(new Uint8Array(20 * 1024 * 1024)), 10_000);
-    await waitUntil(() => lastTransport().bufferedAmount > 0, 5000, 'the write is backed up');
+    const { writer, pending } = await backedUpWrite(peer, writable);
     await within(writer.abort('no code'), 1000, 'abort()');
     assert.equal((await pending).ok, false, 'the write in flight rejects');
     const closedError = await within(rejection(wss.closed), 5000, 'closed');
@@ -447,13 +453,9 @@ void describe('closing handshakes with a ws server', { timeout: 30_000 }, () => 
 
   void it('the server closes while our 20 MiB write is unwritten, then reads it: the data goes out before our Close, and the close is clean', async () => {
     const { wss, writable, peer } = await connect();
-    const serverSocket = (peer.ws as unknown as { _socket: Socket })._socket;
-    serverSocket.pause();
+    const { serverSocket, pending } = await backedUpWrite(peer, writable);
     let received = 0;
     peer.ws.on('message', (data: Buffer) => (received += data.length));
-    const writer = writable.getWriter();
-    const pending = outcome(writer.write(new Uint8Array(20 * 1024 * 1024)), 10_000);
-    await waitUntil(() => lastTransport().bufferedAmount > 0, 5000, 'the write is backed up');
     const seen = serverClose(peer);
     peer.ws.close(4000, 'bye');
     serverSocket.resume();
