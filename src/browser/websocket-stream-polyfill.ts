@@ -239,6 +239,11 @@ export class WebSocketStream {
     while (ws.bufferedAmount > this.#low) {
       // The connection ended while this write waited: the rest of the buffer is lost.
       if ((ws.readyState as number) === WebSocket.CLOSED) throw invalidState();
+      // writable.abort() reaches abort() below only once this write settled: a
+      // peer that stopped reading must not hold it. The browser sends what it
+      // buffered, then the Close.
+      const signal = this.#writable?.signal;
+      if (signal?.aborted === true) throw signal.reason;
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL));
     }
   }

@@ -338,6 +338,46 @@ test('send backpressure: writes to a server that stops reading wait, bytes in th
   equal(saw.messages, COUNT, 'every message arrived');
 }, 120_000);
 
+test('abort behind a stuck write: writable.abort() settles while the server reads nothing, the Close follows the data', async () => {
+  const SIZE = MiB;
+  const wss = new WebSocketStream(`${WS}sink`);
+  const { writable } = await wss.opened;
+  const writer = writable.getWriter();
+  const message = new Uint8Array(SIZE);
+  for (let at = 0; at < SIZE; at += 65536) crypto.getRandomValues(message.subarray(at, at + 65536));
+  let resolved = 0;
+  let stuck;
+  for (let i = 0; i < 64 && stuck === undefined; i++) {
+    const write = outcome(writer.write(message));
+    if ((await Promise.race([write, sleep(1000).then(() => 'pending')])) === 'pending')
+      stuck = write;
+    else resolved++;
+  }
+  assert(stuck !== undefined, 'a write stayed pending');
+  const started = Date.now();
+  const aborted = await Promise.race([
+    outcome(writer.abort(new WebSocketError('stop', { closeCode: 4005, reason: 'gave up' }))),
+    sleep(3000).then(() => 'pending'),
+  ]);
+  window.__notes.push(
+    `after ${resolved} MiB written: abort() ${aborted === 'pending' ? 'still pending after 3 s' : `settled in ${Date.now() - started} ms`}`,
+  );
+  await fetch('/release-sink');
+  // Chromium's own holds abort() until the server takes the write (docs/browser.md).
+  if (mode === 'polyfill') assert(aborted !== 'pending', 'abort() settles while the write waits');
+  const write = await stuck;
+  window.__notes.push(
+    `the stuck write ${write.error !== undefined ? `rejected with ${write.error?.name}` : 'resolved'}`,
+  );
+  equal(await wss.closed, { closeCode: 4005, reason: 'gave up' }, 'closed');
+  const saw = await serverSaw('/sink');
+  equal(saw.outcome, { closeCode: 4005, reason: 'gave up' }, 'the server saw the Close');
+  assert(
+    saw.messages >= resolved,
+    `the server got ${saw.messages} messages of ${resolved} resolved`,
+  );
+}, 60_000);
+
 window.__notes = [];
 for (const { name, fn, timeout } of cases) {
   window.__notes = [];
