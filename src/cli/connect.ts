@@ -166,7 +166,9 @@ async function run(ws: Connection, stdio: Stdio, o: RunOptions): Promise<number>
   // Binary mode chosen by a piped stdin prints escaped lines to a terminal: say
   // so once, and how to get the bytes themselves.
   if (escape && !o.lineInput && o.direction !== 'send') {
-    log('stdout is a terminal: messages are shown one a line, escaped (--binary for the raw bytes)');
+    log(
+      'stdout is a terminal: messages are shown one a line, escaped (--binary for the raw bytes)',
+    );
   }
   // Resolves once every message received was written out (or the output was abandoned).
   let output: Promise<unknown> = Promise.resolve();
