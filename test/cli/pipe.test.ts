@@ -35,6 +35,20 @@ it('50 MB through connect --binary and serve --echo: byte-identical, held back b
   const expected = createHash('sha256').update(file).digest('hex');
 
   const client = start(['connect', '--binary', server.url]);
+  try {
+    await throughThePipe(client, file, expected);
+  } finally {
+    // A failed check must not leave the client running: its pipes would keep this file's
+    // process (and the suite) waiting for ever.
+    if (client.exitCode === null && client.signalCode === null) client.kill('SIGKILL');
+  }
+});
+
+async function throughThePipe(
+  client: ReturnType<typeof start>,
+  file: Buffer,
+  expected: string,
+): Promise<void> {
   await waitForStderr(client, /connected to/);
   // Idle and connected: the baseline the bounds below are measured from.
   const baseline = procStatus(client.pid!, 'VmRSS');
@@ -59,9 +73,12 @@ it('50 MB through connect --binary and serve --echo: byte-identical, held back b
     takenWhileBlocked < SIZE / 2,
     `the client stopped reading stdin while its stdout was blocked (${(takenWhileBlocked / MB).toFixed(1)} MB taken)`,
   );
-  // What it took sits in kernel buffers or is garbage waiting for the collector, not held.
+  // What it took sits in kernel buffers or is garbage waiting for the collector, not held:
+  // 20 to 36 MB above the baseline on an idle machine, up to V8's slack for dead external
+  // memory (about 64 MB, see the peak below) under load. A client that kept what it took
+  // would also have gone on taking stdin, which the check above rules out.
   assert.ok(
-    rssWhileBlocked - baseline < 48 * MB,
+    rssWhileBlocked - baseline < 64 * MB,
     `RSS while blocked: ${((rssWhileBlocked - baseline) / MB).toFixed(1)} MB above the idle baseline`,
   );
 
@@ -99,4 +116,4 @@ it('50 MB through connect --binary and serve --echo: byte-identical, held back b
     hwm - baseline < 80 * MB,
     `VmHWM ${(hwm / MB).toFixed(1)} MB, ${((hwm - baseline) / MB).toFixed(1)} MB above the idle baseline`,
   );
-});
+}
